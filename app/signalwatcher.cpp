@@ -1,0 +1,82 @@
+#include "signalwatcher.h"
+
+#include <QMetaObject>
+#include <QPointer>
+
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+
+#ifdef Q_OS_WIN
+#include <windows.h>
+#else
+#include <QSocketNotifier>
+#include <sys/socket.h>
+#include <unistd.h>
+#endif
+
+namespace SockJsProxy {
+
+namespace {
+std::atomic<int> g_signalCount{0};
+std::atomic<int> g_lastSignal{0};
+SignalWatcher *g_watcher = nullptr;
+
+#ifdef Q_OS_WIN
+BOOL WINAPI consoleHandler(DWORD type)
+{
+    if (g_signalCount.fetch_add(1) > 0)
+        std::_Exit(130);
+    g_lastSignal = type == CTRL_C_EVENT ? SIGINT : SIGTERM;
+    QMetaObject::invokeMethod(g_watcher, "onNotified", Qt::QueuedConnection);
+    return TRUE;
+}
+#else
+int g_pipe[2] = {-1, -1};
+
+void posixHandler(int signal)
+{
+    if (g_signalCount.fetch_add(1) > 0)
+        std::_Exit(128 + signal);
+    g_lastSignal = signal;
+    const char byte = 1;
+    // Only async-signal-safe calls here: the event loop reads the pipe.
+    [[maybe_unused]] const auto written = ::write(g_pipe[1], &byte, 1);
+}
+#endif
+} // namespace
+
+SignalWatcher::SignalWatcher(QObject *parent) : QObject(parent)
+{
+    g_watcher = this;
+#ifdef Q_OS_WIN
+    SetConsoleCtrlHandler(consoleHandler, TRUE);
+#else
+    if (::socketpair(AF_UNIX, SOCK_STREAM, 0, g_pipe) == 0) {
+        auto *notifier = new QSocketNotifier(g_pipe[0], QSocketNotifier::Read, this);
+        connect(notifier, &QSocketNotifier::activated, this, [this] {
+            char byte;
+            [[maybe_unused]] const auto bytesRead = ::read(g_pipe[0], &byte, 1);
+            onNotified();
+        });
+        struct sigaction action = {};
+        action.sa_handler = posixHandler;
+        sigemptyset(&action.sa_mask);
+        action.sa_flags = SA_RESTART;
+        sigaction(SIGINT, &action, nullptr);
+        sigaction(SIGTERM, &action, nullptr);
+    }
+#endif
+}
+
+SignalWatcher::~SignalWatcher()
+{
+    g_watcher = nullptr;
+}
+
+void SignalWatcher::onNotified()
+{
+    Q_EMIT terminationRequested(g_lastSignal.load());
+}
+
+} // namespace SockJsProxy

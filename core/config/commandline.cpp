@@ -1,0 +1,165 @@
+#include "commandline.h"
+
+#include <QCoreApplication>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+
+namespace SockJsProxy::CommandLine {
+
+namespace {
+
+const QCommandLineOption addressOption({QStringLiteral("address"), QStringLiteral("a")},
+                                       QStringLiteral("The 0MQ address to listen to. Defaults to * (meaning everything)."),
+                                       QStringLiteral("ADDRESS"), QStringLiteral("*"));
+const QCommandLineOption inPortOption({QStringLiteral("in-port"), QStringLiteral("i")},
+                                      QStringLiteral("The port of the 0MQ PUSH socket that backends pull client events from. Defaults to 9241."),
+                                      QStringLiteral("IN_PORT"), QStringLiteral("9241"));
+const QCommandLineOption outPortOption({QStringLiteral("out-port"), QStringLiteral("o")},
+                                       QStringLiteral("The port of the 0MQ PULL socket that backends push replies to. Defaults to 9242."),
+                                       QStringLiteral("OUT_PORT"), QStringLiteral("9242"));
+const QCommandLineOption httpPortOption({QStringLiteral("http-port"), QStringLiteral("p")},
+                                        QStringLiteral("The port to listen for HTTP (SockJS) connections. Defaults to 8080."),
+                                        QStringLiteral("HTTP_PORT"), QStringLiteral("8080"));
+const QCommandLineOption httpAddressOption(QStringLiteral("http-address"),
+                                           QStringLiteral("The IP address to listen for HTTP on. Defaults to 0.0.0.0."),
+                                           QStringLiteral("HTTP_ADDRESS"), QStringLiteral("0.0.0.0"));
+const QCommandLineOption staticPathOption({QStringLiteral("static-path"), QStringLiteral("s")},
+                                          QStringLiteral("A local directory to serve under --static-url."),
+                                          QStringLiteral("STATIC_PATH"));
+const QCommandLineOption staticUrlOption({QStringLiteral("static-url"), QStringLiteral("u")},
+                                         QStringLiteral("The URL where the files of --static-path are served."),
+                                         QStringLiteral("STATIC_URL"));
+const QCommandLineOption samplesOption(QStringLiteral("samples"),
+                                       QStringLiteral("Serve the bundled samples under /SAMPLES/."),
+                                       QStringLiteral("SAMPLES"));
+const QCommandLineOption verboseOption({QStringLiteral("verbose"), QStringLiteral("v")},
+                                       QStringLiteral("Log every session and every message (useful for debugging)."));
+const QCommandLineOption configOption(QStringLiteral("config"),
+                                      QStringLiteral("Serve the SockJS services of this JSON file (see the README)."),
+                                      QStringLiteral("FILE"));
+const QCommandLineOption prefixOption(QStringLiteral("prefix"),
+                                      QStringLiteral("URL prefix of the SockJS service without --config. Defaults to /."),
+                                      QStringLiteral("PREFIX"), QStringLiteral("/"));
+
+bool parsePort(const QString &text, const QString &flag, quint16 *port, QString *error)
+{
+    bool ok = false;
+    const uint value = text.toUInt(&ok);
+    if (!ok || value > 65535) {
+        *error = QStringLiteral("--%1: \"%2\" is not a port number (0-65535)").arg(flag, text);
+        return false;
+    }
+    *port = quint16(value);
+    return true;
+}
+
+QString normalizedUrlPrefix(QString url)
+{
+    if (!url.startsWith(QLatin1Char('/')))
+        url.prepend(QLatin1Char('/'));
+    while (url.size() > 1 && url.endsWith(QLatin1Char('/')))
+        url.chop(1);
+    return url;
+}
+
+} // namespace
+
+void addOptions(QCommandLineParser &parser)
+{
+    parser.addOptions({addressOption, inPortOption, outPortOption, httpPortOption, httpAddressOption,
+                       staticPathOption, staticUrlOption, samplesOption, verboseOption, configOption, prefixOption});
+}
+
+QString samplesDirectory()
+{
+    const QString fromEnvironment = qEnvironmentVariable("SOCKJSPROXY_SAMPLES_DIR");
+    if (!fromEnvironment.isEmpty())
+        return fromEnvironment;
+    const QString appDir = QCoreApplication::applicationDirPath();
+    const QStringList candidates{
+        appDir + QStringLiteral("/../share/sockjsproxy/samples"),
+        appDir + QStringLiteral("/samples"),
+#ifdef SOCKJSPROXY_SOURCE_SAMPLES
+        QStringLiteral(SOCKJSPROXY_SOURCE_SAMPLES),
+#endif
+    };
+    for (const QString &candidate : candidates) {
+        if (QFileInfo::exists(candidate + QStringLiteral("/index.html")))
+            return QDir::cleanPath(candidate);
+    }
+    return QString();
+}
+
+std::optional<Result> toConfig(const QCommandLineParser &parser, QString *error)
+{
+    Result result;
+    result.verbose = parser.isSet(verboseOption);
+
+    if (parser.isSet(configOption)) {
+        const QString path = parser.value(configOption);
+        QFile file(path);
+        if (!file.open(QIODevice::ReadOnly)) {
+            *error = QStringLiteral("--config %1: %2").arg(path, file.errorString());
+            return std::nullopt;
+        }
+        QString configError;
+        auto config = Config::fromJson(file.readAll(), QFileInfo(path).absolutePath(), &configError);
+        if (!config) {
+            *error = QStringLiteral("%1: %2").arg(path, configError);
+            return std::nullopt;
+        }
+        result.config = *config;
+        for (const QCommandLineOption *option : {&addressOption, &inPortOption, &outPortOption, &prefixOption}) {
+            if (parser.isSet(*option)) {
+                *error = QStringLiteral("--%1 cannot be combined with --config (set it in the file)").arg(option->names().first());
+                return std::nullopt;
+            }
+        }
+    } else {
+        ServiceConfig service;
+        quint16 inPort = 0;
+        quint16 outPort = 0;
+        if (!parsePort(parser.value(inPortOption), QStringLiteral("in-port"), &inPort, error)
+            || !parsePort(parser.value(outPortOption), QStringLiteral("out-port"), &outPort, error))
+            return std::nullopt;
+        const QString address = parser.value(addressOption);
+        service.zmqIn = QStringLiteral("tcp://%1:%2").arg(address).arg(inPort);
+        service.zmqOut = QStringLiteral("tcp://%1:%2").arg(address).arg(outPort);
+        service.prefix = normalizedUrlPrefix(parser.value(prefixOption));
+        result.config.services = {service};
+    }
+
+    if (!parser.isSet(configOption) || parser.isSet(httpPortOption)) {
+        if (!parsePort(parser.value(httpPortOption), QStringLiteral("http-port"), &result.config.httpPort, error))
+            return std::nullopt;
+    }
+    if (!parser.isSet(configOption) || parser.isSet(httpAddressOption))
+        result.config.httpAddress = parser.value(httpAddressOption);
+
+    if (parser.isSet(staticPathOption) != parser.isSet(staticUrlOption)) {
+        *error = QStringLiteral("--static-path and --static-url go together: give both or neither");
+        return std::nullopt;
+    }
+    if (parser.isSet(staticPathOption)) {
+        const QString path = parser.value(staticPathOption);
+        if (!QFileInfo(path).isDir()) {
+            *error = QStringLiteral("--static-path %1: not a directory").arg(path);
+            return std::nullopt;
+        }
+        result.config.statics.append({normalizedUrlPrefix(parser.value(staticUrlOption)), QDir(path).absolutePath()});
+    }
+    if (parser.isSet(samplesOption)) {
+        const QString directory = samplesDirectory();
+        if (directory.isEmpty()) {
+            *error = QStringLiteral("--samples: the bundled samples were not found (set SOCKJSPROXY_SAMPLES_DIR)");
+            return std::nullopt;
+        }
+        result.config.statics.append({normalizedUrlPrefix(parser.value(samplesOption)), directory});
+    }
+    if (!result.config.validate(error))
+        return std::nullopt;
+    return result;
+}
+
+} // namespace SockJsProxy::CommandLine

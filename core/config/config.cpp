@@ -1,0 +1,279 @@
+#include "config.h"
+
+#include <QDir>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QSet>
+#include <QUrl>
+
+#include <cmath>
+
+namespace SockJsProxy {
+
+namespace {
+
+// Reads one JSON object strictly: every key must be known, every value of
+// the right type; the first problem is kept with the path of its key.
+class ObjectReader
+{
+public:
+    ObjectReader(const QJsonObject &object, const QString &path, QString *error)
+        : m_object(object), m_path(path), m_error(error)
+    {
+    }
+
+    bool ok() const { return m_ok; }
+
+    void string(const char *key, QString *out)
+    {
+        const QJsonValue value = take(key);
+        if (value.isUndefined())
+            return;
+        if (!value.isString())
+            return fail(key, QStringLiteral("expected a string"));
+        *out = value.toString();
+    }
+
+    void boolean(const char *key, bool *out)
+    {
+        const QJsonValue value = take(key);
+        if (value.isUndefined())
+            return;
+        if (!value.isBool())
+            return fail(key, QStringLiteral("expected true or false"));
+        *out = value.toBool();
+    }
+
+    template<typename Int>
+    void integer(const char *key, Int *out, qint64 min, qint64 max)
+    {
+        const QJsonValue value = take(key);
+        if (value.isUndefined())
+            return;
+        const double number = value.toDouble();
+        if (!value.isDouble() || std::floor(number) != number)
+            return fail(key, QStringLiteral("expected an integer"));
+        if (number < double(min) || number > double(max))
+            return fail(key, QStringLiteral("must be between %1 and %2").arg(min).arg(max));
+        *out = Int(number);
+    }
+
+    QJsonValue take(const char *key)
+    {
+        const QString name = QString::fromLatin1(key);
+        m_seen.insert(name);
+        return m_object.value(name);
+    }
+
+    QString keyPath(const char *key) const { return m_path.isEmpty() ? QString::fromLatin1(key) : m_path + QLatin1Char('.') + QLatin1String(key); }
+
+    void fail(const char *key, const QString &what)
+    {
+        if (!m_ok)
+            return;
+        m_ok = false;
+        *m_error = keyPath(key) + QStringLiteral(": ") + what;
+    }
+
+    // Call last: reports the first key that was never asked for.
+    bool finish()
+    {
+        if (!m_ok)
+            return false;
+        for (auto it = m_object.begin(); it != m_object.end(); ++it) {
+            if (!m_seen.contains(it.key())) {
+                m_ok = false;
+                *m_error = (m_path.isEmpty() ? it.key() : m_path + QLatin1Char('.') + it.key())
+                           + QStringLiteral(": unknown key");
+                return false;
+            }
+        }
+        return true;
+    }
+
+private:
+    QJsonObject m_object;
+    QString m_path;
+    QString *m_error;
+    QSet<QString> m_seen;
+    bool m_ok = true;
+};
+
+bool readObject(ObjectReader &parent, const char *key, QJsonObject *out, QString *error)
+{
+    const QJsonValue value = parent.take(key);
+    if (value.isUndefined())
+        return true;
+    if (!value.isObject()) {
+        parent.fail(key, QStringLiteral("expected an object"));
+        return false;
+    }
+    *out = value.toObject();
+    Q_UNUSED(error)
+    return true;
+}
+
+bool readService(const QJsonObject &object, const QString &path, ServiceConfig *service, QString *error)
+{
+    ObjectReader reader(object, path, error);
+    reader.string("prefix", &service->prefix);
+    QJsonObject zmq;
+    if (readObject(reader, "zmq", &zmq, error) && !zmq.isEmpty()) {
+        ObjectReader zmqReader(zmq, reader.keyPath("zmq"), error);
+        zmqReader.string("in", &service->zmqIn);
+        zmqReader.string("out", &service->zmqOut);
+        zmqReader.integer("queue_limit", &service->zmqQueueLimit, 1, 100000000);
+        if (!zmqReader.finish())
+            return false;
+    }
+    reader.boolean("websocket", &service->websocket);
+    reader.boolean("cookie_needed", &service->cookieNeeded);
+    reader.integer("heartbeat_delay_ms", &service->heartbeatDelayMs, 100, 24 * 3600 * 1000);
+    reader.integer("disconnect_delay_ms", &service->disconnectDelayMs, 100, 24 * 3600 * 1000);
+    reader.integer("response_limit", &service->responseLimit, 1, qint64(1) << 40);
+    reader.string("sockjs_url", &service->sockjsUrl);
+    reader.integer("max_message_bytes", &service->maxMessageBytes, 16, qint64(1) << 31);
+    reader.integer("max_queued_messages", &service->maxQueuedMessages, 1, 100000000);
+    reader.integer("max_queued_bytes", &service->maxQueuedBytes, 1024, qint64(1) << 40);
+    return reader.finish();
+}
+
+} // namespace
+
+std::optional<Config> Config::fromJson(const QByteArray &json, const QString &baseDir, QString *error)
+{
+    QJsonParseError parseError;
+    const QJsonDocument document = QJsonDocument::fromJson(json, &parseError);
+    if (parseError.error != QJsonParseError::NoError) {
+        *error = QStringLiteral("invalid JSON at offset %1: %2").arg(parseError.offset).arg(parseError.errorString());
+        return std::nullopt;
+    }
+    if (!document.isObject()) {
+        *error = QStringLiteral("the configuration must be a JSON object");
+        return std::nullopt;
+    }
+
+    Config config;
+    config.services.clear();
+    ObjectReader root(document.object(), QString(), error);
+
+    QJsonObject http;
+    if (readObject(root, "http", &http, error) && !http.isEmpty()) {
+        ObjectReader reader(http, QStringLiteral("http"), error);
+        reader.string("address", &config.httpAddress);
+        reader.integer("port", &config.httpPort, 0, 65535);
+        if (!reader.finish())
+            return std::nullopt;
+    }
+
+    QJsonObject limits;
+    if (readObject(root, "limits", &limits, error) && !limits.isEmpty()) {
+        ObjectReader reader(limits, QStringLiteral("limits"), error);
+        HttpParser::Limits &parser = config.http.limits;
+        reader.integer("max_request_line", &parser.maxRequestLine, 64, 1 << 20);
+        reader.integer("max_header_bytes", &parser.maxHeaderBytes, 256, 1 << 24);
+        reader.integer("max_header_count", &parser.maxHeaderCount, 1, 10000);
+        reader.integer("max_body_bytes", &parser.maxBodyBytes, 0, qint64(1) << 31);
+        reader.integer("request_timeout_ms", &config.http.requestTimeoutMs, 100, 3600 * 1000);
+        reader.integer("keepalive_timeout_ms", &config.http.keepAliveTimeoutMs, 100, 24 * 3600 * 1000);
+        if (!reader.finish())
+            return std::nullopt;
+    }
+
+    const QJsonValue statics = root.take("static");
+    if (!statics.isUndefined()) {
+        if (!statics.isArray()) {
+            root.fail("static", QStringLiteral("expected an array"));
+        } else {
+            const QJsonArray array = statics.toArray();
+            for (qsizetype i = 0; i < array.size(); ++i) {
+                const QString path = QStringLiteral("static[%1]").arg(i);
+                if (!array.at(i).isObject()) {
+                    *error = path + QStringLiteral(": expected an object");
+                    return std::nullopt;
+                }
+                StaticMount mount;
+                ObjectReader reader(array.at(i).toObject(), path, error);
+                reader.string("url", &mount.url);
+                reader.string("path", &mount.path);
+                if (!reader.finish())
+                    return std::nullopt;
+                if (mount.url.isEmpty() || mount.path.isEmpty()) {
+                    *error = path + QStringLiteral(": both url and path are required");
+                    return std::nullopt;
+                }
+                mount.path = QDir(baseDir).absoluteFilePath(mount.path);
+                config.statics.append(mount);
+            }
+        }
+    }
+
+    const QJsonValue services = root.take("services");
+    if (!services.isUndefined()) {
+        if (!services.isArray()) {
+            root.fail("services", QStringLiteral("expected an array"));
+        } else {
+            const QJsonArray array = services.toArray();
+            for (qsizetype i = 0; i < array.size(); ++i) {
+                const QString path = QStringLiteral("services[%1]").arg(i);
+                if (!array.at(i).isObject()) {
+                    *error = path + QStringLiteral(": expected an object");
+                    return std::nullopt;
+                }
+                ServiceConfig service;
+                if (!readService(array.at(i).toObject(), path, &service, error))
+                    return std::nullopt;
+                config.services.append(service);
+            }
+        }
+    }
+    if (!root.finish())
+        return std::nullopt;
+    if (!config.validate(error))
+        return std::nullopt;
+    return config;
+}
+
+bool Config::validate(QString *error) const
+{
+    if (services.isEmpty()) {
+        *error = QStringLiteral("services: at least one service is required");
+        return false;
+    }
+    QSet<QString> prefixes;
+    QSet<QString> endpoints;
+    for (qsizetype i = 0; i < services.size(); ++i) {
+        const ServiceConfig &service = services.at(i);
+        const QString path = QStringLiteral("services[%1]").arg(i);
+        if (!service.prefix.startsWith(QLatin1Char('/')) || (service.prefix.size() > 1 && service.prefix.endsWith(QLatin1Char('/')))) {
+            *error = path + QStringLiteral(".prefix: must start with '/' and not end with '/' (got \"%1\")").arg(service.prefix);
+            return false;
+        }
+        if (prefixes.contains(service.prefix)) {
+            *error = path + QStringLiteral(".prefix: \"%1\" is used twice").arg(service.prefix);
+            return false;
+        }
+        prefixes.insert(service.prefix);
+        for (const QString &endpoint : {service.zmqIn, service.zmqOut}) {
+            if (endpoints.contains(endpoint)) {
+                *error = path + QStringLiteral(".zmq: endpoint %1 is used twice").arg(endpoint);
+                return false;
+            }
+            endpoints.insert(endpoint);
+        }
+        if (!service.sockjsUrl.startsWith(QLatin1Char('/')) && !service.sockjsUrl.startsWith(QLatin1String("http"))) {
+            *error = path + QStringLiteral(".sockjs_url: must start with '/' or 'http'");
+            return false;
+        }
+    }
+    for (const StaticMount &mount : statics) {
+        if (!mount.url.startsWith(QLatin1Char('/'))) {
+            *error = QStringLiteral("static: url \"%1\" must start with '/'").arg(mount.url);
+            return false;
+        }
+    }
+    return true;
+}
+
+} // namespace SockJsProxy

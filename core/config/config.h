@@ -1,0 +1,55 @@
+#pragma once
+
+#include "server/connection.h"
+
+#include <QList>
+#include <QString>
+
+#include <optional>
+
+namespace SockJsProxy {
+
+// Where the proxy serves its own copy of sockjs-client.
+inline QString builtinSockJsUrl() { return QStringLiteral("/sockjs-client/sockjs.min.js"); }
+
+struct ServiceConfig
+{
+    QString prefix = QStringLiteral("/");
+    QString zmqIn = QStringLiteral("tcp://*:9241");
+    QString zmqOut = QStringLiteral("tcp://*:9242");
+    qsizetype zmqQueueLimit = 100000; // messages waiting for a backend; more are dropped
+    bool websocket = true;
+    bool cookieNeeded = false;
+    int heartbeatDelayMs = 25000;
+    int disconnectDelayMs = 5000;
+    qint64 responseLimit = 128 * 1024;
+    QString sockjsUrl = builtinSockJsUrl();
+    qint64 maxMessageBytes = 1024 * 1024; // one incoming WebSocket message
+    qsizetype maxQueuedMessages = 10000;  // per session, towards a slow client
+    qint64 maxQueuedBytes = 16 * 1024 * 1024;
+};
+
+struct StaticMount
+{
+    QString url;  // "/samples"
+    QString path; // directory on disk
+};
+
+struct Config
+{
+    QString httpAddress = QStringLiteral("0.0.0.0");
+    quint16 httpPort = 8080;
+    QList<StaticMount> statics;
+    QList<ServiceConfig> services;
+    Connection::Options http;
+
+    // Parses the --config JSON. Unknown keys and wrong types are errors that
+    // name the key ("services[0].heartbeat_delay_ms: expected an integer").
+    // Relative static paths are taken relative to baseDir.
+    static std::optional<Config> fromJson(const QByteArray &json, const QString &baseDir, QString *error);
+
+    // Consistency: prefixes unique and well-formed, endpoints distinct, ...
+    bool validate(QString *error) const;
+};
+
+} // namespace SockJsProxy

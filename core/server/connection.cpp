@@ -1,0 +1,320 @@
+#include "connection.h"
+
+#include "logging.h"
+
+#include <QPointer>
+#include <QTcpSocket>
+#include <QTimerEvent>
+
+namespace SockJsProxy {
+
+namespace {
+using Header = QPair<QByteArray, QByteArray>;
+
+// A peer that stops reading while we close gets this long to take the rest.
+constexpr int kCloseGraceMs = 5000;
+} // namespace
+
+Connection::Connection(QTcpSocket *socket, const Options &options, QObject *parent)
+    : QObject(parent), m_socket(socket), m_options(options), m_parser(options.limits),
+      m_peerAddress(socket->peerAddress()), m_peerPort(socket->peerPort())
+{
+    m_socket->setParent(this);
+    m_socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+    // Bounded read buffer: while a response is in progress nothing more is
+    // parsed, and TCP flow control holds the peer back instead of our memory.
+    const qint64 headLimit = m_options.limits.maxRequestLine + m_options.limits.maxHeaderBytes;
+    m_socket->setReadBufferSize(headLimit + m_options.limits.maxBodyBytes + 64 * 1024);
+
+    connect(m_socket, &QTcpSocket::readyRead, this, &Connection::onReadyRead);
+    connect(m_socket, &QTcpSocket::disconnected, this, &Connection::onDisconnected);
+    connect(m_socket, &QTcpSocket::bytesWritten, this, [this] {
+        if (m_streaming)
+            Q_EMIT writable();
+    });
+    armIdleTimer();
+    if (m_socket->bytesAvailable() > 0)
+        QMetaObject::invokeMethod(this, &Connection::onReadyRead, Qt::QueuedConnection);
+    if (m_socket->state() != QAbstractSocket::ConnectedState)
+        QMetaObject::invokeMethod(this, &Connection::onDisconnected, Qt::QueuedConnection);
+}
+
+Connection::~Connection() = default;
+
+qint64 Connection::bytesToWrite() const
+{
+    return m_socket ? m_socket->bytesToWrite() : 0;
+}
+
+void Connection::onReadyRead()
+{
+    if (!m_socket || m_closing)
+        return;
+    const bool atBoundary = !m_responding && m_parser.bufferedBytes() == 0;
+    if (atBoundary && m_upgradeHandler && offerUpgrade())
+        return;
+    if (m_responding && m_parser.bufferedBytes() > 0)
+        return; // already holding a pipelined request; read on when this response ends
+    m_parser.feed(m_socket->readAll());
+    dispatchBuffered();
+}
+
+// Looks at a request head without reading it, so that a WebSocket upgrade
+// can be handed to QWebSocketServer with the handshake still in the socket.
+// Returns true when the socket was taken or more of the head must arrive.
+bool Connection::offerUpgrade()
+{
+    const qsizetype headLimit = m_options.limits.maxRequestLine + m_options.limits.maxHeaderBytes;
+    const QByteArray peeked = m_socket->peek(headLimit);
+    if (!peeked.startsWith("GET "))
+        return false;
+    const qsizetype end = peeked.indexOf("\r\n\r\n");
+    if (end < 0) {
+        if (peeked.size() >= headLimit)
+            return false; // let the parser reject it
+        armIdleTimer();
+        return true;
+    }
+    HttpRequest head;
+    if (!HttpParser::parseHead(peeked.left(end + 4), &head, m_options.limits) || !head.hasHeader("Upgrade"))
+        return false;
+    return m_upgradeHandler(this, head);
+}
+
+void Connection::dispatchBuffered()
+{
+    if (m_dispatching)
+        return; // the running loop below picks the next request up
+    m_dispatching = true;
+    const QPointer<Connection> guard(this);
+    while (m_socket && !m_responding && !m_closing) {
+        const HttpParser::Status status = m_parser.next();
+        if (status == HttpParser::Status::NeedMore)
+            break;
+        if (status == HttpParser::Status::Error) {
+            failRequest(m_parser.errorStatus(), m_parser.errorReason());
+            break;
+        }
+        m_request = m_parser.takeRequest();
+        m_responding = true;
+        m_keepAlive = m_request.keepAlive();
+        m_idleTimer.stop();
+        m_timingRequest = false;
+        Q_EMIT requestReceived(this);
+        if (!guard)
+            return;
+    }
+    m_dispatching = false;
+    if (!m_socket || m_closing)
+        return;
+    armIdleTimer();
+    // Data may wait in the socket that was not read while responding.
+    if (!m_responding && m_socket->bytesAvailable() > 0)
+        QMetaObject::invokeMethod(this, &Connection::onReadyRead, Qt::QueuedConnection);
+}
+
+QByteArray Connection::statusAndHeaders(const HttpResponse &response,
+                                        const QList<QPair<QByteArray, QByteArray>> &extra) const
+{
+    QByteArray head;
+    head.reserve(256);
+    head += "HTTP/1.1 ";
+    head += QByteArray::number(response.status);
+    head += ' ';
+    head += HttpResponse::reasonPhrase(response.status);
+    head += "\r\n";
+    for (const auto &header : response.headers) {
+        head += header.first;
+        head += ": ";
+        head += header.second;
+        head += "\r\n";
+    }
+    for (const auto &header : extra) {
+        head += header.first;
+        head += ": ";
+        head += header.second;
+        head += "\r\n";
+    }
+    head += "\r\n";
+    return head;
+}
+
+void Connection::respond(const HttpResponse &response)
+{
+    if (!m_socket || !m_responding || m_streaming) {
+        qCWarning(lcHttp) << "respond() without a request in progress; ignored";
+        return;
+    }
+    QList<QPair<QByteArray, QByteArray>> extra;
+    const int status = response.status;
+    const bool bodyless = status < 200 || status == 204 || status == 304;
+    if (!bodyless)
+        extra.append(Header("Content-Length", QByteArray::number(response.body.size())));
+    if (!m_keepAlive)
+        extra.append(Header("Connection", "close"));
+    else if (m_request.isHttp10())
+        extra.append(Header("Connection", "keep-alive"));
+
+    QByteArray out = statusAndHeaders(response, extra);
+    if (!bodyless && m_request.method != "HEAD")
+        out += response.body;
+    m_socket->write(out);
+    finishResponse(m_keepAlive);
+}
+
+void Connection::beginStream(const HttpResponse &head)
+{
+    if (!m_socket || !m_responding || m_streaming) {
+        qCWarning(lcHttp) << "beginStream() without a request in progress; ignored";
+        return;
+    }
+    m_streaming = true;
+    QList<QPair<QByteArray, QByteArray>> extra;
+    // HTTP/1.0 has no chunked coding: the stream is written raw and its end
+    // is the end of the connection.
+    m_chunked = !m_request.isHttp10();
+    if (m_chunked) {
+        extra.append(Header("Transfer-Encoding", "chunked"));
+        if (!m_keepAlive)
+            extra.append(Header("Connection", "close"));
+    } else {
+        m_keepAlive = false;
+        extra.append(Header("Connection", "close"));
+    }
+    m_socket->write(statusAndHeaders(head, extra));
+}
+
+bool Connection::writeChunk(const QByteArray &data)
+{
+    if (!m_socket || !m_streaming || m_closing)
+        return false;
+    if (data.isEmpty())
+        return true; // an empty chunk would end the stream
+    if (!m_chunked) {
+        m_socket->write(data);
+        return true;
+    }
+    QByteArray chunk;
+    chunk.reserve(data.size() + 12);
+    chunk += QByteArray::number(data.size(), 16);
+    chunk += "\r\n";
+    chunk += data;
+    chunk += "\r\n";
+    m_socket->write(chunk);
+    return true;
+}
+
+void Connection::endStream()
+{
+    if (!m_socket || !m_streaming)
+        return;
+    if (m_chunked)
+        m_socket->write("0\r\n\r\n", 5);
+    finishResponse(m_keepAlive);
+}
+
+void Connection::finishResponse(bool keepAlive)
+{
+    m_responding = false;
+    m_streaming = false;
+    m_chunked = false;
+    if (!keepAlive) {
+        close();
+        return;
+    }
+    dispatchBuffered();
+}
+
+void Connection::close()
+{
+    if (!m_socket || m_closing)
+        return;
+    m_closing = true;
+    m_idleTimer.start(kCloseGraceMs, this);
+    m_socket->disconnectFromHost(); // flushes what is written, then closes
+}
+
+void Connection::failRequest(int status, const QByteArray &reason)
+{
+    qCInfo(lcHttp).noquote() << m_peerAddress.toString() + QLatin1Char(':') + QString::number(m_peerPort)
+                             << status << QString::fromLatin1(reason);
+    Q_EMIT requestRejected(status, reason);
+    if (!m_socket)
+        return;
+    HttpResponse response = HttpResponse::text(status, reason);
+    QList<QPair<QByteArray, QByteArray>> extra{{"Content-Length", QByteArray::number(response.body.size())},
+                                               {"Connection", "close"}};
+    m_socket->write(statusAndHeaders(response, extra) + response.body);
+    close();
+}
+
+void Connection::armIdleTimer()
+{
+    if (m_closing)
+        return;
+    if (m_responding) {
+        m_idleTimer.stop();
+        m_timingRequest = false;
+        return;
+    }
+    const bool requestStarted = m_parser.isMidRequest() || (m_socket && m_socket->bytesAvailable() > 0);
+    if (requestStarted) {
+        // Measured from the first byte, not reset by each trickle of bytes.
+        if (!m_timingRequest)
+            m_idleTimer.start(m_options.requestTimeoutMs, this);
+        m_timingRequest = true;
+    } else {
+        m_idleTimer.start(m_options.keepAliveTimeoutMs, this);
+        m_timingRequest = false;
+    }
+}
+
+void Connection::timerEvent(QTimerEvent *event)
+{
+    if (event->timerId() != m_idleTimer.timerId())
+        return QObject::timerEvent(event);
+    m_idleTimer.stop();
+    if (!m_socket)
+        return;
+    if (m_closing) {
+        m_socket->abort();
+        return;
+    }
+    if (m_responding)
+        return;
+    if (m_timingRequest)
+        failRequest(408, "Request not completed in time");
+    else
+        close();
+}
+
+void Connection::onDisconnected()
+{
+    if (m_closedEmitted)
+        return;
+    m_closedEmitted = true;
+    m_idleTimer.stop();
+    Q_EMIT closed();
+    if (m_socket) {
+        m_socket->disconnect(this);
+        m_socket = nullptr; // deleted with this object
+    }
+    deleteLater();
+}
+
+QTcpSocket *Connection::detachSocket()
+{
+    QTcpSocket *socket = m_socket;
+    if (!socket)
+        return nullptr;
+    socket->disconnect(this);
+    m_socket = nullptr;
+    m_idleTimer.stop();
+    m_closedEmitted = true; // no closed(): the socket lives on elsewhere
+    socket->setReadBufferSize(0);
+    socket->setParent(nullptr);
+    deleteLater();
+    return socket;
+}
+
+} // namespace SockJsProxy

@@ -1,0 +1,112 @@
+#pragma once
+
+#include "http/httpparser.h"
+#include "http/httpresponse.h"
+
+#include <QBasicTimer>
+#include <QHostAddress>
+#include <QObject>
+
+#include <functional>
+
+class QTcpSocket;
+
+namespace SockJsProxy {
+
+// One TCP peer speaking HTTP/1.x: reads requests with HttpParser, writes
+// responses, keeps the connection alive between requests and holds
+// pipelined requests back until the current response has ended.
+//
+// A response is either fixed (respond()) or streamed (beginStream(),
+// writeChunk()..., endStream()): chunked for HTTP/1.1, raw and ended by
+// closing for HTTP/1.0.
+//
+// The Connection owns its socket and deletes itself (deleteLater) once the
+// socket is gone; closed() fires once, before that. Objects that write to a
+// connection hold a QPointer to it.
+class Connection : public QObject
+{
+    Q_OBJECT
+
+public:
+    struct Options
+    {
+        HttpParser::Limits limits;
+        int requestTimeoutMs = 30000;   // a started request must complete within this (slow clients)
+        int keepAliveTimeoutMs = 120000; // idle keep-alive connections are closed after this
+    };
+
+    // Offered a request head that asks for an Upgrade before any of it is read
+    // from the socket. Returns true when it took the socket (detachSocket()).
+    using UpgradeHandler = std::function<bool(Connection *, const HttpRequest &)>;
+
+    Connection(QTcpSocket *socket, const Options &options, QObject *parent = nullptr);
+    ~Connection() override;
+
+    void setUpgradeHandler(UpgradeHandler handler) { m_upgradeHandler = std::move(handler); }
+
+    // The request being answered; valid from requestReceived() until its
+    // response ends.
+    const HttpRequest &request() const { return m_request; }
+    QHostAddress peerAddress() const { return m_peerAddress; }
+    quint16 peerPort() const { return m_peerPort; }
+    bool isOpen() const { return m_socket != nullptr; }
+    bool isResponding() const { return m_responding; }
+    bool isStreaming() const { return m_streaming; }
+    // Bytes written but not yet handed to the kernel.
+    qint64 bytesToWrite() const;
+
+    void respond(const HttpResponse &response);
+    void beginStream(const HttpResponse &head);
+    // One frame = one chunk. Returns false when the peer is gone.
+    bool writeChunk(const QByteArray &data);
+    void endStream();
+    // Drops the connection at once (after what is already written).
+    void close();
+
+    // Gives up the socket for a protocol switch; the Connection then goes
+    // away. Nothing of the request has been read from the socket.
+    QTcpSocket *detachSocket();
+
+Q_SIGNALS:
+    void requestReceived(SockJsProxy::Connection *connection);
+    // The peer can take more data (after bytesWritten while streaming).
+    void writable();
+    // The socket is gone: peer closed, error, or close(). Fired once.
+    void closed();
+    // A request was refused before it reached a handler (malformed, over a
+    // limit, too slow); the connection answered status and closes.
+    void requestRejected(int status, const QByteArray &reason);
+
+protected:
+    void timerEvent(QTimerEvent *event) override;
+
+private:
+    void onReadyRead();
+    void onDisconnected();
+    void dispatchBuffered();
+    bool offerUpgrade();
+    void finishResponse(bool keepAlive);
+    void failRequest(int status, const QByteArray &reason);
+    void armIdleTimer();
+    QByteArray statusAndHeaders(const HttpResponse &response, const QList<QPair<QByteArray, QByteArray>> &extra) const;
+
+    QTcpSocket *m_socket = nullptr;
+    Options m_options;
+    HttpParser m_parser;
+    HttpRequest m_request;
+    UpgradeHandler m_upgradeHandler;
+    QHostAddress m_peerAddress;
+    quint16 m_peerPort = 0;
+    QBasicTimer m_idleTimer;
+    bool m_responding = false;
+    bool m_streaming = false;
+    bool m_chunked = false;
+    bool m_keepAlive = true;
+    bool m_dispatching = false;
+    bool m_closedEmitted = false;
+    bool m_closing = false;
+    bool m_timingRequest = false; // m_idleTimer measures a started request, not idleness
+};
+
+} // namespace SockJsProxy

@@ -1,0 +1,168 @@
+#include "server.h"
+
+#include "connection.h"
+#include "logging.h"
+#include "sockjs/service.h"
+#include "staticfiles.h"
+#include "sockjsproxy_version.h"
+
+#include <QTcpServer>
+#include <QTcpSocket>
+#include <QWebSocket>
+#include <QWebSocketServer>
+
+#include <algorithm>
+
+namespace SockJsProxy {
+
+Server::Server(const Config &config, QObject *parent)
+    : QObject(parent), m_config(config), m_tcpServer(new QTcpServer(this)),
+      m_webSocketServer(new QWebSocketServer(QStringLiteral("SockJSProxy/" SOCKJSPROXY_VERSION),
+                                             QWebSocketServer::NonSecureMode, this))
+{
+    for (const ServiceConfig &serviceConfig : m_config.services)
+        m_services.append(new Service(serviceConfig, this));
+    std::stable_sort(m_services.begin(), m_services.end(), [](const Service *a, const Service *b) {
+        return a->prefix().size() > b->prefix().size();
+    });
+
+    m_statics.push_back(std::make_unique<StaticFiles>(QStringLiteral("/sockjs-client"), QStringLiteral(":/sockjsproxy")));
+    for (const StaticMount &mount : m_config.statics)
+        m_statics.push_back(std::make_unique<StaticFiles>(mount.url, mount.path));
+
+    m_tcpServer->setMaxPendingConnections(1024);
+    m_webSocketServer->setMaxPendingConnections(1024);
+    connect(m_tcpServer, &QTcpServer::newConnection, this, &Server::onNewConnection);
+    connect(m_webSocketServer, &QWebSocketServer::newConnection, this, &Server::onNewWebSocket);
+}
+
+Server::~Server()
+{
+    // Services first: their sessions hold receivers owned by connections.
+    qDeleteAll(m_services);
+    m_services.clear();
+}
+
+bool Server::start(QString *error)
+{
+    for (Service *service : std::as_const(m_services)) {
+        QString zmqError;
+        if (!service->start(&zmqError)) {
+            *error = QStringLiteral("service %1: ZeroMQ %2").arg(service->prefix(), zmqError);
+            return false;
+        }
+    }
+    const QHostAddress address(m_config.httpAddress);
+    if (address.isNull()) {
+        *error = QStringLiteral("HTTP address \"%1\" is not an IP address").arg(m_config.httpAddress);
+        return false;
+    }
+    if (!m_tcpServer->listen(address, m_config.httpPort)) {
+        *error = QStringLiteral("HTTP %1:%2: %3")
+                     .arg(m_config.httpAddress)
+                     .arg(m_config.httpPort)
+                     .arg(m_tcpServer->errorString());
+        return false;
+    }
+    qCInfo(lcServer).noquote() << "HTTP on" << QStringLiteral("%1:%2").arg(m_config.httpAddress).arg(httpPort());
+    for (const Service *service : std::as_const(m_services))
+        qCInfo(lcServer).noquote() << "SockJS service at" << service->prefix();
+    return true;
+}
+
+quint16 Server::httpPort() const
+{
+    return m_tcpServer->serverPort();
+}
+
+void Server::onNewConnection()
+{
+    while (QTcpSocket *socket = m_tcpServer->nextPendingConnection()) {
+        ++m_counters.connectionsAccepted;
+        auto *connection = new Connection(socket, m_config.http, this);
+        connect(connection, &Connection::requestReceived, this, &Server::onRequest);
+        connect(connection, &Connection::requestRejected, this, [this] { ++m_counters.rejectedRequests; });
+        connection->setUpgradeHandler(
+            [this](Connection *c, const HttpRequest &head) { return onUpgradeRequest(c, head); });
+    }
+}
+
+Service *Server::serviceFor(const QByteArray &path, QByteArray *relativePath) const
+{
+    for (Service *service : m_services) {
+        const QByteArray prefix = service->prefix().toUtf8();
+        if (prefix == "/") {
+            *relativePath = path;
+            return service;
+        }
+        if (path.startsWith(prefix) && (path.size() == prefix.size() || path.at(prefix.size()) == '/')) {
+            *relativePath = path.mid(prefix.size());
+            return service;
+        }
+    }
+    return nullptr;
+}
+
+void Server::onRequest(Connection *connection)
+{
+    ++m_counters.requests;
+    const HttpRequest &request = connection->request();
+    qCDebug(lcHttp).noquote() << connection->peerAddress().toString() << QString::fromLatin1(request.method)
+                              << QString::fromLatin1(request.target);
+    for (const auto &statics : m_statics) {
+        if (statics->matches(request.path))
+            return statics->serve(connection);
+    }
+    QByteArray relativePath;
+    if (Service *service = serviceFor(request.path, &relativePath))
+        return service->handleRequest(connection, relativePath);
+    ++m_counters.notFound;
+    connection->respond(HttpResponse::text(404, "Not found"));
+}
+
+bool Server::onUpgradeRequest(Connection *connection, const HttpRequest &head)
+{
+    if (!head.headerHasToken("Upgrade", "websocket") || !head.headerHasToken("Connection", "upgrade"))
+        return false; // answered as plain HTTP (400 on WebSocket URLs)
+    QByteArray relativePath;
+    Service *service = serviceFor(head.path, &relativePath);
+    if (!service || !service->acceptsWebSocket(relativePath))
+        return false;
+    QTcpSocket *socket = connection->detachSocket();
+    if (!socket)
+        return false;
+    ++m_counters.webSocketUpgrades;
+    // Parented to the server while QWebSocketServer reads the handshake, so
+    // that a socket whose handshake never completes is still freed with us.
+    socket->setParent(this);
+    m_webSocketServer->handleConnection(socket);
+    return true;
+}
+
+void Server::onNewWebSocket()
+{
+    while (QWebSocket *socket = m_webSocketServer->nextPendingConnection()) {
+        socket->setParent(this);
+        const QByteArray path = socket->requestUrl().path(QUrl::FullyEncoded).toUtf8();
+        QByteArray relativePath;
+        Service *service = serviceFor(path, &relativePath);
+        if (!service || !service->acceptsWebSocket(relativePath)) {
+            socket->close(QWebSocketProtocol::CloseCodePolicyViolated, QStringLiteral("No such endpoint"));
+            socket->deleteLater();
+            continue;
+        }
+        service->handleWebSocket(socket, relativePath);
+    }
+}
+
+void Server::shutdown()
+{
+    m_tcpServer->close();
+    for (Service *service : std::as_const(m_services))
+        service->closeAll(1001, QByteArrayLiteral("Server is shutting down"));
+    const auto connections = findChildren<Connection *>(QString(), Qt::FindDirectChildrenOnly);
+    for (Connection *connection : connections)
+        connection->close();
+}
+
+} // namespace SockJsProxy

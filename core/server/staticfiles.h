@@ -1,0 +1,31 @@
+#pragma once
+
+#include <QByteArray>
+#include <QString>
+
+namespace SockJsProxy {
+
+class Connection;
+
+// Serves the files of one directory (or Qt resource directory) under a URL
+// prefix: GET and HEAD, index.html for directories, ETag revalidation, no
+// listings, nothing outside the directory.
+class StaticFiles
+{
+public:
+    StaticFiles(const QString &urlPrefix, const QString &directory);
+
+    QString urlPrefix() const { return m_prefix; }
+    QString directory() const { return m_directory; }
+
+    // Whether path (not decoded) lies under the prefix.
+    bool matches(const QByteArray &path) const;
+    void serve(Connection *connection) const;
+
+private:
+    QByteArray m_prefixBytes;
+    QString m_prefix;
+    QString m_directory;
+};
+
+} // namespace SockJsProxy

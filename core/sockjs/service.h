@@ -1,0 +1,122 @@
+#pragma once
+
+#include "config/config.h"
+#include "session.h"
+
+#include <QHash>
+#include <QObject>
+#include <QPointer>
+
+#include <vector>
+
+class QWebSocket;
+
+namespace SockJsProxy {
+
+class Connection;
+class HttpResponse;
+class ZmqBridge;
+struct HttpRequest;
+
+// One SockJS service: everything under its prefix, its sessions and its
+// ZeroMQ bridge. Owns its sessions (children) and the bridge.
+class Service : public QObject, public SessionHost
+{
+    Q_OBJECT
+
+public:
+    struct Counters
+    {
+        quint64 sessionsOpened = 0;
+        quint64 sessionsClosed = 0;
+        quint64 messagesFromClients = 0;
+        quint64 bytesFromClients = 0;
+        quint64 messagesToClients = 0;
+        quint64 bytesToClients = 0;
+        quint64 unknownSessionFromBackend = 0; // backend named a session that is gone
+        quint64 droppedForClosedSession = 0;
+        quint64 protocolErrors = 0;            // broken JSON, bad callbacks, ...
+    };
+
+    explicit Service(const ServiceConfig &config, QObject *parent = nullptr);
+    ~Service() override;
+
+    const ServiceConfig &config() const { return m_config; }
+    QString prefix() const { return m_config.prefix; }
+    ZmqBridge *bridge() const { return m_bridge; }
+    const Counters &counters() const { return m_counters; }
+
+    // Binds the ZeroMQ sockets.
+    bool start(QString *error);
+
+    // A request whose path is under the prefix; relativePath is the rest
+    // ("" or starting with '/').
+    void handleRequest(Connection *connection, const QByteArray &relativePath);
+    // Whether an upgrade to relativePath should go to the WebSocket server.
+    bool acceptsWebSocket(const QByteArray &relativePath) const;
+    // A WebSocket that completed its handshake on one of our URLs.
+    void handleWebSocket(QWebSocket *socket, const QByteArray &relativePath);
+
+    QList<Session *> sessions() const { return m_byBackendId.values(); }
+    Session *sessionByBackendId(const QByteArray &id) const { return m_byBackendId.value(id); }
+    qsizetype sessionCount() const { return m_byBackendId.size(); }
+
+    // Queues a message for the session as if a backend had sent it.
+    // Returns false when it was dropped (session closed or its queue full).
+    bool deliverToSession(Session *session, const QByteArray &message);
+
+    // Closes every session with code/reason (the backend is told) and forgets them.
+    void closeAll(int code, const QByteArray &reason);
+
+Q_SIGNALS:
+    void sessionCreated(SockJsProxy::Session *session);
+    void sessionRemoved(SockJsProxy::Session *session);
+    // A message of an inspected session (Session::setInspected).
+    void traffic(const QByteArray &sessionId, bool outgoing, const QByteArray &message);
+
+protected:
+    // SessionHost
+    void sessionOpened(Session *session) override;
+    void sessionMessages(Session *session, const QList<QByteArray> &messages) override;
+    void sessionClosed(Session *session) override;
+    void sessionExpired(Session *session) override;
+    void sessionTraffic(Session *session, bool outgoing, const QByteArray &message) override;
+    void scheduleFlush(Session *session) override;
+
+private:
+    struct Route;
+    Route parseRoute(const QByteArray &relativePath) const;
+
+    void handleGreeting(Connection *connection);
+    void handleInfo(Connection *connection);
+    void handleIframe(Connection *connection);
+    void handleTransport(Connection *connection, const Route &route);
+    void handleReceive(Connection *connection, const Route &route, const QByteArray &transport);
+    void handleSend(Connection *connection, const Route &route, bool jsonp);
+
+    Session *createSession(const QByteArray &urlId, Session::Lifetime lifetime);
+    Session *findOrCreateHttpSession(const QByteArray &urlId, Connection *connection);
+    void onMessageFromBackend(const QByteArray &sessionId, const QByteArray &data);
+    void onDisconnectFromBackend(const QByteArray &sessionId);
+    void flushScheduled();
+
+    // Header sets shared by the endpoints.
+    void addCors(HttpResponse &response, const HttpRequest &request) const;
+    void addCookie(HttpResponse &response, const HttpRequest &request) const;
+    static void addNoCache(HttpResponse &response);
+    static void addCacheForever(HttpResponse &response);
+    HttpResponse preflight(const HttpRequest &request, const QByteArray &methods) const;
+
+    ServiceConfig m_config;
+    ZmqBridge *m_bridge;
+    Session::Options m_sessionOptions;
+    QHash<QByteArray, Session *> m_byUrlId;     // HTTP sessions by the id in their URL
+    QHash<QByteArray, Session *> m_byBackendId; // every live session
+    std::vector<QPointer<Session>> m_flushQueue;
+    bool m_flushScheduled = false;
+    QByteArray m_iframePage;
+    QByteArray m_iframeEtag;
+    Counters m_counters;
+};
+
+} // namespace SockJsProxy

@@ -1,0 +1,196 @@
+#include "session.h"
+
+#include "frames.h"
+#include "logging.h"
+#include "transports/transport.h"
+
+#include <QTimerEvent>
+
+namespace SockJsProxy {
+
+Session::Session(SessionHost *host, const QByteArray &urlId, const QByteArray &backendId, Lifetime lifetime,
+                 const Options &options, QObject *parent)
+    : QObject(parent), m_host(host), m_urlId(urlId), m_backendId(backendId), m_lifetime(lifetime),
+      m_options(options)
+{
+}
+
+Session::~Session()
+{
+    if (m_receiver)
+        m_receiver->disconnect(this);
+}
+
+void Session::attach(Receiver *receiver)
+{
+    if (m_state == State::Closed) {
+        // Whatever the backend sent before it closed still reaches the client.
+        if (!m_outbox.isEmpty())
+            deliver(receiver);
+        if (!receiver->isFinished())
+            receiver->sendClose(m_closeCode, m_closeReason);
+        return;
+    }
+    if (m_receiver) {
+        receiver->sendClose(CloseReason::AnotherConnectionCode, CloseReason::anotherConnection());
+        return;
+    }
+
+    m_receiver = receiver;
+    m_transportName = receiver->transportName();
+    m_disconnectTimer.stop();
+    connect(receiver, &Receiver::finished, this, &Session::onReceiverFinished);
+    connect(receiver, &Receiver::writable, this, &Session::flush);
+    connect(receiver, &Receiver::messagesReceived, this, &Session::receive);
+
+    if (m_state == State::Connecting) {
+        m_state = State::Open;
+        m_openedAt = QDateTime::currentDateTimeUtc();
+        m_stats.lastActivityMs = m_openedAt.toMSecsSinceEpoch();
+        m_host->sessionOpened(this);
+        Q_EMIT stateChanged(m_state);
+        receiver->sendOpen(); // a polling receiver ends here and detaches
+    }
+    if (!m_receiver)
+        return;
+    m_heartbeatTimer.start(m_options.heartbeatDelayMs, this);
+    flush();
+}
+
+void Session::receive(const QList<QByteArray> &messages)
+{
+    if (m_state != State::Open || messages.isEmpty())
+        return;
+    m_stats.messagesIn += quint64(messages.size());
+    for (const QByteArray &message : messages) {
+        m_stats.bytesIn += quint64(message.size());
+        if (Q_UNLIKELY(m_inspected))
+            m_host->sessionTraffic(this, false, message);
+    }
+    m_stats.lastActivityMs = QDateTime::currentMSecsSinceEpoch();
+    m_host->sessionMessages(this, messages);
+}
+
+void Session::deliver(Receiver *receiver)
+{
+    m_stats.messagesOut += quint64(m_outbox.size());
+    m_stats.bytesOut += quint64(m_outboxBytes);
+    m_stats.lastActivityMs = QDateTime::currentMSecsSinceEpoch();
+    if (Q_UNLIKELY(m_inspected)) {
+        for (const QByteArray &message : std::as_const(m_outbox))
+            m_host->sessionTraffic(this, true, message);
+    }
+    m_outboxBytes = 0;
+    receiver->sendMessages(std::exchange(m_outbox, {}));
+}
+
+bool Session::enqueue(const QByteArray &message)
+{
+    if (m_state == State::Closed)
+        return false;
+    if (m_outbox.size() >= m_options.maxQueuedMessages || m_outboxBytes + message.size() > m_options.maxQueuedBytes) {
+        qCWarning(lcSession).noquote() << "session" << QString::fromLatin1(m_backendId)
+                                       << "outgoing queue full (" << m_outbox.size() << "messages," << m_outboxBytes
+                                       << "bytes): closing it";
+        close(1013, QByteArrayLiteral("Outgoing queue full"));
+        return false;
+    }
+    m_outbox.append(message);
+    m_outboxBytes += message.size();
+    if (m_receiver)
+        m_host->scheduleFlush(this);
+    return true;
+}
+
+void Session::flush()
+{
+    if (!m_receiver || m_outbox.isEmpty() || m_state == State::Connecting)
+        return;
+    if (!m_receiver->canWrite())
+        return; // resumed by the receiver's writable()
+    deliver(m_receiver);
+}
+
+void Session::close(int code, const QByteArray &reason)
+{
+    if (m_state == State::Closed)
+        return;
+    const bool wasOpen = m_state == State::Open;
+    m_state = State::Closed;
+    m_closeCode = code;
+    m_closeReason = reason;
+    qCDebug(lcSession).noquote() << "session" << QString::fromLatin1(m_backendId) << "closed" << code
+                                 << QString::fromUtf8(reason);
+    if (wasOpen)
+        m_host->sessionClosed(this);
+    Q_EMIT stateChanged(m_state);
+
+    if (m_receiver) {
+        const QPointer<Receiver> receiver = m_receiver;
+        // The close frame is written regardless of canWrite(), so what is
+        // queued goes first even to a slow reader; held back, it would only
+        // follow the close (the client never reads it).
+        if (!m_outbox.isEmpty())
+            deliver(receiver);
+        if (receiver && !receiver->isFinished())
+            receiver->sendClose(code, reason); // finished() detaches it
+    } else if (m_lifetime == Lifetime::Connection) {
+        detachReceiver();
+    } else {
+        startDisconnectTimer();
+    }
+}
+
+void Session::onReceiverFinished(bool aborted)
+{
+    detachReceiver();
+    if (m_lifetime == Lifetime::Connection) {
+        // A WebSocket session lives exactly as long as its connection.
+        close(aborted ? CloseReason::InterruptedCode : 1000,
+              aborted ? CloseReason::interrupted() : QByteArrayLiteral("Normal closure"));
+        if (!m_expired) {
+            m_expired = true;
+            m_host->sessionExpired(this);
+        }
+        return;
+    }
+    if (aborted && m_state == State::Open)
+        close(CloseReason::InterruptedCode, CloseReason::interrupted());
+    startDisconnectTimer();
+}
+
+void Session::detachReceiver()
+{
+    if (m_receiver)
+        m_receiver->disconnect(this);
+    m_receiver = nullptr;
+    m_heartbeatTimer.stop();
+}
+
+void Session::startDisconnectTimer()
+{
+    if (!m_receiver && !m_expired)
+        m_disconnectTimer.start(m_options.disconnectDelayMs, this);
+}
+
+void Session::timerEvent(QTimerEvent *event)
+{
+    if (event->timerId() == m_heartbeatTimer.timerId()) {
+        if (m_receiver && m_receiver->canWrite())
+            m_receiver->sendHeartbeat();
+        return;
+    }
+    if (event->timerId() == m_disconnectTimer.timerId()) {
+        m_disconnectTimer.stop();
+        if (m_receiver || m_expired)
+            return;
+        // No receiver for the disconnect delay: the client is gone.
+        close(CloseReason::InterruptedCode, CloseReason::interrupted());
+        m_expired = true;
+        m_host->sessionExpired(this);
+        return;
+    }
+    QObject::timerEvent(event);
+}
+
+} // namespace SockJsProxy

@@ -1,0 +1,160 @@
+#pragma once
+
+#include "transports/transport.h"
+
+#include <QBasicTimer>
+#include <QByteArray>
+#include <QDateTime>
+#include <QList>
+#include <QObject>
+#include <QPointer>
+#include <QString>
+
+namespace SockJsProxy {
+
+class Session;
+
+// What a Session reports to the service that owns it (and, through it, to
+// the backend). Tests implement it with a recorder.
+class SessionHost
+{
+public:
+    virtual ~SessionHost() = default;
+    // The session sent its open frame: tell the backend "connect".
+    virtual void sessionOpened(Session *session) = 0;
+    // Messages the client sent, in order.
+    virtual void sessionMessages(Session *session, const QList<QByteArray> &messages) = 0;
+    // The session closed for whatever reason: tell the backend "disconnect".
+    // Called once per session.
+    virtual void sessionClosed(Session *session) = 0;
+    // Only for sessions being inspected (setInspected): a message passed,
+    // outgoing = towards the client.
+    virtual void sessionTraffic(Session *session, bool outgoing, const QByteArray &message)
+    {
+        Q_UNUSED(session) Q_UNUSED(outgoing) Q_UNUSED(message)
+    }
+    // The session is over and may be forgotten and deleted (deleteLater).
+    virtual void sessionExpired(Session *session) = 0;
+    // Messages were queued for an attached receiver; call flush() soon
+    // (coalesces a burst from the backend into one frame).
+    virtual void scheduleFlush(Session *session) = 0;
+};
+
+// One SockJS session: the state machine, the queue of outgoing messages and
+// the timers. It outlives the HTTP requests that carry it (one receiver at a
+// time, held in a QPointer) and never asks which transport it has.
+//
+// HTTP sessions live until no receiver was attached for the disconnect
+// delay; WebSocket sessions (Lifetime::Connection) end with their connection.
+// After close() the session answers every receiver with the close frame
+// until it expires.
+class Session : public QObject
+{
+    Q_OBJECT
+
+public:
+    enum class State { Connecting, Open, Closed };
+    enum class Lifetime { Requests, Connection };
+
+    // Facts about the client, for the monitor; set once by the service.
+    struct ClientInfo
+    {
+        QString address;
+        quint16 port = 0;
+        QString origin;
+        QString userAgent;
+    };
+
+    struct Stats
+    {
+        quint64 messagesIn = 0;  // client -> backend
+        quint64 messagesOut = 0; // backend -> client, handed to a receiver
+        quint64 bytesIn = 0;
+        quint64 bytesOut = 0;
+        qint64 lastActivityMs = 0; // ms since the epoch
+    };
+
+    struct Options
+    {
+        int heartbeatDelayMs = 25000;
+        int disconnectDelayMs = 5000;
+        qsizetype maxQueuedMessages = 10000; // outbox bound (slow reader)
+        qint64 maxQueuedBytes = 16 * 1024 * 1024;
+    };
+
+    Session(SessionHost *host, const QByteArray &urlId, const QByteArray &backendId, Lifetime lifetime,
+            const Options &options, QObject *parent = nullptr);
+    ~Session() override;
+
+    QByteArray urlId() const { return m_urlId; }         // from the URL; empty for raw WebSocket
+    QByteArray backendId() const { return m_backendId; } // the id backends see, unique per process
+    State state() const { return m_state; }
+    Lifetime lifetime() const { return m_lifetime; }
+    bool hasReceiver() const { return !m_receiver.isNull(); }
+    Receiver *receiver() const { return m_receiver.data(); }
+    QByteArray transportName() const { return m_transportName; }
+    qsizetype queuedMessages() const { return m_outbox.size(); }
+    int closeCode() const { return m_closeCode; }
+    QByteArray closeReason() const { return m_closeReason; }
+    QDateTime openedAt() const { return m_openedAt; }
+    const Stats &stats() const { return m_stats; }
+    const ClientInfo &clientInfo() const { return m_client; }
+    void setClientInfo(const ClientInfo &client) { m_client = client; }
+    // While inspected, every message is reported to SessionHost::sessionTraffic.
+    void setInspected(bool inspected) { m_inspected = inspected; }
+    bool isInspected() const { return m_inspected; }
+
+    // A receiving request or connection arrived for this session: opens the
+    // session, delivers what is queued, or answers with the close frame or
+    // c[2010,...] when another receiver is attached.
+    void attach(Receiver *receiver);
+
+    // Messages from the client (xhr_send, jsonp_send, WebSocket).
+    void receive(const QList<QByteArray> &messages);
+
+    // A message for the client. Returns false when it was not queued (the
+    // session is closed, or the outbox is over its bound: then the session
+    // closes with 1013 "Outgoing queue full").
+    bool enqueue(const QByteArray &message);
+    // Hands everything queued to the receiver, if one is attached and ready.
+    void flush();
+
+    // Closes the session: the backend is told, the receiver (if any) gets
+    // what is queued and the close frame. Idempotent.
+    void close(int code, const QByteArray &reason);
+
+Q_SIGNALS:
+    void stateChanged(SockJsProxy::Session::State state);
+
+protected:
+    void timerEvent(QTimerEvent *event) override;
+
+private:
+    void onReceiverFinished(bool aborted);
+    // Hands the whole outbox to receiver as one batch.
+    void deliver(Receiver *receiver);
+    void detachReceiver();
+    void startDisconnectTimer();
+
+    SessionHost *m_host;
+    QByteArray m_urlId;
+    QByteArray m_backendId;
+    QByteArray m_transportName;
+    Lifetime m_lifetime;
+    Options m_options;
+    State m_state = State::Connecting;
+    QPointer<Receiver> m_receiver;
+    QList<QByteArray> m_outbox;
+    qint64 m_outboxBytes = 0;
+    QBasicTimer m_heartbeatTimer;
+    QBasicTimer m_disconnectTimer;
+    int m_closeCode = 0;
+    QByteArray m_closeReason;
+    QDateTime m_openedAt;
+    Stats m_stats;
+    ClientInfo m_client;
+    bool m_expired = false;
+    bool m_inspected = false;
+};
+
+} // namespace SockJsProxy

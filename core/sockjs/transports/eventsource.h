@@ -1,0 +1,25 @@
+#pragma once
+
+#include "transport.h"
+
+namespace SockJsProxy {
+
+// GET {session}/eventsource: Server-Sent Events, "data: <frame>\r\n\r\n".
+// Frames are JSON, so they never contain a raw CR or LF.
+class EventSourceTransport : public HttpReceiver
+{
+    Q_OBJECT
+
+public:
+    EventSourceTransport(Connection *connection, const HttpResponse &head, qint64 responseLimit)
+        : HttpReceiver(connection, head, Mode::Streaming, responseLimit)
+    {
+    }
+    QByteArray transportName() const override { return QByteArrayLiteral("eventsource"); }
+
+protected:
+    QByteArray prelude() const override { return QByteArrayLiteral("\r\n"); }
+    QByteArray wrap(const QByteArray &frame) const override;
+};
+
+} // namespace SockJsProxy

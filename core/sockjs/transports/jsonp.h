@@ -1,0 +1,27 @@
+#pragma once
+
+#include "transport.h"
+
+namespace SockJsProxy {
+
+// GET {session}/jsonp?c=CALLBACK: polling, one frame per response as
+// /**/CALLBACK("<frame>");\r\n (the comment defuses content sniffing).
+class JsonpTransport : public HttpReceiver
+{
+    Q_OBJECT
+
+public:
+    JsonpTransport(Connection *connection, const HttpResponse &head, const QByteArray &callback)
+        : HttpReceiver(connection, head, Mode::Polling, 0), m_callback(callback)
+    {
+    }
+    QByteArray transportName() const override { return QByteArrayLiteral("jsonp-polling"); }
+
+protected:
+    QByteArray wrap(const QByteArray &frame) const override;
+
+private:
+    QByteArray m_callback;
+};
+
+} // namespace SockJsProxy

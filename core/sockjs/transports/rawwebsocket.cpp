@@ -1,0 +1,39 @@
+#include "rawwebsocket.h"
+
+#include "sockjs/jsoncodec.h"
+
+#include <QWebSocket>
+
+namespace SockJsProxy {
+
+void RawWebSocketTransport::sendMessages(const QList<QByteArray> &messages)
+{
+    if (isFinished())
+        return;
+    for (const QByteArray &message : messages) {
+        if (JsonCodec::isValidUtf8(message))
+            socket()->sendTextMessage(QString::fromUtf8(message));
+        else
+            socket()->sendBinaryMessage(message);
+    }
+}
+
+void RawWebSocketTransport::sendClose(int code, const QByteArray &reason)
+{
+    if (!isFinished())
+        closeSocket(code, reason);
+}
+
+void RawWebSocketTransport::onText(const QString &text)
+{
+    if (!isFinished())
+        Q_EMIT messagesReceived({text.toUtf8()});
+}
+
+void RawWebSocketTransport::onBinary(const QByteArray &data)
+{
+    if (!isFinished())
+        Q_EMIT messagesReceived({data});
+}
+
+} // namespace SockJsProxy

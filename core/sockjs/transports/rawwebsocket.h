@@ -1,0 +1,28 @@
+#pragma once
+
+#include "websocket.h"
+
+namespace SockJsProxy {
+
+// {prefix}/websocket: a plain WebSocket, no SockJS framing. Every message
+// either way is one WebSocket message; text the backend sends that is not
+// UTF-8 goes out as a binary message.
+class RawWebSocketTransport : public WebSocketReceiver
+{
+    Q_OBJECT
+
+public:
+    using WebSocketReceiver::WebSocketReceiver;
+
+    QByteArray transportName() const override { return QByteArrayLiteral("rawwebsocket"); }
+    void sendOpen() override {}
+    void sendHeartbeat() override {}
+    void sendMessages(const QList<QByteArray> &messages) override;
+    void sendClose(int code, const QByteArray &reason) override;
+
+protected:
+    void onText(const QString &text) override;
+    void onBinary(const QByteArray &data) override;
+};
+
+} // namespace SockJsProxy

@@ -1,0 +1,103 @@
+#include "websocket.h"
+
+#include "logging.h"
+#include "sockjs/frames.h"
+#include "sockjs/jsoncodec.h"
+
+#include <QWebSocket>
+
+namespace SockJsProxy {
+
+WebSocketReceiver::WebSocketReceiver(QWebSocket *socket, qint64 maxMessageBytes, QObject *parent)
+    : Receiver(parent), m_socket(socket)
+{
+    m_socket->setParent(this);
+    // QWebSocket's own default allows messages of about 2 GiB.
+    m_socket->setMaxAllowedIncomingMessageSize(quint64(maxMessageBytes));
+    m_socket->setMaxAllowedIncomingFrameSize(quint64(maxMessageBytes));
+    connect(m_socket, &QWebSocket::disconnected, this, [this] { finish(true); });
+    connect(m_socket, &QWebSocket::textMessageReceived, this, [this](const QString &text) { onText(text); });
+    connect(m_socket, &QWebSocket::binaryMessageReceived, this,
+            [this](const QByteArray &data) { onBinary(data); });
+    connect(m_socket, &QWebSocket::bytesWritten, this, [this] {
+        if (!isFinished() && canWrite())
+            Q_EMIT writable();
+    });
+}
+
+WebSocketReceiver::~WebSocketReceiver()
+{
+    m_socket->disconnect(this);
+}
+
+bool WebSocketReceiver::canWrite() const
+{
+    return m_socket->bytesToWrite() < kMaxUnsentBytes;
+}
+
+void WebSocketReceiver::closeSocket(int code, const QByteArray &reason)
+{
+    // SockJS close codes (3000, 2010, ...) are application codes outside Qt's enum.
+    m_socket->close(static_cast<QWebSocketProtocol::CloseCode>(code), QString::fromUtf8(reason));
+    finish(false);
+}
+
+void WebSocketTransport::sendFrame(const QByteArray &frame)
+{
+    if (!isFinished())
+        socket()->sendTextMessage(QString::fromUtf8(frame));
+}
+
+void WebSocketTransport::sendOpen()
+{
+    sendFrame(Frames::open());
+}
+
+void WebSocketTransport::sendHeartbeat()
+{
+    sendFrame(Frames::heartbeat());
+}
+
+void WebSocketTransport::sendMessages(const QList<QByteArray> &messages)
+{
+    sendFrame(Frames::messages(messages));
+}
+
+void WebSocketTransport::sendClose(int code, const QByteArray &reason)
+{
+    if (isFinished())
+        return;
+    sendFrame(Frames::close(code, reason));
+    closeSocket(code, reason);
+}
+
+void WebSocketTransport::onText(const QString &text)
+{
+    if (isFinished() || text.isEmpty())
+        return;
+    QList<QByteArray> messages;
+    switch (JsonCodec::decodeMessages(text.toUtf8(), &messages)) {
+    case JsonCodec::DecodeResult::Ok:
+        if (!messages.isEmpty())
+            Q_EMIT messagesReceived(messages);
+        return;
+    case JsonCodec::DecodeResult::Empty:
+        return;
+    case JsonCodec::DecodeResult::Broken:
+        qCInfo(lcSession) << "websocket: broken JSON from" << socket()->peerAddress().toString()
+                          << "- closing the connection";
+        Q_EMIT brokenFraming();
+        // The session ends with the connection: finished(true) makes it tell the backend.
+        socket()->close(QWebSocketProtocol::CloseCodeProtocolError, QStringLiteral("Broken framing."));
+        finish(true);
+        return;
+    }
+}
+
+void WebSocketTransport::onBinary(const QByteArray &data)
+{
+    // SockJS clients only send text; a binary frame is treated like text.
+    onText(QString::fromUtf8(data));
+}
+
+} // namespace SockJsProxy

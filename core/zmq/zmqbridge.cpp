@@ -1,0 +1,167 @@
+#include "zmqbridge.h"
+
+#include "logging.h"
+
+#include <QAtomicInt>
+
+#include <zmq.h>
+
+#include <cstring>
+
+namespace SockJsProxy {
+
+namespace {
+const QByteArray kConnect = QByteArrayLiteral("connect");
+const QByteArray kMessage = QByteArrayLiteral("message");
+const QByteArray kDisconnect = QByteArrayLiteral("disconnect");
+// High-water marks: ZeroMQ's own queues absorb bursts before our outbox does.
+constexpr int kHighWaterMark = 100000;
+
+QString printable(const QByteArray &bytes)
+{
+    QByteArray shown = bytes.left(64);
+    for (char &c : shown) {
+        if (uchar(c) < 0x20 || uchar(c) > 0x7e)
+            c = '?';
+    }
+    return QString::fromLatin1(shown) + (bytes.size() > 64 ? QStringLiteral("...") : QString());
+}
+} // namespace
+
+ZmqBridge::ZmqBridge(const QString &inEndpoint, const QString &outEndpoint, qsizetype queueLimit, QObject *parent)
+    : QObject(parent), m_inEndpoint(inEndpoint), m_outEndpoint(outEndpoint),
+      m_push(new ZmqSocket(ZmqSocket::Type::Push, this)), m_pull(new ZmqSocket(ZmqSocket::Type::Pull, this))
+{
+    m_push->setOutboxLimit(queueLimit);
+    m_push->setSendHighWaterMark(kHighWaterMark);
+    m_pull->setReceiveHighWaterMark(kHighWaterMark);
+    // Backends get a share of the loop, not all of it.
+    m_pull->setBudget(256);
+    connect(m_pull, &ZmqSocket::messageReceived, this, &ZmqBridge::onIncoming);
+}
+
+ZmqBridge::~ZmqBridge() = default;
+
+bool ZmqBridge::start(QString *error)
+{
+    if (!m_push->bind(m_inEndpoint, error))
+        return false;
+    if (!m_pull->bind(m_outEndpoint, error))
+        return false;
+    watchPeers(m_push, "in", &m_inPeers);
+    watchPeers(m_pull, "out", &m_outPeers);
+    qCInfo(lcZmq).noquote() << "backends: PUSH (in) on" << boundInEndpoint() << "- PULL (out) on"
+                            << boundOutEndpoint();
+    return true;
+}
+
+// Follows connections of backends to socket with zmq_socket_monitor: its
+// events arrive on an inproc PAIR socket as [event id (u16) + value (u32),
+// endpoint].
+ZmqSocket *ZmqBridge::watchPeers(ZmqSocket *socket, const char *name, int *peers)
+{
+    static QAtomicInt counter;
+    const QByteArray endpoint = "inproc://sockjsproxy-monitor-" + QByteArray::number(counter.fetchAndAddRelaxed(1));
+    if (zmq_socket_monitor(socket->handle(), endpoint.constData(),
+                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0) {
+        qCWarning(lcZmq) << "cannot watch backend connections:" << zmq_strerror(zmq_errno());
+        *peers = -1;
+        return nullptr;
+    }
+    auto *events = new ZmqSocket(ZmqSocket::Type::Pair, this);
+    QString error;
+    if (!events->connectTo(QString::fromLatin1(endpoint), &error)) {
+        qCWarning(lcZmq).noquote() << "cannot watch backend connections:" << error;
+        *peers = -1;
+        return events;
+    }
+    connect(events, &ZmqSocket::messageReceived, this, [this, name, peers](const ZmqMessage &message) {
+        if (message.size() != 2 || message.first().size() < 6)
+            return;
+        quint16 event = 0;
+        std::memcpy(&event, message.first().constData(), sizeof event);
+        if (event == ZMQ_EVENT_ACCEPTED)
+            ++*peers;
+        else if (event == ZMQ_EVENT_DISCONNECTED && *peers > 0)
+            --*peers;
+        else
+            return;
+        qCInfo(lcZmq).noquote() << "backend" << (event == ZMQ_EVENT_ACCEPTED ? "connected to" : "left") << name
+                                << "(" << QString::fromUtf8(message.at(1)) << ") -" << *peers << "connected";
+        Q_EMIT peersChanged(m_inPeers, m_outPeers);
+    });
+    return events;
+}
+
+QString ZmqBridge::boundInEndpoint() const
+{
+    return m_push->lastEndpoint();
+}
+
+QString ZmqBridge::boundOutEndpoint() const
+{
+    return m_pull->lastEndpoint();
+}
+
+qsizetype ZmqBridge::queuedToBackend() const
+{
+    return m_push->outboxSize();
+}
+
+quint64 ZmqBridge::droppedToBackend() const
+{
+    return m_push->droppedCount();
+}
+
+void ZmqBridge::sendConnect(const QByteArray &sessionId)
+{
+    ++m_counters.sentConnect;
+    send(kConnect, sessionId, QByteArray(""));
+}
+
+void ZmqBridge::sendMessage(const QByteArray &sessionId, const QByteArray &data)
+{
+    ++m_counters.sentMessage;
+    qCDebug(lcTraffic).noquote() << "->backend" << QString::fromLatin1(sessionId) << QString::fromUtf8(data);
+    send(kMessage, sessionId, data);
+}
+
+void ZmqBridge::sendDisconnect(const QByteArray &sessionId)
+{
+    ++m_counters.sentDisconnect;
+    send(kDisconnect, sessionId, QByteArray(""));
+}
+
+void ZmqBridge::send(const QByteArray &type, const QByteArray &sessionId, const QByteArray &data)
+{
+    m_push->send({type, sessionId, data});
+}
+
+void ZmqBridge::onIncoming(const ZmqMessage &message)
+{
+    if (message.size() != 3) {
+        ++m_counters.malformed;
+        qCWarning(lcZmq).noquote() << "backend message with" << message.size()
+                                   << "frames dropped (expected 3: type, session_id, data); first frame:"
+                                   << (message.isEmpty() ? QString() : printable(message.first()));
+        return;
+    }
+    const QByteArray &type = message.at(0);
+    const QByteArray &sessionId = message.at(1);
+    if (type == kMessage) {
+        ++m_counters.receivedMessage;
+        qCDebug(lcTraffic).noquote() << "<-backend" << QString::fromLatin1(sessionId)
+                                     << QString::fromUtf8(message.at(2));
+        Q_EMIT messageFromBackend(sessionId, message.at(2));
+    } else if (type == kDisconnect) {
+        ++m_counters.receivedDisconnect;
+        qCDebug(lcTraffic).noquote() << "<-backend disconnect" << QString::fromLatin1(sessionId);
+        Q_EMIT disconnectFromBackend(sessionId);
+    } else {
+        ++m_counters.unknownType;
+        qCWarning(lcZmq).noquote() << "backend message of unknown type" << printable(type) << "for session"
+                                   << printable(sessionId) << "dropped (expected message or disconnect)";
+    }
+}
+
+} // namespace SockJsProxy

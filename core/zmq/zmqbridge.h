@@ -1,0 +1,77 @@
+#pragma once
+
+#include "zmqsocket.h"
+
+#include <QObject>
+
+namespace SockJsProxy {
+
+// The wire protocol with the backends of one service, byte-compatible with
+// the original SockJSProxy:
+//  - a bound PUSH socket ("in") carries [type, session_id, data] to the
+//    backends: connect (empty data), message (UTF-8 bytes), disconnect (empty);
+//  - a bound PULL socket ("out") takes [type, session_id, data] from them:
+//    message (deliver data to the session) and disconnect (close it; data
+//    ignored but present).
+// Malformed messages from backends (wrong frame count, unknown type) are
+// logged, counted and dropped; never an exception, never a crash.
+class ZmqBridge : public QObject
+{
+    Q_OBJECT
+
+public:
+    struct Counters
+    {
+        quint64 sentConnect = 0;
+        quint64 sentMessage = 0;
+        quint64 sentDisconnect = 0;
+        quint64 receivedMessage = 0;
+        quint64 receivedDisconnect = 0;
+        quint64 malformed = 0;   // wrong frame count
+        quint64 unknownType = 0;
+    };
+
+    ZmqBridge(const QString &inEndpoint, const QString &outEndpoint, qsizetype queueLimit,
+              QObject *parent = nullptr);
+    ~ZmqBridge() override;
+
+    bool start(QString *error);
+
+    QString inEndpoint() const { return m_inEndpoint; }
+    QString outEndpoint() const { return m_outEndpoint; }
+    // The endpoints actually bound (after a wildcard port: the port chosen).
+    QString boundInEndpoint() const;
+    QString boundOutEndpoint() const;
+
+    void sendConnect(const QByteArray &sessionId);
+    void sendMessage(const QByteArray &sessionId, const QByteArray &data);
+    void sendDisconnect(const QByteArray &sessionId);
+
+    const Counters &counters() const { return m_counters; }
+    qsizetype queuedToBackend() const;
+    quint64 droppedToBackend() const;
+    // Backends connected to "in" and "out" right now (from zmq_socket_monitor).
+    int inPeers() const { return m_inPeers; }
+    int outPeers() const { return m_outPeers; }
+
+Q_SIGNALS:
+    // A backend connected to or left "in" or "out".
+    void peersChanged(int inPeers, int outPeers);
+    void messageFromBackend(const QByteArray &sessionId, const QByteArray &data);
+    void disconnectFromBackend(const QByteArray &sessionId);
+
+private:
+    void send(const QByteArray &type, const QByteArray &sessionId, const QByteArray &data);
+    void onIncoming(const SockJsProxy::ZmqMessage &message);
+    ZmqSocket *watchPeers(ZmqSocket *socket, const char *name, int *peers);
+
+    QString m_inEndpoint;
+    QString m_outEndpoint;
+    ZmqSocket *m_push;
+    ZmqSocket *m_pull;
+    Counters m_counters;
+    int m_inPeers = 0;
+    int m_outPeers = 0;
+};
+
+} // namespace SockJsProxy

@@ -1,0 +1,122 @@
+#pragma once
+
+#include <QByteArray>
+#include <QElapsedTimer>
+#include <QList>
+#include <QObject>
+#include <QString>
+#include <QStringList>
+
+#include <deque>
+#include <memory>
+
+class QSocketNotifier;
+class QTimer;
+
+namespace zmq {
+class context_t;
+class socket_t;
+}
+
+namespace SockJsProxy {
+
+using ZmqMessage = QList<QByteArray>; // one multipart message, a QByteArray per frame
+
+// A ZeroMQ socket on the Qt event loop.
+//
+// A Read QSocketNotifier watches ZMQ_FD, which is edge-like: send, recv and
+// reading ZMQ_EVENTS all reset it, and messages already queued never wake
+// it. So process() re-reads ZMQ_EVENTS after every send and receive and
+// loops until a pass makes no progress; it drains at most a budget of
+// messages per pass and continues on the next event-loop turn, so a busy peer
+// cannot starve other work. Never blocks.
+//
+// Outgoing messages wait in a bounded outbox while ZeroMQ cannot take them
+// (a PUSH socket with no peer); what overflows is dropped and counted.
+// Linger is 0: closing never waits for peers.
+//
+// Errors are logged under sockjsproxy.zmq and reported by error(); no
+// exception leaves this class. A slot connected to messageReceived may delete
+// this socket.
+class ZmqSocket : public QObject
+{
+    Q_OBJECT
+
+public:
+    enum class Type { Push, Pull, Pub, Sub, Req, Rep, Dealer, Router, Pair };
+
+    explicit ZmqSocket(Type type, QObject *parent = nullptr);
+    ~ZmqSocket() override;
+
+    // Endpoints as ZeroMQ takes them: "tcp://*:9241", "inproc://x", "ipc:///tmp/x".
+    // Return false and fill *error on failure (address in use, bad endpoint).
+    bool bind(const QString &endpoint, QString *error = nullptr);
+    bool connectTo(const QString &endpoint, QString *error = nullptr);
+    // After bind to a wildcard port ("tcp://127.0.0.1:*"): the endpoint bound.
+    QString lastEndpoint() const;
+
+    // Queues a multipart message and sends as much as ZeroMQ takes now.
+    // Returns false when the outbox is full: the message is dropped and counted.
+    bool send(const ZmqMessage &message);
+
+    void setOutboxLimit(qsizetype messages) { m_outboxLimit = messages; }
+    qsizetype outboxLimit() const { return m_outboxLimit; }
+    qsizetype outboxSize() const { return qsizetype(m_outbox.size()); }
+    quint64 droppedCount() const { return m_dropped; }
+    quint64 sentCount() const { return m_sent; }
+    quint64 receivedCount() const { return m_received; }
+
+    // Socket options; call before bind/connect.
+    void setSendHighWaterMark(int messages);
+    void setReceiveHighWaterMark(int messages);
+    void setSubscribe(const QByteArray &prefix); // Sub only
+
+    // Messages handled per pass before yielding to the event loop.
+    void setBudget(int messages) { m_budget = messages; }
+
+    // Raw libzmq socket handle (void *), for zmq_socket_monitor and tests.
+    void *handle() const;
+
+Q_SIGNALS:
+    void messageReceived(const SockJsProxy::ZmqMessage &message);
+    void error(const QString &what);
+
+public Q_SLOTS:
+    // Sends what ZeroMQ takes and receives what is queued, within the budget.
+    void process();
+
+private:
+    void scheduleProcess();
+    bool attach(const QString &endpoint, QString *error, bool bind);
+    bool sendFront(); // false: would block; throws zmq::error_t
+    bool receiveOne(ZmqMessage &message); // false: nothing queued; throws zmq::error_t
+    void noteDrop();
+    void setIntOption(int option, int value, const char *name);
+    void reportError(const QString &what); // logs, emits error(): may delete this
+    QString endpointText() const;
+
+    static constexpr int kRetryIntervalMs = 200;
+    static constexpr qint64 kDropWarningIntervalMs = 1000;
+
+    std::shared_ptr<zmq::context_t> m_context;
+    std::unique_ptr<zmq::socket_t> m_socket;
+    QSocketNotifier *m_notifier = nullptr;
+    std::deque<ZmqMessage> m_outbox;
+    qsizetype m_outboxLimit = 100000;
+    quint64 m_dropped = 0;
+    quint64 m_sent = 0;
+    quint64 m_received = 0;
+    int m_budget = 64;
+    bool m_processScheduled = false;
+    bool m_inProcess = false;
+    bool m_canReceive = false; // Pull, Sub, Rep, Req, Dealer, Router, Pair
+    bool m_canSend = false; // Push, Pub, Req, Rep, Dealer, Router, Pair
+    Type m_type;
+    QTimer *m_retryTimer = nullptr; // runs only while the outbox waits for ZeroMQ
+    QStringList m_endpoints; // for log and error messages
+    QElapsedTimer m_dropWarningTimer;
+    quint64 m_dropsSinceWarning = 0;
+};
+
+} // namespace SockJsProxy
+

@@ -1,0 +1,69 @@
+#pragma once
+
+#include <QByteArray>
+#include <QList>
+#include <QPair>
+#include <QTcpSocket>
+
+namespace SockJsProxy::Test {
+
+// A deliberately raw HTTP/1.x client for protocol tests: writes exactly the
+// bytes given and reads exactly what the server sends, so tests can compare
+// heads, chunks and bodies byte for byte. Every read waits at most timeoutMs
+// (the SockJS suite allows 1 s for each expected byte to arrive).
+class HttpClient
+{
+public:
+    struct Response
+    {
+        bool ok = false;        // a complete status line and head were read
+        QByteArray version;     // "HTTP/1.1"
+        int status = 0;
+        QList<QPair<QByteArray, QByteArray>> headers;
+        QByteArray body;        // de-chunked; for streams only what was read
+        QList<QByteArray> chunks; // each chunk as sent (chunked responses)
+
+        QByteArray header(const QByteArray &name) const; // null when absent
+        bool hasHeader(const QByteArray &name) const;
+    };
+
+    explicit HttpClient(quint16 port, int timeoutMs = 3000);
+
+    bool connectToServer();
+    QTcpSocket &socket() { return m_socket; }
+
+    // Writes raw bytes.
+    void write(const QByteArray &bytes);
+    // Builds and writes a request; body gets a Content-Length unless headers have one.
+    void sendRequest(const QByteArray &method, const QByteArray &path, const QByteArray &body = QByteArray(),
+                     const QList<QPair<QByteArray, QByteArray>> &headers = {}, const QByteArray &version = "HTTP/1.1");
+
+    // Reads a whole response: Content-Length, chunked to the last chunk, or
+    // until the server closes (when neither). HEAD-less.
+    Response readResponse();
+    // Reads only the status line and headers (for streams).
+    Response readHead();
+    // After readHead() on a chunked stream: the next chunk's data (empty QByteArray
+    // for the terminating chunk), or a null QByteArray on timeout.
+    QByteArray readChunk();
+    // Reads exactly n bytes (raw streams), null on timeout.
+    QByteArray readBytes(qsizetype n);
+    // True when the server closes the connection within the timeout.
+    bool waitForClose();
+
+    // One request on a fresh connection, response read completely.
+    static Response request(quint16 port, const QByteArray &method, const QByteArray &path,
+                            const QByteArray &body = QByteArray(),
+                            const QList<QPair<QByteArray, QByteArray>> &headers = {});
+
+private:
+    bool fill(qsizetype needed);
+    QByteArray readLine();
+
+    QTcpSocket m_socket;
+    quint16 m_port;
+    int m_timeoutMs;
+    QByteArray m_buffer;
+};
+
+} // namespace SockJsProxy::Test
