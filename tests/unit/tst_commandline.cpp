@@ -1,0 +1,397 @@
+#include "config/commandline.h"
+
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QScopeGuard>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <optional>
+
+using namespace SockJsProxy;
+
+namespace {
+
+// Parses args as sockjsproxy-cli would (without --help/--version) and builds
+// the configuration; *error gets toConfig's message.
+std::optional<CommandLine::Result> run(const QStringList &args, QString *error)
+{
+    QCommandLineParser parser;
+    CommandLine::addOptions(parser);
+    if (!parser.parse(QStringList{QStringLiteral("sockjsproxy-cli")} + args)) {
+        *error = QStringLiteral("parse: ") + parser.errorText();
+        return std::nullopt;
+    }
+    return CommandLine::toConfig(parser, error);
+}
+
+} // namespace
+
+class tst_CommandLine : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase();
+
+    void defaults();
+    void flags_data();
+    void flags();
+    void staticMount_data();
+    void staticMount();
+    void samples_data();
+    void samples();
+    void samplesDirectoryFromEnvironment();
+    void configFile();
+    void configFileWithOverrides_data();
+    void configFileWithOverrides();
+    void errors_data();
+    void errors();
+    void configFileErrors();
+
+private:
+    QTemporaryDir m_dir;
+    QString m_configPath;
+};
+
+void tst_CommandLine::initTestCase()
+{
+    QVERIFY(m_dir.isValid());
+    QVERIFY(QDir(m_dir.path()).mkpath(QStringLiteral("www")));
+    m_configPath = m_dir.filePath(QStringLiteral("proxy.json"));
+    QFile file(m_configPath);
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write(R"({"http": {"address": "127.0.0.1", "port": 9100},
+                   "static": [{"url": "/files", "path": "www"}],
+                   "services": [{"prefix": "/echo", "zmq": {"in": "tcp://*:7001", "out": "tcp://*:7002"}},
+                                {"prefix": "/close", "zmq": {"in": "tcp://*:7003", "out": "tcp://*:7004"},
+                                 "heartbeat_delay_ms": 1000}]})");
+}
+
+void tst_CommandLine::defaults()
+{
+    QString error;
+    const auto result = run({}, &error);
+    QVERIFY2(result, qPrintable(error));
+    QCOMPARE(result->verbose, false);
+    const Config &config = result->config;
+    QCOMPARE(config.httpAddress, QStringLiteral("0.0.0.0"));
+    QCOMPARE(config.httpPort, quint16(8080));
+    QVERIFY(config.statics.isEmpty());
+    QCOMPARE(config.services.size(), 1);
+    const ServiceConfig &service = config.services.at(0);
+    QCOMPARE(service.prefix, QStringLiteral("/"));
+    QCOMPARE(service.zmqIn, QStringLiteral("tcp://*:9241"));
+    QCOMPARE(service.zmqOut, QStringLiteral("tcp://*:9242"));
+    // The rest as the SockJS defaults.
+    QCOMPARE(service.websocket, true);
+    QCOMPARE(service.cookieNeeded, false);
+    QCOMPARE(service.heartbeatDelayMs, 25000);
+    QCOMPARE(service.disconnectDelayMs, 5000);
+    QCOMPARE(service.responseLimit, qint64(131072));
+}
+
+void tst_CommandLine::flags_data()
+{
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<QString>("zmqIn");
+    QTest::addColumn<QString>("zmqOut");
+    QTest::addColumn<int>("httpPort");
+    QTest::addColumn<QString>("httpAddress");
+    QTest::addColumn<QString>("prefix");
+    QTest::addColumn<bool>("verbose");
+
+    const QString in = QStringLiteral("tcp://*:9241");
+    const QString out = QStringLiteral("tcp://*:9242");
+    const QString any = QStringLiteral("0.0.0.0");
+
+    QTest::newRow("--address") << QStringList{"--address", "127.0.0.1"} << "tcp://127.0.0.1:9241"
+                               << "tcp://127.0.0.1:9242" << 8080 << any << "/" << false;
+    QTest::newRow("--address=") << QStringList{"--address=eth0"} << "tcp://eth0:9241" << "tcp://eth0:9242" << 8080
+                                << any << "/" << false;
+    QTest::newRow("-a") << QStringList{"-a", "10.0.0.1"} << "tcp://10.0.0.1:9241" << "tcp://10.0.0.1:9242" << 8080
+                        << any << "/" << false;
+    QTest::newRow("--in-port") << QStringList{"--in-port", "5000"} << "tcp://*:5000" << out << 8080 << any << "/"
+                               << false;
+    QTest::newRow("-i") << QStringList{"-i", "5001"} << "tcp://*:5001" << out << 8080 << any << "/" << false;
+    QTest::newRow("--out-port") << QStringList{"--out-port", "6000"} << in << "tcp://*:6000" << 8080 << any << "/"
+                                << false;
+    QTest::newRow("-o") << QStringList{"-o", "6001"} << in << "tcp://*:6001" << 8080 << any << "/" << false;
+    QTest::newRow("--http-port") << QStringList{"--http-port", "9000"} << in << out << 9000 << any << "/" << false;
+    QTest::newRow("-p") << QStringList{"-p", "9001"} << in << out << 9001 << any << "/" << false;
+    QTest::newRow("-p 0") << QStringList{"-p", "0"} << in << out << 0 << any << "/" << false;
+    QTest::newRow("-p 65535") << QStringList{"-p", "65535"} << in << out << 65535 << any << "/" << false;
+    QTest::newRow("--verbose") << QStringList{"--verbose"} << in << out << 8080 << any << "/" << true;
+    QTest::newRow("-v") << QStringList{"-v"} << in << out << 8080 << any << "/" << true;
+    QTest::newRow("--http-address") << QStringList{"--http-address", "127.0.0.1"} << in << out << 8080
+                                    << "127.0.0.1" << "/" << false;
+    QTest::newRow("--prefix") << QStringList{"--prefix", "/echo"} << in << out << 8080 << any << "/echo" << false;
+    QTest::newRow("--prefix normalized") << QStringList{"--prefix", "echo/"} << in << out << 8080 << any << "/echo"
+                                         << false;
+    QTest::newRow("--prefix nested") << QStringList{"--prefix", "/a/b/"} << in << out << 8080 << any << "/a/b"
+                                     << false;
+    QTest::newRow("all short flags") << QStringList{"-a", "127.0.0.1", "-i", "1", "-o", "2", "-p", "3", "-v"}
+                                     << "tcp://127.0.0.1:1" << "tcp://127.0.0.1:2" << 3 << any << "/" << true;
+    QTest::newRow("all long flags")
+        << QStringList{"--address", "127.0.0.1", "--in-port", "11", "--out-port", "12", "--http-port", "13",
+                       "--http-address", "::1", "--prefix", "/sock", "--verbose"}
+        << "tcp://127.0.0.1:11" << "tcp://127.0.0.1:12" << 13 << "::1" << "/sock" << true;
+}
+
+void tst_CommandLine::flags()
+{
+    QFETCH(QStringList, args);
+    QFETCH(QString, zmqIn);
+    QFETCH(QString, zmqOut);
+    QFETCH(int, httpPort);
+    QFETCH(QString, httpAddress);
+    QFETCH(QString, prefix);
+    QFETCH(bool, verbose);
+
+    QString error;
+    const auto result = run(args, &error);
+    QVERIFY2(result, qPrintable(error));
+    QCOMPARE(result->config.services.size(), 1);
+    QCOMPARE(result->config.services.at(0).zmqIn, zmqIn);
+    QCOMPARE(result->config.services.at(0).zmqOut, zmqOut);
+    QCOMPARE(result->config.services.at(0).prefix, prefix);
+    QCOMPARE(int(result->config.httpPort), httpPort);
+    QCOMPARE(result->config.httpAddress, httpAddress);
+    QCOMPARE(result->verbose, verbose);
+    QVERIFY(result->config.statics.isEmpty());
+}
+
+void tst_CommandLine::staticMount_data()
+{
+    QTest::addColumn<QString>("pathFlag");
+    QTest::addColumn<QString>("urlFlag");
+    QTest::addColumn<QString>("url");
+    QTest::addColumn<QString>("expectedUrl");
+    QTest::newRow("long") << "--static-path" << "--static-url" << "/static" << "/static";
+    QTest::newRow("short") << "-s" << "-u" << "/static" << "/static";
+    QTest::newRow("url without slash") << "-s" << "-u" << "files" << "/files";
+    QTest::newRow("url with trailing slash") << "--static-path" << "-u" << "/files/" << "/files";
+    QTest::newRow("url /") << "-s" << "--static-url" << "/" << "/";
+}
+
+void tst_CommandLine::staticMount()
+{
+    QFETCH(QString, pathFlag);
+    QFETCH(QString, urlFlag);
+    QFETCH(QString, url);
+    QFETCH(QString, expectedUrl);
+
+    const QString www = m_dir.filePath(QStringLiteral("www"));
+    QString error;
+    const auto result = run({pathFlag, www, urlFlag, url}, &error);
+    QVERIFY2(result, qPrintable(error));
+    QCOMPARE(result->config.statics.size(), 1);
+    QCOMPARE(result->config.statics.at(0).url, expectedUrl);
+    QCOMPARE(QFileInfo(result->config.statics.at(0).path).canonicalFilePath(), QFileInfo(www).canonicalFilePath());
+    QVERIFY(QDir::isAbsolutePath(result->config.statics.at(0).path));
+}
+
+void tst_CommandLine::samples_data()
+{
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<QStringList>("urls");
+    QTest::newRow("samples") << QStringList{"--samples", "samples"} << QStringList{"/samples"};
+    QTest::newRow("other name") << QStringList{"--samples", "demo"} << QStringList{"/demo"};
+    QTest::newRow("with static") << QStringList{"--samples", "demo", "-s", ".", "-u", "/s"}
+                                 << QStringList{"/s", "/demo"};
+}
+
+void tst_CommandLine::samples()
+{
+    QFETCH(QStringList, args);
+    QFETCH(QStringList, urls);
+
+    const QString directory = CommandLine::samplesDirectory();
+    QVERIFY2(!directory.isEmpty(), "the test build must find the source tree's samples");
+    QVERIFY(QFileInfo::exists(directory + QStringLiteral("/index.html")));
+
+    QString error;
+    const auto result = run(args, &error);
+    QVERIFY2(result, qPrintable(error));
+    QStringList mounted;
+    for (const StaticMount &mount : result->config.statics)
+        mounted.append(mount.url);
+    QCOMPARE(mounted, urls);
+    QCOMPARE(result->config.statics.last().path, directory);
+}
+
+void tst_CommandLine::samplesDirectoryFromEnvironment()
+{
+    const QByteArray previous = qgetenv("SOCKJSPROXY_SAMPLES_DIR");
+    const bool wasSet = qEnvironmentVariableIsSet("SOCKJSPROXY_SAMPLES_DIR");
+    const auto restore = qScopeGuard([&] {
+        if (wasSet)
+            qputenv("SOCKJSPROXY_SAMPLES_DIR", previous);
+        else
+            qunsetenv("SOCKJSPROXY_SAMPLES_DIR");
+    });
+    qputenv("SOCKJSPROXY_SAMPLES_DIR", m_dir.path().toUtf8());
+    QCOMPARE(CommandLine::samplesDirectory(), m_dir.path());
+
+    QString error;
+    const auto result = run({"--samples", "x"}, &error);
+    QVERIFY2(result, qPrintable(error));
+    QCOMPARE(result->config.statics.size(), 1);
+    QCOMPARE(result->config.statics.at(0).url, QStringLiteral("/x"));
+    QCOMPARE(result->config.statics.at(0).path, m_dir.path());
+}
+
+void tst_CommandLine::configFile()
+{
+    QString error;
+    const auto result = run({"--config", m_configPath}, &error);
+    QVERIFY2(result, qPrintable(error));
+    const Config &config = result->config;
+    // Everything from the file; the flag defaults do not override it.
+    QCOMPARE(config.httpAddress, QStringLiteral("127.0.0.1"));
+    QCOMPARE(config.httpPort, quint16(9100));
+    QCOMPARE(config.services.size(), 2);
+    QCOMPARE(config.services.at(0).prefix, QStringLiteral("/echo"));
+    QCOMPARE(config.services.at(0).zmqIn, QStringLiteral("tcp://*:7001"));
+    QCOMPARE(config.services.at(0).zmqOut, QStringLiteral("tcp://*:7002"));
+    QCOMPARE(config.services.at(1).prefix, QStringLiteral("/close"));
+    QCOMPARE(config.services.at(1).heartbeatDelayMs, 1000);
+    QCOMPARE(config.statics.size(), 1);
+    QCOMPARE(config.statics.at(0).url, QStringLiteral("/files"));
+    // Relative to the config file, not to the working directory.
+    QCOMPARE(QDir::cleanPath(config.statics.at(0).path), QDir::cleanPath(m_dir.filePath(QStringLiteral("www"))));
+    QCOMPARE(result->verbose, false);
+}
+
+void tst_CommandLine::configFileWithOverrides_data()
+{
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<int>("httpPort");
+    QTest::addColumn<QString>("httpAddress");
+    QTest::addColumn<QStringList>("staticUrls");
+    QTest::addColumn<bool>("verbose");
+
+    QTest::newRow("--http-port") << QStringList{"--http-port", "9200"} << 9200 << "127.0.0.1"
+                                 << QStringList{"/files"} << false;
+    QTest::newRow("-p before --config") << QStringList{"-p", "0"} << 0 << "127.0.0.1" << QStringList{"/files"}
+                                        << false;
+    QTest::newRow("--http-address") << QStringList{"--http-address", "0.0.0.0"} << 9100 << "0.0.0.0"
+                                    << QStringList{"/files"} << false;
+    QTest::newRow("-v") << QStringList{"-v"} << 9100 << "127.0.0.1" << QStringList{"/files"} << true;
+    QTest::newRow("static added") << QStringList{"-s", ".", "-u", "/more"} << 9100 << "127.0.0.1"
+                                  << QStringList{"/files", "/more"} << false;
+    QTest::newRow("samples added") << QStringList{"--samples", "samples"} << 9100 << "127.0.0.1"
+                                   << QStringList{"/files", "/samples"} << false;
+}
+
+void tst_CommandLine::configFileWithOverrides()
+{
+    QFETCH(QStringList, args);
+    QFETCH(int, httpPort);
+    QFETCH(QString, httpAddress);
+    QFETCH(QStringList, staticUrls);
+    QFETCH(bool, verbose);
+
+    QString error;
+    const auto result = run(args + QStringList{"--config", m_configPath}, &error);
+    QVERIFY2(result, qPrintable(error));
+    QCOMPARE(int(result->config.httpPort), httpPort);
+    QCOMPARE(result->config.httpAddress, httpAddress);
+    QStringList urls;
+    for (const StaticMount &mount : result->config.statics)
+        urls.append(mount.url);
+    QCOMPARE(urls, staticUrls);
+    QCOMPARE(result->verbose, verbose);
+    QCOMPARE(result->config.services.size(), 2); // the file's services, untouched
+    QCOMPARE(result->config.services.at(0).zmqIn, QStringLiteral("tcp://*:7001"));
+}
+
+void tst_CommandLine::errors_data()
+{
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<QString>("fragment"); // the flag the message must name
+
+    QTest::newRow("--static-path alone") << QStringList{"--static-path", "."} << "--static-url";
+    QTest::newRow("-s alone") << QStringList{"-s", "."} << "--static-path";
+    QTest::newRow("--static-url alone") << QStringList{"--static-url", "/s"} << "--static-path";
+    QTest::newRow("-u alone") << QStringList{"-u", "/s"} << "--static-url";
+    QTest::newRow("static path not a directory") << QStringList{"-s", "/nonexistent/dir", "-u", "/s"}
+                                                 << "--static-path";
+    QTest::newRow("in-port not a number") << QStringList{"-i", "abc"} << "--in-port";
+    QTest::newRow("in-port negative") << QStringList{"--in-port", "-1"} << "--in-port";
+    QTest::newRow("in-port too large") << QStringList{"--in-port", "65536"} << "--in-port";
+    QTest::newRow("out-port not a number") << QStringList{"-o", "x1"} << "--out-port";
+    QTest::newRow("out-port too large") << QStringList{"--out-port", "100000"} << "--out-port";
+    QTest::newRow("out-port empty") << QStringList{"--out-port", ""} << "--out-port";
+    QTest::newRow("http-port not a number") << QStringList{"-p", "http"} << "--http-port";
+    QTest::newRow("http-port too large") << QStringList{"--http-port", "70000"} << "--http-port";
+    QTest::newRow("http-port fraction") << QStringList{"--http-port", "80.5"} << "--http-port";
+    QTest::newRow("same in and out port") << QStringList{"-i", "9000", "-o", "9000"} << "services[0].zmq";
+    QTest::newRow("--config with --in-port") << QStringList{"--config", "CONFIG", "--in-port", "1"} << "--in-port";
+    QTest::newRow("--config with -i") << QStringList{"-i", "1", "--config", "CONFIG"} << "--in-port";
+    QTest::newRow("--config with --out-port") << QStringList{"--config", "CONFIG", "-o", "2"} << "--out-port";
+    QTest::newRow("--config with --address") << QStringList{"--config", "CONFIG", "-a", "x"} << "--address";
+    QTest::newRow("--config with --prefix") << QStringList{"--config", "CONFIG", "--prefix", "/x"} << "--prefix";
+    QTest::newRow("--config with bad --http-port") << QStringList{"--config", "CONFIG", "-p", "x"}
+                                                   << "--http-port";
+    QTest::newRow("--config with lone --static-url") << QStringList{"--config", "CONFIG", "-u", "/x"}
+                                                     << "--static-path";
+    QTest::newRow("missing config file") << QStringList{"--config", "MISSING"} << "--config MISSING";
+}
+
+void tst_CommandLine::errors()
+{
+    QFETCH(QStringList, args);
+    QFETCH(QString, fragment);
+    const QString missing = m_dir.filePath(QStringLiteral("missing.json"));
+    for (QString &arg : args) {
+        arg.replace(QLatin1String("CONFIG"), m_configPath);
+        arg.replace(QLatin1String("MISSING"), missing);
+    }
+    fragment.replace(QLatin1String("MISSING"), missing);
+
+    QString error;
+    const auto result = run(args, &error);
+    QVERIFY(!result);
+    QVERIFY2(!error.startsWith(QLatin1String("parse:")), qPrintable(error));
+    QVERIFY2(error.contains(fragment), qPrintable(error));
+}
+
+void tst_CommandLine::configFileErrors()
+{
+    const QString path = m_dir.filePath(QStringLiteral("broken.json"));
+    const auto write = [&path](const QByteArray &json) {
+        QFile file(path);
+        if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate))
+            return false;
+        return file.write(json) == json.size();
+    };
+
+    // Error messages name the file and the key.
+    QVERIFY(write(R"({"services": [{"heartbeat_delay_ms": "soon"}]})"));
+    QString error;
+    QVERIFY(!run({"--config", path}, &error));
+    QVERIFY2(error.startsWith(path + QLatin1Char(':')), qPrintable(error));
+    QVERIFY2(error.contains(QLatin1String("services[0].heartbeat_delay_ms")), qPrintable(error));
+
+    QVERIFY(write(R"({"services": [{}], "htpp": {}})"));
+    error.clear();
+    QVERIFY(!run({"--config", path}, &error));
+    QVERIFY2(error.startsWith(path + QLatin1Char(':')), qPrintable(error));
+    QVERIFY2(error.contains(QLatin1String("htpp: unknown key")), qPrintable(error));
+
+    QVERIFY(write(R"({"services": [{}])"));
+    error.clear();
+    QVERIFY(!run({"--config", path}, &error));
+    QVERIFY2(error.startsWith(path + QLatin1Char(':')), qPrintable(error));
+    QVERIFY2(error.contains(QLatin1String("invalid JSON")), qPrintable(error));
+
+    // A directory is not a config file.
+    error.clear();
+    QVERIFY(!run({"--config", m_dir.path()}, &error));
+    QVERIFY2(error.contains(m_dir.path()), qPrintable(error));
+}
+
+QTEST_GUILESS_MAIN(tst_CommandLine)
+#include "tst_commandline.moc"

@@ -1,0 +1,515 @@
+#include "config/config.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QRegularExpression>
+#include <QtTest>
+
+using namespace SockJsProxy;
+
+namespace {
+
+const QString kBaseDir = QStringLiteral("/srv/proxy");
+
+// A valid configuration that uses every key, so that each error row below
+// breaks exactly one thing.
+const char kBase[] = R"({
+  "http": {"address": "127.0.0.1", "port": 0},
+  "static": [{"url": "/s", "path": "s"}],
+  "limits": {"max_request_line": 1024, "max_header_bytes": 4096, "max_header_count": 20,
+             "max_body_bytes": 2048, "request_timeout_ms": 1000, "keepalive_timeout_ms": 2000},
+  "services": [
+    {"prefix": "/a", "zmq": {"in": "inproc://a-in", "out": "inproc://a-out", "queue_limit": 10},
+     "websocket": true, "cookie_needed": false, "heartbeat_delay_ms": 1000, "disconnect_delay_ms": 1000,
+     "response_limit": 4096, "sockjs_url": "/sockjs.js", "max_message_bytes": 1024,
+     "max_queued_messages": 10, "max_queued_bytes": 4096},
+    {"prefix": "/b", "zmq": {"in": "inproc://b-in", "out": "inproc://b-out"}}
+  ]
+})";
+
+QJsonObject baseObject()
+{
+    return QJsonDocument::fromJson(kBase).object();
+}
+
+// One JSON value from its text ("1", "\"x\"", "[]").
+QJsonValue jsonValue(const QByteArray &text)
+{
+    QJsonParseError error;
+    const QJsonDocument document = QJsonDocument::fromJson("[" + text + "]", &error);
+    if (error.error != QJsonParseError::NoError)
+        qFatal("bad test value %s", text.constData());
+    return document.array().at(0);
+}
+
+// Sets (or, with an undefined value, removes) the value at a key path such
+// as "services[0].zmq.in".
+QJsonValue setAt(const QJsonValue &node, QStringList path, const QJsonValue &value)
+{
+    if (path.isEmpty())
+        return value;
+    const QString segment = path.takeFirst();
+    static const QRegularExpression indexed(QStringLiteral(R"(^(\w+)\[(\d+)\]$)"));
+    const QRegularExpressionMatch match = indexed.match(segment);
+    const QString key = match.hasMatch() ? match.captured(1) : segment;
+    QJsonObject object = node.toObject();
+    if (match.hasMatch()) {
+        QJsonArray array = object.value(key).toArray();
+        const int index = match.captured(2).toInt();
+        while (array.size() <= index)
+            array.append(QJsonObject());
+        array[index] = setAt(array.at(index), path, value);
+        object[key] = array;
+    } else if (path.isEmpty() && value.isUndefined()) {
+        object.remove(key);
+    } else {
+        object[key] = setAt(object.value(key), path, value);
+    }
+    return object;
+}
+
+QByteArray baseWith(const QString &keyPath, const QByteArray &valueText)
+{
+    const QJsonValue value = valueText.isNull() ? QJsonValue(QJsonValue::Undefined) : jsonValue(valueText);
+    const QJsonValue root = setAt(baseObject(), keyPath.split(QLatin1Char('.')), value);
+    return QJsonDocument(root.toObject()).toJson(QJsonDocument::Compact);
+}
+
+} // namespace
+
+class tst_Config : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void readmeExample();
+    void everyKey();
+    void defaults();
+    void staticPaths_data();
+    void staticPaths();
+    void accepted_data();
+    void accepted();
+    void errors_data();
+    void errors();
+    void invalidDocument_data();
+    void invalidDocument();
+    void validate_data();
+    void validate();
+};
+
+void tst_Config::readmeExample()
+{
+    const QByteArray json = R"({"http": {"address": "0.0.0.0", "port": 8080},
+ "static": [{"url": "/samples", "path": "samples"}],
+ "services": [
+   {"prefix": "/echo",
+    "zmq": {"in": "tcp://*:9241", "out": "tcp://*:9242"},
+    "websocket": true, "cookie_needed": false,
+    "heartbeat_delay_ms": 25000, "disconnect_delay_ms": 5000,
+    "response_limit": 131072,
+    "sockjs_url": "/sockjs-client/sockjs.min.js"}]})";
+    QString error;
+    const auto config = Config::fromJson(json, QStringLiteral("/etc/sockjsproxy"), &error);
+    QVERIFY2(config, qPrintable(error));
+    QVERIFY(error.isEmpty());
+
+    QCOMPARE(config->httpAddress, QStringLiteral("0.0.0.0"));
+    QCOMPARE(config->httpPort, quint16(8080));
+    QCOMPARE(config->statics.size(), 1);
+    QCOMPARE(config->statics.at(0).url, QStringLiteral("/samples"));
+    QCOMPARE(config->statics.at(0).path, QStringLiteral("/etc/sockjsproxy/samples"));
+    QCOMPARE(config->services.size(), 1);
+    const ServiceConfig &service = config->services.at(0);
+    QCOMPARE(service.prefix, QStringLiteral("/echo"));
+    QCOMPARE(service.zmqIn, QStringLiteral("tcp://*:9241"));
+    QCOMPARE(service.zmqOut, QStringLiteral("tcp://*:9242"));
+    QCOMPARE(service.websocket, true);
+    QCOMPARE(service.cookieNeeded, false);
+    QCOMPARE(service.heartbeatDelayMs, 25000);
+    QCOMPARE(service.disconnectDelayMs, 5000);
+    QCOMPARE(service.responseLimit, qint64(131072));
+    QCOMPARE(service.sockjsUrl, QStringLiteral("/sockjs-client/sockjs.min.js"));
+}
+
+// Every key set to a value other than its default.
+void tst_Config::everyKey()
+{
+    const QByteArray json = R"({
+      "http": {"address": "127.0.0.1", "port": 9000},
+      "static": [{"url": "/one", "path": "/abs/one"}, {"url": "/two", "path": "rel/two"}],
+      "limits": {"max_request_line": 1000, "max_header_bytes": 2000, "max_header_count": 30,
+                 "max_body_bytes": 4000, "request_timeout_ms": 5000, "keepalive_timeout_ms": 6000},
+      "services": [
+        {"prefix": "/echo", "zmq": {"in": "ipc:///tmp/in", "out": "ipc:///tmp/out", "queue_limit": 77},
+         "websocket": false, "cookie_needed": true, "heartbeat_delay_ms": 1500, "disconnect_delay_ms": 2500,
+         "response_limit": 4096, "sockjs_url": "https://cdn.example/sockjs.js", "max_message_bytes": 100,
+         "max_queued_messages": 50, "max_queued_bytes": 5000},
+        {"prefix": "/", "zmq": {"in": "tcp://*:1", "out": "tcp://*:2"}}
+      ]})";
+    QString error;
+    const auto config = Config::fromJson(json, QStringLiteral("/base"), &error);
+    QVERIFY2(config, qPrintable(error));
+
+    QCOMPARE(config->httpAddress, QStringLiteral("127.0.0.1"));
+    QCOMPARE(config->httpPort, quint16(9000));
+    QCOMPARE(config->statics.size(), 2);
+    QCOMPARE(config->statics.at(0).url, QStringLiteral("/one"));
+    QCOMPARE(config->statics.at(0).path, QStringLiteral("/abs/one"));
+    QCOMPARE(config->statics.at(1).url, QStringLiteral("/two"));
+    QCOMPARE(config->statics.at(1).path, QStringLiteral("/base/rel/two"));
+
+    QCOMPARE(config->http.limits.maxRequestLine, 1000);
+    QCOMPARE(config->http.limits.maxHeaderBytes, 2000);
+    QCOMPARE(config->http.limits.maxHeaderCount, 30);
+    QCOMPARE(config->http.limits.maxBodyBytes, 4000);
+    QCOMPARE(config->http.requestTimeoutMs, 5000);
+    QCOMPARE(config->http.keepAliveTimeoutMs, 6000);
+
+    QCOMPARE(config->services.size(), 2);
+    const ServiceConfig &echo = config->services.at(0);
+    QCOMPARE(echo.prefix, QStringLiteral("/echo"));
+    QCOMPARE(echo.zmqIn, QStringLiteral("ipc:///tmp/in"));
+    QCOMPARE(echo.zmqOut, QStringLiteral("ipc:///tmp/out"));
+    QCOMPARE(echo.zmqQueueLimit, 77);
+    QCOMPARE(echo.websocket, false);
+    QCOMPARE(echo.cookieNeeded, true);
+    QCOMPARE(echo.heartbeatDelayMs, 1500);
+    QCOMPARE(echo.disconnectDelayMs, 2500);
+    QCOMPARE(echo.responseLimit, qint64(4096));
+    QCOMPARE(echo.sockjsUrl, QStringLiteral("https://cdn.example/sockjs.js"));
+    QCOMPARE(echo.maxMessageBytes, qint64(100));
+    QCOMPARE(echo.maxQueuedMessages, 50);
+    QCOMPARE(echo.maxQueuedBytes, qint64(5000));
+
+    // The second service only set what it needed; the rest are defaults.
+    const ServiceConfig &root = config->services.at(1);
+    const ServiceConfig defaults;
+    QCOMPARE(root.prefix, QStringLiteral("/"));
+    QCOMPARE(root.zmqIn, QStringLiteral("tcp://*:1"));
+    QCOMPARE(root.zmqOut, QStringLiteral("tcp://*:2"));
+    QCOMPARE(root.zmqQueueLimit, defaults.zmqQueueLimit);
+    QCOMPARE(root.websocket, true);
+    QCOMPARE(root.heartbeatDelayMs, 25000);
+}
+
+void tst_Config::defaults()
+{
+    QString error;
+    const auto config = Config::fromJson(R"({"services": [{}]})", kBaseDir, &error);
+    QVERIFY2(config, qPrintable(error));
+
+    QCOMPARE(config->httpAddress, QStringLiteral("0.0.0.0"));
+    QCOMPARE(config->httpPort, quint16(8080));
+    QVERIFY(config->statics.isEmpty());
+    QCOMPARE(config->http.limits.maxRequestLine, 8 * 1024);
+    QCOMPARE(config->http.limits.maxHeaderBytes, 32 * 1024);
+    QCOMPARE(config->http.limits.maxHeaderCount, 100);
+    QCOMPARE(config->http.limits.maxBodyBytes, 1024 * 1024);
+    QCOMPARE(config->http.requestTimeoutMs, 30000);
+    QCOMPARE(config->http.keepAliveTimeoutMs, 120000);
+
+    QCOMPARE(config->services.size(), 1);
+    const ServiceConfig &service = config->services.at(0);
+    QCOMPARE(service.prefix, QStringLiteral("/"));
+    QCOMPARE(service.zmqIn, QStringLiteral("tcp://*:9241"));
+    QCOMPARE(service.zmqOut, QStringLiteral("tcp://*:9242"));
+    QCOMPARE(service.zmqQueueLimit, 100000);
+    QCOMPARE(service.websocket, true);
+    QCOMPARE(service.cookieNeeded, false);
+    QCOMPARE(service.heartbeatDelayMs, 25000);
+    QCOMPARE(service.disconnectDelayMs, 5000);
+    QCOMPARE(service.responseLimit, qint64(131072));
+    QCOMPARE(service.sockjsUrl, QStringLiteral("/sockjs-client/sockjs.min.js"));
+    QCOMPARE(service.maxMessageBytes, qint64(1024 * 1024));
+    QCOMPARE(service.maxQueuedMessages, 10000);
+    QCOMPARE(service.maxQueuedBytes, qint64(16 * 1024 * 1024));
+
+    // Empty sub-objects change nothing either.
+    const auto empty = Config::fromJson(R"({"http": {}, "limits": {}, "static": [], "services": [{"zmq": {}}]})",
+                                        kBaseDir, &error);
+    QVERIFY2(empty, qPrintable(error));
+    QCOMPARE(empty->httpPort, quint16(8080));
+    QCOMPARE(empty->http.limits.maxHeaderCount, 100);
+    QCOMPARE(empty->services.at(0).zmqIn, QStringLiteral("tcp://*:9241"));
+}
+
+void tst_Config::staticPaths_data()
+{
+    QTest::addColumn<QString>("baseDir");
+    QTest::addColumn<QString>("path");
+    QTest::addColumn<QString>("expected");
+    QTest::newRow("relative") << "/etc/proxy" << "samples" << "/etc/proxy/samples";
+    QTest::newRow("relative, nested") << "/etc/proxy" << "web/static" << "/etc/proxy/web/static";
+    QTest::newRow("relative, dot") << "/etc/proxy" << "./www" << "/etc/proxy/www";
+    QTest::newRow("absolute kept") << "/etc/proxy" << "/var/www" << "/var/www";
+    QTest::newRow("other base") << "/home/u/cfg" << "samples" << "/home/u/cfg/samples";
+}
+
+void tst_Config::staticPaths()
+{
+    QFETCH(QString, baseDir);
+    QFETCH(QString, path);
+    QFETCH(QString, expected);
+    QJsonObject root = QJsonDocument::fromJson(R"({"services": [{}]})").object();
+    root[QStringLiteral("static")] = QJsonArray{QJsonObject{{"url", "/files"}, {"path", path}}};
+    QString error;
+    const auto config = Config::fromJson(QJsonDocument(root).toJson(), baseDir, &error);
+    QVERIFY2(config, qPrintable(error));
+    QCOMPARE(config->statics.size(), 1);
+    QCOMPARE(config->statics.at(0).url, QStringLiteral("/files"));
+    QCOMPARE(QDir::cleanPath(config->statics.at(0).path), expected);
+    QVERIFY(QDir::isAbsolutePath(config->statics.at(0).path));
+}
+
+// Edge values that are valid.
+void tst_Config::accepted_data()
+{
+    QTest::addColumn<QString>("key");
+    QTest::addColumn<QByteArray>("value");
+
+    QTest::newRow("baseline") << QString() << QByteArray();
+    QTest::newRow("port 0") << "http.port" << QByteArray("0");
+    QTest::newRow("port 65535") << "http.port" << QByteArray("65535");
+    QTest::newRow("heartbeat minimum") << "services[0].heartbeat_delay_ms" << QByteArray("100");
+    QTest::newRow("disconnect maximum") << "services[0].disconnect_delay_ms" << QByteArray("86400000");
+    QTest::newRow("integer written with exponent") << "services[0].response_limit" << QByteArray("1e3");
+    QTest::newRow("integer written as x.0") << "services[0].response_limit" << QByteArray("4096.0");
+    QTest::newRow("root prefix") << "services[0].prefix" << QByteArray(R"("/")");
+    QTest::newRow("nested prefix") << "services[0].prefix" << QByteArray(R"("/a/b")");
+    QTest::newRow("sockjs_url http") << "services[0].sockjs_url" << QByteArray(R"("http://x/sockjs.js")");
+    QTest::newRow("sockjs_url https") << "services[0].sockjs_url" << QByteArray(R"("https://x/sockjs.js")");
+    QTest::newRow("max_body_bytes 0") << "limits.max_body_bytes" << QByteArray("0");
+    QTest::newRow("max_header_count 10000") << "limits.max_header_count" << QByteArray("10000");
+    QTest::newRow("queue_limit 1") << "services[0].zmq.queue_limit" << QByteArray("1");
+    QTest::newRow("max_queued_bytes 1024") << "services[0].max_queued_bytes" << QByteArray("1024");
+    QTest::newRow("max_message_bytes 16") << "services[0].max_message_bytes" << QByteArray("16");
+}
+
+void tst_Config::accepted()
+{
+    QFETCH(QString, key);
+    QFETCH(QByteArray, value);
+    const QByteArray json = key.isEmpty() ? QByteArray(kBase) : baseWith(key, value);
+    QString error;
+    const auto config = Config::fromJson(json, kBaseDir, &error);
+    QVERIFY2(config, qPrintable(error));
+    QVERIFY(config->validate(&error));
+    if (key == QLatin1String("services[0].response_limit"))
+        QCOMPARE(config->services.at(0).responseLimit, qint64(value == "1e3" ? 1000 : 4096));
+    if (key == QLatin1String("http.port"))
+        QCOMPARE(config->httpPort, quint16(value.toUInt()));
+}
+
+void tst_Config::errors_data()
+{
+    // key: the path to change (value null: remove it); value: its new JSON
+    // text; expected: how the error message must start; fragment: what it
+    // must say after that.
+    QTest::addColumn<QString>("key");
+    QTest::addColumn<QByteArray>("value");
+    QTest::addColumn<QString>("expected");
+    QTest::addColumn<QString>("fragment");
+
+    const QString unknown = QStringLiteral("unknown key");
+    const QString integer = QStringLiteral("expected an integer");
+    const QString string = QStringLiteral("expected a string");
+    const QString boolean = QStringLiteral("expected true or false");
+    const QString object = QStringLiteral("expected an object");
+    const QString array = QStringLiteral("expected an array");
+    const QString between = QStringLiteral("must be between");
+
+    auto row = [](const QString &key, const QByteArray &value, const QString &expected, const QString &fragment) {
+        QTest::addRow("%s = %s", qPrintable(key), value.constData()) << key << value << expected << fragment;
+    };
+    auto same = [&row](const QString &key, const QByteArray &value, const QString &fragment) {
+        row(key, value, key, fragment);
+    };
+
+    // Unknown keys at every level.
+    same("bogus", "1", unknown);
+    same("http.adress", "\"x\"", unknown);
+    same("limits.max_body", "1", unknown);
+    same("static[0].dir", "\"x\"", unknown);
+    same("services[0].zmq.inn", "\"x\"", unknown);
+    same("services[1].prefx", "\"/c\"", unknown);
+    same("services[0].heartbeat_delay", "1000", unknown);
+    same("services[0].Prefix", "\"/x\"", unknown); // keys are case-sensitive
+
+    // Wrong types, each key.
+    same("http", "[]", object);
+    same("http", "\"x\"", object);
+    same("http.address", "1", string);
+    same("http.port", "\"8080\"", integer);
+    same("http.port", "null", integer);
+    same("limits", "1", object);
+    same("limits.max_request_line", "\"1k\"", integer);
+    same("limits.max_header_bytes", "true", integer);
+    same("limits.max_header_count", "[]", integer);
+    same("limits.max_body_bytes", "{}", integer);
+    same("limits.request_timeout_ms", "\"1000\"", integer);
+    same("limits.keepalive_timeout_ms", "null", integer);
+    same("static", "{}", array);
+    same("static", "\"s\"", array);
+    same("static[0]", "\"s\"", object);
+    same("static[0].url", "1", string);
+    same("static[0].path", "false", string);
+    same("services", "{}", array);
+    same("services[0]", "[]", object);
+    same("services[0].prefix", "1", string);
+    same("services[0].zmq", "\"tcp://*:1\"", object);
+    same("services[0].zmq.in", "9241", string);
+    same("services[0].zmq.out", "[\"x\"]", string);
+    same("services[0].zmq.queue_limit", "\"10\"", integer);
+    same("services[0].websocket", "\"true\"", boolean);
+    same("services[0].websocket", "1", boolean);
+    same("services[0].cookie_needed", "null", boolean);
+    same("services[0].heartbeat_delay_ms", "\"25000\"", integer);
+    same("services[0].disconnect_delay_ms", "true", integer);
+    same("services[0].response_limit", "null", integer);
+    same("services[0].sockjs_url", "1", string);
+    same("services[0].max_message_bytes", "\"1\"", integer);
+    same("services[0].max_queued_messages", "[]", integer);
+    same("services[0].max_queued_bytes", "false", integer);
+    same("services[1].heartbeat_delay_ms", "\"x\"", integer);
+
+    // Non-integer numbers.
+    same("http.port", "80.5", integer);
+    same("services[0].heartbeat_delay_ms", "25000.5", integer);
+    same("services[0].max_queued_bytes", "4096.25", integer);
+    same("limits.max_header_count", "1.5", integer);
+    same("services[0].zmq.queue_limit", "0.5", integer);
+
+    // Out of range.
+    same("http.port", "-1", between);
+    same("http.port", "65536", between);
+    same("http.port", "1e300", between);
+    same("services[0].heartbeat_delay_ms", "99", between);
+    same("services[0].heartbeat_delay_ms", "86400001", between);
+    same("services[0].heartbeat_delay_ms", "-25000", between);
+    same("services[0].disconnect_delay_ms", "0", between);
+    same("services[0].response_limit", "0", between);
+    same("services[0].max_message_bytes", "15", between);
+    same("services[0].max_queued_messages", "0", between);
+    same("services[0].max_queued_bytes", "1023", between);
+    same("services[0].zmq.queue_limit", "0", between);
+    same("limits.max_request_line", "63", between);
+    same("limits.max_header_bytes", "255", between);
+    same("limits.max_header_count", "0", between);
+    same("limits.max_header_count", "10001", between);
+    same("limits.max_body_bytes", "-1", between);
+    same("limits.request_timeout_ms", "99", between);
+    same("limits.keepalive_timeout_ms", "99", between);
+    same("limits.max_body_bytes", "1e20", between);
+
+    // Static mounts need both keys and a URL path.
+    row("static[0].url", QByteArray(), "static[0]", "required");
+    row("static[0].path", QByteArray(), "static[0]", "required");
+    row("static[0].url", "\"\"", "static[0]", "required");
+    row("static[0].url", "\"files\"", "static", "must start with '/'");
+
+    // Consistency.
+    row("services[1].prefix", "\"/a\"", "services[1].prefix", "used twice");
+    row("services[0].prefix", "\"echo\"", "services[0].prefix", "must start with '/'");
+    row("services[0].prefix", "\"/echo/\"", "services[0].prefix", "not end with '/'");
+    row("services[0].prefix", "\"\"", "services[0].prefix", "must start with '/'");
+    row("services[1].prefix", "\"b\"", "services[1].prefix", "must start with '/'");
+    row("services[1].zmq.in", "\"inproc://a-in\"", "services[1].zmq", "used twice");
+    row("services[1].zmq.out", "\"inproc://a-in\"", "services[1].zmq", "used twice");
+    row("services[0].zmq.out", "\"inproc://a-in\"", "services[0].zmq", "used twice");
+    row("services[0].sockjs_url", "\"lib/sockjs.js\"", "services[0].sockjs_url", "must start with '/' or 'http'");
+    row("services[0].sockjs_url", "\"ftp://x/sockjs.js\"", "services[0].sockjs_url", "must start with '/' or 'http'");
+    row("services[0].sockjs_url", "\"\"", "services[0].sockjs_url", "must start with '/' or 'http'");
+    row("services", "[]", "services", "at least one");
+    row("services", QByteArray(), "services", "at least one");
+}
+
+void tst_Config::errors()
+{
+    QFETCH(QString, key);
+    QFETCH(QByteArray, value);
+    QFETCH(QString, expected);
+    QFETCH(QString, fragment);
+
+    const QByteArray json = baseWith(key, value);
+    QString error;
+    const auto config = Config::fromJson(json, kBaseDir, &error);
+    QVERIFY2(!config, json.constData());
+    // The message names the key first: "services[0].zmq.in: expected a string".
+    QVERIFY2(error.startsWith(expected + QLatin1Char(':')), qPrintable(error));
+    QVERIFY2(error.contains(fragment), qPrintable(error));
+}
+
+void tst_Config::invalidDocument_data()
+{
+    QTest::addColumn<QByteArray>("json");
+    QTest::addColumn<QString>("fragment");
+    QTest::newRow("empty") << QByteArray() << "invalid JSON";
+    QTest::newRow("truncated") << QByteArray(R"({"services": [{}])") << "invalid JSON";
+    QTest::newRow("trailing comma") << QByteArray(R"({"services": [{}],})") << "invalid JSON";
+    QTest::newRow("comment") << QByteArray("// x\n{\"services\": [{}]}") << "invalid JSON";
+    QTest::newRow("single quotes") << QByteArray("{'services': [{}]}") << "invalid JSON";
+    QTest::newRow("garbage after") << QByteArray(R"({"services": [{}]} x)") << "invalid JSON";
+    QTest::newRow("array") << QByteArray(R"([{"services": [{}]}])") << "must be a JSON object";
+    QTest::newRow("empty object") << QByteArray("{}") << "services";
+}
+
+void tst_Config::invalidDocument()
+{
+    QFETCH(QByteArray, json);
+    QFETCH(QString, fragment);
+    QString error;
+    QVERIFY(!Config::fromJson(json, kBaseDir, &error));
+    QVERIFY2(error.contains(fragment), qPrintable(error));
+}
+
+// validate() on a Config built in code (as the command line does).
+void tst_Config::validate_data()
+{
+    QTest::addColumn<QString>("prefix2");
+    QTest::addColumn<QString>("in2");
+    QTest::addColumn<QString>("sockjsUrl2");
+    QTest::addColumn<QString>("staticUrl");
+    QTest::addColumn<QString>("fragment"); // empty: valid
+
+    QTest::newRow("valid") << "/two" << "tcp://*:3" << "/x.js" << "/s" << QString();
+    QTest::newRow("duplicate prefix") << "/" << "tcp://*:3" << "/x.js" << "/s" << "services[1].prefix";
+    QTest::newRow("duplicate endpoint") << "/two" << "tcp://*:1" << "/x.js" << "/s" << "services[1].zmq";
+    QTest::newRow("bad sockjs_url") << "/two" << "tcp://*:3" << "x.js" << "/s" << "services[1].sockjs_url";
+    QTest::newRow("bad static url") << "/two" << "tcp://*:3" << "/x.js" << "s" << "static";
+}
+
+void tst_Config::validate()
+{
+    QFETCH(QString, prefix2);
+    QFETCH(QString, in2);
+    QFETCH(QString, sockjsUrl2);
+    QFETCH(QString, staticUrl);
+    QFETCH(QString, fragment);
+
+    Config config;
+    QString error;
+    QVERIFY(!config.validate(&error)); // no services
+    QVERIFY(error.startsWith(QLatin1String("services:")));
+
+    ServiceConfig one;
+    one.zmqIn = QStringLiteral("tcp://*:1");
+    one.zmqOut = QStringLiteral("tcp://*:2");
+    ServiceConfig two;
+    two.prefix = prefix2;
+    two.zmqIn = in2;
+    two.zmqOut = QStringLiteral("tcp://*:4");
+    two.sockjsUrl = sockjsUrl2;
+    config.services = {one, two};
+    config.statics = {{staticUrl, QStringLiteral("/tmp")}};
+    error.clear();
+    if (fragment.isEmpty()) {
+        QVERIFY2(config.validate(&error), qPrintable(error));
+    } else {
+        QVERIFY(!config.validate(&error));
+        QVERIFY2(error.startsWith(fragment), qPrintable(error));
+    }
+}
+
+QTEST_GUILESS_MAIN(tst_Config)
+#include "tst_config.moc"
