@@ -2,7 +2,9 @@
 // the other. Options -> Config -> Server; clean exit on SIGINT/SIGTERM.
 
 #include "config/commandline.h"
+#include "control/controlserver.h"
 #include "logging.h"
+#include "metrics/monitor.h"
 #include "server/server.h"
 #include "signalwatcher.h"
 #include "sockjsproxy_version.h"
@@ -15,6 +17,7 @@
 #include <QTimer>
 
 #include <cstdio>
+#include <memory>
 
 using namespace SockJsProxy;
 
@@ -80,6 +83,19 @@ int main(int argc, char *argv[])
     if (!server.start(&error)) {
         std::fprintf(stderr, "sockjsproxy-cli: %s\n", qPrintable(error));
         return 1;
+    }
+    // The monitoring layer and control endpoint exist only when asked for.
+    std::unique_ptr<Monitor> monitor;
+    std::unique_ptr<ControlServer> control;
+    if (!options->controlEndpoint.isEmpty()) {
+        monitor = std::make_unique<Monitor>(&server);
+        control = std::make_unique<ControlServer>(monitor.get());
+        control->setToken(options->controlToken);
+        if (!control->listen(options->controlEndpoint, &error)) {
+            std::fprintf(stderr, "sockjsproxy-cli: %s\n", qPrintable(error));
+            return 1;
+        }
+        monitor->start();
     }
     for (const StaticMount &mount : options->config.statics)
         qCInfo(lcServer).noquote() << "static" << mount.url << "->" << mount.path;

@@ -42,6 +42,15 @@ const QCommandLineOption prefixOption(QStringLiteral("prefix"),
                                       QStringLiteral("URL prefix of the SockJS service without --config. Defaults to /."),
                                       QStringLiteral("PREFIX"), QStringLiteral("/"));
 
+const QCommandLineOption controlOption(QStringLiteral("control"),
+                                       QStringLiteral("Serve the control endpoint (monitor, /metrics) on [HOST:]PORT. "
+                                                      "HOST defaults to 127.0.0.1; any other needs a token."),
+                                       QStringLiteral("ENDPOINT"));
+const QCommandLineOption controlTokenOption(QStringLiteral("control-token"),
+                                            QStringLiteral("Token the control endpoint requires (default: "
+                                                           "$SOCKJSPROXY_CONTROL_TOKEN)."),
+                                            QStringLiteral("TOKEN"));
+
 bool parsePort(const QString &text, const QString &flag, quint16 *port, QString *error)
 {
     bool ok = false;
@@ -68,7 +77,8 @@ QString normalizedUrlPrefix(QString url)
 void addOptions(QCommandLineParser &parser)
 {
     parser.addOptions({addressOption, inPortOption, outPortOption, httpPortOption, httpAddressOption,
-                       staticPathOption, staticUrlOption, samplesOption, verboseOption, configOption, prefixOption});
+                       staticPathOption, staticUrlOption, samplesOption, verboseOption, configOption, prefixOption,
+                       controlOption, controlTokenOption});
 }
 
 QString samplesDirectory()
@@ -95,6 +105,9 @@ std::optional<Result> toConfig(const QCommandLineParser &parser, QString *error)
 {
     Result result;
     result.verbose = parser.isSet(verboseOption);
+    result.controlEndpoint = parser.value(controlOption);
+    result.controlToken = parser.isSet(controlTokenOption) ? parser.value(controlTokenOption).toUtf8()
+                                                           : qgetenv("SOCKJSPROXY_CONTROL_TOKEN");
 
     if (parser.isSet(configOption)) {
         const QString path = parser.value(configOption);

@@ -19,6 +19,8 @@ struct Result
 {
     Config config;
     bool verbose = false;
+    QString controlEndpoint; // empty: no control endpoint
+    QByteArray controlToken;
 };
 
 // Builds the configuration from parsed options. Without --config: one

@@ -1,0 +1,356 @@
+#include "controlserver.h"
+
+#include "logging.h"
+#include "metrics/monitor.h"
+#include "server/connection.h"
+#include "sockjsproxy_version.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTcpServer>
+#include <QTcpSocket>
+#include <QUrlQuery>
+#include <QWebSocket>
+#include <QWebSocketServer>
+
+namespace SockJsProxy {
+
+namespace {
+
+HttpResponse jsonResponse(int status, const QJsonObject &object)
+{
+    HttpResponse response(status);
+    response.setHeader("Content-Type", "application/json;charset=UTF-8");
+    response.setHeader("Cache-Control", "no-store");
+    response.body = QJsonDocument(object).toJson(QJsonDocument::Compact) + '\n';
+    return response;
+}
+
+HttpResponse jsonError(int status, const QString &message)
+{
+    return jsonResponse(status, QJsonObject{{QStringLiteral("error"), message}});
+}
+
+bool constantTimeEquals(const QByteArray &a, const QByteArray &b)
+{
+    if (a.size() != b.size())
+        return false;
+    unsigned char diff = 0;
+    for (qsizetype i = 0; i < a.size(); ++i)
+        diff |= uchar(a.at(i) ^ b.at(i));
+    return diff == 0;
+}
+
+} // namespace
+
+ControlServer::ControlServer(Monitor *monitor, QObject *parent)
+    : QObject(parent), m_monitor(monitor), m_tcpServer(new QTcpServer(this)),
+      m_webSocketServer(new QWebSocketServer(QStringLiteral("SockJSProxy control"), QWebSocketServer::NonSecureMode, this))
+{
+    connect(m_tcpServer, &QTcpServer::newConnection, this, &ControlServer::onNewConnection);
+    connect(m_webSocketServer, &QWebSocketServer::newConnection, this, &ControlServer::onNewWebSocket);
+
+    connect(m_monitor, &MonitorSource::sessionsChanged, this,
+            [this](const QList<SessionInfo> &upserted, const QList<QByteArray> &removed) {
+                if (m_clients.isEmpty())
+                    return;
+                QJsonArray upsertedJson;
+                for (const SessionInfo &info : upserted)
+                    upsertedJson.append(info.toJson());
+                QJsonArray removedJson;
+                for (const QByteArray &id : removed)
+                    removedJson.append(QString::fromLatin1(id));
+                broadcast({{QStringLiteral("type"), QStringLiteral("sessions")},
+                           {QStringLiteral("upserted"), upsertedJson},
+                           {QStringLiteral("removed"), removedJson}});
+            });
+    connect(m_monitor, &MonitorSource::statsUpdated, this, [this](const MonitorStats &stats) {
+        if (!m_clients.isEmpty())
+            broadcast({{QStringLiteral("type"), QStringLiteral("stats")}, {QStringLiteral("stats"), stats.toJson()}});
+    });
+    connect(m_monitor, &MonitorSource::traffic, this, [this](const TrafficEvent &event) {
+        QJsonObject json = event.toJson();
+        json.insert(QStringLiteral("type"), QStringLiteral("traffic"));
+        // Only to the clients inspecting that session.
+        const QByteArray text = QJsonDocument(json).toJson(QJsonDocument::Compact);
+        for (QWebSocket *client : std::as_const(m_clients)) {
+            if (m_inspectedBy.value(client).contains(event.sessionId))
+                client->sendTextMessage(QString::fromUtf8(text));
+        }
+    });
+    connect(m_monitor, &MonitorSource::logMessage, this,
+            [this](const QString &level, const QString &category, const QString &text) {
+                if (m_clients.isEmpty() || level == QLatin1String("debug"))
+                    return;
+                broadcast({{QStringLiteral("type"), QStringLiteral("log")},
+                           {QStringLiteral("level"), level},
+                           {QStringLiteral("category"), category},
+                           {QStringLiteral("text"), text}});
+            });
+}
+
+ControlServer::~ControlServer()
+{
+    for (auto it = m_inspectCount.cbegin(); it != m_inspectCount.cend(); ++it)
+        m_monitor->setInspected(it.key(), false);
+}
+
+bool ControlServer::parseEndpoint(const QString &endpoint, QHostAddress *address, quint16 *port, QString *error)
+{
+    QString host = QStringLiteral("127.0.0.1");
+    QString portText = endpoint;
+    const qsizetype colon = endpoint.lastIndexOf(QLatin1Char(':'));
+    if (colon >= 0) {
+        host = endpoint.left(colon);
+        portText = endpoint.mid(colon + 1);
+        if (host.startsWith(QLatin1Char('[')) && host.endsWith(QLatin1Char(']')))
+            host = host.mid(1, host.size() - 2);
+    }
+    bool ok = false;
+    const uint value = portText.toUInt(&ok);
+    if (!ok || value > 65535) {
+        *error = QStringLiteral("--control %1: expected PORT or HOST:PORT").arg(endpoint);
+        return false;
+    }
+    if (host == QLatin1String("localhost"))
+        host = QStringLiteral("127.0.0.1");
+    if (!address->setAddress(host)) {
+        *error = QStringLiteral("--control %1: \"%2\" is not an IP address").arg(endpoint, host);
+        return false;
+    }
+    *port = quint16(value);
+    return true;
+}
+
+bool ControlServer::listen(const QString &endpoint, QString *error)
+{
+    QHostAddress address;
+    quint16 port = 0;
+    if (!parseEndpoint(endpoint, &address, &port, error))
+        return false;
+    if (!address.isLoopback() && m_token.isEmpty()) {
+        *error = QStringLiteral("--control %1 listens beyond loopback: set a token (--control-token or "
+                                "SOCKJSPROXY_CONTROL_TOKEN)")
+                     .arg(endpoint);
+        return false;
+    }
+    if (!m_tcpServer->listen(address, port)) {
+        *error = QStringLiteral("control %1: %2").arg(endpoint, m_tcpServer->errorString());
+        return false;
+    }
+    qCInfo(lcServer).noquote() << "control endpoint on" << QStringLiteral("%1:%2").arg(address.toString()).arg(this->port())
+                               << (m_token.isEmpty() ? "(no token)" : "(token required)");
+    return true;
+}
+
+quint16 ControlServer::port() const
+{
+    return m_tcpServer->serverPort();
+}
+
+QHostAddress ControlServer::address() const
+{
+    return m_tcpServer->serverAddress();
+}
+
+void ControlServer::onNewConnection()
+{
+    while (QTcpSocket *socket = m_tcpServer->nextPendingConnection()) {
+        auto *connection = new Connection(socket, Connection::Options(), this);
+        connect(connection, &Connection::requestReceived, this, &ControlServer::onRequest);
+        connection->setUpgradeHandler([this](Connection *c, const HttpRequest &head) { return onUpgrade(c, head); });
+    }
+}
+
+bool ControlServer::authorized(const HttpRequest &request) const
+{
+    if (m_token.isEmpty())
+        return true;
+    const QByteArray header = request.header("Authorization");
+    if (header.startsWith("Bearer ") && constantTimeEquals(header.mid(7).trimmed(), m_token))
+        return true;
+    const QByteArray query = request.queryItem("token");
+    return !query.isNull() && constantTimeEquals(query, m_token);
+}
+
+bool ControlServer::onUpgrade(Connection *connection, const HttpRequest &head)
+{
+    if (head.path != "/api/stream" || !authorized(head))
+        return false; // answered as HTTP: 404 or 401
+    QTcpSocket *socket = connection->detachSocket();
+    if (!socket)
+        return false;
+    socket->setParent(this);
+    m_webSocketServer->handleConnection(socket);
+    return true;
+}
+
+QByteArray ControlServer::snapshotJson() const
+{
+    QJsonArray sessions;
+    const auto infos = m_monitor->sessions();
+    for (const SessionInfo &info : infos)
+        sessions.append(info.toJson());
+    QJsonObject object{{QStringLiteral("version"), QStringLiteral(SOCKJSPROXY_VERSION)},
+                       {QStringLiteral("stats"), m_monitor->stats().toJson()},
+                       {QStringLiteral("sessions"), sessions}};
+    return QJsonDocument(object).toJson(QJsonDocument::Compact);
+}
+
+void ControlServer::onRequest(Connection *connection)
+{
+    const HttpRequest &request = connection->request();
+    if (!authorized(request)) {
+        HttpResponse response = jsonError(401, QStringLiteral("missing or wrong token"));
+        response.setHeader("WWW-Authenticate", "Bearer");
+        return connection->respond(response);
+    }
+    if (request.path == "/metrics" && request.method == "GET") {
+        HttpResponse response(200);
+        response.setHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+        response.body = m_monitor->prometheusText();
+        return connection->respond(response);
+    }
+    if (request.path == "/api/snapshot" && request.method == "GET") {
+        HttpResponse response(200);
+        response.setHeader("Content-Type", "application/json;charset=UTF-8");
+        response.setHeader("Cache-Control", "no-store");
+        response.body = snapshotJson() + '\n';
+        return connection->respond(response);
+    }
+    static const QHash<QByteArray, QString> commands{
+        {"/api/sessions/disconnect", QStringLiteral("disconnect")},
+        {"/api/sessions/send", QStringLiteral("send")},
+        {"/api/sessions/inspect", QStringLiteral("inspect")},
+        {"/api/counters/clear", QStringLiteral("clear_counters")},
+    };
+    const auto command = commands.constFind(request.path);
+    if (command == commands.cend())
+        return connection->respond(jsonError(404, QStringLiteral("no such endpoint")));
+    if (request.method != "POST") {
+        HttpResponse response = jsonError(405, QStringLiteral("use POST"));
+        response.setHeader("Allow", "POST");
+        return connection->respond(response);
+    }
+    QJsonObject arguments;
+    if (!request.body.trimmed().isEmpty()) {
+        QJsonParseError parseError;
+        const QJsonDocument document = QJsonDocument::fromJson(request.body, &parseError);
+        if (!document.isObject())
+            return connection->respond(jsonError(400, QStringLiteral("body must be a JSON object")));
+        arguments = document.object();
+    }
+    QString error;
+    const QJsonObject answer = runCommand(*command, arguments, nullptr, &error);
+    if (!error.isEmpty())
+        return connection->respond(jsonError(400, error));
+    connection->respond(jsonResponse(200, answer));
+}
+
+QJsonObject ControlServer::runCommand(const QString &command, const QJsonObject &arguments, QWebSocket *client,
+                                      QString *error)
+{
+    if (command == QLatin1String("disconnect")) {
+        const QJsonValue ids = arguments.value(QStringLiteral("ids"));
+        if (!ids.isArray()) {
+            *error = QStringLiteral("ids: expected an array of session ids");
+            return {};
+        }
+        QList<QByteArray> list;
+        for (const QJsonValue &id : ids.toArray())
+            list.append(id.toString().toLatin1());
+        m_monitor->disconnectSessions(list);
+        return {{QStringLiteral("requested"), list.size()}};
+    }
+    if (command == QLatin1String("send")) {
+        const QJsonValue id = arguments.value(QStringLiteral("id"));
+        const QJsonValue message = arguments.value(QStringLiteral("message"));
+        if (!id.isString() || !message.isString()) {
+            *error = QStringLiteral("expected {\"id\": string, \"message\": string}");
+            return {};
+        }
+        m_monitor->sendToSession(id.toString().toLatin1(), message.toString().toUtf8());
+        return {{QStringLiteral("sent"), true}};
+    }
+    if (command == QLatin1String("inspect")) {
+        const QJsonValue id = arguments.value(QStringLiteral("id"));
+        if (!id.isString()) {
+            *error = QStringLiteral("expected {\"id\": string, \"inspect\": bool}");
+            return {};
+        }
+        const bool inspect = arguments.value(QStringLiteral("inspect")).toBool(true);
+        setInspected(client, id.toString().toLatin1(), inspect);
+        return {{QStringLiteral("inspecting"), inspect}};
+    }
+    if (command == QLatin1String("clear_counters")) {
+        m_monitor->clearCounters();
+        return {{QStringLiteral("cleared"), true}};
+    }
+    *error = QStringLiteral("unknown command \"%1\"").arg(command);
+    return {};
+}
+
+// Inspection is counted per session over clients: a session stays inspected
+// while any client (or the HTTP API, client == nullptr) asks for it.
+void ControlServer::setInspected(QWebSocket *client, const QByteArray &id, bool inspected)
+{
+    QSet<QByteArray> &mine = m_inspectedBy[client];
+    if (inspected == mine.contains(id))
+        return;
+    if (inspected) {
+        mine.insert(id);
+        if (m_inspectCount[id]++ == 0)
+            m_monitor->setInspected(id, true);
+    } else {
+        mine.remove(id);
+        if (--m_inspectCount[id] <= 0) {
+            m_inspectCount.remove(id);
+            m_monitor->setInspected(id, false);
+        }
+    }
+}
+
+void ControlServer::onNewWebSocket()
+{
+    while (QWebSocket *client = m_webSocketServer->nextPendingConnection()) {
+        client->setParent(this);
+        m_clients.append(client);
+        connect(client, &QWebSocket::disconnected, this, [this, client] { dropClient(client); });
+        connect(client, &QWebSocket::textMessageReceived, this, [this, client](const QString &text) {
+            const QJsonDocument document = QJsonDocument::fromJson(text.toUtf8());
+            const QJsonObject object = document.object();
+            QString error;
+            QJsonObject answer =
+                runCommand(object.value(QStringLiteral("command")).toString(), object, client, &error);
+            if (!error.isEmpty())
+                answer = {{QStringLiteral("error"), error}};
+            answer.insert(QStringLiteral("type"), QStringLiteral("reply"));
+            if (object.contains(QStringLiteral("tag")))
+                answer.insert(QStringLiteral("tag"), object.value(QStringLiteral("tag")));
+            client->sendTextMessage(QString::fromUtf8(QJsonDocument(answer).toJson(QJsonDocument::Compact)));
+        });
+        QJsonObject snapshot = QJsonDocument::fromJson(snapshotJson()).object();
+        snapshot.insert(QStringLiteral("type"), QStringLiteral("snapshot"));
+        client->sendTextMessage(QString::fromUtf8(QJsonDocument(snapshot).toJson(QJsonDocument::Compact)));
+    }
+}
+
+void ControlServer::dropClient(QWebSocket *client)
+{
+    m_clients.removeAll(client);
+    const QSet<QByteArray> inspected = m_inspectedBy.value(client);
+    for (const QByteArray &id : inspected)
+        setInspected(client, id, false);
+    m_inspectedBy.remove(client);
+    client->deleteLater();
+}
+
+void ControlServer::broadcast(const QJsonObject &event)
+{
+    const QString text = QString::fromUtf8(QJsonDocument(event).toJson(QJsonDocument::Compact));
+    for (QWebSocket *client : std::as_const(m_clients))
+        client->sendTextMessage(text);
+}
+
+} // namespace SockJsProxy

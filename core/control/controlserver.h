@@ -1,0 +1,70 @@
+#pragma once
+
+#include <QHash>
+#include <QHostAddress>
+#include <QObject>
+#include <QSet>
+
+class QTcpServer;
+class QWebSocket;
+class QWebSocketServer;
+
+namespace SockJsProxy {
+
+class Connection;
+class Monitor;
+struct HttpRequest;
+
+// The control endpoint of a headless proxy (off by default; --control).
+// HTTP/JSON and one WebSocket stream, documented in the README so other
+// tools can use it:
+//   GET  /api/snapshot            {"version", "stats", "sessions"}
+//   GET  /metrics                 Prometheus text format
+//   POST /api/sessions/disconnect {"ids": [...]}
+//   POST /api/sessions/send       {"id": "...", "message": "..."}
+//   POST /api/sessions/inspect    {"id": "...", "inspect": true}
+//   POST /api/counters/clear
+//   GET  /api/stream (WebSocket)  snapshot, then sessions/stats/traffic/log
+//                                 events; accepts the same commands as JSON
+// When a token is set, every request must carry it ("Authorization: Bearer
+// TOKEN" or "?token=TOKEN"); listening beyond loopback requires one.
+class ControlServer : public QObject
+{
+    Q_OBJECT
+
+public:
+    ControlServer(Monitor *monitor, QObject *parent = nullptr);
+    ~ControlServer() override;
+
+    void setToken(const QByteArray &token) { m_token = token; }
+    // "PORT", "HOST:PORT" or "[V6]:PORT"; HOST defaults to 127.0.0.1.
+    bool listen(const QString &endpoint, QString *error);
+    quint16 port() const;
+    QHostAddress address() const;
+
+    static bool parseEndpoint(const QString &endpoint, QHostAddress *address, quint16 *port, QString *error);
+
+private:
+    void onNewConnection();
+    void onRequest(Connection *connection);
+    bool onUpgrade(Connection *connection, const HttpRequest &head);
+    void onNewWebSocket();
+    bool authorized(const HttpRequest &request) const;
+    QByteArray snapshotJson() const;
+    // Runs a command object; returns the JSON answer or sets *error.
+    QJsonObject runCommand(const QString &command, const QJsonObject &arguments, QWebSocket *client,
+                           QString *error);
+    void setInspected(QWebSocket *client, const QByteArray &id, bool inspected);
+    void broadcast(const QJsonObject &event);
+    void dropClient(QWebSocket *client);
+
+    Monitor *m_monitor;
+    QTcpServer *m_tcpServer;
+    QWebSocketServer *m_webSocketServer;
+    QByteArray m_token;
+    QList<QWebSocket *> m_clients;
+    QHash<QWebSocket *, QSet<QByteArray>> m_inspectedBy; // per client
+    QHash<QByteArray, int> m_inspectCount;               // per session, over clients
+};
+
+} // namespace SockJsProxy

@@ -1,0 +1,52 @@
+#include "logcapture.h"
+
+#include <QCoreApplication>
+#include <QMetaObject>
+
+#include <atomic>
+
+namespace SockJsProxy {
+
+namespace {
+QtMessageHandler g_previous = nullptr;
+std::atomic<LogCapture *> g_instance{nullptr};
+
+QString levelName(QtMsgType type)
+{
+    switch (type) {
+    case QtDebugMsg: return QStringLiteral("debug");
+    case QtInfoMsg: return QStringLiteral("info");
+    case QtWarningMsg: return QStringLiteral("warning");
+    case QtCriticalMsg: return QStringLiteral("critical");
+    case QtFatalMsg: return QStringLiteral("fatal");
+    }
+    return QStringLiteral("info");
+}
+
+void handler(QtMsgType type, const QMessageLogContext &context, const QString &message)
+{
+    if (g_previous)
+        g_previous(type, context, message);
+    LogCapture *capture = g_instance.load();
+    if (!capture)
+        return;
+    const QString category = QString::fromLatin1(context.category ? context.category : "default");
+    // Queued: a log line may come from inside a slot of the object listening.
+    QMetaObject::invokeMethod(capture, "messageLogged", Qt::QueuedConnection, Q_ARG(QString, levelName(type)),
+                              Q_ARG(QString, category), Q_ARG(QString, message));
+}
+} // namespace
+
+LogCapture::LogCapture()
+{
+    g_instance = this;
+    g_previous = qInstallMessageHandler(handler);
+}
+
+LogCapture *LogCapture::instance()
+{
+    static LogCapture *capture = new LogCapture; // lives as long as the process
+    return capture;
+}
+
+} // namespace SockJsProxy
