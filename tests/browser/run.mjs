@@ -1,0 +1,626 @@
+#!/usr/bin/env node
+// Browser end-to-end tests for SockJSProxy: headless Chromium talks SockJS to a
+// real sockjsproxy-cli with the sample Python backends behind it.
+//
+//   node run.mjs --cli BUILD/app/sockjsproxy-cli [--samples-dir SRC/samples]
+//                [--python /usr/bin/python3] [--chromium /usr/bin/chromium]
+//                [--only websocket,eventsource] [--origins same,cross] [--no-samples-flow]
+//
+// The same can come from the environment: SOCKJSPROXY_CLI, SOCKJSPROXY_SAMPLES_DIR,
+// SOCKJSPROXY_PYTHON, CHROMIUM. Prints a transport x check table, then
+// "N passed, M failed"; the exit status is non-zero if anything failed.
+
+import { spawn } from 'node:child_process';
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
+         writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+const TRANSPORTS = ['websocket', 'xhr-streaming', 'xhr-polling', 'eventsource',
+                    'iframe-eventsource', 'iframe-htmlfile', 'iframe-xhr-polling', 'jsonp-polling'];
+const ORIGINS = ['same', 'cross'];
+const CHECKS = ['open', 'transport', 'order50', 'astral', 'u2028', 'nul', 'json-text', 'html-text',
+                '64KiB', 'close3000'];
+
+const TOTAL_BUDGET_MS = 225_000;   // the whole run, browser start to table
+const ROW_BUDGET_MS = 14_000;      // one transport on one origin
+const CHECK_TIMEOUT_MS = 6_000;    // one check inside a row
+const STARTUP_TIMEOUT_MS = 15_000; // proxy answering, backend connected, browser up
+
+const startedAt = Date.now();
+const deadline = startedAt + TOTAL_BUDGET_MS;
+
+// ---------------------------------------------------------------- options
+
+function options() {
+    const { values } = parseArgs({
+        options: {
+            cli: { type: 'string' },
+            'samples-dir': { type: 'string' },
+            python: { type: 'string' },
+            chromium: { type: 'string' },
+            only: { type: 'string' },
+            origins: { type: 'string' },
+            'no-samples-flow': { type: 'boolean' },
+            'keep-temp': { type: 'boolean' },
+            help: { type: 'boolean', short: 'h' },
+        },
+    });
+    if (values.help) {
+        console.log('usage: node run.mjs --cli PATH/sockjsproxy-cli [--samples-dir DIR] [--python PY] ' +
+                    '[--chromium PATH] [--only t1,t2] [--origins same,cross] [--no-samples-flow] [--keep-temp]');
+        process.exit(0);
+    }
+    const env = process.env;
+    const cli = values.cli || env.SOCKJSPROXY_CLI ||
+        (env.SOCKJSPROXY_BINARY_DIR && path.join(env.SOCKJSPROXY_BINARY_DIR, 'app', 'sockjsproxy-cli'));
+    const o = {
+        cli: cli && path.resolve(cli),
+        samplesDir: path.resolve(values['samples-dir'] || env.SOCKJSPROXY_SAMPLES_DIR ||
+                                 path.join(HERE, '..', '..', 'samples')),
+        python: values.python || env.SOCKJSPROXY_PYTHON || '/usr/bin/python3',
+        chromium: values.chromium || env.CHROMIUM || '/usr/bin/chromium',
+        transports: values.only ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : TRANSPORTS,
+        origins: values.origins ? values.origins.split(',').map((s) => s.trim()).filter(Boolean) : ORIGINS,
+        samplesFlow: !values['no-samples-flow'],
+        keepTemp: !!values['keep-temp'],
+    };
+    const problems = [];
+    if (!o.cli || !existsSync(o.cli)) problems.push(`sockjsproxy-cli not found (${o.cli || 'give --cli'})`);
+    for (const f of ['echo-sjp.py', 'datereply-sjp.py', 'index.html'])
+        if (!existsSync(path.join(o.samplesDir, f))) problems.push(`${f} not in --samples-dir ${o.samplesDir}`);
+    if (!existsSync(o.chromium)) problems.push(`no Chromium at ${o.chromium}`);
+    for (const t of o.transports) if (!TRANSPORTS.includes(t)) problems.push(`unknown transport ${t}`);
+    for (const x of o.origins) if (!ORIGINS.includes(x)) problems.push(`unknown origin kind ${x}`);
+    if (problems.length) {
+        for (const p of problems) console.error('run.mjs: ' + p);
+        process.exit(2);
+    }
+    return o;
+}
+
+// ---------------------------------------------------------------- child processes
+
+const children = new Set();
+let browser = null;
+let tempDir = null;
+let keepTemp = false;
+
+class Child {
+    constructor(name, command, args, { env, logFile, timestamped = false } = {}) {
+        this.name = name;
+        this.timestamped = timestamped;
+        this.lines = [];
+        this.exited = null;
+        this.log = logFile ? createWriteStream(logFile) : null;
+        this.proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+        children.add(this);
+        const onData = (chunk) => {
+            if (this.log) this.log.write(chunk);
+            for (const line of chunk.toString('utf8').split('\n')) if (line) this.lines.push(line);
+            if (this.lines.length > 2000) this.lines.splice(0, this.lines.length - 1000);
+        };
+        this.proc.stdout.on('data', onData);
+        this.proc.stderr.on('data', onData);
+        this.exitPromise = new Promise((resolve) => {
+            this.proc.on('error', (e) => { this.exited = `spawn error: ${e.message}`; resolve(); });
+            this.proc.on('exit', (code, signal) => {
+                this.exited = signal ? `killed by ${signal}` : `exit code ${code}`;
+                children.delete(this);
+                resolve();
+            });
+        });
+    }
+
+    alive() { return this.exited === null; }
+
+    // The last n lines; the proxy's -v log also holds multi-line message
+    // bodies, so keep only its timestamped lines.
+    tail(n = 25) {
+        const lines = this.lines.filter((l) => !this.timestamped || /^\d{4}-\d\d-\d\d /.test(l));
+        return lines.slice(-n).map((l) => `    ${this.name}| ${l.slice(0, 300)}`).join('\n');
+    }
+
+    async waitForLine(regex, ms) {
+        const until = Date.now() + ms;
+        while (Date.now() < until) {
+            if (this.lines.some((l) => regex.test(l))) return;
+            if (!this.alive()) throw new Error(`${this.name} ended (${this.exited}) before printing ${regex}\n${this.tail()}`);
+            await sleep(50);
+        }
+        throw new Error(`${this.name} did not print ${regex} within ${ms} ms\n${this.tail()}`);
+    }
+
+    async stop() {
+        if (!this.alive()) return;
+        this.proc.kill('SIGTERM');
+        const timer = setTimeout(() => this.proc.kill('SIGKILL'), 3000);
+        await this.exitPromise;
+        clearTimeout(timer);
+    }
+}
+
+function killEverythingNow() {
+    for (const c of children) {
+        try { c.proc.kill('SIGKILL'); } catch { /* already gone */ }
+    }
+    // playwright kills the browsers it launched from its own exit handler too.
+    if (tempDir && !keepTemp) {
+        try { rmSync(tempDir, { recursive: true, force: true }); } catch { /* best effort */ }
+    }
+}
+
+async function shutdown() {
+    if (browser) {
+        const b = browser;
+        browser = null;
+        await withTimeout(b.close(), 5000, 'browser.close').catch(() => {});
+    }
+    await Promise.all([...children].map((c) => c.stop()));
+}
+
+process.on('exit', killEverythingNow);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(sig, () => {
+        console.error(`run.mjs: ${sig}, stopping`);
+        if (opts) printCounts(printReport(opts));
+        killEverythingNow();
+        process.exit(sig === 'SIGINT' ? 130 : 143);
+    });
+}
+
+// ---------------------------------------------------------------- helpers
+
+function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
+
+function withTimeout(promise, ms, what) {
+    let timer;
+    return Promise.race([
+        promise,
+        new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: timeout after ${ms} ms`)), ms); }),
+    ]).finally(() => clearTimeout(timer));
+}
+
+async function freePort() {
+    return new Promise((resolve, reject) => {
+        const srv = net.createServer();
+        srv.unref();
+        srv.on('error', reject);
+        srv.listen(0, '127.0.0.1', () => {
+            const { port } = srv.address();
+            srv.close(() => resolve(port));
+        });
+    });
+}
+
+async function freePorts(n) {
+    const ports = new Set();
+    while (ports.size < n) ports.add(await freePort());
+    return [...ports];
+}
+
+function httpGet(url, ms = 2000) {
+    return new Promise((resolve, reject) => {
+        const req = http.get(url, (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (d) => { body += d; });
+            res.on('end', () => resolve({ status: res.statusCode, body }));
+        });
+        req.setTimeout(ms, () => req.destroy(new Error('timeout')));
+        req.on('error', reject);
+    });
+}
+
+async function waitForHttp(url, child, ms) {
+    const until = Date.now() + ms;
+    let last = '';
+    while (Date.now() < until) {
+        if (!child.alive()) throw new Error(`${child.name} ended (${child.exited})\n${child.tail()}`);
+        try {
+            const r = await httpGet(url, 1000);
+            if (r.status === 200) return r.body;
+            last = `HTTP ${r.status}`;
+        } catch (e) {
+            last = e.message;
+        }
+        await sleep(100);
+    }
+    throw new Error(`${url} did not answer 200 within ${ms} ms (${last})\n${child.tail()}`);
+}
+
+// Printable form of a string for failure messages: non-ASCII as \uXXXX, cut short.
+function show(s, max = 60) {
+    if (typeof s !== 'string') return String(JSON.stringify(s));
+    const cut = s.length > max ? s.slice(0, max) : s;
+    const text = cut.replace(/[^\x20-\x7e]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+    return `"${text}"${s.length > max ? `...(${s.length} chars)` : ''}`;
+}
+
+function compareMessages(sent, got) {
+    if (got.length !== sent.length) return `expected ${sent.length} messages, got ${got.length}`;
+    for (let i = 0; i < sent.length; ++i) {
+        if (got[i] !== sent[i]) {
+            let at = 0;
+            while (at < sent[i].length && sent[i][at] === got[i]?.[at]) ++at;
+            return `message ${i}: sent ${show(sent[i])}, got ${show(got[i])} (first difference at ${at})`;
+        }
+    }
+    return null;
+}
+
+// ---------------------------------------------------------------- payloads
+
+function bigPayload() {
+    // 65536 UTF-16 units, deterministic, with characters that need escaping in
+    // JSON, HTML and URLs sprinkled in.
+    const alphabet = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;:-_'.split('')
+        .concat(['"', '\\', '/', '<', '>', '&', '%', '+', '=', '\n', '\t', '\u00e9', '\u20ac', '\u2028']);
+    let x = 12345;
+    let s = '';
+    while (s.length < 65536) {
+        x = (x * 1103515245 + 12345) % 2147483648;
+        s += alphabet[x % alphabet.length];
+    }
+    return s;
+}
+
+const ECHO_CHECKS = {
+    order50: Array.from({ length: 50 }, (_, i) => `message ${i + 1} of 50`),
+    astral: ['\u{1F600}\u{1D11E}', 'a\u{1F600}b\u{1D11E}c', '\u{1F600}'.repeat(64), '\u{10FFFF}'],
+    u2028: ['\u2028', '\u2029', 'line\u2028separator\u2029paragraph',
+            '\u200c\u200d\u200e\u200f\u2060\ufeff\ufff0\ufffe\uffff'],
+    nul: ['\u0000', 'a\u0000b', '\u0000\u0001\u0008\u000b\u001f\n\r\t\u007f\u0085\u0000'],
+    'json-text': ['["a"]', '{"x":1}', '\\u0000', '"', '\\', '\\"', 'a["x"]', 'c[3000,"Go away!"]', 'o', 'h',
+                  '[]', '', 'null', '\\ud83d\\ude00', 'd=%5B%22x%22%5D'],
+    'html-text': ['</script>', '<!--', '-->', '</SCRIPT><!-- x -->', '<script>window.__sjptInjected = 1;</script>',
+                  '</script><script>window.__sjptInjected = 2;</script>', '<![CDATA[', ']]>', '&lt;&amp;',
+                  '\r\n\r\ndata: x\r\n\r\n'],
+    '64KiB': [bigPayload()],
+};
+
+// ---------------------------------------------------------------- results
+
+const results = new Map();   // `${transport}|${origin}` -> Map(check -> {ok, detail})
+const extraResults = [];     // [{name, ok, detail}] for the samples flow
+
+function record(transport, origin, check, ok, detail = '') {
+    const key = `${transport}|${origin}`;
+    if (!results.has(key)) results.set(key, new Map());
+    results.get(key).set(check, { ok, detail });
+    if (!ok) console.log(`  FAIL ${transport} (${origin}-origin) ${check}: ${detail}`);
+}
+
+function printReport(opts) {
+    const rowName = (t, o) => `${t} (${o})`;
+    const width = Math.max(...TRANSPORTS.map((t) => rowName(t, 'cross').length));
+    const cols = CHECKS.map((c) => Math.max(c.length, 4));
+    let passed = 0;
+    let failed = 0;
+    console.log('');
+    console.log(['transport'.padEnd(width), ...CHECKS.map((c, i) => c.padEnd(cols[i]))].join('  '));
+    console.log(['-'.repeat(width), ...cols.map((w) => '-'.repeat(w))].join('  '));
+    for (const t of opts.transports) {
+        for (const o of opts.origins) {
+            const row = results.get(`${t}|${o}`) || new Map();
+            const cells = CHECKS.map((c, i) => {
+                const r = row.get(c);
+                if (r && r.ok) ++passed; else ++failed;
+                return (r ? (r.ok ? 'PASS' : 'FAIL') : 'FAIL').padEnd(cols[i]);
+            });
+            console.log([rowName(t, o).padEnd(width), ...cells].join('  '));
+        }
+    }
+    if (opts.samplesFlow) {
+        console.log('');
+        console.log('samples flow (--samples samples + datereply-sjp.py, samples/index.html)');
+        for (const r of extraResults) {
+            if (r.ok) ++passed; else ++failed;
+            console.log(`  ${r.ok ? 'PASS' : 'FAIL'}  ${r.name}${r.ok ? '' : `: ${r.detail}`}`);
+        }
+        if (extraResults.length === 0) { ++failed; console.log('  FAIL  not run'); }
+    }
+    return { passed, failed };
+}
+
+// The closing line, last of all.
+function printCounts({ passed, failed }) {
+    console.log('');
+    console.log(`${passed} passed, ${failed} failed`);
+}
+
+// ---------------------------------------------------------------- the matrix
+
+// The html-text messages try to set window.__sjptInjected; htmlfile runs inside
+// hidden iframes, so look in every frame.
+async function injectedScriptRan(page) {
+    for (const frame of page.frames()) {
+        const v = await withTimeout(frame.evaluate(() => window.__sjptInjected), 1000, 'frame').catch(() => undefined);
+        if (v) return true;
+    }
+    return false;
+}
+
+async function runRow(context, pageUrl, transport, origin) {
+    const rowDeadline = Math.min(Date.now() + ROW_BUDGET_MS, deadline);
+    const budget = () => Math.max(500, Math.min(CHECK_TIMEOUT_MS, rowDeadline - Date.now()));
+    const consoleLines = [];
+    const page = await context.newPage();
+    page.on('console', (m) => consoleLines.push(`console.${m.type()}: ${m.text()}`));
+    page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));
+    page.on('requestfailed', (r) => {
+        const f = r.failure();
+        if (f && !/ERR_ABORTED/.test(f.errorText)) consoleLines.push(`requestfailed: ${r.method()} ${r.url()} ${f.errorText}`);
+    });
+    const call = (fn, arg, ms, what) => withTimeout(page.evaluate(fn, arg), ms + 2000, what);
+    let rowFailed = false;
+    const fail = (check, detail) => { rowFailed = true; record(transport, origin, check, false, detail); };
+
+    try {
+        await page.goto(pageUrl, { timeout: budget() });
+        const version = await call((ms) => window.SJPT.load(ms), budget(), budget(), 'load sockjs-client');
+        if (!version) throw new Error('sockjs-client loaded but SockJS is undefined');
+
+        let opened = null;
+        try {
+            const ms = budget();
+            opened = await call(([t, m]) => window.SJPT.open('/echo', t, m), [transport, ms], ms, 'open');
+            record(transport, origin, 'open', true);
+            if (opened.transport === transport) record(transport, origin, 'transport', true);
+            else fail('transport', `sock.transport is ${show(opened.transport)}`);
+        } catch (e) {
+            fail('open', e.message.split('\n')[0]);
+            fail('transport', 'not open');
+        }
+
+        for (const [check, messages] of Object.entries(ECHO_CHECKS)) {
+            if (!opened) { fail(check, 'not open'); continue; }
+            if (Date.now() >= rowDeadline) { fail(check, 'row time budget used up'); continue; }
+            try {
+                const ms = budget();
+                const got = await call(([m, t]) => window.SJPT.echo(m, t), [messages, ms], ms, check);
+                const problem = compareMessages(messages, got);
+                if (problem) fail(check, problem);
+                else if (check === 'html-text' && await injectedScriptRan(page)) {
+                    fail(check, 'a message was run as a script');
+                } else record(transport, origin, check, true);
+            } catch (e) {
+                fail(check, e.message.split('\n')[0]);
+            }
+        }
+        await call(() => window.SJPT.close(), 0, 1000, 'close').catch(() => {});
+
+        try {
+            const ms = Math.max(budget(), 3000);
+            const o = await call(([t, m]) => window.SJPT.open('/close', t, m), [transport, ms], ms, 'open /close');
+            if (o.transport !== transport) throw new Error(`/close opened with ${show(o.transport)}`);
+            const ev = await call((m) => window.SJPT.closed(m), ms, ms, 'close event');
+            if (ev.code === 3000 && ev.reason === 'Go away!') record(transport, origin, 'close3000', true);
+            else fail('close3000', `close event ${ev.code} ${show(ev.reason)}`);
+        } catch (e) {
+            fail('close3000', e.message.split('\n')[0]);
+        }
+    } catch (e) {
+        for (const c of CHECKS) {
+            const row = results.get(`${transport}|${origin}`);
+            if (!row || !row.has(c)) fail(c, e.message.split('\n')[0]);
+        }
+    } finally {
+        if (rowFailed && consoleLines.length) {
+            console.log(`  browser messages (${transport}, ${origin}-origin):`);
+            for (const l of consoleLines.slice(-15)) console.log(`    ${l.slice(0, 300)}`);
+        }
+        await withTimeout(page.close(), 3000, 'page.close').catch(() => {});
+    }
+    return !rowFailed;
+}
+
+function startPageServer(pagePath) {
+    return new Promise((resolve, reject) => {
+        const server = http.createServer((req, res) => {
+            const url = new URL(req.url, 'http://x');
+            if (req.method === 'GET' && url.pathname === '/page.html') {
+                res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
+                res.end(readFileSync(pagePath));
+            } else {
+                res.writeHead(404, { 'Content-Type': 'text/plain' });
+                res.end('not found\n');
+            }
+        });
+        server.on('error', reject);
+        server.listen(0, '127.0.0.1', () => resolve(server));
+    });
+}
+
+// ---------------------------------------------------------------- the samples flow
+
+async function samplesFlow(opts) {
+    const check = (name, ok, detail = '') => {
+        extraResults.push({ name, ok, detail });
+        if (!ok) console.log(`  FAIL samples flow ${name}: ${detail}`);
+        return ok;
+    };
+    const [httpPort, inPort, outPort] = await freePorts(3);
+    const proxy = new Child('samples-proxy', opts.cli,
+        ['--samples', 'samples', '-p', String(httpPort), '--http-address', '127.0.0.1',
+         '-a', '127.0.0.1', '-i', String(inPort), '-o', String(outPort), '-v'],
+        { env: { SOCKJSPROXY_SAMPLES_DIR: opts.samplesDir }, logFile: path.join(tempDir, 'samples-proxy.log'),
+          timestamped: true });
+    const backend = new Child('datereply', opts.python,
+        [path.join(opts.samplesDir, 'datereply-sjp.py'), '-a', '127.0.0.1', '-i', String(inPort), '-o', String(outPort), '-v'],
+        { logFile: path.join(tempDir, 'datereply.log') });
+    const screenshot = path.join(os.tmpdir(), 'sockjsproxy-samples-flow.png');
+    let page = null;
+    try {
+        const origin = `http://127.0.0.1:${httpPort}`;
+        await waitForHttp(`${origin}/info`, proxy, STARTUP_TIMEOUT_MS);
+        await backend.waitForLine(/pulling from/, STARTUP_TIMEOUT_MS);
+        const context = await browser.newContext();
+        page = await context.newPage();
+        const consoleLines = [];
+        page.on('console', (m) => consoleLines.push(`console.${m.type()}: ${m.text()}`));
+        page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));
+        try {
+            const response = await page.goto(`${origin}/samples/`, { timeout: 10_000 });
+            if (!check('GET /samples/ serves the demo page', response && response.status() === 200 &&
+                       await page.locator('#send').count() === 1, `HTTP ${response && response.status()}`)) return;
+            await page.click('#connect', { timeout: 5000 });
+            await page.waitForSelector('#status[data-state=open]', { timeout: 10_000 });
+            check('connect opens a session', true);
+            const text = 'What time is it?';
+            await page.fill('#message', text, { timeout: 5000 });
+            await page.click('#send', { timeout: 5000 });
+            const sent = await page.locator('.entry[data-kind=sent]').first().textContent({ timeout: 5000 });
+            check('#send logs the sent message', sent === text, `sent entry ${show(sent)}`);
+            const received = await page.locator('.entry[data-kind=received]').first().textContent({ timeout: 10_000 });
+            check('a date/time comes back', /^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d/.test(received), `received ${show(received)}`);
+            await page.waitForSelector('#status[data-state=closed]', { timeout: 10_000 });
+            const status = (await page.textContent('#status')).trim();
+            check('status shows the close "3000 Go away!"', /\b3000 Go away!$/.test(status), `status ${show(status)}`);
+        } catch (e) {
+            check('samples flow', false, e.message.split('\n')[0]);
+            for (const l of consoleLines.slice(-15)) console.log(`    ${l.slice(0, 300)}`);
+        } finally {
+            await withTimeout(page.screenshot({ path: screenshot, fullPage: true }), 5000, 'screenshot')
+                .then(() => console.log(`samples flow screenshot: ${screenshot}`), () => {});
+            await withTimeout(context.close(), 5000, 'context.close').catch(() => {});
+        }
+    } catch (e) {
+        check('samples flow setup', false, e.message);
+    } finally {
+        if (extraResults.some((r) => !r.ok)) {
+            console.log(proxy.tail(20));
+            console.log(backend.tail(10));
+        }
+        await proxy.stop();
+        await backend.stop();
+    }
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+    opts = options();
+    keepTemp = opts.keepTemp;
+    tempDir = mkdtempSync(path.join(os.tmpdir(), 'sockjsproxy-browser-'));
+    const www = path.join(tempDir, 'www');
+    mkdirSync(www);
+    copyFileSync(path.join(HERE, 'page.html'), path.join(www, 'page.html'));
+
+    const { chromium } = await import('playwright-core');
+
+    const [httpPort, echoIn, echoOut, closeIn, closeOut] = await freePorts(5);
+    const zmq = (p) => `tcp://127.0.0.1:${p}`;
+    const service = (prefix, inPort, outPort) => ({
+        prefix, zmq: { in: zmq(inPort), out: zmq(outPort) }, websocket: true, cookie_needed: false,
+        heartbeat_delay_ms: 25000, disconnect_delay_ms: 5000, response_limit: 131072,
+    });
+    const config = {
+        http: { address: '127.0.0.1', port: httpPort },
+        static: [{ url: '/browser-tests', path: www }],
+        services: [service('/echo', echoIn, echoOut), service('/close', closeIn, closeOut)],
+    };
+    const configPath = path.join(tempDir, 'config.json');
+    writeFileSync(configPath, JSON.stringify(config, null, 2));
+
+    const proxyLog = path.join(tempDir, 'proxy.log');
+    const proxy = new Child('proxy', opts.cli, ['--config', configPath, '-v'],
+                            { logFile: proxyLog, timestamped: true });
+    const echo = new Child('echo', opts.python,
+        [path.join(opts.samplesDir, 'echo-sjp.py'), '-a', '127.0.0.1', '-i', String(echoIn), '-o', String(echoOut)]);
+    const closer = new Child('close', opts.python,
+        [path.join(opts.samplesDir, 'echo-sjp.py'), '-a', '127.0.0.1', '-i', String(closeIn), '-o', String(closeOut),
+         '--close-on-connect']);
+    const proxyOrigin = `http://127.0.0.1:${httpPort}`;
+    await waitForHttp(`${proxyOrigin}/echo/info`, proxy, STARTUP_TIMEOUT_MS);
+    await echo.waitForLine(/pulling from/, STARTUP_TIMEOUT_MS);
+    await closer.waitForLine(/pulling from/, STARTUP_TIMEOUT_MS);
+
+    const pageServer = await startPageServer(path.join(www, 'page.html'));
+    const crossOrigin = `http://127.0.0.1:${pageServer.address().port}`;
+    const pageUrls = {
+        same: `${proxyOrigin}/browser-tests/page.html`,
+        cross: `${crossOrigin}/page.html?proxy=${encodeURIComponent(proxyOrigin)}`,
+    };
+    console.log(`proxy ${proxyOrigin} (log ${proxyLog}), cross-origin pages from ${crossOrigin}`);
+
+    browser = await withTimeout(chromium.launch({
+        executablePath: opts.chromium,
+        headless: true,
+        chromiumSandbox: false,
+        timeout: STARTUP_TIMEOUT_MS,
+        // playwright adds --headless and its own fresh --user-data-dir.
+        args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+               '--disable-component-update', '--disable-sync', '--disable-quic'],
+    }), STARTUP_TIMEOUT_MS + 2000, 'chromium.launch');
+    console.log(`chromium ${browser.version()}`);
+
+    try {
+        for (const origin of opts.origins) {
+            const context = await browser.newContext();
+            try {
+                for (const transport of opts.transports) {
+                    if (Date.now() >= deadline - ROW_BUDGET_MS) {
+                        for (const c of CHECKS) record(transport, origin, c, false, 'not run: time budget used up');
+                        continue;
+                    }
+                    const t0 = Date.now();
+                    const ok = await runRow(context, pageUrls[origin], transport, origin);
+                    console.log(`${ok ? 'ok  ' : 'FAIL'} ${transport} (${origin}-origin) ${Date.now() - t0} ms`);
+                }
+            } finally {
+                await withTimeout(context.close(), 5000, 'context.close').catch(() => {});
+            }
+        }
+        const anyFailed = [...results.values()].some((row) => [...row.values()].some((r) => !r.ok));
+        if (anyFailed) {
+            console.log('proxy log (last lines):');
+            console.log(proxy.tail(30));
+        }
+        if (!proxy.alive()) console.log(`proxy ended during the run (${proxy.exited})`);
+    } finally {
+        pageServer.close();
+        await proxy.stop();
+        await echo.stop();
+        await closer.stop();
+    }
+
+    if (opts.samplesFlow) {
+        if (Date.now() < deadline - 20_000) await samplesFlow(opts);
+        else extraResults.push({ name: 'samples flow', ok: false, detail: 'not run: time budget used up' });
+    }
+}
+
+let opts = null;
+const hardStop = setTimeout(() => {
+    console.error(`run.mjs: the run took longer than ${TOTAL_BUDGET_MS / 1000 + 15} s, giving up`);
+    const counts = opts ? printReport(opts) : { passed: 0, failed: 1 };
+    keepTemp = true;
+    console.log(`logs kept in ${tempDir}`);
+    printCounts(counts);
+    killEverythingNow();
+    process.exit(1);
+}, TOTAL_BUDGET_MS + 15_000);
+
+try {
+    await main();
+} catch (e) {
+    console.error(`run.mjs: ${e.stack || e}`);
+    extraResults.push({ name: 'setup', ok: false, detail: e.message.split('\n')[0] });
+}
+await shutdown().catch(() => {});
+clearTimeout(hardStop);
+const counts = opts ? printReport(opts) : { passed: 0, failed: 1 };
+if (counts.failed && tempDir) {
+    keepTemp = true;
+    console.log(`\nlogs kept in ${tempDir}`);
+}
+printCounts(counts);
+killEverythingNow();
+process.exit(counts.failed ? 1 : 0);
