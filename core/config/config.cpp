@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "sockjs/originpolicy.h"
+
 #include <QDir>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -43,6 +45,22 @@ public:
         if (!value.isBool())
             return fail(key, QStringLiteral("expected true or false"));
         *out = value.toBool();
+    }
+
+    void stringList(const char *key, QStringList *out)
+    {
+        const QJsonValue value = take(key);
+        if (value.isUndefined())
+            return;
+        if (!value.isArray())
+            return fail(key, QStringLiteral("expected an array of strings"));
+        QStringList list;
+        for (const QJsonValue &item : value.toArray()) {
+            if (!item.isString())
+                return fail(key, QStringLiteral("expected an array of strings"));
+            list.append(item.toString());
+        }
+        *out = list;
     }
 
     template<typename Int>
@@ -136,6 +154,15 @@ bool readService(const QJsonObject &object, const QString &path, ServiceConfig *
     reader.integer("max_message_bytes", &service->maxMessageBytes, 16, qint64(1) << 31);
     reader.integer("max_queued_messages", &service->maxQueuedMessages, 1, 100000000);
     reader.integer("max_queued_bytes", &service->maxQueuedBytes, 1024, qint64(1) << 40);
+    reader.stringList("origins", &service->origins);
+    for (const QString &origin : std::as_const(service->origins)) {
+        QString originError;
+        if (!OriginPolicy::isValidPattern(origin, &originError))
+            reader.fail("origins", originError);
+    }
+    reader.boolean("check_address", &service->checkAddress);
+    reader.integer("max_sessions", &service->maxSessions, 1, 10000000);
+    reader.integer("max_sessions_per_address", &service->maxSessionsPerAddress, 0, 10000000);
     return reader.finish();
 }
 

@@ -4,6 +4,7 @@
 
 #include <QList>
 #include <QString>
+#include <QStringList>
 
 #include <optional>
 
@@ -27,6 +28,12 @@ struct ServiceConfig
     qint64 maxMessageBytes = 1024 * 1024; // one incoming WebSocket message
     qsizetype maxQueuedMessages = 10000;  // per session, towards a slow client
     qint64 maxQueuedBytes = 16 * 1024 * 1024;
+    // Browser origins allowed (WebSocket upgrades, CORS); see OriginPolicy.
+    QStringList origins{QStringLiteral("*:*")};
+    // Polling requests of a session must come from the address that opened it.
+    bool checkAddress = false;
+    int maxSessions = 100000;           // open sessions of the service
+    int maxSessionsPerAddress = 1000;   // open sessions of one client address (0: no limit)
 };
 
 struct StaticMount

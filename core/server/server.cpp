@@ -4,6 +4,7 @@
 #include "logging.h"
 #include "sockjs/service.h"
 #include "staticfiles.h"
+#include "zmq/zmqbridge.h"
 #include "sockjsproxy_version.h"
 
 #include <QTcpServer>
@@ -14,6 +15,12 @@
 #include <algorithm>
 
 namespace SockJsProxy {
+
+namespace {
+// Closing a backend socket at exit may spend this long delivering the last
+// "disconnect"s; a dead backend never holds the exit up longer.
+constexpr int kShutdownLingerMs = 2000;
+} // namespace
 
 Server::Server(const Config &config, QObject *parent)
     : QObject(parent), m_config(config), m_tcpServer(new QTcpServer(this)),
@@ -128,6 +135,8 @@ bool Server::onUpgradeRequest(Connection *connection, const HttpRequest &head)
     Service *service = serviceFor(head.path, &relativePath);
     if (!service || !service->acceptsWebSocket(relativePath))
         return false;
+    if (!service->allowsOrigin(head.header("Origin")))
+        return false; // answered 403 as plain HTTP
     QTcpSocket *socket = connection->detachSocket();
     if (!socket)
         return false;
@@ -158,8 +167,10 @@ void Server::onNewWebSocket()
 void Server::shutdown()
 {
     m_tcpServer->close();
-    for (Service *service : std::as_const(m_services))
+    for (Service *service : std::as_const(m_services)) {
         service->closeAll(1001, QByteArrayLiteral("Server is shutting down"));
+        service->bridge()->setShutdownLinger(kShutdownLingerMs);
+    }
     const auto connections = findChildren<Connection *>(QString(), Qt::FindDirectChildrenOnly);
     for (Connection *connection : connections)
         connection->close();

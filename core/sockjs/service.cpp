@@ -90,7 +90,7 @@ struct Service::Route
 
 Service::Service(const ServiceConfig &config, QObject *parent)
     : QObject(parent), m_config(config),
-      m_bridge(new ZmqBridge(config.zmqIn, config.zmqOut, config.zmqQueueLimit, this))
+      m_bridge(new ZmqBridge(config.zmqIn, config.zmqOut, config.zmqQueueLimit, this)), m_origins(config.origins)
 {
     m_sessionOptions.heartbeatDelayMs = config.heartbeatDelayMs;
     m_sessionOptions.disconnectDelayMs = config.disconnectDelayMs;
@@ -261,13 +261,24 @@ void Service::handleInfo(Connection *connection)
     if (request.method != "GET" && request.method != "HEAD")
         return connection->respond(methodNotAllowed("OPTIONS, GET"));
 
+    if (refuseOrigin(connection))
+        return;
+    QByteArray originsJson = "[";
+    for (const QString &origin : m_origins.patterns()) {
+        if (originsJson.size() > 1)
+            originsJson += ',';
+        JsonCodec::appendQuoted(originsJson, origin.toUtf8());
+    }
+    originsJson += ']';
+
     HttpResponse response(200);
     response.setHeader("Content-Type", "application/json;charset=UTF-8");
     addNoCache(response);
     addCors(response, request);
     response.body = QByteArrayLiteral("{\"websocket\":") + (m_config.websocket ? "true" : "false")
                     + QByteArrayLiteral(",\"cookie_needed\":") + (m_config.cookieNeeded ? "true" : "false")
-                    + QByteArrayLiteral(",\"origins\":[\"*:*\"],\"entropy\":")
+                    + QByteArrayLiteral(",\"origins\":") + originsJson
+                    + QByteArrayLiteral(",\"entropy\":")
                     + QByteArray::number(QRandomGenerator::global()->generate()) + '}';
     connection->respond(response);
 }
@@ -298,6 +309,8 @@ void Service::handleTransport(Connection *connection, const Route &route)
     const HttpRequest &request = connection->request();
     const QByteArray &method = request.method;
     const QByteArray transport = route.kind == Route::Kind::RawWebSocket ? QByteArray("websocket") : route.transport;
+    if (refuseOrigin(connection))
+        return;
 
     if (transport == "websocket") {
         if (!m_config.websocket)
@@ -386,6 +399,17 @@ void Service::handleReceive(Connection *connection, const Route &route, const QB
     connect(receiver, &Receiver::finished, receiver, &QObject::deleteLater);
 
     Session *session = findOrCreateHttpSession(route.sessionId, connection);
+    if (!session) {
+        receiver->deleteLater();
+        HttpResponse response = HttpResponse::text(503, "Too many sessions");
+        response.setHeader("Retry-After", "5");
+        return connection->respond(response);
+    }
+    if (m_config.checkAddress && session->clientInfo().address != connection->peerAddress().toString()) {
+        ++m_counters.rejectedAddresses;
+        receiver->deleteLater();
+        return connection->respond(HttpResponse::text(403, "Session belongs to another client address"));
+    }
     receiver->start();
     session->attach(receiver);
 }
@@ -396,6 +420,10 @@ void Service::handleSend(Connection *connection, const Route &route, bool jsonp)
     Session *session = m_byUrlId.value(route.sessionId);
     if (!session)
         return connection->respond(HttpResponse::text(404, "Not found"));
+    if (m_config.checkAddress && session->clientInfo().address != connection->peerAddress().toString()) {
+        ++m_counters.rejectedAddresses;
+        return connection->respond(HttpResponse::text(403, "Session belongs to another client address"));
+    }
 
     QByteArray payload = request.body;
     if (jsonp && request.header("Content-Type").trimmed().toLower().startsWith("application/x-www-form-urlencoded")) {
@@ -431,29 +459,61 @@ void Service::handleSend(Connection *connection, const Route &route, bool jsonp)
 void Service::handleWebSocket(QWebSocket *socket, const QByteArray &relativePath)
 {
     const Route route = parseRoute(relativePath);
+    const Session::ClientInfo client{socket->peerAddress().toString(), socket->peerPort(), socket->origin(),
+                                     QString::fromUtf8(socket->request().rawHeader("User-Agent"))};
+    if (!admitsSession(client.address)) {
+        // 1013: try again later (RFC 6455 registry).
+        socket->close(static_cast<QWebSocketProtocol::CloseCode>(1013), QStringLiteral("Too many sessions"));
+        socket->deleteLater();
+        return;
+    }
     WebSocketReceiver *receiver = nullptr;
     Session *session = nullptr;
     // WebSocket sessions are never looked up by URL: two connections on one
     // URL are two sessions (each lives as long as its connection).
     if (route.kind == Route::Kind::RawWebSocket) {
-        session = createSession(QByteArray(), Session::Lifetime::Connection);
+        session = createSession(QByteArray(), Session::Lifetime::Connection, client);
         receiver = new RawWebSocketTransport(socket, m_config.maxMessageBytes, session);
     } else {
-        session = createSession(route.sessionId, Session::Lifetime::Connection);
+        session = createSession(route.sessionId, Session::Lifetime::Connection, client);
         auto *transport = new WebSocketTransport(socket, m_config.maxMessageBytes, session);
         connect(transport, &WebSocketTransport::brokenFraming, this, [this] { ++m_counters.protocolErrors; });
         receiver = transport;
     }
-    session->setClientInfo({socket->peerAddress().toString(), socket->peerPort(), socket->origin(),
-                            QString::fromUtf8(socket->request().rawHeader("User-Agent"))});
     session->attach(receiver);
 }
 
 // --- Sessions ----------------------------------------------------------------------
 
-Session *Service::createSession(const QByteArray &urlId, Session::Lifetime lifetime)
+bool Service::refuseOrigin(Connection *connection)
+{
+    const QByteArray origin = connection->request().header("Origin");
+    if (m_origins.allows(origin))
+        return false;
+    ++m_counters.rejectedOrigins;
+    qCInfo(lcHttp).noquote() << m_config.prefix << "origin" << QString::fromUtf8(origin.left(200)) << "refused";
+    connection->respond(HttpResponse::text(403, "Origin not allowed"));
+    return true;
+}
+
+bool Service::admitsSession(const QString &address)
+{
+    const bool overTotal = m_byBackendId.size() >= m_config.maxSessions;
+    const bool overAddress = m_config.maxSessionsPerAddress > 0
+                             && m_sessionsPerAddress.value(address) >= m_config.maxSessionsPerAddress;
+    if (!overTotal && !overAddress)
+        return true;
+    ++m_counters.rejectedSessions;
+    qCWarning(lcSession).noquote() << m_config.prefix << "new session from" << address << "refused:"
+                                   << (overTotal ? "max_sessions" : "max_sessions_per_address") << "reached";
+    return false;
+}
+
+Session *Service::createSession(const QByteArray &urlId, Session::Lifetime lifetime, const Session::ClientInfo &client)
 {
     auto *session = new Session(this, urlId, nextBackendId(), lifetime, m_sessionOptions, this);
+    session->setClientInfo(client);
+    ++m_sessionsPerAddress[client.address];
     m_byBackendId.insert(session->backendId(), session);
     if (lifetime == Session::Lifetime::Requests)
         m_byUrlId.insert(urlId, session);
@@ -465,11 +525,13 @@ Session *Service::findOrCreateHttpSession(const QByteArray &urlId, Connection *c
 {
     if (Session *session = m_byUrlId.value(urlId))
         return session;
-    Session *session = createSession(urlId, Session::Lifetime::Requests);
     const HttpRequest &request = connection->request();
-    session->setClientInfo({connection->peerAddress().toString(), connection->peerPort(),
-                            QString::fromUtf8(request.header("Origin")), QString::fromUtf8(request.header("User-Agent"))});
-    return session;
+    const Session::ClientInfo client{connection->peerAddress().toString(), connection->peerPort(),
+                                     QString::fromUtf8(request.header("Origin")),
+                                     QString::fromUtf8(request.header("User-Agent"))};
+    if (!admitsSession(client.address))
+        return nullptr;
+    return createSession(urlId, Session::Lifetime::Requests, client);
 }
 
 void Service::sessionOpened(Session *session)
@@ -499,7 +561,11 @@ void Service::sessionClosed(Session *session)
 
 void Service::sessionExpired(Session *session)
 {
-    m_byBackendId.remove(session->backendId());
+    if (!m_byBackendId.remove(session->backendId()))
+        return;
+    const auto count = m_sessionsPerAddress.find(session->clientInfo().address);
+    if (count != m_sessionsPerAddress.end() && --count.value() <= 0)
+        m_sessionsPerAddress.erase(count);
     const auto it = m_byUrlId.constFind(session->urlId());
     if (it != m_byUrlId.cend() && it.value() == session)
         m_byUrlId.erase(it);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "config/config.h"
+#include "originpolicy.h"
 #include "session.h"
 
 #include <QHash>
@@ -14,7 +15,7 @@ class QWebSocket;
 namespace SockJsProxy {
 
 class Connection;
-class HttpResponse;
+struct HttpResponse;
 class ZmqBridge;
 struct HttpRequest;
 
@@ -36,6 +37,9 @@ public:
         quint64 unknownSessionFromBackend = 0; // backend named a session that is gone
         quint64 droppedForClosedSession = 0;
         quint64 protocolErrors = 0;            // broken JSON, bad callbacks, ...
+        quint64 rejectedOrigins = 0;           // Origin not in the allow-list (403)
+        quint64 rejectedSessions = 0;          // over max_sessions or max_sessions_per_address
+        quint64 rejectedAddresses = 0;         // check_address: request from another address
     };
 
     explicit Service(const ServiceConfig &config, QObject *parent = nullptr);
@@ -54,6 +58,7 @@ public:
     void handleRequest(Connection *connection, const QByteArray &relativePath);
     // Whether an upgrade to relativePath should go to the WebSocket server.
     bool acceptsWebSocket(const QByteArray &relativePath) const;
+    bool allowsOrigin(const QByteArray &origin) const { return m_origins.allows(origin); }
     // A WebSocket that completed its handshake on one of our URLs.
     void handleWebSocket(QWebSocket *socket, const QByteArray &relativePath);
 
@@ -94,7 +99,11 @@ private:
     void handleReceive(Connection *connection, const Route &route, const QByteArray &transport);
     void handleSend(Connection *connection, const Route &route, bool jsonp);
 
-    Session *createSession(const QByteArray &urlId, Session::Lifetime lifetime);
+    Session *createSession(const QByteArray &urlId, Session::Lifetime lifetime, const Session::ClientInfo &client);
+    // Whether one more session from address fits max_sessions(_per_address).
+    bool admitsSession(const QString &address);
+    // 403 when the request's Origin is not allowed; true when it answered.
+    bool refuseOrigin(Connection *connection);
     Session *findOrCreateHttpSession(const QByteArray &urlId, Connection *connection);
     void onMessageFromBackend(const QByteArray &sessionId, const QByteArray &data);
     void onDisconnectFromBackend(const QByteArray &sessionId);
@@ -116,6 +125,8 @@ private:
     bool m_flushScheduled = false;
     QByteArray m_iframePage;
     QByteArray m_iframeEtag;
+    OriginPolicy m_origins;
+    QHash<QString, int> m_sessionsPerAddress;
     Counters m_counters;
 };
 

@@ -93,6 +93,11 @@ ZmqSocket *ZmqBridge::watchPeers(ZmqSocket *socket, const char *name, int *peers
     return events;
 }
 
+void ZmqBridge::setShutdownLinger(int milliseconds)
+{
+    m_push->setLinger(milliseconds);
+}
+
 QString ZmqBridge::boundInEndpoint() const
 {
     return m_push->lastEndpoint();

@@ -36,6 +36,9 @@ public:
     ~ZmqBridge() override;
 
     bool start(QString *error);
+    // Before exiting: lets closing the sockets spend up to milliseconds
+    // delivering what is queued (the final "disconnect"s), never longer.
+    void setShutdownLinger(int milliseconds);
 
     QString inEndpoint() const { return m_inEndpoint; }
     QString outEndpoint() const { return m_outEndpoint; }

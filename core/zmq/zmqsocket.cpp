@@ -241,6 +241,11 @@ void ZmqSocket::setReceiveHighWaterMark(int messages)
     setIntOption(ZMQ_RCVHWM, messages, "receive high-water mark");
 }
 
+void ZmqSocket::setLinger(int milliseconds)
+{
+    setIntOption(ZMQ_LINGER, milliseconds, "linger");
+}
+
 void ZmqSocket::setIntOption(int option, int value, const char *name)
 {
     if (!m_socket)

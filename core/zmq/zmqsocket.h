@@ -70,6 +70,8 @@ public:
     void setSendHighWaterMark(int messages);
     void setReceiveHighWaterMark(int messages);
     void setSubscribe(const QByteArray &prefix); // Sub only
+    // How long closing may keep delivering queued messages (0 at creation).
+    void setLinger(int milliseconds);
 
     // Messages handled per pass before yielding to the event loop.
     void setBudget(int messages) { m_budget = messages; }
