@@ -50,6 +50,14 @@ bool ZmqBridge::start(QString *error)
         return false;
     watchPeers(m_push, "in", &m_inPeers);
     watchPeers(m_pull, "out", &m_outPeers);
+    // Connection events exist for tcp:// and ipc:// only (not inproc://).
+    // There, events wait in our bounded queue while no backend is connected:
+    // ZeroMQ would otherwise hand some to a connection of a backend that
+    // just died, and they would be lost with it.
+    m_holdWithoutPeers = m_inPeers >= 0
+                         && (m_inEndpoint.startsWith(QLatin1String("tcp://"))
+                             || m_inEndpoint.startsWith(QLatin1String("ipc://")));
+    m_push->setHeld(m_holdWithoutPeers && m_inPeers == 0);
     qCInfo(lcZmq).noquote() << "backends: PUSH (in) on" << boundInEndpoint() << "- PULL (out) on"
                             << boundOutEndpoint();
     return true;
@@ -88,6 +96,8 @@ ZmqSocket *ZmqBridge::watchPeers(ZmqSocket *socket, const char *name, int *peers
             return;
         qCInfo(lcZmq).noquote() << "backend" << (event == ZMQ_EVENT_ACCEPTED ? "connected to" : "left") << name
                                 << "(" << QString::fromUtf8(message.at(1)) << ") -" << *peers << "connected";
+        if (m_holdWithoutPeers)
+            m_push->setHeld(m_inPeers == 0);
         Q_EMIT peersChanged(m_inPeers, m_outPeers);
     });
     return events;

@@ -75,6 +75,7 @@ private:
     Counters m_counters;
     int m_inPeers = 0;
     int m_outPeers = 0;
+    bool m_holdWithoutPeers = false;
 };
 
 } // namespace SockJsProxy

@@ -241,6 +241,15 @@ void ZmqSocket::setReceiveHighWaterMark(int messages)
     setIntOption(ZMQ_RCVHWM, messages, "receive high-water mark");
 }
 
+void ZmqSocket::setHeld(bool held)
+{
+    if (m_held == held)
+        return;
+    m_held = held;
+    if (!held)
+        process();
+}
+
 void ZmqSocket::setLinger(int milliseconds)
 {
     setIntOption(ZMQ_LINGER, milliseconds, "linger");
@@ -405,7 +414,7 @@ void ZmqSocket::process()
             // (peer attached, pipe drained) and re-arms ZMQ_FD.
             const int events = m_socket->get(zmq::sockopt::events);
             bool progress = false;
-            if ((events & ZMQ_POLLOUT) && !m_outbox.empty() && sendFront()) {
+            if (!m_held && (events & ZMQ_POLLOUT) && !m_outbox.empty() && sendFront()) {
                 progress = true;
                 ++handled;
             }
@@ -445,7 +454,7 @@ void ZmqSocket::process()
         try {
             const int events = m_socket->get(zmq::sockopt::events);
             if ((m_canReceive && (events & ZMQ_POLLIN))
-                || ((events & ZMQ_POLLOUT) && !m_outbox.empty()))
+                || (!m_held && (events & ZMQ_POLLOUT) && !m_outbox.empty()))
                 scheduleProcess();
         } catch (const zmq::error_t &) {
             scheduleProcess(); // the next pass reports it
@@ -458,7 +467,7 @@ void ZmqSocket::process()
     if (notifierPaused && m_notifier)
         m_notifier->setEnabled(true);
 
-    if (m_outbox.empty())
+    if (m_outbox.empty() || m_held)
         m_retryTimer->stop();
     else if (!m_retryTimer->isActive())
         m_retryTimer->start();

@@ -70,6 +70,12 @@ public:
     void setSendHighWaterMark(int messages);
     void setReceiveHighWaterMark(int messages);
     void setSubscribe(const QByteArray &prefix); // Sub only
+    // While held, nothing is handed to ZeroMQ: messages wait in the outbox
+    // (bounded as always). ZmqBridge holds "in" while no backend is connected,
+    // so ZeroMQ never queues events on a connection that is going away.
+    void setHeld(bool held);
+    bool isHeld() const { return m_held; }
+
     // How long closing may keep delivering queued messages (0 at creation).
     void setLinger(int milliseconds);
 
@@ -110,6 +116,7 @@ private:
     quint64 m_received = 0;
     int m_budget = 64;
     bool m_processScheduled = false;
+    bool m_held = false;
     bool m_inProcess = false;
     bool m_canReceive = false; // Pull, Sub, Rep, Req, Dealer, Router, Pair
     bool m_canSend = false; // Push, Pub, Req, Rep, Dealer, Router, Pair
