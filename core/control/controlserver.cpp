@@ -219,6 +219,12 @@ void ControlServer::onRequest(Connection *connection)
         response.body = snapshotJson() + '\n';
         return connection->respond(response);
     }
+    if (request.path == "/metrics" || request.path == "/api/snapshot") {
+        // A known resource, the wrong method: 405, as for the commands.
+        HttpResponse response = jsonError(405, QStringLiteral("use GET"));
+        response.setHeader("Allow", "GET");
+        return connection->respond(response);
+    }
     static const QHash<QByteArray, QString> commands{
         {"/api/sessions/disconnect", QStringLiteral("disconnect")},
         {"/api/sessions/send", QStringLiteral("send")},

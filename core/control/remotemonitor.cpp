@@ -87,6 +87,21 @@ void RemoteMonitor::open()
                                                      : QStringLiteral("cannot connect (%1), retrying").arg(reason));
         m_retryTimer.start(kRetryMs, this);
     });
+    // A refused handshake (wrong token, not a control endpoint) is reported
+    // through error() alone: the TCP connection stays open and
+    // disconnected() never comes, so give up on this socket here.
+    connect(m_socket, qOverload<QAbstractSocket::SocketError>(&QWebSocket::error), this, [this] {
+        if (m_connected || !m_socket)
+            return; // an open stream ends through disconnected()
+        QWebSocket *socket = m_socket;
+        m_socket = nullptr;
+        socket->disconnect(this);
+        const QString reason = socket->errorString();
+        socket->abort();
+        socket->deleteLater();
+        Q_EMIT connectionChanged(false, QStringLiteral("cannot connect (%1), retrying").arg(reason));
+        m_retryTimer.start(kRetryMs, this);
+    });
     m_socket->open(m_url);
 }
 

@@ -48,15 +48,24 @@ bool ZmqBridge::start(QString *error)
         return false;
     if (!m_pull->bind(m_outEndpoint, error))
         return false;
-    watchPeers(m_push, "in", &m_inPeers);
-    watchPeers(m_pull, "out", &m_outPeers);
-    // Connection events exist for tcp:// and ipc:// only (not inproc://).
-    // There, events wait in our bounded queue while no backend is connected:
-    // ZeroMQ would otherwise hand some to a connection of a backend that
-    // just died, and they would be lost with it.
-    m_holdWithoutPeers = m_inPeers >= 0
-                         && (m_inEndpoint.startsWith(QLatin1String("tcp://"))
-                             || m_inEndpoint.startsWith(QLatin1String("ipc://")));
+    // Connection events exist for tcp:// and ipc:// only; elsewhere
+    // (inproc://) the number of backends is unknown (-1).
+    const auto hasEvents = [](const QString &endpoint) {
+        return endpoint.startsWith(QLatin1String("tcp://")) || endpoint.startsWith(QLatin1String("ipc://"));
+    };
+    m_inPeers = m_outPeers = -1;
+    if (hasEvents(m_inEndpoint)) {
+        m_inPeers = 0;
+        watchPeers(m_push, "in", &m_inPeers);
+    }
+    if (hasEvents(m_outEndpoint)) {
+        m_outPeers = 0;
+        watchPeers(m_pull, "out", &m_outPeers);
+    }
+    // Where they exist, events wait in our bounded queue while no backend is
+    // connected: ZeroMQ would otherwise hand some to the connection of a
+    // backend that just died, and they would be lost with it.
+    m_holdWithoutPeers = m_inPeers >= 0;
     m_push->setHeld(m_holdWithoutPeers && m_inPeers == 0);
     qCInfo(lcZmq).noquote() << "backends: PUSH (in) on" << boundInEndpoint() << "- PULL (out) on"
                             << boundOutEndpoint();

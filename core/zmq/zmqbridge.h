@@ -53,7 +53,8 @@ public:
     const Counters &counters() const { return m_counters; }
     qsizetype queuedToBackend() const;
     quint64 droppedToBackend() const;
-    // Backends connected to "in" and "out" right now (from zmq_socket_monitor).
+    // Backends connected to "in" and "out" right now (from zmq_socket_monitor;
+    // -1 where the transport reports no connections, as inproc://).
     int inPeers() const { return m_inPeers; }
     int outPeers() const { return m_outPeers; }
 
