@@ -88,16 +88,15 @@ public:
 
     void fail(const char *key, const QString &what)
     {
-        if (!m_ok)
-            return;
         m_ok = false;
-        *m_error = keyPath(key) + QStringLiteral(": ") + what;
+        if (m_error->isEmpty()) // the first problem found is the one reported
+            *m_error = keyPath(key) + QStringLiteral(": ") + what;
     }
 
     // Call last: reports the first key that was never asked for.
     bool finish()
     {
-        if (!m_ok)
+        if (!m_ok || !m_error->isEmpty())
             return false;
         for (auto it = m_object.begin(); it != m_object.end(); ++it) {
             if (!m_seen.contains(it.key())) {
@@ -118,7 +117,7 @@ private:
     bool m_ok = true;
 };
 
-bool readObject(ObjectReader &parent, const char *key, QJsonObject *out, QString *error)
+bool readObject(ObjectReader &parent, const char *key, QJsonObject *out)
 {
     const QJsonValue value = parent.take(key);
     if (value.isUndefined())
@@ -128,7 +127,6 @@ bool readObject(ObjectReader &parent, const char *key, QJsonObject *out, QString
         return false;
     }
     *out = value.toObject();
-    Q_UNUSED(error)
     return true;
 }
 
@@ -137,7 +135,7 @@ bool readService(const QJsonObject &object, const QString &path, ServiceConfig *
     ObjectReader reader(object, path, error);
     reader.string("prefix", &service->prefix);
     QJsonObject zmq;
-    if (readObject(reader, "zmq", &zmq, error) && !zmq.isEmpty()) {
+    if (readObject(reader, "zmq", &zmq) && !zmq.isEmpty()) {
         ObjectReader zmqReader(zmq, reader.keyPath("zmq"), error);
         zmqReader.string("in", &service->zmqIn);
         zmqReader.string("out", &service->zmqOut);
@@ -186,7 +184,7 @@ std::optional<Config> Config::fromJson(const QByteArray &json, const QString &ba
     ObjectReader root(document.object(), QString(), error);
 
     QJsonObject http;
-    if (readObject(root, "http", &http, error) && !http.isEmpty()) {
+    if (readObject(root, "http", &http) && !http.isEmpty()) {
         ObjectReader reader(http, QStringLiteral("http"), error);
         reader.string("address", &config.httpAddress);
         reader.integer("port", &config.httpPort, 0, 65535);
@@ -195,7 +193,7 @@ std::optional<Config> Config::fromJson(const QByteArray &json, const QString &ba
     }
 
     QJsonObject limits;
-    if (readObject(root, "limits", &limits, error) && !limits.isEmpty()) {
+    if (readObject(root, "limits", &limits) && !limits.isEmpty()) {
         ObjectReader reader(limits, QStringLiteral("limits"), error);
         HttpParser::Limits &parser = config.http.limits;
         reader.integer("max_request_line", &parser.maxRequestLine, 64, 1 << 20);

@@ -96,6 +96,7 @@ private Q_SLOTS:
     void invalidDocument();
     void validate_data();
     void validate();
+    void firstErrorIsReported();
 };
 
 void tst_Config::readmeExample()
@@ -509,6 +510,17 @@ void tst_Config::validate()
         QVERIFY(!config.validate(&error));
         QVERIFY2(error.startsWith(fragment), qPrintable(error));
     }
+}
+
+// Several problems at once: the message names the first one met, whole,
+// not a later one written over it.
+void tst_Config::firstErrorIsReported()
+{
+    const QByteArray json = R"({"services": [{"prefix": 7, "zmq": {"in": 5, "out": "tcp://*:2"},
+                                               "websocket": 1, "bogus": true}]})";
+    QString error;
+    QVERIFY(!Config::fromJson(json, QStringLiteral("/"), &error));
+    QVERIFY2(error.startsWith(QLatin1String("services[0].prefix: ")), qPrintable(error));
 }
 
 QTEST_GUILESS_MAIN(tst_Config)
