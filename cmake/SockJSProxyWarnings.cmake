@@ -1,8 +1,19 @@
 # Warnings and sanitizers shared by every target; link it PRIVATE.
 add_library(sockjsproxy_warnings INTERFACE)
-target_compile_options(sockjsproxy_warnings INTERFACE -Wall -Wextra -Wpedantic)
-if(SOCKJSPROXY_WERROR)
-    target_compile_options(sockjsproxy_warnings INTERFACE -Werror)
+if(MSVC)
+    target_compile_options(sockjsproxy_warnings INTERFACE /W4 /permissive- /utf-8)
+    if(SOCKJSPROXY_WERROR)
+        target_compile_options(sockjsproxy_warnings INTERFACE /WX)
+    endif()
+else()
+    target_compile_options(sockjsproxy_warnings INTERFACE -Wall -Wextra -Wpedantic)
+    if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+        # Qt's qCDebug(category) << ... leaves the macro's "..." empty (valid C++20).
+        target_compile_options(sockjsproxy_warnings INTERFACE -Wno-gnu-zero-variadic-macro-arguments)
+    endif()
+    if(SOCKJSPROXY_WERROR)
+        target_compile_options(sockjsproxy_warnings INTERFACE -Werror)
+    endif()
 endif()
 target_compile_definitions(sockjsproxy_warnings INTERFACE
     QT_NO_KEYWORDS QT_NO_FOREACH)
