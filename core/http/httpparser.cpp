@@ -291,6 +291,13 @@ HttpRequest HttpParser::takeRequest()
     m_headerBytes = 0;
     m_headerCount = 0;
     m_bodyRemaining = 0;
+    // Nothing of the next request yet: give the buffer back now rather than
+    // at the next feed(), which on a long poll or a stream may never come.
+    if (m_pos == m_buffer.size()) {
+        m_buffer = QByteArray();
+        m_pos = 0;
+        m_scanPos = 0;
+    }
     return request;
 }
 

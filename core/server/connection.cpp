@@ -3,6 +3,14 @@
 #include "logging.h"
 
 #include <QPointer>
+
+#ifdef Q_OS_WIN
+#include <winsock2.h>
+#else
+#include <cerrno>
+#include <sys/socket.h>
+#include <sys/types.h>
+#endif
 #include <QTcpSocket>
 #include <QTimerEvent>
 
@@ -41,6 +49,36 @@ Connection::Connection(QTcpSocket *socket, const Options &options, QObject *pare
 
 Connection::~Connection() = default;
 
+// QTcpSocket::write() copies into a write buffer that is sent later from
+// the event loop and then kept, 16 KiB or more for the connection's whole
+// life. Sending straight to the kernel while that buffer is empty saves the
+// memory, a copy and a trip through the event loop; whatever the kernel does
+// not take goes to QTcpSocket as before, so the order is kept.
+void Connection::send(const QByteArray &data)
+{
+    qint64 sent = 0;
+    if (m_socket->bytesToWrite() == 0 && m_socket->state() == QAbstractSocket::ConnectedState) {
+        const auto descriptor = m_socket->socketDescriptor();
+#ifdef Q_OS_WIN
+        const int n = ::send(SOCKET(descriptor), data.constData(), int(qMin<qsizetype>(data.size(), INT_MAX)), 0);
+        sent = n > 0 ? n : 0;
+#else
+#ifdef MSG_NOSIGNAL
+        const int flags = MSG_NOSIGNAL;
+#else
+        const int flags = 0;
+#endif
+        ssize_t n;
+        do {
+            n = ::send(int(descriptor), data.constData(), size_t(data.size()), flags);
+        } while (n < 0 && errno == EINTR);
+        sent = n > 0 ? n : 0; // EAGAIN or an error: QTcpSocket takes over and reports it
+#endif
+    }
+    if (sent < data.size())
+        m_socket->write(data.constData() + sent, data.size() - sent);
+}
+
 qint64 Connection::bytesToWrite() const
 {
     return m_socket ? m_socket->bytesToWrite() : 0;
@@ -55,7 +93,9 @@ void Connection::onReadyRead()
         return;
     if (m_responding && m_parser.bufferedBytes() > 0)
         return; // already holding a pipelined request; read on when this response ends
-    m_parser.feed(m_socket->readAll());
+    // Exactly what is there: readAll() would hand the parser a block of
+    // 16 KiB or more that a long-lived connection then keeps.
+    m_parser.feed(m_socket->read(m_socket->bytesAvailable()));
     dispatchBuffered();
 }
 
@@ -70,7 +110,13 @@ bool Connection::offerUpgrade()
         return false;
     const qsizetype end = peeked.indexOf("\r\n\r\n");
     if (end < 0) {
-        if (peeked.size() >= headLimit)
+        // Already over a limit (request line, header bytes or count): the
+        // parser answers 414/431 now, not 408 when the request times out.
+        const qsizetype lineEnd = peeked.indexOf('\n');
+        const bool overLimit = (lineEnd < 0 ? peeked.size() : lineEnd) > m_options.limits.maxRequestLine + 1
+                               || (lineEnd >= 0 && peeked.size() - lineEnd - 1 > m_options.limits.maxHeaderBytes + 1)
+                               || peeked.count('\n') - 1 > m_options.limits.maxHeaderCount;
+        if (peeked.size() >= headLimit || overLimit)
             return false; // let the parser reject it
         armIdleTimer();
         return true;
@@ -158,7 +204,7 @@ void Connection::respond(const HttpResponse &response)
     QByteArray out = statusAndHeaders(response, extra);
     if (!bodyless && m_request.method != "HEAD")
         out += response.body;
-    m_socket->write(out);
+    send(out);
     finishResponse(m_keepAlive);
 }
 
@@ -181,7 +227,7 @@ void Connection::beginStream(const HttpResponse &head)
         m_keepAlive = false;
         extra.append(Header("Connection", "close"));
     }
-    m_socket->write(statusAndHeaders(head, extra));
+    send(statusAndHeaders(head, extra));
 }
 
 bool Connection::writeChunk(const QByteArray &data)
@@ -191,7 +237,7 @@ bool Connection::writeChunk(const QByteArray &data)
     if (data.isEmpty())
         return true; // an empty chunk would end the stream
     if (!m_chunked) {
-        m_socket->write(data);
+        send(data);
         return true;
     }
     QByteArray chunk;
@@ -200,7 +246,7 @@ bool Connection::writeChunk(const QByteArray &data)
     chunk += "\r\n";
     chunk += data;
     chunk += "\r\n";
-    m_socket->write(chunk);
+    send(chunk);
     return true;
 }
 
@@ -209,7 +255,7 @@ void Connection::endStream()
     if (!m_socket || !m_streaming)
         return;
     if (m_chunked)
-        m_socket->write("0\r\n\r\n", 5);
+        send(QByteArrayLiteral("0\r\n\r\n"));
     finishResponse(m_keepAlive);
 }
 
@@ -244,7 +290,7 @@ void Connection::failRequest(int status, const QByteArray &reason)
     HttpResponse response = HttpResponse::text(status, reason);
     QList<QPair<QByteArray, QByteArray>> extra{{"Content-Length", QByteArray::number(response.body.size())},
                                                {"Connection", "close"}};
-    m_socket->write(statusAndHeaders(response, extra) + response.body);
+    send(statusAndHeaders(response, extra) + response.body);
     close();
 }
 

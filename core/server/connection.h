@@ -89,6 +89,8 @@ private:
     void finishResponse(bool keepAlive);
     void failRequest(int status, const QByteArray &reason);
     void armIdleTimer();
+    // Writes to the kernel at once when nothing is queued before it.
+    void send(const QByteArray &data);
     QByteArray statusAndHeaders(const HttpResponse &response, const QList<QPair<QByteArray, QByteArray>> &extra) const;
 
     QTcpSocket *m_socket = nullptr;
