@@ -1,0 +1,185 @@
+#include "backendpanel.h"
+
+#include "sessiontablemodel.h"
+
+#include <QGridLayout>
+#include <QGroupBox>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLocale>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+namespace SockJsProxy {
+
+namespace {
+
+struct CounterField
+{
+    const char *name;
+    const char *label;
+};
+
+const CounterField kCounterFields[] = {
+    {"sessionsOpen", QT_TRANSLATE_NOOP("BackendPanel", "Sessions open")},
+    {"sessionsOpened", QT_TRANSLATE_NOOP("BackendPanel", "Opened")},
+    {"sessionsClosed", QT_TRANSLATE_NOOP("BackendPanel", "Closed")},
+    {"messagesIn", QT_TRANSLATE_NOOP("BackendPanel", "Messages in")},
+    {"messagesOut", QT_TRANSLATE_NOOP("BackendPanel", "Messages out")},
+    {"bytesIn", QT_TRANSLATE_NOOP("BackendPanel", "Bytes in")},
+    {"bytesOut", QT_TRANSLATE_NOOP("BackendPanel", "Bytes out")},
+    {"drops", QT_TRANSLATE_NOOP("BackendPanel", "Drops")},
+    {"protocolErrors", QT_TRANSLATE_NOOP("BackendPanel", "Protocol errors")},
+    {"backendEvents", QT_TRANSLATE_NOOP("BackendPanel", "Backend events")},
+    {"backendErrors", QT_TRANSLATE_NOOP("BackendPanel", "Backend errors")},
+    {"rates", QT_TRANSLATE_NOOP("BackendPanel", "Rates")},
+};
+
+QString peers(int count)
+{
+    return count < 0 ? QStringLiteral("?") : QString::number(count);
+}
+
+// "tcp://127.0.0.1:9241" -> "127.0.0.1:9241"; other schemes stay whole.
+QString shortEndpoint(const QString &endpoint)
+{
+    return endpoint.startsWith(QLatin1String("tcp://")) ? endpoint.mid(6) : endpoint;
+}
+
+} // namespace
+
+BackendPanel::BackendPanel(QWidget *parent) : QWidget(parent), m_services(new QTableWidget(0, ColumnCount, this))
+{
+    m_services->setObjectName(QStringLiteral("backendTable"));
+    m_services->setHorizontalHeaderLabels(
+        {tr("Service"), tr("Backend"), tr("In (peers)"), tr("Out (peers)"), tr("Open"), tr("Queued"), tr("Dropped")});
+    m_services->verticalHeader()->hide();
+    m_services->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_services->setSelectionMode(QAbstractItemView::NoSelection);
+    m_services->setAlternatingRowColors(true);
+    m_services->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_services->horizontalHeader()->setStretchLastSection(true);
+    m_services->verticalHeader()->setDefaultSectionSize(m_services->fontMetrics().height() + 6);
+
+    auto *countersBox = new QGroupBox(tr("Counters"), this);
+    auto *grid = new QGridLayout(countersBox);
+    grid->setHorizontalSpacing(12);
+    grid->setVerticalSpacing(2);
+    int i = 0;
+    for (const CounterField &field : kCounterFields) {
+        const int row = i / 3;
+        const int column = (i % 3) * 2;
+        auto *label = new QLabel(tr(field.label) + QLatin1Char(':'), countersBox);
+        auto *value = new QLabel(QStringLiteral("-"), countersBox);
+        value->setObjectName(QLatin1String(field.name));
+        value->setTextInteractionFlags(Qt::TextSelectableByMouse);
+        QFont bold = value->font();
+        bold.setBold(true);
+        value->setFont(bold);
+        grid->addWidget(label, row, column);
+        grid->addWidget(value, row, column + 1);
+        m_counters.insert(QLatin1String(field.name), value);
+        ++i;
+    }
+    grid->setColumnStretch(5, 1);
+
+    auto *layout = new QVBoxLayout(this);
+    layout->setContentsMargins(4, 4, 4, 4);
+    layout->addWidget(m_services, 1);
+    layout->addWidget(countersBox);
+}
+
+QString BackendPanel::backendState(const BackendStatus &status)
+{
+    if (status.inPeers < 0 || status.outPeers < 0)
+        return QStringLiteral("unknown");
+    if (status.inPeers > 0 && status.outPeers > 0)
+        return QStringLiteral("connected");
+    if (status.inPeers > 0)
+        return QStringLiteral("in only");
+    if (status.outPeers > 0)
+        return QStringLiteral("out only");
+    return QStringLiteral("no backend");
+}
+
+void BackendPanel::setCell(int row, int column, const QString &text, const QString &toolTip)
+{
+    QTableWidgetItem *item = m_services->item(row, column);
+    if (!item) {
+        item = new QTableWidgetItem;
+        m_services->setItem(row, column, item);
+    }
+    if (item->text() != text)
+        item->setText(text);
+    if (item->toolTip() != toolTip)
+        item->setToolTip(toolTip);
+}
+
+void BackendPanel::setStats(const MonitorStats &stats)
+{
+    const QLocale locale;
+    if (m_services->rowCount() != stats.services.size())
+        m_services->setRowCount(int(stats.services.size()));
+    for (int row = 0; row < stats.services.size(); ++row) {
+        const ServiceStats &service = stats.services.at(row);
+        const BackendStatus &backend = service.backend;
+        setCell(row, ServiceColumn, service.prefix);
+        const QString state = backendState(backend);
+        setCell(row, BackendColumn, QStringLiteral("\u25CF ") + state,
+                tr("backends connected: %1 to \"in\", %2 to \"out\"").arg(peers(backend.inPeers), peers(backend.outPeers)));
+        QTableWidgetItem *stateItem = m_services->item(row, BackendColumn);
+        QColor color(0x80, 0x80, 0x80);
+        if (state == QLatin1String("connected"))
+            color = QColor(0x1a, 0x8f, 0x3c);
+        else if (state == QLatin1String("no backend"))
+            color = QColor(0xc0, 0x1c, 0x28);
+        else if (state != QLatin1String("unknown"))
+            color = QColor(0xc0, 0x7a, 0x00);
+        stateItem->setForeground(color);
+        QFont font = stateItem->font();
+        font.setBold(true);
+        stateItem->setFont(font);
+        setCell(row, InColumn, QStringLiteral("%1 (%2)").arg(shortEndpoint(backend.inEndpoint), peers(backend.inPeers)),
+                tr("%1: the proxy's PUSH socket; backends pull client events here (%2 connected)")
+                    .arg(backend.inEndpoint, peers(backend.inPeers)));
+        setCell(row, OutColumn, QStringLiteral("%1 (%2)").arg(shortEndpoint(backend.outEndpoint), peers(backend.outPeers)),
+                tr("%1: the proxy's PULL socket; backends push replies here (%2 connected)")
+                    .arg(backend.outEndpoint, peers(backend.outPeers)));
+        setCell(row, SessionsColumn, locale.toString(qlonglong(service.sessionsOpen)));
+        setCell(row, QueuedColumn, locale.toString(qlonglong(backend.queued)));
+        setCell(row, DroppedColumn, locale.toString(backend.dropped));
+        for (const int column : {SessionsColumn, QueuedColumn, DroppedColumn})
+            m_services->item(row, column)->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+        if (backend.queued > 0)
+            m_services->item(row, QueuedColumn)->setForeground(QColor(0xc0, 0x7a, 0x00));
+        else
+            m_services->item(row, QueuedColumn)->setData(Qt::ForegroundRole, QVariant());
+    }
+
+    const Counters &c = stats.counters;
+    auto set = [this](const char *name, const QString &text) {
+        if (QLabel *label = m_counters.value(QLatin1String(name)); label && label->text() != text)
+            label->setText(text);
+    };
+    set("sessionsOpen", locale.toString(qlonglong(stats.sessionsOpen)));
+    set("sessionsOpened", locale.toString(c.sessionsOpened));
+    set("sessionsClosed", locale.toString(c.sessionsClosed));
+    set("messagesIn", locale.toString(c.messagesIn));
+    set("messagesOut", locale.toString(c.messagesOut));
+    set("bytesIn", SessionTableModel::formatBytes(c.bytesIn));
+    set("bytesOut", SessionTableModel::formatBytes(c.bytesOut));
+    set("drops", locale.toString(c.drops));
+    set("protocolErrors", locale.toString(c.protocolErrors));
+    set("backendEvents", locale.toString(c.backendEvents));
+    set("backendErrors", locale.toString(c.backendErrors));
+    set("rates", tr("%1 in/s, %2 out/s").arg(stats.rates.messagesIn, 0, 'f', 1).arg(stats.rates.messagesOut, 0, 'f', 1));
+}
+
+void BackendPanel::clear()
+{
+    m_services->setRowCount(0);
+    for (QLabel *label : std::as_const(m_counters))
+        label->setText(QStringLiteral("-"));
+}
+
+} // namespace SockJsProxy

@@ -1,0 +1,52 @@
+#pragma once
+
+#include "metrics/monitortypes.h"
+
+#include <QHash>
+#include <QWidget>
+
+class QLabel;
+class QTableWidget;
+
+namespace SockJsProxy {
+
+// Backends and counters: per service the bound "in"/"out" endpoints, whether
+// a backend is connected (peers on both sockets: green; on one: amber; none:
+// red), events queued for a backend and drops; below, the counters of
+// MonitorStats. Updated in place from statsUpdated (once a second).
+class BackendPanel : public QWidget
+{
+    Q_OBJECT
+
+public:
+    enum Column {
+        ServiceColumn,
+        BackendColumn,
+        InColumn,
+        OutColumn,
+        SessionsColumn,
+        QueuedColumn,
+        DroppedColumn,
+        ColumnCount
+    };
+
+    explicit BackendPanel(QWidget *parent = nullptr);
+
+    void setStats(const SockJsProxy::MonitorStats &stats);
+    void clear();
+
+    QTableWidget *servicesTable() const { return m_services; }
+    // The value label of a counter ("sessionsOpen", "messagesIn", ...), for tests.
+    QLabel *counterLabel(const QString &name) const { return m_counters.value(name); }
+
+    // "connected", "in only", "out only", "no backend" or "unknown".
+    static QString backendState(const BackendStatus &status);
+
+private:
+    void setCell(int row, int column, const QString &text, const QString &toolTip = QString());
+
+    QTableWidget *m_services;
+    QHash<QString, QLabel *> m_counters;
+};
+
+} // namespace SockJsProxy

@@ -1,0 +1,222 @@
+#include "inspectorwidget.h"
+
+#include "metrics/monitorsource.h"
+#include "trafficmodel.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QClipboard>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QScrollBar>
+#include <QTableView>
+#include <QTimerEvent>
+#include <QToolButton>
+#include <QVBoxLayout>
+
+#include <algorithm>
+#include <utility>
+
+namespace SockJsProxy {
+
+InspectorWidget::InspectorWidget(QWidget *parent)
+    : QWidget(parent), m_model(new TrafficModel(this)), m_view(new QTableView(this)), m_header(new QLabel(this)),
+      m_pauseButton(new QToolButton(this))
+{
+    m_view->setObjectName(QStringLiteral("inspectorView"));
+    m_view->setModel(m_model);
+    m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_view->setSelectionMode(QAbstractItemView::ExtendedSelection);
+    m_view->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_view->setWordWrap(false);
+    m_view->setTextElideMode(Qt::ElideRight);
+    m_view->verticalHeader()->hide();
+    m_view->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
+    m_view->verticalHeader()->setDefaultSectionSize(m_view->fontMetrics().height() + 4);
+    m_view->horizontalHeader()->setStretchLastSection(true);
+    const QFontMetrics metrics = m_view->fontMetrics();
+    m_view->setColumnWidth(TrafficModel::TimeColumn, metrics.horizontalAdvance(QStringLiteral("00:00:00.000")) + 20);
+    m_view->setColumnWidth(TrafficModel::DirectionColumn, metrics.horizontalAdvance(QStringLiteral("Direction")) + 20);
+    m_view->setColumnWidth(TrafficModel::SizeColumn, metrics.horizontalAdvance(QStringLiteral("000000")) + 20);
+
+    auto *copyAction = new QAction(tr("&Copy"), m_view);
+    copyAction->setShortcut(QKeySequence::Copy);
+    copyAction->setShortcutContext(Qt::WidgetShortcut);
+    connect(copyAction, &QAction::triggered, this, &InspectorWidget::copySelection);
+    m_view->addAction(copyAction);
+
+    m_header->setObjectName(QStringLiteral("inspectorHeader"));
+    m_header->setTextInteractionFlags(Qt::TextSelectableByMouse);
+
+    m_pauseButton->setObjectName(QStringLiteral("pauseButton"));
+    m_pauseButton->setText(tr("Pause"));
+    m_pauseButton->setCheckable(true);
+    m_pauseButton->setToolTip(tr("Stop appending messages (what arrives meanwhile is not kept)"));
+    connect(m_pauseButton, &QToolButton::toggled, this, &InspectorWidget::setPaused);
+
+    auto *clearButton = new QToolButton(this);
+    clearButton->setObjectName(QStringLiteral("clearButton"));
+    clearButton->setText(tr("Clear"));
+    connect(clearButton, &QToolButton::clicked, this, &InspectorWidget::clear);
+
+    auto *copyButton = new QToolButton(this);
+    copyButton->setObjectName(QStringLiteral("copyButton"));
+    copyButton->setText(tr("Copy"));
+    copyButton->setToolTip(tr("Copy the selected messages (tab-separated)"));
+    connect(copyButton, &QToolButton::clicked, this, &InspectorWidget::copySelection);
+
+    auto *bar = new QHBoxLayout;
+    bar->addWidget(m_header, 1);
+    bar->addWidget(m_pauseButton);
+    bar->addWidget(clearButton);
+    bar->addWidget(copyButton);
+
+    auto *layout = new QVBoxLayout(this);
+    layout->setContentsMargins(4, 4, 4, 4);
+    layout->addLayout(bar);
+    layout->addWidget(m_view, 1);
+    updateHeader();
+}
+
+InspectorWidget::~InspectorWidget()
+{
+    if (m_source && !m_session.isEmpty())
+        m_source->setInspected(m_session, false);
+}
+
+void InspectorWidget::setSource(MonitorSource *source)
+{
+    if (m_source) {
+        if (!m_session.isEmpty())
+            m_source->setInspected(m_session, false);
+        m_source->disconnect(this);
+    }
+    m_source = source;
+    m_session.clear();
+    m_description.clear();
+    m_pending.clear();
+    m_model->clear();
+    if (m_source)
+        connect(m_source, &MonitorSource::traffic, this, &InspectorWidget::onTraffic);
+    updateHeader();
+}
+
+void InspectorWidget::setSession(const QByteArray &id, const QString &description)
+{
+    if (id == m_session) {
+        if (!description.isEmpty() && description != m_description) {
+            m_description = description;
+            updateHeader();
+        }
+        return;
+    }
+    if (m_source && !m_session.isEmpty())
+        m_source->setInspected(m_session, false);
+    m_session = id;
+    m_description = description;
+    m_closed = false;
+    m_pending.clear();
+    m_model->clear();
+    if (m_source && !m_session.isEmpty())
+        m_source->setInspected(m_session, true);
+    updateHeader();
+}
+
+void InspectorWidget::reinspect()
+{
+    if (m_source && !m_session.isEmpty() && !m_closed)
+        m_source->setInspected(m_session, true);
+}
+
+void InspectorWidget::markClosed()
+{
+    if (m_closed || m_session.isEmpty())
+        return;
+    m_closed = true;
+    updateHeader();
+}
+
+void InspectorWidget::updateHeader()
+{
+    if (m_session.isEmpty()) {
+        m_header->setText(tr("Select a session to see its messages."));
+        return;
+    }
+    QString text = tr("Session <b>%1</b>").arg(QString::fromLatin1(m_session).toHtmlEscaped());
+    if (!m_description.isEmpty())
+        text += QStringLiteral(" \u2014 ") + m_description.toHtmlEscaped();
+    if (m_closed)
+        text += tr(" <i>(closed)</i>");
+    if (m_paused)
+        text += tr(" <i>(paused)</i>");
+    m_header->setText(text);
+}
+
+void InspectorWidget::setPaused(bool paused)
+{
+    if (paused == m_paused)
+        return;
+    m_paused = paused;
+    if (m_pauseButton->isChecked() != paused)
+        m_pauseButton->setChecked(paused);
+    if (paused) {
+        flush(); // what arrived before the click is shown
+        m_flushTimer.stop();
+    }
+    updateHeader();
+}
+
+void InspectorWidget::clear()
+{
+    m_pending.clear();
+    m_model->clear();
+}
+
+void InspectorWidget::copySelection()
+{
+    QList<int> rows;
+    const QModelIndexList selected = m_view->selectionModel()->selectedRows();
+    for (const QModelIndex &index : selected)
+        rows.append(index.row());
+    std::sort(rows.begin(), rows.end());
+    if (rows.isEmpty())
+        return;
+    QApplication::clipboard()->setText(m_model->toText(rows));
+}
+
+void InspectorWidget::onTraffic(const TrafficEvent &event)
+{
+    if (m_paused || event.sessionId != m_session || m_session.isEmpty())
+        return;
+    m_pending.append(event);
+    // Never hold more than the model would keep.
+    if (m_pending.size() > 2 * m_model->capacity())
+        m_pending.remove(0, m_pending.size() - m_model->capacity());
+    if (!m_flushTimer.isActive())
+        m_flushTimer.start(kFlushMs, this);
+}
+
+void InspectorWidget::flush()
+{
+    m_flushTimer.stop();
+    if (m_pending.isEmpty())
+        return;
+    // Follow the newest message only when the user is already at the bottom.
+    QScrollBar *scroll = m_view->verticalScrollBar();
+    const bool atBottom = scroll->value() >= scroll->maximum() - 2;
+    const QList<TrafficEvent> batch = std::exchange(m_pending, {});
+    m_model->append(batch);
+    if (atBottom)
+        m_view->scrollToBottom();
+}
+
+void InspectorWidget::timerEvent(QTimerEvent *event)
+{
+    if (event->timerId() == m_flushTimer.timerId())
+        flush();
+    else
+        QWidget::timerEvent(event);
+}
+
+} // namespace SockJsProxy

@@ -1,0 +1,676 @@
+#include "mainwindow.h"
+
+#include "backendpanel.h"
+#include "control/controlserver.h"
+#include "control/remotemonitor.h"
+#include "inspectorwidget.h"
+#include "logpane.h"
+#include "metrics/logcapture.h"
+#include "metrics/monitor.h"
+#include "ratechart.h"
+#include "server/server.h"
+#include "sessionfiltermodel.h"
+#include "sessiontablemodel.h"
+#include "sockjs/service.h"
+#include "sockjsproxy_version.h"
+#include "startproxydialog.h"
+#include "attachdialog.h"
+#include "zmq/zmqbridge.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QClipboard>
+#include <QCloseEvent>
+#include <QComboBox>
+#include <QDockWidget>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QImageReader>
+#include <QInputDialog>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMenu>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QStatusBar>
+#include <QTableView>
+#include <QTimerEvent>
+#include <QToolBar>
+#include <QVBoxLayout>
+
+namespace SockJsProxy {
+
+namespace {
+
+// Bounded wait for the "disconnect" messages of a local proxy's shutdown.
+constexpr int kDrainMs = 2000;
+
+const QStringList kTransports{QStringLiteral("websocket"),     QStringLiteral("rawwebsocket"),
+                              QStringLiteral("xhr-streaming"), QStringLiteral("xhr-polling"),
+                              QStringLiteral("eventsource"),   QStringLiteral("htmlfile"),
+                              QStringLiteral("jsonp-polling")};
+
+} // namespace
+
+MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
+{
+    setObjectName(QStringLiteral("monitorWindow"));
+    setWindowIcon(appIcon());
+    createViews();
+    createActions();
+    updateStatus();
+    onSelectionChanged();
+}
+
+MainWindow::~MainWindow()
+{
+    // Views first let go of the source (un-inspecting), then the sources go
+    // in order: control, monitor, server.
+    unwatch();
+    m_control.reset();
+    m_localMonitor.reset();
+    m_remote.reset();
+    m_server.reset();
+    m_retiring.reset();
+}
+
+QIcon MainWindow::appIcon()
+{
+    QIcon icon;
+    if (QImageReader::supportedImageFormats().contains("svg"))
+        icon.addFile(QStringLiteral(":/icons/sockjsproxy.svg"));
+    for (const int size : {32, 64, 128, 256})
+        icon.addFile(QStringLiteral(":/icons/sockjsproxy-%1.png").arg(size), QSize(size, size));
+    return icon;
+}
+
+void MainWindow::createViews()
+{
+    // Sessions: filter bar over the table.
+    m_sessionModel = new SessionTableModel(this);
+    m_sessionFilter = new SessionFilterModel(this);
+    m_sessionFilter->setSourceModel(m_sessionModel);
+
+    m_serviceCombo = new QComboBox;
+    m_serviceCombo->setObjectName(QStringLiteral("serviceFilterCombo"));
+    m_serviceCombo->addItem(tr("All services"), QString());
+    m_serviceCombo->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+    connect(m_serviceCombo, &QComboBox::currentIndexChanged, this,
+            [this] { m_sessionFilter->setServiceFilter(m_serviceCombo->currentData().toString()); });
+
+    m_transportCombo = new QComboBox;
+    m_transportCombo->setObjectName(QStringLiteral("transportFilterCombo"));
+    m_transportCombo->addItem(tr("All transports"), QString());
+    for (const QString &transport : kTransports)
+        m_transportCombo->addItem(transport, transport);
+    connect(m_transportCombo, &QComboBox::currentIndexChanged, this,
+            [this] { m_sessionFilter->setTransportFilter(m_transportCombo->currentData().toString()); });
+
+    m_filterEdit = new QLineEdit;
+    m_filterEdit->setObjectName(QStringLiteral("sessionFilterEdit"));
+    m_filterEdit->setPlaceholderText(tr("Filter: id, address, origin, user agent, \u2026"));
+    m_filterEdit->setClearButtonEnabled(true);
+    connect(m_filterEdit, &QLineEdit::textChanged, m_sessionFilter, &SessionFilterModel::setTextFilter);
+
+    m_sessionsView = new QTableView;
+    m_sessionsView->setObjectName(QStringLiteral("sessionsView"));
+    m_sessionsView->setModel(m_sessionFilter);
+    m_sessionsView->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_sessionsView->setSelectionMode(QAbstractItemView::ExtendedSelection);
+    m_sessionsView->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_sessionsView->setAlternatingRowColors(true);
+    m_sessionsView->setWordWrap(false);
+    m_sessionsView->setContextMenuPolicy(Qt::CustomContextMenu);
+    m_sessionsView->verticalHeader()->hide();
+    // Fixed row heights and no ResizeToContents: thousands of rows stay cheap.
+    m_sessionsView->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
+    m_sessionsView->verticalHeader()->setDefaultSectionSize(m_sessionsView->fontMetrics().height() + 6);
+    QHeaderView *header = m_sessionsView->horizontalHeader();
+    header->setSectionResizeMode(QHeaderView::Interactive);
+    header->setHighlightSections(false);
+    // Widths from sample texts: average character widths underestimate digits.
+    const QFontMetrics metrics = m_sessionsView->fontMetrics();
+    const struct
+    {
+        int column;
+        const char *sample;
+    } widths[] = {
+        {SessionTableModel::IdColumn, "00000-00"},
+        {SessionTableModel::ServiceColumn, "/service"},
+        {SessionTableModel::TransportColumn, "xhr-streaming"},
+        {SessionTableModel::RemoteColumn, "127.000.000.1:00000"},
+        {SessionTableModel::StateColumn, "connecting"},
+        {SessionTableModel::MessagesInColumn, "Msgs in"},
+        {SessionTableModel::MessagesOutColumn, "Msgs out"},
+        {SessionTableModel::BytesInColumn, "000.0 KiB"},
+        {SessionTableModel::BytesOutColumn, "000.0 KiB"},
+        {SessionTableModel::QueuedColumn, "Queued"},
+        {SessionTableModel::OpenedAtColumn, "00:00:00"},
+        {SessionTableModel::LastActivityColumn, "Last activity"},
+        {SessionTableModel::OriginColumn, "http://localhost:0000"},
+        {SessionTableModel::UserAgentColumn, "Mozilla/5.0 (X11; Linux x86_64)"},
+    };
+    for (const auto &width : widths)
+        m_sessionsView->setColumnWidth(width.column, metrics.horizontalAdvance(QLatin1String(width.sample)) + 20);
+    m_sessionsView->setSortingEnabled(true);
+    m_sessionsView->sortByColumn(SessionTableModel::OpenedAtColumn, Qt::AscendingOrder);
+    connect(m_sessionsView->selectionModel(), &QItemSelectionModel::selectionChanged, this,
+            &MainWindow::onSelectionChanged);
+    connect(m_sessionsView->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+            &MainWindow::onSelectionChanged);
+    connect(m_sessionsView, &QWidget::customContextMenuRequested, this, &MainWindow::onSessionsContextMenu);
+    for (const auto signal : {&QAbstractItemModel::rowsInserted, &QAbstractItemModel::rowsRemoved})
+        connect(m_sessionFilter, signal, this, &MainWindow::updateCountLabel);
+    connect(m_sessionFilter, &QAbstractItemModel::modelReset, this, &MainWindow::updateCountLabel);
+    connect(m_sessionFilter, &QAbstractItemModel::layoutChanged, this, &MainWindow::updateCountLabel);
+
+    auto *filterBar = new QHBoxLayout;
+    filterBar->addWidget(m_serviceCombo);
+    filterBar->addWidget(m_transportCombo);
+    filterBar->addWidget(m_filterEdit, 1);
+
+    auto *central = new QWidget;
+    auto *centralLayout = new QVBoxLayout(central);
+    centralLayout->setContentsMargins(4, 4, 4, 0);
+    centralLayout->addLayout(filterBar);
+    centralLayout->addWidget(m_sessionsView, 1);
+    setCentralWidget(central);
+
+    // Rates: service combo over the chart.
+    m_rateChart = new RateChart;
+    m_rateChart->setObjectName(QStringLiteral("rateChart"));
+    m_chartServiceCombo = new QComboBox;
+    m_chartServiceCombo->setObjectName(QStringLiteral("chartServiceCombo"));
+    m_chartServiceCombo->addItem(tr("All services"), QString());
+    connect(m_chartServiceCombo, &QComboBox::currentIndexChanged, this,
+            [this] { m_rateChart->setService(m_chartServiceCombo->currentData().toString()); });
+    auto *ratesWidget = new QWidget;
+    auto *ratesLayout = new QVBoxLayout(ratesWidget);
+    ratesLayout->setContentsMargins(4, 4, 4, 4);
+    auto *ratesBar = new QHBoxLayout;
+    ratesBar->addWidget(new QLabel(tr("Last 5 minutes of")));
+    ratesBar->addWidget(m_chartServiceCombo);
+    ratesBar->addStretch(1);
+    ratesLayout->addLayout(ratesBar);
+    ratesLayout->addWidget(m_rateChart, 1);
+
+    m_backendPanel = new BackendPanel;
+    m_inspector = new InspectorWidget;
+    m_logPane = new LogPane;
+
+    auto dock = [this](const QString &title, const QString &name, QWidget *widget, Qt::DockWidgetArea area) {
+        auto *d = new QDockWidget(title, this);
+        d->setObjectName(name);
+        d->setWidget(widget);
+        d->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable
+                       | QDockWidget::DockWidgetClosable);
+        addDockWidget(area, d);
+        return d;
+    };
+    setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
+    setCorner(Qt::TopRightCorner, Qt::RightDockWidgetArea);
+    QDockWidget *ratesDock = dock(tr("Rates"), QStringLiteral("ratesDock"), ratesWidget, Qt::RightDockWidgetArea);
+    QDockWidget *backendsDock =
+        dock(tr("Backends and counters"), QStringLiteral("backendsDock"), m_backendPanel, Qt::RightDockWidgetArea);
+    QDockWidget *logDock = dock(tr("Log"), QStringLiteral("logDock"), m_logPane, Qt::RightDockWidgetArea);
+    QDockWidget *inspectorDock =
+        dock(tr("Messages of the selected session"), QStringLiteral("inspectorDock"), m_inspector,
+             Qt::BottomDockWidgetArea);
+    splitDockWidget(ratesDock, backendsDock, Qt::Vertical);
+    splitDockWidget(backendsDock, logDock, Qt::Vertical);
+    resizeDocks({ratesDock}, {540}, Qt::Horizontal);
+    resizeDocks({ratesDock, backendsDock, logDock}, {250, 230, 300}, Qt::Vertical);
+    resizeDocks({inspectorDock}, {280}, Qt::Vertical);
+
+    m_statusLabel = new QLabel;
+    m_statusLabel->setObjectName(QStringLiteral("connectionLabel"));
+    m_statusLabel->setTextFormat(Qt::RichText);
+    m_countLabel = new QLabel;
+    m_countLabel->setObjectName(QStringLiteral("sessionCountLabel"));
+    statusBar()->addWidget(m_statusLabel, 1);
+    statusBar()->addPermanentWidget(m_countLabel);
+    updateCountLabel();
+
+    // Kept for the View menu.
+    for (QDockWidget *d : {ratesDock, backendsDock, inspectorDock, logDock})
+        d->toggleViewAction()->setObjectName(d->objectName() + QStringLiteral("Toggle"));
+}
+
+void MainWindow::createActions()
+{
+    m_startAction = new QAction(tr("&Start local proxy\u2026"), this);
+    m_startAction->setObjectName(QStringLiteral("startAction"));
+    m_startAction->setShortcut(QKeySequence::New);
+    connect(m_startAction, &QAction::triggered, this, &MainWindow::showStartDialog);
+
+    m_attachAction = new QAction(tr("&Attach\u2026"), this);
+    m_attachAction->setObjectName(QStringLiteral("attachAction"));
+    m_attachAction->setShortcut(QKeySequence::Open);
+    connect(m_attachAction, &QAction::triggered, this, &MainWindow::showAttachDialog);
+
+    m_detachAction = new QAction(tr("&Detach"), this);
+    m_detachAction->setObjectName(QStringLiteral("detachAction"));
+    m_detachAction->setToolTip(tr("Stop watching (a proxy started here is shut down)"));
+    connect(m_detachAction, &QAction::triggered, this, &MainWindow::detach);
+
+    m_quitAction = new QAction(tr("&Quit"), this);
+    m_quitAction->setObjectName(QStringLiteral("quitAction"));
+    m_quitAction->setShortcut(QKeySequence::Quit);
+    m_quitAction->setMenuRole(QAction::QuitRole);
+    connect(m_quitAction, &QAction::triggered, this, &QWidget::close);
+
+    m_disconnectAction = new QAction(tr("&Disconnect"), this);
+    m_disconnectAction->setObjectName(QStringLiteral("disconnectAction"));
+    m_disconnectAction->setToolTip(tr("Close the selected sessions (clients get c[3000,\"Go away!\"]) [Delete]"));
+    m_disconnectAction->setShortcut(QKeySequence::Delete);
+    // Delete only means "disconnect" in the table, not in the filter box.
+    m_disconnectAction->setShortcutContext(Qt::WidgetWithChildrenShortcut);
+    m_sessionsView->addAction(m_disconnectAction);
+    connect(m_disconnectAction, &QAction::triggered, this, &MainWindow::disconnectSelected);
+
+    m_sendAction = new QAction(tr("&Send message\u2026"), this);
+    m_sendAction->setObjectName(QStringLiteral("sendAction"));
+    m_sendAction->setToolTip(tr("Send a message to the selected session, as its backend would"));
+    connect(m_sendAction, &QAction::triggered, this, &MainWindow::sendToSelected);
+
+    m_clearCountersAction = new QAction(tr("&Clear counters"), this);
+    m_clearCountersAction->setObjectName(QStringLiteral("clearCountersAction"));
+    m_clearCountersAction->setToolTip(tr("Count from zero from now on (the proxy's own totals are kept)"));
+    connect(m_clearCountersAction, &QAction::triggered, this, &MainWindow::clearCounters);
+
+    m_copyIdAction = new QAction(tr("Copy &id"), this);
+    m_copyIdAction->setObjectName(QStringLiteral("copyIdAction"));
+    connect(m_copyIdAction, &QAction::triggered, this, [this] {
+        QStringList ids;
+        for (const QByteArray &id : selectedSessionIds())
+            ids.append(QString::fromLatin1(id));
+        QApplication::clipboard()->setText(ids.join(QLatin1Char('\n')));
+    });
+
+    QMenu *file = menuBar()->addMenu(tr("&File"));
+    file->addAction(m_startAction);
+    file->addAction(m_attachAction);
+    file->addAction(m_detachAction);
+    file->addSeparator();
+    file->addAction(m_quitAction);
+
+    QMenu *sessions = menuBar()->addMenu(tr("&Sessions"));
+    sessions->addAction(m_disconnectAction);
+    sessions->addAction(m_sendAction);
+    sessions->addAction(m_copyIdAction);
+    sessions->addSeparator();
+    sessions->addAction(m_clearCountersAction);
+
+    QMenu *view = menuBar()->addMenu(tr("&View"));
+    const auto docks = findChildren<QDockWidget *>();
+    for (QDockWidget *d : docks)
+        view->addAction(d->toggleViewAction());
+
+    QMenu *help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About"), this, [this] {
+        QMessageBox::about(this, tr("About SockJSProxy Monitor"),
+                           tr("<b>sockjsproxy-monitor</b> %1<br>Watches a SockJSProxy: sessions, rates, "
+                              "backends, messages and log.")
+                               .arg(QStringLiteral(SOCKJSPROXY_VERSION)));
+    });
+
+    QToolBar *toolbar = addToolBar(tr("Actions"));
+    toolbar->setObjectName(QStringLiteral("actionsToolBar"));
+    toolbar->setMovable(false);
+    toolbar->setToolButtonStyle(Qt::ToolButtonTextOnly);
+    toolbar->addAction(m_disconnectAction);
+    toolbar->addAction(m_sendAction);
+    toolbar->addSeparator();
+    toolbar->addAction(m_clearCountersAction);
+}
+
+void MainWindow::setSource(MonitorSource *source, const QString &description)
+{
+    detach();
+    if (source)
+        watch(source, description, true);
+}
+
+bool MainWindow::startLocalProxy(const CommandLine::Result &options, QString *error)
+{
+    detach();
+    m_retiring.reset(); // its ports may be the ones wanted now
+    m_drainTimer.stop();
+    // Capture from now on: the startup lines (listening on ..., bound ...)
+    // are delivered queued, once the Monitor below listens.
+    LogCapture::instance();
+    auto server = std::make_unique<Server>(options.config);
+    if (!server->start(error)) {
+        m_detail = *error;
+        m_logPane->addLine(QStringLiteral("critical"), QStringLiteral("monitor"), *error);
+        updateStatus();
+        return false;
+    }
+    auto monitor = std::make_unique<Monitor>(server.get());
+    std::unique_ptr<ControlServer> control;
+    if (!options.controlEndpoint.isEmpty()) {
+        control = std::make_unique<ControlServer>(monitor.get());
+        control->setToken(options.controlToken);
+        if (!control->listen(options.controlEndpoint, error)) {
+            control.reset();
+            monitor.reset();
+            server->shutdown();
+            m_detail = *error;
+            m_logPane->addLine(QStringLiteral("critical"), QStringLiteral("monitor"), *error);
+            updateStatus();
+            return false;
+        }
+    }
+    monitor->start();
+    m_server = std::move(server);
+    m_localMonitor = std::move(monitor);
+    m_control = std::move(control);
+    QString description =
+        tr("local proxy, HTTP %1:%2").arg(options.config.httpAddress).arg(m_server->httpPort());
+    if (m_control)
+        description += tr(", control %1:%2").arg(m_control->address().toString()).arg(m_control->port());
+    watch(m_localMonitor.get(), description, true);
+    return true;
+}
+
+void MainWindow::attach(const QString &endpoint, const QByteArray &token)
+{
+    detach();
+    m_lastAttachEndpoint = endpoint;
+    m_remote = std::make_unique<RemoteMonitor>();
+    watch(m_remote.get(), tr("proxy at control endpoint %1").arg(endpoint), false);
+    m_detail = tr("connecting\u2026");
+    updateStatus();
+    m_remote->attach(endpoint, token);
+}
+
+void MainWindow::detach()
+{
+    if (m_server) {
+        stopLocalProxy();
+    } else {
+        unwatch();
+        m_remote.reset();
+    }
+    m_description.clear();
+    m_detail.clear();
+    updateStatus();
+}
+
+void MainWindow::watch(MonitorSource *source, const QString &description, bool connected)
+{
+    unwatch();
+    m_source = source;
+    m_description = description;
+    m_connected = connected;
+    m_detail.clear();
+    connect(source, &MonitorSource::sessionsChanged, this, &MainWindow::onSessionsChanged);
+    connect(source, &MonitorSource::statsUpdated, this, &MainWindow::onStatsUpdated);
+    connect(source, &MonitorSource::connectionChanged, this, &MainWindow::onConnectionChanged);
+    m_sessionModel->setSessions(source->sessions());
+    m_inspector->setSource(source);
+    m_logPane->setSource(source);
+    m_rateChart->clear();
+    m_backendPanel->clear();
+    const MonitorStats stats = source->stats();
+    if (stats.time.isValid())
+        onStatsUpdated(stats);
+    updateStatus();
+    onSelectionChanged();
+}
+
+void MainWindow::unwatch()
+{
+    if (m_source)
+        m_source->disconnect(this);
+    m_inspector->setSource(nullptr);
+    m_logPane->setSource(nullptr);
+    m_source = nullptr;
+    m_connected = false;
+    m_sessionModel->clear();
+}
+
+void MainWindow::stopLocalProxy()
+{
+    unwatch();
+    m_control.reset();
+    m_localMonitor.reset();
+    if (!m_server)
+        return;
+    m_retiring.reset();
+    // Clients get a close frame, backends "disconnect"; the server stays
+    // until those left (or kDrainMs passed), as the CLI does at exit.
+    m_server->shutdown();
+    m_retiring = std::move(m_server);
+    m_drainElapsed.start();
+    m_drainTimer.start(20, this);
+}
+
+void MainWindow::timerEvent(QTimerEvent *event)
+{
+    if (event->timerId() != m_drainTimer.timerId()) {
+        QMainWindow::timerEvent(event);
+        return;
+    }
+    qsizetype queued = 0;
+    if (m_retiring) {
+        for (const Service *service : m_retiring->services())
+            queued += service->bridge()->queuedToBackend();
+    }
+    if (queued > 0 && m_drainElapsed.elapsed() < kDrainMs)
+        return;
+    m_drainTimer.stop();
+    m_retiring.reset();
+    if (m_closeWhenDrained)
+        close();
+}
+
+void MainWindow::closeEvent(QCloseEvent *event)
+{
+    if (m_server) {
+        m_closeWhenDrained = true;
+        stopLocalProxy();
+        m_detail = tr("shutting down\u2026");
+        updateStatus();
+    }
+    if (m_retiring) {
+        m_closeWhenDrained = true;
+        event->ignore();
+        return;
+    }
+    QMainWindow::closeEvent(event);
+}
+
+void MainWindow::onSessionsChanged(const QList<SessionInfo> &upserted, const QList<QByteArray> &removed)
+{
+    m_sessionModel->applyChanges(upserted, removed);
+    const QByteArray inspected = m_inspector->session();
+    if (!inspected.isEmpty()) {
+        const int row = m_sessionModel->rowOf(inspected);
+        if (row < 0 || m_sessionModel->sessionAt(row).state == QLatin1String("closed"))
+            m_inspector->markClosed();
+    }
+    updateCountLabel();
+}
+
+void MainWindow::onStatsUpdated(const MonitorStats &stats)
+{
+    m_rateChart->addSample(stats);
+    m_backendPanel->setStats(stats);
+    QStringList prefixes;
+    for (const ServiceStats &service : stats.services)
+        prefixes.append(service.prefix);
+    if (prefixes != m_servicePrefixes)
+        updateServiceCombos(prefixes);
+}
+
+void MainWindow::updateServiceCombos(const QStringList &prefixes)
+{
+    m_servicePrefixes = prefixes;
+    for (QComboBox *combo : {m_serviceCombo, m_chartServiceCombo}) {
+        const QString current = combo->currentData().toString();
+        const QSignalBlocker blocker(combo);
+        while (combo->count() > 1)
+            combo->removeItem(1);
+        for (const QString &prefix : prefixes)
+            combo->addItem(prefix, prefix);
+        const int index = combo->findData(current);
+        combo->setCurrentIndex(index < 0 ? 0 : index);
+    }
+    // The combos' signals were blocked: apply what they show now.
+    m_sessionFilter->setServiceFilter(m_serviceCombo->currentData().toString());
+    m_rateChart->setService(m_chartServiceCombo->currentData().toString());
+}
+
+void MainWindow::onConnectionChanged(bool connected, const QString &detail)
+{
+    if (connected != m_connected || !connected)
+        m_logPane->addLine(connected ? QStringLiteral("info") : QStringLiteral("warning"), QStringLiteral("monitor"),
+                           connected ? tr("attached to %1").arg(detail) : detail);
+    m_connected = connected;
+    m_detail = connected ? QString() : detail;
+    if (connected)
+        m_inspector->reinspect(); // the proxy forgets inspections with the connection
+    updateStatus();
+}
+
+QList<QByteArray> MainWindow::selectedSessionIds() const
+{
+    QList<QByteArray> ids;
+    const QModelIndexList rows = m_sessionsView->selectionModel()->selectedRows();
+    QList<int> viewRows;
+    for (const QModelIndex &index : rows)
+        viewRows.append(index.row());
+    std::sort(viewRows.begin(), viewRows.end());
+    for (const int row : std::as_const(viewRows))
+        ids.append(m_sessionFilter->index(row, 0).data(SessionTableModel::IdRole).toByteArray());
+    return ids;
+}
+
+void MainWindow::onSelectionChanged()
+{
+    const QModelIndexList rows = m_sessionsView->selectionModel()->selectedRows();
+    const bool any = !rows.isEmpty() && m_source;
+    m_disconnectAction->setEnabled(any);
+    m_copyIdAction->setEnabled(!rows.isEmpty());
+    m_sendAction->setEnabled(rows.size() == 1 && m_source);
+    m_clearCountersAction->setEnabled(m_source != nullptr);
+    m_detachAction->setEnabled(m_source != nullptr || m_server != nullptr);
+    if (rows.isEmpty())
+        return; // the inspector keeps the last session
+
+    // Inspect the current row when it is selected, else the first selected.
+    QModelIndex chosen = rows.first();
+    const QModelIndex current = m_sessionsView->selectionModel()->currentIndex();
+    if (current.isValid() && m_sessionsView->selectionModel()->isRowSelected(current.row(), QModelIndex()))
+        chosen = current.siblingAtColumn(0);
+    const int sourceRow = m_sessionFilter->mapToSource(chosen).row();
+    if (sourceRow < 0)
+        return;
+    const SessionInfo &session = m_sessionModel->sessionAt(sourceRow);
+    const QString remote = m_sessionModel->index(sourceRow, SessionTableModel::RemoteColumn).data().toString();
+    m_inspector->setSession(session.id, QStringLiteral("%1, %2, %3")
+                                            .arg(session.service, QString::fromLatin1(session.transport), remote));
+}
+
+void MainWindow::onSessionsContextMenu(const QPoint &position)
+{
+    if (!m_sessionsView->indexAt(position).isValid())
+        return;
+    QMenu menu(this);
+    menu.addAction(m_disconnectAction);
+    menu.addAction(m_sendAction);
+    menu.addAction(m_copyIdAction);
+    menu.exec(m_sessionsView->viewport()->mapToGlobal(position));
+}
+
+void MainWindow::disconnectSelected()
+{
+    const QList<QByteArray> ids = selectedSessionIds();
+    if (!m_source || ids.isEmpty())
+        return;
+    m_source->disconnectSessions(ids);
+    statusBar()->showMessage(tr("Disconnect sent for %n session(s)", nullptr, int(ids.size())), 4000);
+}
+
+void MainWindow::sendToSelected()
+{
+    const QList<QByteArray> ids = selectedSessionIds();
+    if (!m_source || ids.size() != 1)
+        return;
+    bool ok = false;
+    const QString text = QInputDialog::getText(this, tr("Send message"),
+                                               tr("Message to session %1:").arg(QString::fromLatin1(ids.first())),
+                                               QLineEdit::Normal, QString(), &ok);
+    if (!ok || !m_source)
+        return;
+    m_source->sendToSession(ids.first(), text.toUtf8());
+}
+
+void MainWindow::clearCounters()
+{
+    if (m_source)
+        m_source->clearCounters();
+}
+
+void MainWindow::updateStatus()
+{
+    QString color;
+    QString state;
+    if (!m_source) {
+        color = QStringLiteral("#808080");
+        state = tr("not watching any proxy");
+    } else if (m_connected) {
+        color = QStringLiteral("#1a8f3c");
+        state = tr("connected");
+    } else {
+        color = QStringLiteral("#c01c28");
+        state = tr("disconnected");
+    }
+    QString text = QStringLiteral("<span style=\"color:%1\">\u25CF</span> <b>%2</b>").arg(color, state.toHtmlEscaped());
+    if (!m_description.isEmpty())
+        text += QStringLiteral(" \u2014 ") + m_description.toHtmlEscaped();
+    if (!m_detail.isEmpty())
+        text += QStringLiteral(" (") + m_detail.toHtmlEscaped() + QLatin1Char(')');
+    m_statusLabel->setText(text);
+
+    QString title = tr("SockJSProxy Monitor");
+    if (m_source)
+        title += QStringLiteral(" \u2014 ") + m_description + QStringLiteral(" [") + state + QLatin1Char(']');
+    else
+        title += QStringLiteral(" \u2014 ") + state;
+    setWindowTitle(title);
+    m_detachAction->setEnabled(m_source != nullptr || m_server != nullptr);
+}
+
+void MainWindow::updateCountLabel()
+{
+    const int total = m_sessionModel->rowCount();
+    const int shown = m_sessionFilter->rowCount();
+    m_countLabel->setText(shown == total ? tr("%n session(s)", nullptr, total)
+                                         : tr("%1 of %n session(s) shown", nullptr, total).arg(shown));
+}
+
+void MainWindow::showStartDialog()
+{
+    StartProxyDialog dialog(this);
+    dialog.setArguments(m_lastStartArguments);
+    if (dialog.exec() != QDialog::Accepted)
+        return;
+    m_lastStartArguments = dialog.arguments();
+    QString error;
+    if (!startLocalProxy(dialog.result(), &error)) {
+        QMessageBox::warning(this, tr("Cannot start the proxy"), error);
+    }
+}
+
+void MainWindow::showAttachDialog()
+{
+    AttachDialog dialog(this);
+    dialog.setEndpoint(m_lastAttachEndpoint);
+    if (dialog.exec() != QDialog::Accepted)
+        return;
+    attach(dialog.endpoint(), dialog.token());
+}
+
+} // namespace SockJsProxy

@@ -1,0 +1,151 @@
+#pragma once
+
+#include "config/commandline.h"
+#include "metrics/monitorsource.h"
+
+#include <QBasicTimer>
+#include <QElapsedTimer>
+#include <QMainWindow>
+#include <QPointer>
+
+#include <memory>
+
+class QAction;
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QTableView;
+
+namespace SockJsProxy {
+
+class BackendPanel;
+class ControlServer;
+class InspectorWidget;
+class LogPane;
+class Monitor;
+class RateChart;
+class RemoteMonitor;
+class Server;
+class SessionFilterModel;
+class SessionTableModel;
+
+// The monitor's window: sessions table (central), rates, backends and log
+// (right docks), message inspector (bottom dock).
+//
+// It watches one MonitorSource at a time: a proxy it starts in this process
+// (startLocalProxy(): owns Server, Monitor and, with --control, a
+// ControlServer), a running CLI it attaches to (attach(): owns a
+// RemoteMonitor), or a source owned by the caller (setSource(), for tests).
+// It never touches sessions: actions send ids to the source.
+class MainWindow : public QMainWindow
+{
+    Q_OBJECT
+
+public:
+    explicit MainWindow(QWidget *parent = nullptr);
+    ~MainWindow() override;
+
+    // Watches a source the caller owns (and keeps alive while watched).
+    void setSource(SockJsProxy::MonitorSource *source, const QString &description);
+    // Starts a proxy in this process; on failure *error says why and nothing is watched.
+    bool startLocalProxy(const CommandLine::Result &options, QString *error);
+    // Attaches to a running sockjsproxy-cli --control endpoint ([HOST:]PORT).
+    void attach(const QString &endpoint, const QByteArray &token);
+    // Stops watching; a local proxy is shut down (sessions get a close frame).
+    void detach();
+
+    MonitorSource *source() const { return m_source; }
+    Server *localServer() const { return m_server.get(); }
+    bool isConnected() const { return m_connected; }
+    QString description() const { return m_description; }
+
+    SessionTableModel *sessionModel() const { return m_sessionModel; }
+    SessionFilterModel *sessionFilter() const { return m_sessionFilter; }
+    QTableView *sessionsView() const { return m_sessionsView; }
+    InspectorWidget *inspector() const { return m_inspector; }
+    RateChart *rateChart() const { return m_rateChart; }
+    BackendPanel *backendPanel() const { return m_backendPanel; }
+    LogPane *logPane() const { return m_logPane; }
+    QComboBox *serviceFilterCombo() const { return m_serviceCombo; }
+    QComboBox *transportFilterCombo() const { return m_transportCombo; }
+    QLineEdit *textFilterEdit() const { return m_filterEdit; }
+    QAction *disconnectAction() const { return m_disconnectAction; }
+    QAction *sendAction() const { return m_sendAction; }
+    QAction *clearCountersAction() const { return m_clearCountersAction; }
+
+    // Ids of the selected rows, in view order.
+    QList<QByteArray> selectedSessionIds() const;
+
+    // The application icon (SVG when Qt can render it, PNGs otherwise).
+    static QIcon appIcon();
+
+    // What the actions do (the source gets ids; it closes the sessions).
+    void disconnectSelected();
+    void sendToSelected();
+    void clearCounters();
+
+protected:
+    void closeEvent(QCloseEvent *event) override;
+    void timerEvent(QTimerEvent *event) override;
+
+private:
+    void createActions();
+    void createViews();
+    void watch(MonitorSource *source, const QString &description, bool connected);
+    void unwatch();
+    void stopLocalProxy();
+    void onSessionsChanged(const QList<SockJsProxy::SessionInfo> &upserted, const QList<QByteArray> &removed);
+    void onStatsUpdated(const SockJsProxy::MonitorStats &stats);
+    void onConnectionChanged(bool connected, const QString &detail);
+    void onSelectionChanged();
+    void onSessionsContextMenu(const QPoint &position);
+    void updateServiceCombos(const QStringList &prefixes);
+    void updateStatus();
+    void updateCountLabel();
+    void showStartDialog();
+    void showAttachDialog();
+
+    // Owned sources; declared in destruction order (control, monitor, server last).
+    std::unique_ptr<Server> m_server;
+    std::unique_ptr<Monitor> m_localMonitor;
+    std::unique_ptr<ControlServer> m_control;
+    std::unique_ptr<RemoteMonitor> m_remote;
+    // A local proxy shutting down: kept until backends got their "disconnect".
+    std::unique_ptr<Server> m_retiring;
+    QBasicTimer m_drainTimer;
+    QElapsedTimer m_drainElapsed;
+    bool m_closeWhenDrained = false;
+
+    QPointer<MonitorSource> m_source;
+    QString m_description;
+    QString m_detail;
+    bool m_connected = false;
+    QStringList m_servicePrefixes;
+    QString m_lastAttachEndpoint;
+    QString m_lastStartArguments;
+
+    SessionTableModel *m_sessionModel = nullptr;
+    SessionFilterModel *m_sessionFilter = nullptr;
+    QTableView *m_sessionsView = nullptr;
+    QComboBox *m_serviceCombo = nullptr;
+    QComboBox *m_transportCombo = nullptr;
+    QLineEdit *m_filterEdit = nullptr;
+    QComboBox *m_chartServiceCombo = nullptr;
+    RateChart *m_rateChart = nullptr;
+    BackendPanel *m_backendPanel = nullptr;
+    InspectorWidget *m_inspector = nullptr;
+    LogPane *m_logPane = nullptr;
+    QLabel *m_statusLabel = nullptr;
+    QLabel *m_countLabel = nullptr;
+
+    QAction *m_startAction = nullptr;
+    QAction *m_attachAction = nullptr;
+    QAction *m_detachAction = nullptr;
+    QAction *m_quitAction = nullptr;
+    QAction *m_disconnectAction = nullptr;
+    QAction *m_sendAction = nullptr;
+    QAction *m_clearCountersAction = nullptr;
+    QAction *m_copyIdAction = nullptr;
+};
+
+} // namespace SockJsProxy

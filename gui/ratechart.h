@@ -1,0 +1,58 @@
+#pragma once
+
+#include "metrics/monitortypes.h"
+
+#include <QList>
+#include <QWidget>
+
+namespace SockJsProxy {
+
+// Messages in/out per second and open sessions over the last five minutes,
+// painted with QPainter: messages on the left axis, sessions on the right.
+// Keeps a ring buffer of the last capacity() MonitorStats samples (one per
+// statsUpdated, so 300 = five minutes at 1 Hz) and repaints only when a
+// sample is added or the service changes.
+class RateChart : public QWidget
+{
+    Q_OBJECT
+
+public:
+    static constexpr int kDefaultCapacity = 300;
+    static constexpr qint64 kWindowMs = 5 * 60 * 1000;
+
+    explicit RateChart(QWidget *parent = nullptr);
+
+    void addSample(const SockJsProxy::MonitorStats &stats);
+    void clear();
+    // Empty: all services summed.
+    void setService(const QString &prefix);
+    QString service() const { return m_service; }
+
+    int sampleCount() const { return m_count; }
+    int capacity() const { return int(m_ring.size()); }
+    // Sample i, 0 = oldest.
+    const MonitorStats &sample(int i) const;
+
+    QSize sizeHint() const override { return QSize(520, 220); }
+    QSize minimumSizeHint() const override { return QSize(260, 140); }
+
+protected:
+    void paintEvent(QPaintEvent *event) override;
+
+private:
+    struct Point
+    {
+        qint64 timeMs = 0;
+        double in = 0;
+        double out = 0;
+        double sessions = 0;
+    };
+    QList<Point> points() const;
+
+    QList<MonitorStats> m_ring;
+    int m_start = 0;
+    int m_count = 0;
+    QString m_service;
+};
+
+} // namespace SockJsProxy

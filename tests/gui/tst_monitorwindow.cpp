@@ -1,0 +1,285 @@
+// The monitor window on a real in-process proxy: a TestServer (services
+// /echo, /close, ... with in-process echo backends), a Monitor on it and a
+// MainWindow on the Monitor, offscreen. Real clients (QWebSocket and a raw
+// xhr-streaming request) show up in the table with their transports; the
+// inspector shows the selected session's messages; Disconnect closes the
+// session through the core (client: c[3000,"Go away!"], backend: "disconnect").
+
+#include "backendpanel.h"
+#include "httpclient.h"
+#include "inspectorwidget.h"
+#include "mainwindow.h"
+#include "metrics/monitor.h"
+#include "ratechart.h"
+#include "sessionfiltermodel.h"
+#include "sessiontablemodel.h"
+#include "testbackend.h"
+#include "testserver.h"
+#include "trafficmodel.h"
+
+#include <QAction>
+#include <QComboBox>
+#include <QFile>
+#include <QLabel>
+#include <QLineEdit>
+#include <QSignalSpy>
+#include <QTableView>
+#include <QTest>
+#include <QWebSocket>
+
+#include <memory>
+
+using namespace SockJsProxy;
+using namespace SockJsProxy::Test;
+
+namespace {
+
+constexpr int kWaitMs = 10000; // generous under ASan
+
+// Source row of the session with this transport, or -1.
+int rowOfTransport(const SessionTableModel *model, const QByteArray &transport)
+{
+    for (int row = 0; row < model->rowCount(); ++row) {
+        if (model->sessionAt(row).transport == transport)
+            return row;
+    }
+    return -1;
+}
+
+bool inspectorShows(const InspectorWidget *inspector, TrafficEvent::Direction direction, const QString &text)
+{
+    const TrafficModel *model = inspector->model();
+    for (int row = 0; row < model->rowCount(); ++row) {
+        if (model->eventAt(row).direction == direction
+            && model->index(row, TrafficModel::TextColumn).data().toString() == text)
+            return true;
+    }
+    return false;
+}
+
+} // namespace
+
+class tst_MonitorWindow : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void init();
+    void cleanup();
+    void showsSessionsInspectsAndDisconnects();
+    void filtersByTransport();
+    void detachAndStartLocalProxy();
+
+private:
+    std::unique_ptr<TestServer> m_server;
+    std::unique_ptr<Monitor> m_monitor;
+    std::unique_ptr<MainWindow> m_window;
+};
+
+void tst_MonitorWindow::init()
+{
+    m_server = std::make_unique<TestServer>();
+    QVERIFY(m_server->start());
+    m_monitor = std::make_unique<Monitor>(m_server->server());
+    m_monitor->start(50, 200); // faster than the default, for a quick test
+    m_window = std::make_unique<MainWindow>();
+    m_window->setSource(m_monitor.get(), QStringLiteral("test proxy"));
+    m_window->resize(1200, 800);
+    m_window->show();
+}
+
+void tst_MonitorWindow::cleanup()
+{
+    // Window, then monitor, then server: the monitor must not outlive the server.
+    m_window.reset();
+    m_monitor.reset();
+    m_server.reset();
+}
+
+void tst_MonitorWindow::showsSessionsInspectsAndDisconnects()
+{
+    MainWindow &window = *m_window;
+    const quint16 port = m_server->port();
+    QVERIFY(window.windowTitle().contains(QLatin1String("test proxy")));
+    QVERIFY(window.windowTitle().contains(QLatin1String("connected")));
+    QVERIFY(window.findChild<QLabel *>(QStringLiteral("connectionLabel"))->text().contains(QLatin1String("connected")));
+    // The icon comes from the library's resources.
+    QVERIFY(QFile::exists(QStringLiteral(":/icons/sockjsproxy.svg")));
+    QVERIFY(!window.windowIcon().pixmap(QSize(32, 32)).isNull());
+
+    // A WebSocket session...
+    QWebSocket ws;
+    QStringList wsMessages;
+    connect(&ws, &QWebSocket::textMessageReceived, this, [&wsMessages](const QString &m) { wsMessages.append(m); });
+    QSignalSpy wsDisconnected(&ws, &QWebSocket::disconnected);
+    ws.open(QUrl(QStringLiteral("ws://127.0.0.1:%1/echo/000/aaa/websocket").arg(port)));
+    QTRY_COMPARE_WITH_TIMEOUT(wsMessages, QStringList{QStringLiteral("o")}, kWaitMs);
+
+    // ...and an xhr-streaming one.
+    HttpClient http(port, kWaitMs);
+    QVERIFY(http.connectToServer());
+    http.sendRequest("POST", "/echo/000/bbb/xhr_streaming");
+    const HttpClient::Response head = http.readHead();
+    QVERIFY(head.ok);
+    QCOMPARE(head.status, 200);
+    QCOMPARE(http.readChunk(), QByteArray(2048, 'h') + '\n'); // prelude
+    QCOMPARE(http.readChunk(), QByteArray("o\n"));
+
+    // Both in the table, with their transports.
+    SessionTableModel *model = window.sessionModel();
+    QTRY_COMPARE_WITH_TIMEOUT(model->rowCount(), 2, kWaitMs);
+    const int wsRow = rowOfTransport(model, "websocket");
+    const int xhrRow = rowOfTransport(model, "xhr-streaming");
+    QVERIFY(wsRow >= 0);
+    QVERIFY(xhrRow >= 0);
+    const QByteArray wsId = model->idAt(wsRow);
+    const QByteArray xhrId = model->idAt(xhrRow);
+    QCOMPARE(model->sessionAt(wsRow).service, QStringLiteral("/echo"));
+    QVERIFY(model->index(wsRow, SessionTableModel::RemoteColumn).data().toString().startsWith(QLatin1String("127.0.0.1:")));
+    QTRY_COMPARE_WITH_TIMEOUT(model->sessionAt(model->rowOf(wsId)).state, QStringLiteral("open"), kWaitMs);
+    QCOMPARE(window.sessionFilter()->rowCount(), 2);
+
+    // The counters follow (stats every 200 ms here).
+    QTRY_COMPARE_WITH_TIMEOUT(window.backendPanel()->counterLabel(QStringLiteral("sessionsOpen"))->text(),
+                              QStringLiteral("2"), kWaitMs);
+    QTRY_VERIFY_WITH_TIMEOUT(window.rateChart()->sampleCount() > 0, kWaitMs);
+
+    // Select the WebSocket session: the inspector follows it.
+    QTableView *view = window.sessionsView();
+    const QModelIndex wsIndex = window.sessionFilter()->mapFromSource(model->index(model->rowOf(wsId), 0));
+    QVERIFY(wsIndex.isValid());
+    view->selectionModel()->setCurrentIndex(wsIndex, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+    QCOMPARE(window.selectedSessionIds(), QList<QByteArray>{wsId});
+    QCOMPARE(window.inspector()->session(), wsId);
+    QVERIFY(window.disconnectAction()->isEnabled());
+    QVERIFY(window.sendAction()->isEnabled());
+
+    // A message from the client: in the inspector, both ways (the backend echoes).
+    ws.sendTextMessage(QStringLiteral("[\"hello monitor\"]"));
+    QTRY_VERIFY_WITH_TIMEOUT(wsMessages.contains(QStringLiteral("a[\"hello monitor\"]")), kWaitMs);
+    QTRY_VERIFY_WITH_TIMEOUT(inspectorShows(window.inspector(), TrafficEvent::Direction::In, QStringLiteral("hello monitor")),
+                             kWaitMs);
+    QTRY_VERIFY_WITH_TIMEOUT(inspectorShows(window.inspector(), TrafficEvent::Direction::Out, QStringLiteral("hello monitor")),
+                             kWaitMs);
+    // The table's counters follow too.
+    QTRY_COMPARE_WITH_TIMEOUT(model->sessionAt(model->rowOf(wsId)).messagesIn, quint64(1), kWaitMs);
+
+    // Disconnect: the core closes the session with a close frame; the
+    // backend hears "disconnect" for that id; the other session stays.
+    TestBackend *backend = m_server->backend(QStringLiteral("/echo"));
+    QVERIFY(backend);
+    window.disconnectAction()->trigger();
+    QTRY_VERIFY_WITH_TIMEOUT(wsMessages.contains(QStringLiteral("c[3000,\"Go away!\"]")), kWaitMs);
+    QTRY_VERIFY_WITH_TIMEOUT(wsDisconnected.count() > 0, kWaitMs);
+    QCOMPARE(int(ws.closeCode()), 3000);
+    QCOMPARE(ws.closeReason(), QStringLiteral("Go away!"));
+    QTRY_VERIFY_WITH_TIMEOUT(backend->sessionIds("disconnect").contains(wsId), kWaitMs);
+    QVERIFY(!backend->sessionIds("disconnect").contains(xhrId));
+    QTRY_COMPARE_WITH_TIMEOUT(model->rowOf(wsId), -1, kWaitMs);
+    QCOMPARE(model->rowCount(), 1);
+    QCOMPARE(model->idAt(0), xhrId);
+}
+
+void tst_MonitorWindow::filtersByTransport()
+{
+    MainWindow &window = *m_window;
+    const quint16 port = m_server->port();
+    QWebSocket ws;
+    QSignalSpy connected(&ws, &QWebSocket::connected);
+    ws.open(QUrl(QStringLiteral("ws://127.0.0.1:%1/echo/000/ccc/websocket").arg(port)));
+    QTRY_VERIFY_WITH_TIMEOUT(connected.count() > 0, kWaitMs);
+    HttpClient http(port, kWaitMs);
+    QVERIFY(http.connectToServer());
+    http.sendRequest("POST", "/echo/000/ddd/xhr_streaming");
+    QVERIFY(http.readHead().ok);
+    QTRY_COMPARE_WITH_TIMEOUT(window.sessionModel()->rowCount(), 2, kWaitMs);
+
+    QComboBox *transport = window.transportFilterCombo();
+    transport->setCurrentIndex(transport->findData(QStringLiteral("xhr-streaming")));
+    QCOMPARE(window.sessionFilter()->rowCount(), 1);
+    QCOMPARE(window.sessionFilter()->index(0, SessionTableModel::TransportColumn).data().toString(),
+             QStringLiteral("xhr-streaming"));
+    transport->setCurrentIndex(0);
+    QCOMPARE(window.sessionFilter()->rowCount(), 2);
+
+    // The service combo learns the prefixes from the stats.
+    QComboBox *service = window.serviceFilterCombo();
+    QTRY_VERIFY_WITH_TIMEOUT(service->findData(QStringLiteral("/close")) > 0, kWaitMs);
+    service->setCurrentIndex(service->findData(QStringLiteral("/close")));
+    QCOMPARE(window.sessionFilter()->rowCount(), 0);
+    service->setCurrentIndex(service->findData(QStringLiteral("/echo")));
+    QCOMPARE(window.sessionFilter()->rowCount(), 2);
+
+    window.textFilterEdit()->setText(QStringLiteral("websocket"));
+    QCOMPARE(window.sessionFilter()->rowCount(), 1);
+
+    // Delete in the table disconnects the selection (and only there).
+    QTableView *view = window.sessionsView();
+    window.activateWindow();
+    QVERIFY(QTest::qWaitForWindowActive(&window));
+    view->setFocus();
+    view->selectRow(0);
+    const QByteArray wsId = window.selectedSessionIds().value(0);
+    QVERIFY(!wsId.isEmpty());
+    QSignalSpy wsDisconnected(&ws, &QWebSocket::disconnected);
+    QTest::keyClick(view, Qt::Key_Delete);
+    QTRY_VERIFY_WITH_TIMEOUT(wsDisconnected.count() > 0, kWaitMs);
+    QCOMPARE(int(ws.closeCode()), 3000);
+    QTRY_VERIFY_WITH_TIMEOUT(m_server->backend(QStringLiteral("/echo"))->sessionIds("disconnect").contains(wsId),
+                             kWaitMs);
+
+    window.textFilterEdit()->clear();
+    QTRY_COMPARE_WITH_TIMEOUT(window.sessionFilter()->rowCount(), 1, kWaitMs);
+}
+
+void tst_MonitorWindow::detachAndStartLocalProxy()
+{
+    MainWindow &window = *m_window;
+    window.detach();
+    QVERIFY(!window.source());
+    QCOMPARE(window.sessionModel()->rowCount(), 0);
+    QVERIFY(window.windowTitle().contains(QLatin1String("not watching")));
+    QVERIFY(!window.disconnectAction()->isEnabled());
+
+    // A proxy started by the window itself, from CLI-style options.
+    CommandLine::Result options;
+    options.config.httpAddress = QStringLiteral("127.0.0.1");
+    options.config.httpPort = 0;
+    ServiceConfig service;
+    service.prefix = QStringLiteral("/local");
+    service.zmqIn = QStringLiteral("inproc://monitorwindow-local-in");
+    service.zmqOut = QStringLiteral("inproc://monitorwindow-local-out");
+    options.config.services = {service};
+    QString error;
+    QVERIFY2(window.startLocalProxy(options, &error), qPrintable(error));
+    QVERIFY(window.localServer());
+    QVERIFY(window.source());
+    QVERIFY(window.isConnected());
+    const quint16 port = window.localServer()->httpPort();
+    QVERIFY(port != 0);
+    QVERIFY(window.windowTitle().contains(QLatin1String("local proxy")));
+
+    QWebSocket ws;
+    QSignalSpy disconnected(&ws, &QWebSocket::disconnected);
+    QStringList messages;
+    connect(&ws, &QWebSocket::textMessageReceived, this, [&messages](const QString &m) { messages.append(m); });
+    ws.open(QUrl(QStringLiteral("ws://127.0.0.1:%1/local/000/eee/websocket").arg(port)));
+    QTRY_COMPARE_WITH_TIMEOUT(window.sessionModel()->rowCount(), 1, kWaitMs);
+
+    // Detaching shuts the local proxy down: the client gets a close frame.
+    window.detach();
+    QVERIFY(!window.localServer());
+    QTRY_VERIFY_WITH_TIMEOUT(disconnected.count() > 0, kWaitMs);
+    QVERIFY(messages.last().startsWith(QLatin1Char('c')));
+
+    // Another local proxy can follow. (Not on the same endpoints at once:
+    // ZeroMQ releases them asynchronously after the old sockets close.)
+    options.config.services[0].zmqIn = QStringLiteral("inproc://monitorwindow-local-in-2");
+    options.config.services[0].zmqOut = QStringLiteral("inproc://monitorwindow-local-out-2");
+    QVERIFY2(window.startLocalProxy(options, &error), qPrintable(error));
+    QVERIFY(window.isConnected());
+    window.detach();
+}
+
+QTEST_MAIN(tst_MonitorWindow)
+#include "tst_monitorwindow.moc"
