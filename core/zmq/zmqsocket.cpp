@@ -262,6 +262,8 @@ void ZmqSocket::setIntOption(int option, int value, const char *name)
     try {
         if (option == ZMQ_SNDHWM)
             m_socket->set(zmq::sockopt::sndhwm, value);
+        else if (option == ZMQ_LINGER)
+            m_socket->set(zmq::sockopt::linger, value);
         else
             m_socket->set(zmq::sockopt::rcvhwm, value);
     } catch (const zmq::error_t &e) {
