@@ -108,8 +108,17 @@ bool Connection::offerUpgrade()
     const QByteArray peeked = m_socket->peek(headLimit);
     if (!peeked.startsWith("GET "))
         return false;
-    const qsizetype end = peeked.indexOf("\r\n\r\n");
-    if (end < 0) {
+    // The head ends at its first empty line, CRLF or bare LF (the parser
+    // takes both); a GET ended by "\n\n" would otherwise wait for a 408.
+    qsizetype headLength = -1;
+    const qsizetype size = peeked.size();
+    for (qsizetype lf = peeked.indexOf('\n'); lf >= 0 && headLength < 0; lf = peeked.indexOf('\n', lf + 1)) {
+        if (lf + 1 < size && peeked.at(lf + 1) == '\n')
+            headLength = lf + 2;
+        else if (lf + 2 < size && peeked.at(lf + 1) == '\r' && peeked.at(lf + 2) == '\n')
+            headLength = lf + 3;
+    }
+    if (headLength < 0) {
         // Already over a limit (request line, header bytes or count): the
         // parser answers 414/431 now, not 408 when the request times out.
         const qsizetype lineEnd = peeked.indexOf('\n');
@@ -122,7 +131,7 @@ bool Connection::offerUpgrade()
         return true;
     }
     HttpRequest head;
-    if (!HttpParser::parseHead(peeked.left(end + 4), &head, m_options.limits) || !head.hasHeader("Upgrade"))
+    if (!HttpParser::parseHead(peeked.left(headLength), &head, m_options.limits) || !head.hasHeader("Upgrade"))
         return false;
     return m_upgradeHandler(this, head);
 }
