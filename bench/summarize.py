@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""Turns the RESULT lines of bench/run into bench/RESULTS.md.
+
+usage: summarize.py RAW META OUT   (OUT "-" prints to stdout)
+
+Every figure is the median of the repetitions with (min-max). Whatever
+follows the NOTES_MARKER line in an existing OUT is kept (the profile and
+hand-written analysis live there).
+"""
+
+import statistics
+import sys
+
+NOTES_MARKER = "<!-- notes: everything below this line is kept by bench/run -->"
+
+TARGETS = ["sockjs-node", "qtws", "sockjsproxy"]
+TARGET_NAMES = {"sockjs-node": "sockjs-node 0.3.24", "qtws": "plain Qt ws", "sockjsproxy": "SockJSProxy",
+                "sockjsproxy+monitor": "SockJSProxy + monitor"}
+
+# metric, scenario id, field, scale, unit, digits, direction, target, issue figures (sockjs-node, plain Qt)
+GOALS = [
+    ("ws echo 32 B, 100 sessions", "ws-echo-32-100", "msgs_per_cpu_s", 1, "msgs/CPU-s", 0, ">=", 90000, 71000, 105000),
+    ("ws echo 4 KiB, 100 sessions", "ws-echo-4k-100", "msgs_per_cpu_s", 1, "msgs/CPU-s", 0, ">=", 60000, 15000, 71000),
+    ("ws echo 32 B, 1,000 sessions", "ws-echo-32-1000", "msgs_per_cpu_s", 1, "msgs/CPU-s", 0, ">=", 60000, 40000, 43000),
+    ("latency p50 at 1,000 msg/s", "latency-1000", "p50_us", 1e-3, "ms", 3, "<=", 0.2, 0.11, 0.11),
+    ("memory per idle ws session", "idle-ws-5000", "bytes_per_session", 1 / 1024, "KiB", 1, "<=", 10, 18, 20),
+    ("memory per idle xhr-streaming session", "idle-xhr-streaming-5000", "bytes_per_session", 1 / 1024, "KiB", 1,
+     "<=", 10, 18, None),
+    ("new ws sessions", "connect-ws", "sessions_per_cpu_s", 1, "sessions/CPU-s", 0, ">=", 15000, 3400, 20000),
+    ("xhr-streaming echo, 100 sessions", "xhr-streaming-echo-100", "msgs_per_cpu_s", 1, "msgs/CPU-s", 0, ">=", 25000,
+     11000, None),
+    ("xhr-polling echo, 100 sessions", "xhr-polling-echo-100", "msgs_per_cpu_s", 1, "msgs/CPU-s", 0, ">=", 15000,
+     7700, None),
+    ("fan-out to 5,000 sessions", "fanout-5000", "fanout_ms", 1, "ms", 1, "<=", 50, 80, 450),
+]
+
+SCENARIO_TEXT = {
+    "ws-echo-32-1": "ws echo 32 B, 1 session (128 in flight)",
+    "ws-echo-32-100": "ws echo 32 B, 100 sessions",
+    "ws-echo-32-1000": "ws echo 32 B, 1,000 sessions",
+    "ws-echo-4k-1": "ws echo 4 KiB, 1 session (128 in flight)",
+    "ws-echo-4k-100": "ws echo 4 KiB, 100 sessions",
+    "ws-echo-4k-1000": "ws echo 4 KiB, 1,000 sessions",
+    "latency-1000": "ws 32 B at 1,000 msg/s over 10 sessions",
+    "xhr-streaming-echo-100": "xhr-streaming echo 32 B, 100 sessions",
+    "xhr-polling-echo-100": "xhr-polling echo 32 B, 100 sessions",
+    "connect-ws": "new ws sessions (16 opening at a time)",
+    "idle-ws-5000": "5,000 idle ws sessions",
+    "idle-xhr-streaming-5000": "5,000 idle xhr-streaming sessions",
+    "fanout-5000": "fan-out to 5,000 ws sessions",
+}
+
+
+def parse(path):
+    runs = {}
+    with open(path) as f:
+        for line in f:
+            if not line.startswith("RESULT"):
+                continue
+            fields = dict(tok.split("=", 1) for tok in line.split()[1:] if "=" in tok)
+            runs.setdefault((fields.get("id"), fields.get("target")), []).append(fields)
+    return runs
+
+
+def values(runs, sid, target, field, scale=1.0):
+    out = []
+    for r in runs.get((sid, target), []):
+        if r.get("ok") != "1" or field not in r:
+            continue
+        v = float(r[field])
+        if v < 0:
+            continue
+        out.append(v * scale)
+    return out
+
+
+def fmt_num(v, digits):
+    if digits == 0:
+        return f"{v:,.0f}"
+    return f"{v:,.{digits}f}"
+
+
+def cell(vals, digits):
+    if not vals:
+        return "—"
+    med = statistics.median(vals)
+    if len(vals) == 1:
+        return fmt_num(med, digits)
+    return f"{fmt_num(med, digits)} ({fmt_num(min(vals), digits)}–{fmt_num(max(vals), digits)})"
+
+
+def median(vals):
+    return statistics.median(vals) if vals else None
+
+
+def verdict(value, direction, goal):
+    if value is None or goal is None:
+        return "—"
+    ok = value >= goal if direction == ">=" else value <= goal
+    if ok:
+        return "met"
+    if direction == ">=":
+        return f"missed: at {value / goal * 100:.0f}% of the target"
+    return f"missed: {value / goal:.2f}× the target"
+
+
+def main():
+    raw, meta_path, out_path = sys.argv[1:4]
+    runs = parse(raw)
+    meta = {}
+    with open(meta_path) as f:
+        for line in f:
+            if "=" in line:
+                k, v = line.rstrip("\n").split("=", 1)
+                meta[k] = v
+
+    L = []
+    L.append("# SockJSProxy benchmark results")
+    L.append("")
+    L.append("Written by `bench/run`; method and how to read the tables in `bench/README.md`.")
+    L.append("")
+    L.append(f"- date: {meta.get('date')}; mode: {meta.get('mode')} ({meta.get('reps')} repetitions, "
+             f"{meta.get('duration')} s measured after {meta.get('warmup')} s warm-up per throughput run)")
+    L.append(f"- machine: {meta.get('nproc')} cores, {meta.get('cpu')}, Linux {meta.get('kernel')}; "
+             f"load average {meta.get('loadavg')}")
+    L.append(f"- pinning: {meta.get('pinning')}")
+    L.append(f"- versions: {meta.get('sockjsproxy')}, Qt {meta.get('qt')}, libzmq {meta.get('libzmq')}, "
+             f"Node.js {meta.get('node')} with sockjs {meta.get('sockjs_node')}, {meta.get('compiler')}")
+    L.append(f"- failed runs: {meta.get('failed_runs')}")
+    L.append("")
+    L.append("Figures: median of the repetitions (min–max). CPU is the server process's own utime+stime "
+             "from /proc (for SockJSProxy the proxy's, not the backend's). The issue's figures come from "
+             "another machine: compare the ratios.")
+    L.append("")
+
+    # --- Targets ---
+    L.append("## Targets")
+    L.append("")
+    L.append("| metric | unit | sockjs-node | plain Qt ws | SockJSProxy | target | verdict | "
+             "proxy ÷ sockjs-node: wanted → measured | proxy ÷ plain Qt: wanted → measured |")
+    L.append("|---|---|---|---|---|---|---|---|---|")
+    for (name, sid, field, scale, unit, digits, direction, goal, ref_node, ref_qt) in GOALS:
+        node = values(runs, sid, "sockjs-node", field, scale)
+        qt = values(runs, sid, "qtws", field, scale)
+        proxy = values(runs, sid, "sockjsproxy", field, scale)
+        pm = median(proxy)
+        ratios = []
+        for ref, meas in ((ref_node, median(node)), (ref_qt, median(qt))):
+            if ref is None or meas is None or pm is None or meas == 0:
+                ratios.append("—")
+                continue
+            wanted = goal / ref
+            got = pm / meas
+            ok = got >= wanted if direction == ">=" else got <= wanted
+            ratios.append(f"{direction} {wanted:.2f} → {got:.2f} {'✓' if ok else '✗'}")
+        L.append(f"| {name} | {unit} | {cell(node, digits)} | {cell(qt, digits)} | {cell(proxy, digits)} | "
+                 f"{direction} {fmt_num(goal, digits if digits else 0)} | {verdict(pm, direction, goal)} | "
+                 f"{ratios[0]} | {ratios[1]} |")
+    L.append("")
+
+    # --- Monitoring layer ---
+    L.append("## Cost of the monitoring layer (ws echo 32 B, 100 sessions)")
+    L.append("")
+    L.append("| SockJSProxy | msgs/CPU-s | msgs/s | server CPU % | monitor stream bytes |")
+    L.append("|---|---|---|---|---|")
+    base = None
+    for target in ("sockjsproxy", "sockjsproxy+monitor"):
+        per_cpu = values(runs, "ws-echo-32-100", target, "msgs_per_cpu_s")
+        label = "without --control" if target == "sockjsproxy" else \
+            "with --control + a client on /api/stream"
+        mb = values(runs, "ws-echo-32-100", target, "monitor_bytes")
+        L.append(f"| {label} | {cell(per_cpu, 0)} | {cell(values(runs, 'ws-echo-32-100', target, 'msgs_per_s'), 0)} | "
+                 f"{cell(values(runs, 'ws-echo-32-100', target, 'server_cpu_pct'), 0)} | {cell(mb, 0) if mb else '—'} |")
+        if target == "sockjsproxy":
+            base = median(per_cpu)
+        elif base and per_cpu:
+            L.append("")
+            L.append(f"Monitoring costs {(1 - median(per_cpu) / base) * 100:.1f}% of the per-CPU-second throughput "
+                     "(negative: within noise).")
+    L.append("")
+
+    # --- All scenarios ---
+    L.append("## Every scenario")
+    L.append("")
+    L.append("Throughput runs: messages received by the clients per second of wall time and per second of "
+             "server CPU; CPU shares are of one core during the measured interval (load generator and, for "
+             "SockJSProxy, the echo backend share the second core). Latency is the round trip seen by the "
+             "load generator (closed loop in the echo rows: it includes queueing).")
+    L.append("")
+    L.append("| scenario | server | msgs/s | msgs/CPU-s | server CPU % | load generator CPU % | backend CPU % | "
+             "p50 ms | p99 ms | errors |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|")
+    for sid in ("ws-echo-32-1", "ws-echo-32-100", "ws-echo-32-1000", "ws-echo-4k-1", "ws-echo-4k-100",
+                "ws-echo-4k-1000", "latency-1000", "xhr-streaming-echo-100", "xhr-polling-echo-100"):
+        for target in TARGETS + ["sockjsproxy+monitor"]:
+            if (sid, target) not in runs:
+                continue
+            errs = sum(int(float(r.get("errors", 0))) for r in runs[(sid, target)])
+            fails = sum(1 for r in runs[(sid, target)] if r.get("ok") != "1")
+            L.append(f"| {SCENARIO_TEXT.get(sid, sid)} | {TARGET_NAMES[target]} | "
+                     f"{cell(values(runs, sid, target, 'msgs_per_s'), 0)} | "
+                     f"{cell(values(runs, sid, target, 'msgs_per_cpu_s'), 0)} | "
+                     f"{cell(values(runs, sid, target, 'server_cpu_pct'), 0)} | "
+                     f"{cell(values(runs, sid, target, 'loadgen_cpu_pct'), 0)} | "
+                     f"{cell(values(runs, sid, target, 'backend_cpu_pct'), 0)} | "
+                     f"{cell(values(runs, sid, target, 'p50_us', 1e-3), 2)} | "
+                     f"{cell(values(runs, sid, target, 'p99_us', 1e-3), 2)} | "
+                     f"{errs}{f' ({fails} runs failed)' if fails else ''} |")
+    L.append("")
+    L.append("| scenario | server | result | server CPU % / CPU-s | load generator CPU % | errors |")
+    L.append("|---|---|---|---|---|---|")
+    for sid in ("connect-ws", "idle-ws-5000", "idle-xhr-streaming-5000", "fanout-5000"):
+        for target in TARGETS:
+            if (sid, target) not in runs:
+                continue
+            errs = sum(int(float(r.get("errors", 0))) for r in runs[(sid, target)])
+            fails = sum(1 for r in runs[(sid, target)] if r.get("ok") != "1")
+            if sid == "connect-ws":
+                result = (f"{cell(values(runs, sid, target, 'sessions_per_s'), 0)} sessions/s, "
+                          f"{cell(values(runs, sid, target, 'sessions_per_cpu_s'), 0)} per CPU-s")
+                cpu = cell(values(runs, sid, target, "server_cpu_pct"), 0) + " %"
+                lg = cell(values(runs, sid, target, "loadgen_cpu_pct"), 0)
+            elif sid.startswith("idle"):
+                result = (f"{cell(values(runs, sid, target, 'bytes_per_session', 1 / 1024), 1)} KiB per session "
+                          f"(RSS {cell(values(runs, sid, target, 'rss_before_kib', 1 / 1024), 0)} → "
+                          f"{cell(values(runs, sid, target, 'rss_after_kib', 1 / 1024), 0)} MiB, all open after "
+                          f"{cell(values(runs, sid, target, 'open_s'), 2)} s)")
+                cpu = cell(values(runs, sid, target, "server_cpu_s"), 2) + " CPU-s to open"
+                lg = "—"
+            else:
+                result = (f"{cell(values(runs, sid, target, 'fanout_ms'), 1)} ms until all received "
+                          f"(median of each run's rounds)")
+                cpu = cell(values(runs, sid, target, "fanout_cpu_ms"), 0) + " ms CPU per round"
+                lg = "—"
+            L.append(f"| {SCENARIO_TEXT.get(sid, sid)} | {TARGET_NAMES[target]} | {result} | {cpu} | {lg} | "
+                     f"{errs}{f' ({fails} runs failed)' if fails else ''} |")
+    L.append("")
+
+    notes = None
+    if out_path != "-":
+        try:
+            with open(out_path) as f:
+                old = f.read()
+            if NOTES_MARKER in old:
+                notes = old.split(NOTES_MARKER, 1)[1]
+        except FileNotFoundError:
+            pass
+    L.append(NOTES_MARKER)
+    text = "\n".join(L) + (notes if notes is not None else "\n")
+    if out_path == "-":
+        sys.stdout.write(text)
+    else:
+        with open(out_path, "w") as f:
+            f.write(text)
+        sys.stdout.write(text.split(NOTES_MARKER)[0])
+
+
+if __name__ == "__main__":
+    main()
