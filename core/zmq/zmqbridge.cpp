@@ -44,12 +44,9 @@ ZmqBridge::~ZmqBridge() = default;
 
 bool ZmqBridge::start(QString *error)
 {
-    if (!m_push->bind(m_inEndpoint, error))
-        return false;
-    if (!m_pull->bind(m_outEndpoint, error))
-        return false;
     // Connection events exist for tcp:// and ipc:// only; elsewhere
-    // (inproc://) the number of backends is unknown (-1).
+    // (inproc://) the number of backends is unknown (-1). The monitors are
+    // set up before binding, so no backend can connect unseen.
     const auto hasEvents = [](const QString &endpoint) {
         return endpoint.startsWith(QLatin1String("tcp://")) || endpoint.startsWith(QLatin1String("ipc://"));
     };
@@ -62,11 +59,16 @@ bool ZmqBridge::start(QString *error)
         m_outPeers = 0;
         watchPeers(m_pull, "out", &m_outPeers);
     }
-    // Where they exist, events wait in our bounded queue while no backend is
-    // connected: ZeroMQ would otherwise hand some to the connection of a
-    // backend that just died, and they would be lost with it.
+    // Events are held in our bounded queue only after the last backend
+    // left: ZeroMQ would otherwise hand some to the connection of a backend
+    // that just died, and they would be lost with it. Before any backend
+    // came, ZeroMQ itself takes nothing, so nothing needs holding.
     m_holdWithoutPeers = m_inPeers >= 0;
-    m_push->setHeld(m_holdWithoutPeers && m_inPeers == 0);
+
+    if (!m_push->bind(m_inEndpoint, error))
+        return false;
+    if (!m_pull->bind(m_outEndpoint, error))
+        return false;
     qCInfo(lcZmq).noquote() << "backends: PUSH (in) on" << boundInEndpoint() << "- PULL (out) on"
                             << boundOutEndpoint();
     return true;
@@ -105,7 +107,7 @@ ZmqSocket *ZmqBridge::watchPeers(ZmqSocket *socket, const char *name, int *peers
             return;
         qCInfo(lcZmq).noquote() << "backend" << (event == ZMQ_EVENT_ACCEPTED ? "connected to" : "left") << name
                                 << "(" << QString::fromUtf8(message.at(1)) << ") -" << *peers << "connected";
-        if (m_holdWithoutPeers)
+        if (m_holdWithoutPeers && peers == &m_inPeers)
             m_push->setHeld(m_inPeers == 0);
         Q_EMIT peersChanged(m_inPeers, m_outPeers);
     });
