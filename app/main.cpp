@@ -17,7 +17,14 @@
 #include <QTimer>
 
 #include <cstdio>
+#include <functional>
 #include <memory>
+
+#ifdef Q_OS_WIN
+#include "windowsservice.h"
+
+#include <csignal>
+#endif
 
 using namespace SockJsProxy;
 
@@ -45,9 +52,16 @@ void drainAndQuit(Server *server)
     poll->start(20);
 }
 
-} // namespace
+// What running as the Windows service changes in the program body.
+struct ServiceHooks
+{
+    std::function<void()> serving; // the server listens: the service runs
+};
 
-int main(int argc, char *argv[])
+// The program: options -> Config -> Server, then the event loop until
+// SIGINT/SIGTERM or the service's stop. Returns the exit status (0, 1 or
+// 2, see README.md). service is null when run from a console.
+int runProgram(int argc, char *argv[], const ServiceHooks *service)
 {
     // Qt's glib event dispatcher adds and removes a socket notifier in O(n)
     // of the notifiers registered, and QTcpSocket toggles its write notifier
@@ -63,6 +77,16 @@ int main(int argc, char *argv[])
         qSetMessagePattern(QStringLiteral("%{time yyyy-MM-dd hh:mm:ss.zzz} %{if-debug}debug%{endif}%{if-info}info%{endif}"
                                           "%{if-warning}warning%{endif}%{if-critical}error%{endif}%{if-fatal}fatal%{endif} "
                                           "%{category}: %{message}"));
+    // A service has no console: its errors go to the log like the rest.
+    const auto fail = [service](const QString &error, int status) {
+        if (service)
+            qCCritical(lcServer).noquote() << "cannot start:" << error;
+        else
+            std::fprintf(stderr, "sockjsproxy-cli: %s\n", qPrintable(error));
+        return status;
+    };
+    if (service)
+        qCInfo(lcServer).noquote() << "sockjsproxy-cli" << SOCKJSPROXY_VERSION << "starting as a service";
 
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("Proxy messages between SockJS clients and ZeroMQ backends."));
@@ -71,7 +95,12 @@ int main(int argc, char *argv[])
     const QCommandLineOption versionOption(QStringLiteral("version"), QStringLiteral("Show the version and exit."));
     parser.addOption(versionOption);
     CommandLine::addOptions(parser);
-    parser.process(app);
+    // process() prints to the console and exits on a bad option or --help;
+    // the service must report its stop instead.
+    if (!service)
+        parser.process(app);
+    else if (!parser.parse(QCoreApplication::arguments()))
+        return fail(parser.errorText(), 2);
     if (parser.isSet(versionOption)) {
         std::printf("sockjsproxy-cli %s (sockjs-client %s)\n", SOCKJSPROXY_VERSION, SOCKJSPROXY_SOCKJS_CLIENT_VERSION);
         return 0;
@@ -79,18 +108,14 @@ int main(int argc, char *argv[])
 
     QString error;
     const auto options = CommandLine::toConfig(parser, &error);
-    if (!options) {
-        std::fprintf(stderr, "sockjsproxy-cli: %s\n", qPrintable(error));
-        return 2;
-    }
+    if (!options)
+        return fail(error, 2);
     if (options->verbose)
         QLoggingCategory::setFilterRules(QStringLiteral("sockjsproxy.*.debug=true"));
 
     Server server(options->config);
-    if (!server.start(&error)) {
-        std::fprintf(stderr, "sockjsproxy-cli: %s\n", qPrintable(error));
-        return 1;
-    }
+    if (!server.start(&error))
+        return fail(error, 1);
     // The monitoring layer and control endpoint exist only when asked for.
     std::unique_ptr<Monitor> monitor;
     std::unique_ptr<ControlServer> control;
@@ -98,10 +123,8 @@ int main(int argc, char *argv[])
         monitor = std::make_unique<Monitor>(&server);
         control = std::make_unique<ControlServer>(monitor.get());
         control->setToken(options->controlToken);
-        if (!control->listen(options->controlEndpoint, &error)) {
-            std::fprintf(stderr, "sockjsproxy-cli: %s\n", qPrintable(error));
-            return 1;
-        }
+        if (!control->listen(options->controlEndpoint, &error))
+            return fail(error, 1);
         monitor->start();
     }
     for (const StaticMount &mount : options->config.statics)
@@ -113,5 +136,60 @@ int main(int argc, char *argv[])
         server.shutdown();
         drainAndQuit(&server);
     });
+    // The service's stop goes through the watcher too (requestStop()
+    // below), so it must exist before the service accepts stop requests.
+    if (service)
+        service->serving();
     return app.exec();
+}
+
+#ifdef Q_OS_WIN
+void writeToServiceLog(QtMsgType type, const QMessageLogContext &context, const QString &message)
+{
+    WindowsService::writeLogLine(qFormatLogMessage(type, context, message).toStdString());
+}
+
+// sockjsproxy-service.exe, the service the MSI installs: the same program,
+// logging to %ProgramData%\SockJSProxy\sockjsproxy.log, and the Service
+// Control Manager's stop in place of SIGTERM.
+class ServiceProgram final : public WindowsService::Program
+{
+public:
+    ServiceProgram(int argc, char *argv[]) : m_argc(argc), m_argv(argv) {}
+
+    int run() override
+    {
+        WindowsService::openLogFile(WindowsService::defaultLogPath());
+        qInstallMessageHandler(writeToServiceLog);
+        const ServiceHooks hooks{[] { serving(); }};
+        const int status = runProgram(m_argc, m_argv, &hooks);
+        qCInfo(lcServer) << "service stopped, exit status" << status;
+        return status;
+    }
+
+    void requestStop() override
+    {
+        qCInfo(lcServer) << "stop requested by the Service Control Manager";
+        SignalWatcher::requestTermination(SIGTERM);
+    }
+
+private:
+    int m_argc;
+    char **m_argv;
+};
+#endif
+
+} // namespace
+
+int main(int argc, char *argv[])
+{
+#ifdef Q_OS_WIN
+    // Before any Qt code: the service's thread must be the first to use Qt,
+    // so that its QCoreApplication is on Qt's main thread.
+    ServiceProgram service(argc, argv);
+    int status = 0;
+    if (WindowsService::runIfStartedAsService(service, &status))
+        return status;
+#endif
+    return runProgram(argc, argv, nullptr);
 }

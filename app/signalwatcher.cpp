@@ -8,6 +8,8 @@
 #include <cstdlib>
 
 #ifdef Q_OS_WIN
+#include <QMutex>
+
 #include <windows.h>
 #else
 #include <QSocketNotifier>
@@ -23,12 +25,24 @@ std::atomic<int> g_lastSignal{0};
 SignalWatcher *g_watcher = nullptr;
 
 #ifdef Q_OS_WIN
+// The console handler and the service's stop run on threads of their own:
+// this keeps g_watcher alive while they post to it.
+QMutex g_watcherMutex;
+
+void notify(int signal)
+{
+    const QMutexLocker lock(&g_watcherMutex);
+    if (!g_watcher)
+        return;
+    g_lastSignal = signal;
+    QMetaObject::invokeMethod(g_watcher, "onNotified", Qt::QueuedConnection);
+}
+
 BOOL WINAPI consoleHandler(DWORD type)
 {
     if (g_signalCount.fetch_add(1) > 0)
         std::_Exit(130);
-    g_lastSignal = type == CTRL_C_EVENT ? SIGINT : SIGTERM;
-    QMetaObject::invokeMethod(g_watcher, "onNotified", Qt::QueuedConnection);
+    notify(type == CTRL_C_EVENT ? SIGINT : SIGTERM);
     return TRUE;
 }
 #else
@@ -48,10 +62,14 @@ void posixHandler(int signal)
 
 SignalWatcher::SignalWatcher(QObject *parent) : QObject(parent)
 {
-    g_watcher = this;
 #ifdef Q_OS_WIN
+    {
+        const QMutexLocker lock(&g_watcherMutex);
+        g_watcher = this;
+    }
     SetConsoleCtrlHandler(consoleHandler, TRUE);
 #else
+    g_watcher = this;
     if (::socketpair(AF_UNIX, SOCK_STREAM, 0, g_pipe) == 0) {
         auto *notifier = new QSocketNotifier(g_pipe[0], QSocketNotifier::Read, this);
         connect(notifier, &QSocketNotifier::activated, this, [this] {
@@ -71,8 +89,18 @@ SignalWatcher::SignalWatcher(QObject *parent) : QObject(parent)
 
 SignalWatcher::~SignalWatcher()
 {
+#ifdef Q_OS_WIN
+    const QMutexLocker lock(&g_watcherMutex);
+#endif
     g_watcher = nullptr;
 }
+
+#ifdef Q_OS_WIN
+void SignalWatcher::requestTermination(int signal)
+{
+    notify(signal);
+}
+#endif
 
 void SignalWatcher::onNotified()
 {

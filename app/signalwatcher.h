@@ -15,10 +15,18 @@ public:
     explicit SignalWatcher(QObject *parent = nullptr);
     ~SignalWatcher() override;
 
+#ifdef Q_OS_WIN
+    // The Windows service's stop: the watcher, if one exists, emits
+    // terminationRequested(signal) on its thread as for a console Ctrl-C.
+    // Thread-safe; does not count as a first signal.
+    static void requestTermination(int signal);
+#endif
+
 Q_SIGNALS:
     void terminationRequested(int signal);
 
-private:
+private Q_SLOTS:
+    // Invoked by name, queued, from the Windows handlers' threads.
     void onNotified();
 };
 
