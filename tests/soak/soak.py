@@ -24,7 +24,7 @@ At the end it checks that
   - refused requests got the documented status;
 and prints a summary. Exit status 1 on any violation, 2 on a setup error.
 
-Short form (CTest's soak_short):  soak.py --cli PATH --seconds 45 --sessions 150
+Short form (CTest's soak_short):  soak.py --cli PATH --seconds 50 --sessions 150
 Long form:                        soak.py --cli PATH --seconds 900 --sessions 1000
 
 Needs Python 3 with pyzmq (Debian: python3-zmq) and nothing else.
@@ -59,6 +59,17 @@ PREFIXES = ("", "/two")  # services "/" and "/two"; "" keeps URLs free of "//"
 # polling client may not get the CPU for seconds between two requests; the
 # default 5 s would then end its session as the protocol says it should.
 DISCONNECT_DELAY_MS = 20000
+
+
+def default_warmup(duration):
+    """Seconds before the RSS baseline is taken.
+
+    A closed session is kept for the disconnect delay, so the number of
+    sessions the proxy holds (and its heap) only reaches its steady state
+    once the first delay has passed: a baseline taken earlier counts that
+    ramp as growth.
+    """
+    return max(DISCONNECT_DELAY_MS / 1000 + 5, min(60.0, duration * 0.1))
 
 
 # --------------------------------------------------------------------------------------
@@ -924,7 +935,7 @@ class Soak:
             self.proxy.pid, self.http_port, self.control_port, self.workdir), flush=True)
 
         duration = self.args.seconds
-        warmup = self.args.warmup if self.args.warmup is not None else min(60.0, max(10.0, duration * 0.1))
+        warmup = self.args.warmup if self.args.warmup is not None else default_warmup(duration)
         self.stop_at = time.time() + duration
         threading.stack_size(256 * 1024)
         threads = [threading.Thread(target=self.slot, args=(i,), daemon=True) for i in range(self.args.sessions)]
@@ -1170,7 +1181,8 @@ def main():
     parser.add_argument("--max-growth-mb", type=int, default=30,
                         help="allowed RSS growth from after the warm-up to after the run (default 30)")
     parser.add_argument("--warmup", type=float, default=None,
-                        help="seconds of load before the first RSS figure (default 10%% of the run, 10..60)")
+                        help="seconds of load before the first RSS figure (default: 10%% of the run, at "
+                             "most 60, and at least the disconnect delay + 5)")
     parser.add_argument("--timeout", type=float, default=30, help="socket timeout of clients (default 30)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: from the clock)")
     parser.add_argument("--backend", action="store_true", help=argparse.SUPPRESS)
@@ -1188,6 +1200,10 @@ def main():
         return 0
     if not args.cli or not os.access(args.cli, os.X_OK):
         parser.error("--cli must name the sockjsproxy-cli executable")
+    warmup = args.warmup if args.warmup is not None else default_warmup(args.seconds)
+    if warmup >= args.seconds:
+        parser.error("the warm-up (%.0f s) must be shorter than the run (%.0f s): use more --seconds"
+                     % (warmup, args.seconds))
     if args.seed is None:
         args.seed = int(time.time()) % 100000
 
