@@ -206,6 +206,27 @@ bool ZmqSocket::send(const ZmqMessage &message)
         noteDrop();
         return false;
     }
+    // A send-only socket with nothing waiting hands the message straight to
+    // ZeroMQ: no ZMQ_EVENTS pass per message (each costs a poll and a
+    // getpid in libzmq). Safe for these sockets only: ZMQ_FD matters to
+    // them just while the outbox waits, and process() reads ZMQ_EVENTS
+    // whenever it does. A socket that also receives must not consume
+    // commands behind its notifier's back.
+    if (!m_canReceive && m_outbox.empty() && !m_held && !m_inProcess) {
+        try {
+            if (sendNow(message)) {
+                ++m_sent;
+                return true;
+            }
+        } catch (const zmq::error_t &e) {
+            if (!(e.num() == EINTR && m_firstFrameInterrupted)) {
+                ++m_dropped;
+                reportError(zmqErrorText(e)); // may delete this
+                return false;
+            }
+            // Interrupted before anything went out: queue it like the rest.
+        }
+    }
     m_outbox.push_back(message);
     // Inside process() (a messageReceived slot replies): the running loop
     // sends it on its next pass; recursing would reorder and nest emissions.
@@ -318,7 +339,27 @@ void ZmqSocket::scheduleProcess()
 
 bool ZmqSocket::sendFront()
 {
-    const ZmqMessage &message = m_outbox.front();
+    try {
+        if (!sendNow(m_outbox.front()))
+            return false;
+    } catch (const zmq::error_t &e) {
+        // EINTR before the first frame: nothing went out, try again later.
+        // Anything else (EHOSTUNREACH, EFSM, half a message out) would fail
+        // again: drop it, or the outbox would be stuck behind it for good.
+        if (!(e.num() == EINTR && m_firstFrameInterrupted)) {
+            m_outbox.pop_front();
+            ++m_dropped;
+        }
+        throw;
+    }
+    m_outbox.pop_front();
+    ++m_sent;
+    return true;
+}
+
+bool ZmqSocket::sendNow(const ZmqMessage &message)
+{
+    m_firstFrameInterrupted = false;
     const qsizetype last = message.size() - 1;
     for (qsizetype i = 0; i <= last; ++i) {
         const QByteArray &frame = message.at(i);
@@ -333,13 +374,7 @@ bool ZmqSocket::sendFront()
                 if (!m_socket->send(buffer, flags))
                     return false;
             } catch (const zmq::error_t &e) {
-                // EINTR: nothing went out, try again later. Anything else
-                // (EHOSTUNREACH, EFSM...) would fail again: drop it, or the
-                // outbox would be stuck behind it for good.
-                if (e.num() != EINTR) {
-                    m_outbox.pop_front();
-                    ++m_dropped;
-                }
+                m_firstFrameInterrupted = e.num() == EINTR;
                 throw;
             }
             continue;
@@ -351,17 +386,12 @@ bool ZmqSocket::sendFront()
                 // Cannot happen for a later frame; do not spin on it.
                 throw zmq::error_t();
             } catch (const zmq::error_t &e) {
-                if (e.num() != EINTR || attempt >= kInterruptRetries) {
-                    // Half a message went out; the rest is lost with it.
-                    m_outbox.pop_front();
-                    ++m_dropped;
+                // Half a message went out; the rest is lost with it.
+                if (e.num() != EINTR || attempt >= kInterruptRetries)
                     throw;
-                }
             }
         }
     }
-    m_outbox.pop_front();
-    ++m_sent;
     return true;
 }
 
@@ -370,6 +400,7 @@ bool ZmqSocket::receiveOne(ZmqMessage &message)
     zmq::message_t frame;
     if (!m_socket->recv(frame, zmq::recv_flags::dontwait))
         return false;
+    message.reserve(3); // the bridge's protocol: type, session id, data
     message.append(toByteArray(frame));
     while (frame.more()) {
         frame.rebuild();
@@ -411,18 +442,29 @@ void ZmqSocket::process()
     };
 
     try {
+        // A pass sends until ZeroMQ would block and receives until nothing is
+        // queued. ZMQ_FD is edge-like: it only signals again after every
+        // pending command of libzmq has been processed, which a receive that
+        // finds nothing does; otherwise reading ZMQ_EVENTS does it, and also
+        // tells whether those commands (a peer attached, a pipe drained) made
+        // more work possible. Either costs a poll and a getpid inside
+        // libzmq, so it is done once a pass, not once a message.
         for (;;) {
-            // Reading ZMQ_EVENTS also processes ZeroMQ's pending commands
-            // (peer attached, pipe drained) and re-arms ZMQ_FD.
-            const int events = m_socket->get(zmq::sockopt::events);
             bool progress = false;
-            if (!m_held && (events & ZMQ_POLLOUT) && !m_outbox.empty() && sendFront()) {
-                progress = true;
-                ++handled;
+            bool drained = false; // a receive found nothing: commands are processed
+            if (!m_held) {
+                while (!m_outbox.empty() && handled < budget && sendFront()) {
+                    progress = true;
+                    ++handled;
+                }
             }
-            if (m_canReceive && (events & ZMQ_POLLIN)) {
-                ZmqMessage message;
-                if (receiveOne(message)) {
+            if (m_canReceive) {
+                while (handled < budget) {
+                    ZmqMessage message;
+                    if (!receiveOne(message)) {
+                        drained = true;
+                        break;
+                    }
                     progress = true;
                     ++handled;
                     ++m_received;
@@ -432,12 +474,18 @@ void ZmqSocket::process()
                         return; // a slot deleted us; the notifier went with us
                 }
             }
-            if (!progress)
-                break;
             if (handled >= budget) {
                 budgetSpent = true;
                 break;
             }
+            if (progress)
+                continue;
+            const bool mayStillSend = !m_held && !m_outbox.empty();
+            if (drained && !mayStillSend)
+                break;
+            const int events = m_socket->get(zmq::sockopt::events);
+            if (!((m_canReceive && (events & ZMQ_POLLIN)) || (mayStillSend && (events & ZMQ_POLLOUT))))
+                break;
         }
     } catch (const zmq::error_t &e) {
         if (e.num() == EINTR) {

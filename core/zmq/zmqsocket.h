@@ -97,6 +97,7 @@ private:
     void scheduleProcess();
     bool attach(const QString &endpoint, QString *error, bool bind);
     bool sendFront(); // false: would block; throws zmq::error_t
+    bool sendNow(const ZmqMessage &message); // the same, without the outbox
     bool receiveOne(ZmqMessage &message); // false: nothing queued; throws zmq::error_t
     void noteDrop();
     void setIntOption(int option, int value, const char *name);
@@ -118,6 +119,7 @@ private:
     bool m_processScheduled = false;
     bool m_held = false;
     bool m_inProcess = false;
+    bool m_firstFrameInterrupted = false; // the last sendNow() threw EINTR on its first frame
     bool m_canReceive = false; // Pull, Sub, Rep, Req, Dealer, Router, Pair
     bool m_canSend = false; // Push, Pub, Req, Rep, Dealer, Router, Pair
     Type m_type;

@@ -137,6 +137,7 @@ private Q_SLOTS:
     void drainsMessagesQueuedBeforeWakeUp_data();
     void drainsMessagesQueuedBeforeWakeUp();
     void queuesUntilPeerConnects();
+    void echoOverSocketsThatSendAndReceive();
     void peerRestart();
     void budgetYieldsToEventLoop_data();
     void budgetYieldsToEventLoop();
@@ -270,6 +271,42 @@ void tst_ZmqSocket::drainsMessagesQueuedBeforeWakeUp()
     // would have stalled.
     QVERIFY2(wakeUps < count / 10,
              qPrintable(QStringLiteral("%1 wake-ups for %2 messages").arg(wakeUps).arg(count)));
+}
+
+// Sockets that both send and receive (a PAIR echoing over tcp): sends from
+// outside process() and from inside its emissions must not swallow the
+// ZMQ_FD edge that announces incoming messages, so every echo arrives.
+void tst_ZmqSocket::echoOverSocketsThatSendAndReceive()
+{
+    constexpr qsizetype count = 3000;
+    ZmqSocket client(ZmqSocket::Type::Pair);
+    ZmqSocket echo(ZmqSocket::Type::Pair);
+    connect(&echo, &ZmqSocket::messageReceived, &echo,
+            [&echo](const ZmqMessage &message) { echo.send(message); });
+    QList<ZmqMessage> received;
+    collect(&client, &received);
+    QVERIFY(echo.bind(kTcpAny));
+    QVERIFY(client.connectTo(echo.lastEndpoint()));
+
+    // In rounds of varying size, each sent between two turns of the event
+    // loop, while echoes of the previous rounds are coming in.
+    qsizetype sent = 0;
+    for (qsizetype round = 1; sent < count; ++round) {
+        for (qsizetype i = 0; i < round % 17 && sent < count; ++i)
+            QVERIFY(client.send(makeMessage(sent++)));
+        QCoreApplication::processEvents();
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(received.size(), count, kSlowWaitMs);
+    const qsizetype bad = firstMismatch(received);
+    if (bad >= 0)
+        QCOMPARE(received.at(bad), makeMessage(bad));
+    QCOMPARE(echo.receivedCount(), quint64(count));
+    QCOMPARE(echo.sentCount(), quint64(count));
+    QCOMPARE(client.droppedCount() + echo.droppedCount(), quint64(0));
+    spinEventLoop(50);
+    QCOMPARE(received.size(), count);
+    QCOMPARE(activeTimers(client), 0);
+    QCOMPARE(activeTimers(echo), 0);
 }
 
 // The backend connects after the proxy started: a bound PUSH with no peer
