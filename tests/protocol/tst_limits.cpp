@@ -120,6 +120,7 @@ public:
     struct Frame
     {
         bool ok = false; // false: timeout or the connection ended
+        bool fin = false;
         int opcode = -1;
         QByteArray payload;
         int closeCode() const { return payload.size() >= 2 ? (uchar(payload.at(0)) << 8) | uchar(payload.at(1)) : -1; }
@@ -188,6 +189,7 @@ public:
         const QByteArray head = m_http.readBytes(2);
         if (head.isNull())
             return frame;
+        frame.fin = uchar(head.at(0)) & 0x80;
         frame.opcode = uchar(head.at(0)) & 0x0f;
         quint64 length = uchar(head.at(1)) & 0x7f;
         if (length == 126 || length == 127) {
@@ -337,6 +339,7 @@ private Q_SLOTS:
     void keepAliveTimeout();
 
     // services[].max_queued_messages / max_queued_bytes and the 1 MiB of unsent bytes
+    void slowWebSocketReaderResumes();
     void outboxBoundWebSocket_data();
     void outboxBoundWebSocket();
     void outboxBoundXhrStreaming();
@@ -888,6 +891,64 @@ void tst_Limits::keepAliveTimeout()
 }
 
 // ---- outgoing queues towards slow readers -----------------------------------------------------
+
+// A reader that stops for a while but within the bounds: the session holds
+// back what the socket cannot take (1 MiB unsent at most), goes on once the
+// client reads again, and the client gets every message in order over a
+// session that stays open.
+void tst_Limits::slowWebSocketReaderResumes()
+{
+    constexpr int kMessages = 1500;
+    constexpr qsizetype kMessageBytes = 4096; // 6 MiB in all: more than the socket and the kernel hold
+    Config config = configWith({QStringLiteral("/svc")});
+    config.services[0].maxQueuedMessages = kMessages;
+    config.services[0].maxQueuedBytes = 64 * 1024 * 1024;
+    TestServer server;
+    QVERIFY(server.start(config));
+    Service *service = serviceOf(server.server(), QStringLiteral("/svc"));
+    TestBackend *backend = server.backend(QStringLiteral("/svc"));
+
+    RawWebSocket ws(server.port(), kFloodMs);
+    QVERIFY(ws.open("/svc/000/pause/websocket"));
+    QCOMPARE(ws.readFrame().payload, QByteArray("o"));
+    QTRY_COMPARE_WITH_TIMEOUT(backend->sessionIds("connect").size(), 1, kWaitMs);
+    const QByteArray id = backend->sessionIds("connect").first();
+    QPointer<Session> session = service->sessionByBackendId(id);
+    QVERIFY(session);
+
+    ws.socket().setReadBufferSize(4096);
+    for (int i = 0; i < kMessages; ++i)
+        backend->sendMessage(id, Flood::message(i, kMessageBytes));
+    QTRY_COMPARE_WITH_TIMEOUT(service->bridge()->counters().receivedMessage, quint64(kMessages), kWaitMs);
+    // The session is holding messages back: the socket said it is full.
+    QTRY_VERIFY_WITH_TIMEOUT(session && session->queuedMessages() > 0, kWaitMs);
+    const auto *receiver = qobject_cast<WebSocketReceiver *>(session->receiver());
+    QVERIFY(receiver);
+    QVERIFY(!session->receiver()->canWrite());
+    QVERIFY2(receiver->socket()->bytesToWrite() <= WebSocketReceiver::kMaxUnsentBytes + kFrameSlack,
+             QByteArray::number(receiver->socket()->bytesToWrite()).constData());
+
+    ws.socket().setReadBufferSize(0);
+    QStringList messages;
+    QByteArray text; // large SockJS frames come in several WebSocket frames
+    while (messages.size() < kMessages) {
+        const RawWebSocket::Frame frame = ws.readFrame();
+        QVERIFY2(frame.ok, QByteArray::number(messages.size()).constData());
+        QCOMPARE(frame.opcode, text.isEmpty() ? 0x1 : 0x0);
+        text += frame.payload;
+        if (frame.fin) {
+            messages += messagesOfFrames({text});
+            text.clear();
+        }
+    }
+    QCOMPARE(messages.size(), kMessages);
+    QVERIFY(consecutiveFromZero(messages));
+    QVERIFY(session);
+    QCOMPARE(session->state(), Session::State::Open);
+    QCOMPARE(session->queuedMessages(), qsizetype(0));
+    QCOMPARE(service->counters().messagesToClients, quint64(kMessages));
+    QCOMPARE(service->counters().droppedForClosedSession, quint64(0));
+}
 
 void tst_Limits::outboxBoundWebSocket_data()
 {

@@ -19,10 +19,6 @@ WebSocketReceiver::WebSocketReceiver(QWebSocket *socket, qint64 maxMessageBytes,
     connect(m_socket, &QWebSocket::textMessageReceived, this, [this](const QString &text) { onText(text); });
     connect(m_socket, &QWebSocket::binaryMessageReceived, this,
             [this](const QByteArray &data) { onBinary(data); });
-    connect(m_socket, &QWebSocket::bytesWritten, this, [this] {
-        if (!isFinished() && canWrite())
-            Q_EMIT writable();
-    });
 }
 
 WebSocketReceiver::~WebSocketReceiver()
@@ -32,7 +28,22 @@ WebSocketReceiver::~WebSocketReceiver()
 
 bool WebSocketReceiver::canWrite() const
 {
-    return m_socket->bytesToWrite() < kMaxUnsentBytes;
+    if (m_socket->bytesToWrite() < kMaxUnsentBytes)
+        return true;
+    // The session waits for writable(): watch the socket drain only now,
+    // not after every write of every session.
+    if (!m_drainWatch) {
+        auto *self = const_cast<WebSocketReceiver *>(this);
+        m_drainWatch = connect(m_socket, &QWebSocket::bytesWritten, self, [self] {
+            if (self->m_socket->bytesToWrite() >= kMaxUnsentBytes)
+                return;
+            disconnect(self->m_drainWatch);
+            self->m_drainWatch = {};
+            if (!self->isFinished())
+                Q_EMIT self->writable();
+        });
+    }
+    return false;
 }
 
 void WebSocketReceiver::closeSocket(int code, const QByteArray &reason)

@@ -30,6 +30,7 @@ protected:
 
 private:
     QWebSocket *m_socket;
+    mutable QMetaObject::Connection m_drainWatch; // while canWrite() is false
 };
 
 // SockJS framing over WebSocket: one text message per frame, no newline.
