@@ -100,7 +100,7 @@ ZmqSocket::ZmqSocket(Type type, QObject *parent)
         m_socket->set(zmq::sockopt::linger, 0);
         const zmq::fd_t fd = m_socket->get(zmq::sockopt::fd);
         m_notifier = new QSocketNotifier(static_cast<qintptr>(fd), QSocketNotifier::Read, this);
-        connect(m_notifier, &QSocketNotifier::activated, this, &ZmqSocket::process);
+        connect(m_notifier, &QSocketNotifier::activated, this, &ZmqSocket::onNotifierActivated);
     } catch (const zmq::error_t &e) {
         // Nobody is connected to error() yet: log; bind/connectTo report it again.
         qCWarning(lcZmq).noquote() << "cannot create" << typeName(type)
@@ -419,6 +419,20 @@ bool ZmqSocket::receiveOne(ZmqMessage &message)
     return true;
 }
 
+void ZmqSocket::onNotifierActivated()
+{
+    if (m_inProcess) {
+        // A slot of ours runs a nested event loop: ZMQ_FD stays readable
+        // until our pass goes on, so the notifier would fire again and again.
+        // Pause it until the pass is over. (Pausing it around every emission
+        // instead would cost two dispatcher updates per pass.)
+        m_notifier->setEnabled(false);
+        m_notifierPaused = true;
+        return;
+    }
+    process();
+}
+
 void ZmqSocket::process()
 {
     if (m_inProcess || !m_socket)
@@ -430,17 +444,6 @@ void ZmqSocket::process()
     int handled = 0;
     bool budgetSpent = false;
     bool interrupted = false;
-    // While a slot runs (it may open a nested event loop) the notifier would
-    // fire again and again on a readable ZMQ_FD that only this loop may
-    // clear: pause it around emissions, re-enable it when the loop is done.
-    bool notifierPaused = false;
-    const auto pauseNotifier = [this, &notifierPaused] {
-        if (!notifierPaused && m_notifier && m_notifier->isEnabled()) {
-            m_notifier->setEnabled(false);
-            notifierPaused = true;
-        }
-    };
-
     try {
         // A pass sends until ZeroMQ would block and receives until nothing is
         // queued. ZMQ_FD is edge-like: it only signals again after every
@@ -468,7 +471,6 @@ void ZmqSocket::process()
                     progress = true;
                     ++handled;
                     ++m_received;
-                    pauseNotifier();
                     Q_EMIT messageReceived(message);
                     if (!self)
                         return; // a slot deleted us; the notifier went with us
@@ -491,7 +493,6 @@ void ZmqSocket::process()
         if (e.num() == EINTR) {
             interrupted = true;
         } else {
-            pauseNotifier();
             reportError(zmqErrorText(e));
             if (!self)
                 return;
@@ -514,8 +515,10 @@ void ZmqSocket::process()
     }
 
     m_inProcess = false;
-    if (notifierPaused && m_notifier)
+    if (m_notifierPaused && m_notifier) {
+        m_notifierPaused = false;
         m_notifier->setEnabled(true);
+    }
 
     if (m_outbox.empty() || m_held)
         m_retryTimer->stop();

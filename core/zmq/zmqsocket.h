@@ -95,6 +95,7 @@ public Q_SLOTS:
 
 private:
     void scheduleProcess();
+    void onNotifierActivated();
     bool attach(const QString &endpoint, QString *error, bool bind);
     bool sendFront(); // false: would block; throws zmq::error_t
     bool sendNow(const ZmqMessage &message); // the same, without the outbox
@@ -119,6 +120,7 @@ private:
     bool m_processScheduled = false;
     bool m_held = false;
     bool m_inProcess = false;
+    bool m_notifierPaused = false; // by a nested event loop inside process()
     bool m_firstFrameInterrupted = false; // the last sendNow() threw EINTR on its first frame
     bool m_canReceive = false; // Pull, Sub, Rep, Req, Dealer, Router, Pair
     bool m_canSend = false; // Push, Pub, Req, Rep, Dealer, Router, Pair

@@ -138,6 +138,7 @@ private Q_SLOTS:
     void drainsMessagesQueuedBeforeWakeUp();
     void queuesUntilPeerConnects();
     void echoOverSocketsThatSendAndReceive();
+    void nestedEventLoopInSlot();
     void peerRestart();
     void budgetYieldsToEventLoop_data();
     void budgetYieldsToEventLoop();
@@ -307,6 +308,46 @@ void tst_ZmqSocket::echoOverSocketsThatSendAndReceive()
     QCOMPARE(received.size(), count);
     QCOMPARE(activeTimers(client), 0);
     QCOMPARE(activeTimers(echo), 0);
+}
+
+// A slot that runs a nested event loop while the peer sends more: the
+// notifier must not fire again and again on the ZMQ_FD only the suspended
+// pass can clear (a busy loop), and nothing is lost or reordered.
+void tst_ZmqSocket::nestedEventLoopInSlot()
+{
+    ZmqSocket push(ZmqSocket::Type::Push);
+    ZmqSocket pull(ZmqSocket::Type::Pull);
+    QVERIFY(pull.bind(inprocEndpoint("nested")));
+    QVERIFY(push.connectTo(pull.lastEndpoint()));
+    auto *notifier = pull.findChild<QSocketNotifier *>();
+    QVERIFY(notifier);
+    int wakeUps = 0;
+    connect(notifier, &QSocketNotifier::activated, &pull, [&wakeUps] { ++wakeUps; });
+
+    QList<ZmqMessage> received;
+    int wakeUpsWhileNested = -1;
+    connect(&pull, &ZmqSocket::messageReceived, &pull, [&](const ZmqMessage &message) {
+        received.append(message);
+        if (received.size() != 1)
+            return;
+        // The second message arrives while the first is still being handled.
+        QTimer::singleShot(10, &push, [&push] { QVERIFY(push.send(makeMessage(1))); });
+        const int before = wakeUps;
+        spinEventLoop(200);
+        wakeUpsWhileNested = wakeUps - before;
+    });
+
+    QVERIFY(push.send(makeMessage(0)));
+    QTRY_COMPARE_WITH_TIMEOUT(received.size(), qsizetype(2), kSlowWaitMs);
+    QCOMPARE(firstMismatch(received), qsizetype(-1));
+    QVERIFY2(wakeUpsWhileNested >= 0 && wakeUpsWhileNested <= 2,
+             qPrintable(QStringLiteral("%1 wake-ups in a 200 ms nested loop").arg(wakeUpsWhileNested)));
+    QVERIFY(notifier->isEnabled());
+
+    // Still awake afterwards.
+    QVERIFY(push.send(makeMessage(2)));
+    QTRY_COMPARE_WITH_TIMEOUT(received.size(), qsizetype(3), kSlowWaitMs);
+    QCOMPARE(firstMismatch(received), qsizetype(-1));
 }
 
 // The backend connects after the proxy started: a bound PUSH with no peer
