@@ -1,10 +1,16 @@
 #include "jsoncodec.h"
 
+#include <QtAlgorithms>
 #include <QtGlobal>
 
 #include <algorithm>
 #include <array>
 #include <cstring>
+
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>
+#define SOCKJSPROXY_JSON_SSE2 1
+#endif
 
 namespace SockJsProxy {
 namespace JsonCodec {
@@ -113,6 +119,40 @@ constexpr std::array<AsciiClass, 128> makeAsciiClasses()
 }
 
 constexpr std::array<AsciiClass, 128> kAsciiClasses = makeAsciiClasses();
+
+// The first byte at or after p that is not plain ASCII text: outside
+// 0x20..0x7F, or '"', '\\' (or '<', '>' with escapeHtml). Plain bytes are
+// what the encoder copies and the decoder takes as they are; this skips
+// them 16 at a time where SSE2 is there (every x86-64). Non-ASCII bytes
+// stop it too: they need UTF-8 validation. The byte-wise loops after it
+// handle the rest and the tail.
+inline const uchar *skipPlainAscii(const uchar *p, const uchar *end, bool escapeHtml)
+{
+#ifdef SOCKJSPROXY_JSON_SSE2
+    // A signed compare with 0x20 catches the controls and, as negative
+    // numbers, every byte from 0x80 up.
+    const __m128i space = _mm_set1_epi8(0x20);
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    const __m128i less = _mm_set1_epi8('<');
+    const __m128i greater = _mm_set1_epi8('>');
+    while (end - p >= 16) {
+        const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
+        __m128i special = _mm_or_si128(_mm_cmplt_epi8(bytes, space),
+                                       _mm_or_si128(_mm_cmpeq_epi8(bytes, quote), _mm_cmpeq_epi8(bytes, backslash)));
+        if (escapeHtml)
+            special = _mm_or_si128(special, _mm_or_si128(_mm_cmpeq_epi8(bytes, less), _mm_cmpeq_epi8(bytes, greater)));
+        const int mask = _mm_movemask_epi8(special);
+        if (mask != 0)
+            return p + qCountTrailingZeroBits(quint32(mask));
+        p += 16;
+    }
+#else
+    Q_UNUSED(end);
+    Q_UNUSED(escapeHtml);
+#endif
+    return p;
+}
 
 void appendUnicodeEscape(QByteArray &out, char32_t unit)
 {
@@ -266,6 +306,9 @@ const uchar *parseString(const uchar *p, const uchar *end, QByteArray &out)
     // Bytes that need no decoding are copied in runs, not one by one.
     const uchar *run = p;
     while (p != end) {
+        p = skipPlainAscii(p, end, false);
+        if (p == end)
+            break;
         const uchar c = *p;
         if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
             ++p;
@@ -357,6 +400,9 @@ bool appendQuoted(QByteArray &out, const QByteArray &utf8, int flags)
     const auto flushRun = [&] { out.append(reinterpret_cast<const char *>(run), p - run); };
 
     while (p != end) {
+        p = skipPlainAscii(p, end, escapeHtml);
+        if (p == end)
+            break;
         const uchar c = *p;
         if (c < 0x80) {
             const AsciiClass cls = kAsciiClasses[c];

@@ -117,6 +117,7 @@ private Q_SLOTS:
 
     void roundTrip_data();
     void roundTrip();
+    void specialBytesAtEveryPosition();
 };
 
 // ---------------------------------------------------------------------------
@@ -675,6 +676,60 @@ void tst_JsonCodec::roundTrip()
         const QJsonDocument document = QJsonDocument::fromJson('[' + json + ']', &error);
         QCOMPARE(error.error, QJsonParseError::NoError);
         QCOMPARE(document.array().at(0).toString().toUtf8(), text);
+    }
+}
+
+// The encoder and the decoder skip plain ASCII in blocks of 16 bytes: a
+// byte that needs attention must be found wherever it falls in a block, at
+// its edges and in the tail after the last whole block. Encoding is per
+// character, so the encoding of a string is the encodings of its pieces
+// put together; decoding gives the string back; invalid UTF-8 is rejected
+// by the decoder wherever it is.
+void tst_JsonCodec::specialBytesAtEveryPosition()
+{
+    const QByteArrayList specials = {
+        QByteArray("\""), QByteArray("\\"), QByteArray("\n"), QByteArray(1, '\0'), QByteArray("\x1f"),
+        QByteArray("<"), QByteArray(">"), QByteArray("\x7f"), QByteArray(" "), QByteArray("~"),
+        utf8(0xE9), utf8(0x2028), utf8(0xFFF9), utf8(0x1F600),
+    };
+    const auto inner = [](const QByteArray &text, int flags) {
+        QByteArray json;
+        JsonCodec::appendQuoted(json, text, flags);
+        return json.mid(1, json.size() - 2);
+    };
+    for (const int length : {15, 16, 17, 31, 32, 33, 47, 48, 49}) {
+        for (int at = 0; at < length; ++at) {
+            for (const QByteArray &special : specials) {
+                const QByteArray prefix(at, 'a');
+                const QByteArray suffix(qMax(0, length - at - 1), 'z'); // "\\z" is no JSON escape
+                const QByteArray text = prefix + special + suffix;
+                for (const int flags : {int(JsonCodec::NoFlags), int(JsonCodec::EscapeHtml)}) {
+                    QByteArray json;
+                    QVERIFY(JsonCodec::appendQuoted(json, text, flags));
+                    QCOMPARE(json, '"' + prefix + inner(special, flags) + suffix + '"');
+                    QByteArrayList messages;
+                    QCOMPARE(JsonCodec::decodeMessages('[' + json + ']', &messages),
+                             JsonCodec::DecodeResult::Ok);
+                    QCOMPARE(messages, QByteArrayList{text});
+                }
+                // The same bytes raw inside a JSON string: controls and
+                // unescaped quotes break it, the rest decodes to itself.
+                QByteArrayList messages;
+                const JsonCodec::DecodeResult result =
+                        JsonCodec::decodeMessages("[\"" + text + "\"]", &messages);
+                const bool breaks = special == "\"" || special == "\\" || uchar(special.at(0)) < 0x20;
+                QCOMPARE(result, breaks ? JsonCodec::DecodeResult::Broken : JsonCodec::DecodeResult::Ok);
+                if (!breaks)
+                    QCOMPARE(messages, QByteArrayList{text});
+            }
+            // Invalid UTF-8 there: replaced when encoding, rejected when decoding.
+            const QByteArray broken = QByteArray(at, 'a') + "\xff" + QByteArray(qMax(0, length - at - 1), 'b');
+            QByteArray json;
+            QVERIFY(!JsonCodec::appendQuoted(json, broken, JsonCodec::NoFlags));
+            QCOMPARE(json, '"' + QByteArray(at, 'a') + "\xEF\xBF\xBD" + QByteArray(qMax(0, length - at - 1), 'b') + '"');
+            QByteArrayList messages;
+            QCOMPARE(JsonCodec::decodeMessages("[\"" + broken + "\"]", &messages), JsonCodec::DecodeResult::Broken);
+        }
     }
 }
 
