@@ -10,6 +10,8 @@
 #include <QPointer>
 #include <QString>
 
+#include <array>
+
 namespace SockJsProxy {
 
 class Session;
@@ -53,6 +55,10 @@ class Session : public QObject
     Q_OBJECT
 
 public:
+    // Queued messages go to the client in batches of at most this many
+    // bytes (or one larger message), each only while the receiver can write.
+    static constexpr qint64 kSliceBytes = 64 * 1024;
+
     enum class State { Connecting, Open, Closed };
     enum class Lifetime { Requests, Connection };
 
@@ -131,9 +137,11 @@ protected:
 
 private:
     void onReceiverFinished(bool aborted);
-    // Hands the whole outbox to receiver as one batch.
-    void deliver(Receiver *receiver);
+    // Hands the first messages of the outbox, up to maxBytes of them (at
+    // least one), to receiver as one batch; all of them when maxBytes < 0.
+    void deliver(Receiver *receiver, qint64 maxBytes = -1);
     void detachReceiver();
+    void disconnectReceiver();
     void startDisconnectTimer();
 
     SessionHost *m_host;
@@ -144,6 +152,7 @@ private:
     Options m_options;
     State m_state = State::Connecting;
     QPointer<Receiver> m_receiver;
+    std::array<QMetaObject::Connection, 3> m_receiverConnections; // to m_receiver
     QList<QByteArray> m_outbox;
     qint64 m_outboxBytes = 0;
     QBasicTimer m_heartbeatTimer;

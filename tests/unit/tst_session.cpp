@@ -219,6 +219,8 @@ private Q_SLOTS:
     void queuedWhileDetachedGoOutInOneFrame_data();
     void queuedWhileDetachedGoOutInOneFrame();
     void burstWhileAttachedIsCoalesced();
+    void largeBacklogGoesOutInSlices_data();
+    void largeBacklogGoesOutInSlices();
     void secondReceiverGets2010_data();
     void secondReceiverGets2010();
     void closeDeliversQueuedThenClose_data();
@@ -408,6 +410,66 @@ void tst_Session::burstWhileAttachedIsCoalesced()
     QCOMPARE(receiver.batches, (QList<QList<QByteArray>>{{"1", "2", "3"}, {"4"}}));
     QCOMPARE(session->queuedMessages(), 0);
     QCOMPARE(m_host->lifecycle(), QStringList{"opened"});
+}
+
+void tst_Session::largeBacklogGoesOutInSlices_data()
+{
+    QTest::addColumn<Mode>("mode");
+    QTest::newRow("polling") << Mode::Polling;
+    QTest::newRow("streaming") << Mode::Streaming;
+}
+
+// A backlog larger than one slice: a streaming receiver gets it in batches
+// of at most kSliceBytes, one after another while it can write, and stops
+// taking them when it cannot; a polling one gets one slice per request.
+// Either way every message arrives once, in order. A message larger than a
+// slice still goes out whole.
+void tst_Session::largeBacklogGoesOutInSlices()
+{
+    QFETCH(Mode, mode);
+    auto session = makeSession();
+    openWithPoll(session.get());
+
+    QList<QByteArray> messages;
+    for (int i = 0; i < 100; ++i)
+        messages.append(QByteArray::number(i).leftJustified(3000, 'x'));
+    messages.insert(50, QByteArray(Session::kSliceBytes + 1, 'y'));
+    for (const QByteArray &message : messages)
+        QVERIFY(session->enqueue(message));
+
+    QList<QByteArray> received;
+    int batches = 0;
+    const auto take = [&](const FakeReceiver &receiver) {
+        for (const QList<QByteArray> &batch : receiver.batches) {
+            qint64 bytes = 0;
+            for (const QByteArray &message : batch)
+                bytes += message.size();
+            if (batch.size() > 1)
+                QVERIFY2(bytes <= Session::kSliceBytes, QByteArray::number(bytes).constData());
+            received += batch;
+            ++batches;
+        }
+    };
+
+    if (mode == Mode::Streaming) {
+        FakeReceiver receiver(mode);
+        receiver.setWritable(false);
+        session->attach(&receiver);
+        QVERIFY(receiver.batches.isEmpty()); // it cannot write: all stays queued
+        receiver.setWritable(true);          // writable(): the whole backlog, slice by slice
+        take(receiver);
+        receiver.end();
+    } else {
+        for (int poll = 0; poll < 100 && session->queuedMessages() > 0; ++poll) {
+            FakeReceiver receiver(mode);
+            session->attach(&receiver);
+            QCOMPARE(receiver.batches.size(), 1);
+            take(receiver);
+        }
+    }
+    QCOMPARE(received, messages);
+    QCOMPARE(session->queuedMessages(), 0);
+    QVERIFY2(batches >= 6, QByteArray::number(batches).constData()); // 300 kB + 64 KiB in slices of 64 KiB
 }
 
 void tst_Session::secondReceiverGets2010_data()
