@@ -7,6 +7,9 @@
 // Every request must respect the limits; after an error the parser stays in
 // error. parseHead() must agree with the first request of the full parse.
 // Half of the inputs run with tiny limits so that 413/414/431 are reached.
+// Half choose limits per request by path, as a server does per service,
+// from the input's hash and the path: each request must respect its own,
+// and the lookup is asked once per request line.
 
 #include "http/httpparser.h"
 
@@ -44,6 +47,18 @@ quint32 fnv1a(const uint8_t *data, size_t size)
         hash *= 16777619u;
     }
     return hash;
+}
+
+// The limits a request gets: the lookup's for its path when there is one,
+// with the parser's own request-line limit.
+HttpParser::Limits effectiveLimits(const HttpRequest &request, const HttpParser::Limits &limits,
+                                   const HttpParser::LimitsLookup &lookup)
+{
+    if (!lookup)
+        return limits;
+    HttpParser::Limits own = lookup(request.path);
+    own.maxRequestLine = limits.maxRequestLine;
+    return own;
 }
 
 bool isOws(char c)
@@ -89,9 +104,18 @@ bool isKnownErrorStatus(int status)
 }
 
 // Feeds data in the slices [cuts[i], cuts[i+1]) and drains the parser after each.
-Outcome parse(const QByteArray &data, const std::vector<qsizetype> &cuts, const HttpParser::Limits &limits)
+Outcome parse(const QByteArray &data, const std::vector<qsizetype> &cuts, const HttpParser::Limits &limits,
+              const HttpParser::LimitsLookup &lookup)
 {
     HttpParser parser(limits);
+    size_t lookups = 0;
+    if (lookup) {
+        parser.setLimitsLookup([&lookups, &lookup](QByteArrayView path) {
+            ++lookups;
+            FUZZ_CHECK(path.startsWith('/') || path == "*");
+            return lookup(path);
+        });
+    }
     Outcome outcome;
     qsizetype fed = 0;
     qsizetype bodyBytes = 0;
@@ -107,7 +131,7 @@ Outcome parse(const QByteArray &data, const std::vector<qsizetype> &cuts, const 
             // Cheap to call repeatedly: still complete until taken.
             FUZZ_CHECK(parser.next() == HttpParser::Status::Complete);
             HttpRequest request = parser.takeRequest();
-            checkRequest(request, limits);
+            checkRequest(request, effectiveLimits(request, limits, lookup));
             bodyBytes += request.body.size();
             FUZZ_CHECK(bodyBytes <= fed);
             outcome.requests.push_back(std::move(request));
@@ -117,6 +141,13 @@ Outcome parse(const QByteArray &data, const std::vector<qsizetype> &cuts, const 
         FUZZ_CHECK(parser.bufferedBytes() >= 0 && parser.bufferedBytes() <= fed);
         if (outcome.last == HttpParser::Status::Error)
             break;
+    }
+
+    // Once per request line accepted: every request taken, plus perhaps the
+    // one in progress or refused after its request line.
+    if (lookup) {
+        FUZZ_CHECK(lookups >= outcome.requests.size());
+        FUZZ_CHECK(lookups <= outcome.requests.size() + 1);
     }
 
     if (outcome.last == HttpParser::Status::Error) {
@@ -155,6 +186,20 @@ HttpParser::Limits limitsFor(quint32 hash)
     return limits;
 }
 
+// Every other input gets per-path limits; the request-line limit it returns
+// is nonsense on purpose, since the parser must ignore it.
+HttpParser::LimitsLookup lookupFor(quint32 hash)
+{
+    if ((hash >> 27) & 1)
+        return {};
+    return [hash](QByteArrayView path) {
+        HttpParser::Limits limits = limitsFor(hash ^ fnv1a(reinterpret_cast<const uint8_t *>(path.data()),
+                                                           size_t(path.size())));
+        limits.maxRequestLine = 0;
+        return limits;
+    };
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -163,8 +208,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const qsizetype n = input.size();
     const quint32 hash = fnv1a(data, qMin<size_t>(size, 4));
     const HttpParser::Limits limits = limitsFor(hash);
+    const HttpParser::LimitsLookup lookup = lookupFor(hash);
 
-    const Outcome whole = parse(input, {0, n}, limits);
+    const Outcome whole = parse(input, {0, n}, limits, lookup);
 
     std::vector<qsizetype> cuts{0};
     if (((hash >> 24) & 7) == 0 && n <= 4096) {
@@ -180,7 +226,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             cuts.push_back(point);
         cuts.push_back(n);
     }
-    const Outcome sliced = parse(input, cuts, limits);
+    const Outcome sliced = parse(input, cuts, limits, lookup);
 
     FUZZ_CHECK(whole.last == sliced.last);
     FUZZ_CHECK(whole.errorStatus == sliced.errorStatus);
@@ -195,15 +241,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     // the same head; parseHead never accepts what the full parse rejects in
     // the head.
     HttpRequest head;
-    const bool headOk = HttpParser::parseHead(input, &head, limits);
+    const bool headOk = HttpParser::parseHead(input, &head, limits, lookup);
     if (!whole.requests.empty()) {
         FUZZ_CHECK(headOk);
         FUZZ_CHECK(sameHead(head, whole.requests.front()));
         FUZZ_CHECK(head.body.isEmpty());
     }
     if (headOk)
-        checkRequest(head, limits);
+        checkRequest(head, effectiveLimits(head, limits, lookup));
     // parseHead also copes without a request to fill.
-    FUZZ_CHECK(HttpParser::parseHead(input, nullptr, limits) == headOk);
+    FUZZ_CHECK(HttpParser::parseHead(input, nullptr, limits, lookup) == headOk);
+    // peekHead agrees with parseHead, and on a prefix of a head that parses
+    // it never reports an error: a peeked handshake is refused only when the
+    // parser would refuse it.
+    const HttpParser::Status peeked = HttpParser::peekHead(input, nullptr, limits, lookup);
+    FUZZ_CHECK((peeked == HttpParser::Status::Complete) == headOk);
+    if (headOk && n > 0)
+        FUZZ_CHECK(HttpParser::peekHead(input.first(n - 1), nullptr, limits, lookup) != HttpParser::Status::Error);
     return 0;
 }

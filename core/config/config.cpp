@@ -77,6 +77,20 @@ public:
         *out = Int(number);
     }
 
+    // An optional setting: left unset when the key is absent.
+    template<typename Int>
+    void integer(const char *key, std::optional<Int> *out, qint64 min, qint64 max)
+    {
+        if (m_object.value(QLatin1String(key)).isUndefined()) {
+            take(key);
+            return;
+        }
+        Int value = 0;
+        integer(key, &value, min, max);
+        if (m_ok)
+            *out = value;
+    }
+
     QJsonValue take(const char *key)
     {
         const QString name = QString::fromLatin1(key);
@@ -130,10 +144,42 @@ bool readObject(ObjectReader &parent, const char *key, QJsonObject *out)
     return true;
 }
 
+// The limits that may be set per service as well as at the top level: the
+// same keys, units and ranges in both places.
+template<typename HeaderBytes, typename HeaderCount, typename BodyBytes>
+void readRequestLimits(ObjectReader &reader, HeaderBytes *maxHeaderBytes, HeaderCount *maxHeaderCount,
+                       BodyBytes *maxBodyBytes)
+{
+    reader.integer("max_header_bytes", maxHeaderBytes, 256, 1 << 24);
+    reader.integer("max_header_count", maxHeaderCount, 1, 10000);
+    reader.integer("max_body_bytes", maxBodyBytes, 0, qint64(1) << 31);
+}
+
+bool readServiceLimits(ObjectReader &parent, ServiceConfig *service, QString *error)
+{
+    QJsonObject limits;
+    if (!readObject(parent, "limits", &limits) || limits.isEmpty())
+        return true;
+    ObjectReader reader(limits, parent.keyPath("limits"), error);
+    readRequestLimits(reader, &service->maxHeaderBytes, &service->maxHeaderCount, &service->maxBodyBytes);
+    // Named rather than "unknown key": they exist, just not here.
+    if (!reader.take("max_request_line").isUndefined())
+        reader.fail("max_request_line", QStringLiteral("per port, not per service (the request line is read before "
+                                                       "the request is routed); set limits.max_request_line"));
+    for (const char *key : {"request_timeout_ms", "keepalive_timeout_ms"}) {
+        if (!reader.take(key).isUndefined())
+            reader.fail(key, QStringLiteral("per port, not per service (a connection may carry requests for "
+                                            "several services); set limits.%1").arg(QLatin1String(key)));
+    }
+    return reader.finish();
+}
+
 bool readService(const QJsonObject &object, const QString &path, ServiceConfig *service, QString *error)
 {
     ObjectReader reader(object, path, error);
     reader.string("prefix", &service->prefix);
+    if (!readServiceLimits(reader, service, error))
+        return false;
     QJsonObject zmq;
     if (readObject(reader, "zmq", &zmq) && !zmq.isEmpty()) {
         ObjectReader zmqReader(zmq, reader.keyPath("zmq"), error);
@@ -166,6 +212,15 @@ bool readService(const QJsonObject &object, const QString &path, ServiceConfig *
 
 } // namespace
 
+HttpParser::Limits ServiceConfig::httpLimits(const HttpParser::Limits &defaults) const
+{
+    HttpParser::Limits limits = defaults;
+    limits.maxHeaderBytes = maxHeaderBytes.value_or(defaults.maxHeaderBytes);
+    limits.maxHeaderCount = maxHeaderCount.value_or(defaults.maxHeaderCount);
+    limits.maxBodyBytes = maxBodyBytes.value_or(defaults.maxBodyBytes);
+    return limits;
+}
+
 std::optional<Config> Config::fromJson(const QByteArray &json, const QString &baseDir, QString *error)
 {
     QJsonParseError parseError;
@@ -197,9 +252,7 @@ std::optional<Config> Config::fromJson(const QByteArray &json, const QString &ba
         ObjectReader reader(limits, QStringLiteral("limits"), error);
         HttpParser::Limits &parser = config.http.limits;
         reader.integer("max_request_line", &parser.maxRequestLine, 64, 1 << 20);
-        reader.integer("max_header_bytes", &parser.maxHeaderBytes, 256, 1 << 24);
-        reader.integer("max_header_count", &parser.maxHeaderCount, 1, 10000);
-        reader.integer("max_body_bytes", &parser.maxBodyBytes, 0, qint64(1) << 31);
+        readRequestLimits(reader, &parser.maxHeaderBytes, &parser.maxHeaderCount, &parser.maxBodyBytes);
         reader.integer("request_timeout_ms", &config.http.requestTimeoutMs, 100, 3600 * 1000);
         reader.integer("keepalive_timeout_ms", &config.http.keepAliveTimeoutMs, 100, 24 * 3600 * 1000);
         if (!reader.finish())

@@ -34,6 +34,15 @@ struct ServiceConfig
     bool checkAddress = false;
     int maxSessions = 100000;           // open sessions of the service
     int maxSessionsPerAddress = 1000;   // open sessions of one client address (0: no limit)
+    // HTTP limits of the requests routed to this service (services[].limits);
+    // unset ones are the top-level limits. The request line and the timeouts
+    // are per port only: see Config::http.
+    std::optional<qsizetype> maxHeaderBytes;
+    std::optional<int> maxHeaderCount;
+    std::optional<qsizetype> maxBodyBytes;
+
+    // The top-level limits with this service's own in their place.
+    HttpParser::Limits httpLimits(const HttpParser::Limits &defaults) const;
 };
 
 struct StaticMount
@@ -48,6 +57,10 @@ struct Config
     quint16 httpPort = 8080;
     QList<StaticMount> statics;
     QList<ServiceConfig> services;
+    // The top-level limits: the defaults of every service, and the limits of
+    // requests that reach no service. The request line and the timeouts are
+    // per port: they apply before a request is routed, or to a connection
+    // that may carry requests for several services.
     Connection::Options http;
 
     // Parses the --config JSON. Unknown keys and wrong types are errors that

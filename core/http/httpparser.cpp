@@ -199,6 +199,7 @@ HttpParser::Status HttpParser::next()
                 return fail(414, "request line too long");
             if (!parseRequestLine(line))
                 return Status::Error;
+            m_requestLimits = m_limitsLookup ? m_limitsLookup(m_request.path) : m_limits;
             m_state = State::Headers;
             continue;
 
@@ -211,7 +212,7 @@ HttpParser::Status HttpParser::next()
                 const qsizetype pending = bufferedBytes();
                 const bool maybeEnd = pending == 1 && m_buffer.at(m_pos) == '\r';
                 if (pending > 0 && !maybeEnd
-                    && m_headerBytes + pending + 1 > m_limits.maxHeaderBytes)
+                    && m_headerBytes + pending + 1 > m_requestLimits.maxHeaderBytes)
                     return fail(431, "header section too large");
                 return Status::NeedMore;
             }
@@ -225,9 +226,9 @@ HttpParser::Status HttpParser::next()
             // Limits before syntax, so that the status does not depend on
             // how the bytes were sliced (the early check above cannot see syntax).
             m_headerBytes += rawLength;
-            if (m_headerBytes > m_limits.maxHeaderBytes)
+            if (m_headerBytes > m_requestLimits.maxHeaderBytes)
                 return fail(431, "header section too large");
-            if (++m_headerCount > m_limits.maxHeaderCount)
+            if (++m_headerCount > m_requestLimits.maxHeaderCount)
                 return fail(431, "too many header fields");
             // Trailer fields are checked like headers but discarded.
             if (!parseFieldLine(line, m_state == State::Headers))
@@ -321,16 +322,23 @@ bool HttpParser::isMidRequest() const
     }
 }
 
-bool HttpParser::parseHead(const QByteArray &data, HttpRequest *request, const Limits &limits)
+bool HttpParser::parseHead(const QByteArray &data, HttpRequest *request, const Limits &limits,
+                           const LimitsLookup &lookup)
+{
+    return peekHead(data, request, limits, lookup) == Status::Complete;
+}
+
+HttpParser::Status HttpParser::peekHead(const QByteArray &data, HttpRequest *request, const Limits &limits,
+                                        const LimitsLookup &lookup)
 {
     HttpParser parser(limits);
+    parser.m_limitsLookup = lookup;
     parser.m_headOnly = true;
     parser.feed(data);
-    if (parser.next() != Status::Complete)
-        return false;
-    if (request)
+    const Status status = parser.next();
+    if (status == Status::Complete && request)
         *request = parser.takeRequest();
-    return true;
+    return status;
 }
 
 void HttpParser::consumeBody(State whenDone)
@@ -538,7 +546,7 @@ bool HttpParser::parseFraming()
             return false;
         }
         // Decided here, before any body byte has to be buffered.
-        if (length > m_limits.maxBodyBytes) {
+        if (length > m_requestLimits.maxBodyBytes) {
             fail(413, "body too large");
             return false;
         }
@@ -594,7 +602,7 @@ bool HttpParser::parseChunkSize(QByteArrayView line)
         return true;
     }
     // Announcing a chunk that would exceed the limit is enough to refuse.
-    if (size > m_limits.maxBodyBytes - m_request.body.size()) {
+    if (size > m_requestLimits.maxBodyBytes - m_request.body.size()) {
         fail(413, "body too large");
         return false;
     }

@@ -3,6 +3,9 @@
 #include "httprequest.h"
 
 #include <QByteArray>
+#include <QByteArrayView>
+
+#include <functional>
 
 namespace SockJsProxy {
 
@@ -13,6 +16,12 @@ namespace SockJsProxy {
 // takeRequest() and handle it (pipelined requests stay buffered for the next
 // call). After Status::Error the parser stays in error; errorStatus() is the
 // HTTP status to answer with and errorReason() a short human text.
+//
+// The limits given to the constructor apply to every request unless a
+// limits lookup is set: then, once a request line is in, the lookup chooses
+// the header, count and body limits of that request by its path. The
+// request-line limit always comes from the constructor's limits, since it is
+// enforced before the path is known.
 class HttpParser
 {
 public:
@@ -26,6 +35,10 @@ public:
         qsizetype maxBodyBytes = 1024 * 1024;    // Content-Length or de-chunked total; over -> 413
     };
 
+    // Called once per request, with the path of its request line (as in
+    // HttpRequest::path); its maxRequestLine is ignored.
+    using LimitsLookup = std::function<Limits(QByteArrayView path)>;
+
     enum class Status {
         NeedMore,  // no complete request buffered yet
         Complete,  // a request is ready: takeRequest()
@@ -33,10 +46,12 @@ public:
     };
 
     HttpParser() = default;
-    explicit HttpParser(const Limits &limits) : m_limits(limits) {}
+    explicit HttpParser(const Limits &limits) : m_limits(limits), m_requestLimits(limits) {}
 
     void setLimits(const Limits &limits) { m_limits = limits; }
     const Limits &limits() const { return m_limits; }
+    // Takes effect from the next request line on.
+    void setLimitsLookup(LimitsLookup lookup) { m_limitsLookup = std::move(lookup); }
 
     void feed(const QByteArray &data);
     // Advances the parse over buffered bytes. Cheap to call repeatedly.
@@ -55,7 +70,14 @@ public:
     // Parses just the head (request line + headers) of data, which must
     // contain the terminating empty line; used to look at a request that was
     // only peeked from a socket. Returns false on malformed input.
-    static bool parseHead(const QByteArray &data, HttpRequest *request, const Limits &limits);
+    static bool parseHead(const QByteArray &data, HttpRequest *request, const Limits &limits,
+                          const LimitsLookup &lookup = {});
+    // Like parseHead() on data that may hold only the start of a head:
+    // NeedMore while the head is incomplete and within the limits so far,
+    // Error as soon as next() on the same bytes would fail, Complete (and
+    // *request filled) once the head is in.
+    static Status peekHead(const QByteArray &data, HttpRequest *request, const Limits &limits,
+                           const LimitsLookup &lookup = {});
 
 private:
     enum class State { RequestLine, Headers, Body, ChunkSize, ChunkData, ChunkDataEnd, Trailers, Done, Failed };
@@ -70,6 +92,8 @@ private:
     void compact();
 
     Limits m_limits;
+    LimitsLookup m_limitsLookup;
+    Limits m_requestLimits;         // of the current request, chosen after its request line
     QByteArray m_buffer;
     qsizetype m_pos = 0;            // consumed prefix of m_buffer
     State m_state = State::RequestLine;

@@ -130,4 +130,11 @@ QByteArray HttpRequest::queryItem(const QByteArray &name) const
     return QByteArray();
 }
 
+bool pathUnderPrefix(QByteArrayView path, QByteArrayView prefix)
+{
+    if (prefix == "/")
+        return true;
+    return path.startsWith(prefix) && (path.size() == prefix.size() || path.at(prefix.size()) == '/');
+}
+
 } // namespace SockJsProxy

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <QByteArray>
+#include <QByteArrayView>
 #include <QList>
 #include <QPair>
 
@@ -33,5 +34,10 @@ struct HttpRequest
     // Value of a query parameter, percent-decoded ('+' is a space); null when absent.
     QByteArray queryItem(const QByteArray &name) const;
 };
+
+// Whether path (not decoded) lies under a URL prefix: "/echo" covers "/echo"
+// and "/echo/info" but not "/echoes"; "/" covers every path. The one prefix
+// match of the routing, for static mounts and services alike.
+bool pathUnderPrefix(QByteArrayView path, QByteArrayView prefix);
 
 } // namespace SockJsProxy

@@ -21,18 +21,30 @@ using Header = QPair<QByteArray, QByteArray>;
 
 // A peer that stops reading while we close gets this long to take the rest.
 constexpr int kCloseGraceMs = 5000;
+// Read-buffer room beyond the largest request, so that what follows it
+// (the next pipelined request, WebSocket frames) does not stall.
+constexpr qint64 kReadSlack = 64 * 1024;
+
+// The longest head within the limits: request line, header section and the
+// two CRLFs that end them.
+qsizetype maxHeadBytes(qsizetype maxRequestLine, qsizetype maxHeaderBytes)
+{
+    return maxRequestLine + maxHeaderBytes + 4;
+}
 } // namespace
 
 Connection::Connection(QTcpSocket *socket, const Options &options, QObject *parent)
     : QObject(parent), m_socket(socket), m_options(options), m_parser(options.limits),
+      m_maxHeadBytes(maxHeadBytes(options.limits.maxRequestLine, options.limits.maxHeaderBytes)),
       m_peerAddress(socket->peerAddress()), m_peerPort(socket->peerPort())
 {
     m_socket->setParent(this);
     m_socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
     // Bounded read buffer: while a response is in progress nothing more is
     // parsed, and TCP flow control holds the peer back instead of our memory.
-    const qint64 headLimit = m_options.limits.maxRequestLine + m_options.limits.maxHeaderBytes;
-    m_socket->setReadBufferSize(headLimit + m_options.limits.maxBodyBytes + 64 * 1024);
+    // A body larger than this (a service may allow more) still arrives: the
+    // parser takes the socket's bytes as they come when no response is due.
+    m_socket->setReadBufferSize(m_maxHeadBytes + m_options.limits.maxBodyBytes + kReadSlack);
 
     connect(m_socket, &QTcpSocket::readyRead, this, &Connection::onReadyRead);
     connect(m_socket, &QTcpSocket::disconnected, this, &Connection::onDisconnected);
@@ -48,6 +60,17 @@ Connection::Connection(QTcpSocket *socket, const Options &options, QObject *pare
 }
 
 Connection::~Connection() = default;
+
+void Connection::setLimitsLookup(HttpParser::LimitsLookup lookup, qsizetype largestHeaderBytes)
+{
+    m_parser.setLimitsLookup(lookup);
+    m_limitsLookup = std::move(lookup);
+    // A handshake is peeked whole from the socket's read buffer, so that
+    // buffer must hold the largest head any request may have.
+    m_maxHeadBytes = qMax(m_maxHeadBytes, maxHeadBytes(m_options.limits.maxRequestLine, largestHeaderBytes));
+    if (m_socket && m_socket->readBufferSize() < m_maxHeadBytes + kReadSlack)
+        m_socket->setReadBufferSize(m_maxHeadBytes + kReadSlack);
+}
 
 // QTcpSocket::write() copies into a write buffer that is sent later from
 // the event loop and then kept, 16 KiB or more for the connection's whole
@@ -104,34 +127,26 @@ void Connection::onReadyRead()
 // Returns true when the socket was taken or more of the head must arrive.
 bool Connection::offerUpgrade()
 {
-    const qsizetype headLimit = m_options.limits.maxRequestLine + m_options.limits.maxHeaderBytes;
-    const QByteArray peeked = m_socket->peek(headLimit);
+    const QByteArray peeked = m_socket->peek(m_maxHeadBytes);
     if (!peeked.startsWith("GET "))
         return false;
-    // The head ends at its first empty line, CRLF or bare LF (the parser
-    // takes both); a GET ended by "\n\n" would otherwise wait for a 408.
-    qsizetype headLength = -1;
-    const qsizetype size = peeked.size();
-    for (qsizetype lf = peeked.indexOf('\n'); lf >= 0 && headLength < 0; lf = peeked.indexOf('\n', lf + 1)) {
-        if (lf + 1 < size && peeked.at(lf + 1) == '\n')
-            headLength = lf + 2;
-        else if (lf + 2 < size && peeked.at(lf + 1) == '\r' && peeked.at(lf + 2) == '\n')
-            headLength = lf + 3;
-    }
-    if (headLength < 0) {
-        // Already over a limit (request line, header bytes or count): the
-        // parser answers 414/431 now, not 408 when the request times out.
-        const qsizetype lineEnd = peeked.indexOf('\n');
-        const bool overLimit = (lineEnd < 0 ? peeked.size() : lineEnd) > m_options.limits.maxRequestLine + 1
-                               || (lineEnd >= 0 && peeked.size() - lineEnd - 1 > m_options.limits.maxHeaderBytes + 1)
-                               || peeked.count('\n') - 1 > m_options.limits.maxHeaderCount;
-        if (peeked.size() >= headLimit || overLimit)
-            return false; // let the parser reject it
+    // The same limits as the parser, chosen by the same lookup, so that a
+    // handshake is refused exactly when the request would be.
+    HttpRequest head;
+    switch (HttpParser::peekHead(peeked, &head, m_options.limits, m_limitsLookup)) {
+    case HttpParser::Status::Error:
+        // Malformed or already over a limit: the parser answers 400, 414 or
+        // 431 now, not 408 when the request times out.
+        return false;
+    case HttpParser::Status::NeedMore:
+        if (peeked.size() >= m_maxHeadBytes)
+            return false; // longer than any head may be: let the parser reject it
         armIdleTimer();
         return true;
+    case HttpParser::Status::Complete:
+        break;
     }
-    HttpRequest head;
-    if (!HttpParser::parseHead(peeked.left(headLength), &head, m_options.limits) || !head.hasHeader("Upgrade"))
+    if (!head.hasHeader("Upgrade"))
         return false;
     return m_upgradeHandler(this, head);
 }

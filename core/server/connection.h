@@ -44,6 +44,12 @@ public:
     ~Connection() override;
 
     void setUpgradeHandler(UpgradeHandler handler) { m_upgradeHandler = std::move(handler); }
+    // Chooses the header, count and body limits of each request (and of a
+    // peeked upgrade handshake) by its path; without one Options::limits
+    // apply to all. largestHeaderBytes is the most maxHeaderBytes the lookup
+    // can return, so that a handshake within its limits fits the socket's
+    // read buffer. Set before the first request is read.
+    void setLimitsLookup(HttpParser::LimitsLookup lookup, qsizetype largestHeaderBytes);
 
     // The request being answered; valid from requestReceived() until its
     // response ends.
@@ -98,6 +104,8 @@ private:
     HttpParser m_parser;
     HttpRequest m_request;
     UpgradeHandler m_upgradeHandler;
+    HttpParser::LimitsLookup m_limitsLookup;
+    qsizetype m_maxHeadBytes = 0; // request line and header section with their line ends
     QHostAddress m_peerAddress;
     quint16 m_peerPort = 0;
     QBasicTimer m_idleTimer;

@@ -32,6 +32,13 @@ Server::Server(const Config &config, QObject *parent)
     std::stable_sort(m_services.begin(), m_services.end(), [](const Service *a, const Service *b) {
         return a->prefix().size() > b->prefix().size();
     });
+    // Prefixes and limits resolved once: the parser asks for every request.
+    m_largestHeaderBytes = m_config.http.limits.maxHeaderBytes;
+    for (Service *service : std::as_const(m_services)) {
+        const HttpParser::Limits limits = service->config().httpLimits(m_config.http.limits);
+        m_routes.push_back({service->prefix().toUtf8(), service, limits});
+        m_largestHeaderBytes = qMax(m_largestHeaderBytes, limits.maxHeaderBytes);
+    }
 
     m_statics.push_back(std::make_unique<StaticFiles>(QStringLiteral("/sockjs-client"), QStringLiteral(":/sockjsproxy")));
     for (const StaticMount &mount : m_config.statics)
@@ -46,6 +53,7 @@ Server::Server(const Config &config, QObject *parent)
 Server::~Server()
 {
     // Services first: their sessions hold receivers owned by connections.
+    m_routes.clear();
     qDeleteAll(m_services);
     m_services.clear();
 }
@@ -91,23 +99,38 @@ void Server::onNewConnection()
         connect(connection, &Connection::requestRejected, this, [this] { ++m_counters.rejectedRequests; });
         connection->setUpgradeHandler(
             [this](Connection *c, const HttpRequest &head) { return onUpgradeRequest(c, head); });
+        connection->setLimitsLookup([this](QByteArrayView path) { return limitsFor(path); }, m_largestHeaderBytes);
     }
+}
+
+const Server::Route *Server::routeFor(QByteArrayView path) const
+{
+    for (const Route &route : m_routes) {
+        if (pathUnderPrefix(path, route.prefix))
+            return &route;
+    }
+    return nullptr;
 }
 
 Service *Server::serviceFor(const QByteArray &path, QByteArray *relativePath) const
 {
-    for (Service *service : m_services) {
-        const QByteArray prefix = service->prefix().toUtf8();
-        if (prefix == "/") {
-            *relativePath = path;
-            return service;
-        }
-        if (path.startsWith(prefix) && (path.size() == prefix.size() || path.at(prefix.size()) == '/')) {
-            *relativePath = path.mid(prefix.size());
-            return service;
-        }
+    const Route *route = routeFor(path);
+    if (!route)
+        return nullptr;
+    *relativePath = route->prefix == "/" ? path : path.mid(route->prefix.size());
+    return route->service;
+}
+
+HttpParser::Limits Server::limitsFor(QByteArrayView path) const
+{
+    // Routed as onRequest() does: static mounts come first and, like paths
+    // of no service, get the top-level limits.
+    for (const auto &statics : m_statics) {
+        if (statics->matches(path))
+            return m_config.http.limits;
     }
-    return nullptr;
+    const Route *route = routeFor(path);
+    return route ? route->limits : m_config.http.limits;
 }
 
 void Server::onRequest(Connection *connection)

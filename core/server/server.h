@@ -2,10 +2,12 @@
 
 #include "config/config.h"
 
+#include <QByteArrayView>
 #include <QList>
 #include <QObject>
 
 #include <memory>
+#include <vector>
 
 class QTcpServer;
 class QWebSocketServer;
@@ -20,7 +22,9 @@ struct HttpRequest;
 // The HTTP front door: accepts TCP connections, routes each request to a
 // static mount (first), the built-in sockjs-client, or the SockJS service
 // whose prefix matches (longest first), and hands WebSocket upgrades to
-// QWebSocketServer with the handshake still unread in the socket.
+// QWebSocketServer with the handshake still unread in the socket. The same
+// routing chooses the HTTP limits of each request once its request line is
+// in: a service's own (services[].limits), else the top-level ones.
 //
 // Owns the services (and so their sessions and ZeroMQ sockets) and every
 // connection. One thread: everything runs on the Qt event loop.
@@ -53,17 +57,33 @@ public:
     // "disconnect") and then every connection.
     void shutdown();
 
+    // The header, count and body limits of a request for path (not decoded):
+    // those of the service it is routed to, else the top-level ones.
+    HttpParser::Limits limitsFor(QByteArrayView path) const;
+
 private:
+    struct Route
+    {
+        QByteArray prefix; // UTF-8 of the service's prefix
+        Service *service;
+        HttpParser::Limits limits;
+    };
+
     void onNewConnection();
     void onRequest(Connection *connection);
     bool onUpgradeRequest(Connection *connection, const HttpRequest &head);
     void onNewWebSocket();
+    // The one prefix match of the routing (longest prefix first); null when
+    // no service's prefix covers path.
+    const Route *routeFor(QByteArrayView path) const;
     Service *serviceFor(const QByteArray &path, QByteArray *relativePath) const;
 
     Config m_config;
     QTcpServer *m_tcpServer;
     QWebSocketServer *m_webSocketServer;
     QList<Service *> m_services; // children; sorted by prefix length, longest first
+    std::vector<Route> m_routes; // one per service, in the order of m_services
+    qsizetype m_largestHeaderBytes = 0; // of the top-level limits and every service's
     std::vector<std::unique_ptr<StaticFiles>> m_statics;
     Counters m_counters;
 };

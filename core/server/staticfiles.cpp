@@ -20,12 +20,9 @@ StaticFiles::StaticFiles(const QString &urlPrefix, const QString &directory)
     m_prefixBytes = m_prefix.toUtf8();
 }
 
-bool StaticFiles::matches(const QByteArray &path) const
+bool StaticFiles::matches(QByteArrayView path) const
 {
-    if (m_prefixBytes == "/")
-        return true;
-    return path.startsWith(m_prefixBytes)
-           && (path.size() == m_prefixBytes.size() || path.at(m_prefixBytes.size()) == '/');
+    return pathUnderPrefix(path, m_prefixBytes);
 }
 
 void StaticFiles::serve(Connection *connection) const

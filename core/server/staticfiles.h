@@ -1,6 +1,7 @@
 #pragma once
 
 #include <QByteArray>
+#include <QByteArrayView>
 #include <QString>
 
 namespace SockJsProxy {
@@ -19,7 +20,7 @@ public:
     QString directory() const { return m_directory; }
 
     // Whether path (not decoded) lies under the prefix.
-    bool matches(const QByteArray &path) const;
+    bool matches(QByteArrayView path) const;
     void serve(Connection *connection) const;
 
 private:

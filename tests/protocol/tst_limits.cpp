@@ -338,6 +338,13 @@ private Q_SLOTS:
     void completeHeadIsNotSlow();
     void keepAliveTimeout();
 
+    // services[].limits
+    void serviceHttpLimits_data();
+    void serviceHttpLimits();
+    void serviceWebSocketLimits_data();
+    void serviceWebSocketLimits();
+    void topLevelLimitsOutsideServices();
+
     // services[].max_queued_messages / max_queued_bytes and the 1 MiB of unsent bytes
     void slowWebSocketReaderResumes();
     void outboxBoundWebSocket_data();
@@ -888,6 +895,245 @@ void tst_Limits::keepAliveTimeout()
     QVERIFY2(timer.elapsed() >= kTimeoutMs * 8 / 10, QByteArray::number(timer.elapsed()).constData());
     QCOMPARE(idle.socket().readAll(), QByteArray());
     QCOMPARE(server.server()->counters().rejectedRequests, quint64(0));
+}
+
+// ---- HTTP limits per service ------------------------------------------------------------------
+
+namespace {
+
+// One port, two services: /small stricter than the top-level limits, /big
+// more generous than them.
+Config smallAndBigConfig()
+{
+    Config config = configWith({QStringLiteral("/small"), QStringLiteral("/big")});
+    config.http.limits.maxHeaderBytes = 2048;
+    config.http.limits.maxHeaderCount = 20;
+    config.http.limits.maxBodyBytes = 2048;
+    config.services[0].maxHeaderBytes = 512;
+    config.services[0].maxHeaderCount = 8;
+    config.services[0].maxBodyBytes = 256;
+    // Above the top-level values: a handshake this large must still be
+    // peeked whole before the WebSocket server gets it.
+    config.services[1].maxHeaderBytes = 32 * 1024;
+    config.services[1].maxHeaderCount = 60;
+    config.services[1].maxBodyBytes = 64 * 1024;
+    return config;
+}
+
+// count header fields "X-H<i>: v".
+Headers manyHeaders(int count)
+{
+    Headers headers;
+    for (int i = 0; i < count; ++i)
+        headers.append({"X-H" + QByteArray::number(i), "v"});
+    return headers;
+}
+
+// count header fields of about bytes each.
+Headers paddedHeaders(int count, qsizetype bytes)
+{
+    Headers headers;
+    for (int i = 0; i < count; ++i)
+        headers.append({"X-Pad" + QByteArray::number(i), QByteArray(bytes, 'p')});
+    return headers;
+}
+
+QByteArray headerLines(const Headers &headers)
+{
+    QByteArray lines;
+    for (const auto &header : headers)
+        lines += header.first + ": " + header.second + "\r\n";
+    return lines;
+}
+
+} // namespace
+
+void tst_Limits::serviceHttpLimits_data()
+{
+    QTest::addColumn<QByteArray>("request"); // $P is the service prefix, $H the Host header line
+    QTest::addColumn<int>("smallStatus");
+    QTest::addColumn<int>("bigStatus");
+
+    // Every request is over the top-level limits as well as /small's.
+    const QByteArray send = "POST $P/000/s/xhr_send HTTP/1.1\r\n$H";
+    const QByteArray message = "[\"" + QByteArray(3996, 'x') + "\"]"; // 4000 bytes
+    QTest::newRow("xhr_send body")
+        << QByteArray(send + "Content-Length: 4000\r\n\r\n" + message) << 413 << 204;
+    QTest::newRow("xhr_send chunked body")
+        << QByteArray(send + "Transfer-Encoding: chunked\r\n\r\n7d0\r\n" + message.left(2000) + "\r\n7d0\r\n"
+                      + message.mid(2000) + "\r\n0\r\n\r\n")
+        << 413 << 204;
+    const QByteArray form = "d=%5B%22" + QByteArray(3000, 'd') + "%22%5D";
+    QTest::newRow("jsonp_send body")
+        << QByteArray("POST $P/000/s/jsonp_send HTTP/1.1\r\n$HContent-Type: application/x-www-form-urlencoded\r\n"
+                      "Content-Length: " + QByteArray::number(form.size()) + "\r\n\r\n" + form)
+        << 413 << 200;
+    QTest::newRow("header count")
+        << QByteArray(send + headerLines(manyHeaders(30)) + "Content-Length: 5\r\n\r\n[\"m\"]") << 431 << 204;
+    QTest::newRow("header bytes")
+        << QByteArray(send + headerLines(paddedHeaders(4, 1000)) + "Content-Length: 5\r\n\r\n[\"m\"]") << 431
+        << 204;
+}
+
+// The same request on one keep-alive connection, first for /big (served),
+// then for /small (refused with its own limits). A fresh connection to
+// /big afterwards is served again: nothing of /small's limits sticks.
+void tst_Limits::serviceHttpLimits()
+{
+    QFETCH(QByteArray, request);
+    QFETCH(int, smallStatus);
+    QFETCH(int, bigStatus);
+
+    TestServer server;
+    QVERIFY(server.start(smallAndBigConfig()));
+    Service *small = serviceOf(server.server(), QStringLiteral("/small"));
+    Service *big = serviceOf(server.server(), QStringLiteral("/big"));
+    const quint16 port = server.port();
+    QCOMPARE(::request(port, "POST", "/small/000/s/xhr").body, QByteArray("o\n"));
+    QCOMPARE(::request(port, "POST", "/big/000/s/xhr").body, QByteArray("o\n"));
+    QTRY_COMPARE_WITH_TIMEOUT(server.backend(QStringLiteral("/big"))->sessionIds("connect").size(), 1, kWaitMs);
+    const auto forService = [&request](const QByteArray &prefix) {
+        return QByteArray(request).replace("$P", prefix).replace("$H", "Host: 127.0.0.1\r\n");
+    };
+
+    HttpClient client(port, kWaitMs);
+    QVERIFY(client.connectToServer());
+    client.write(forService("/big"));
+    const Response served = client.readResponse();
+    QVERIFY(served.ok);
+    QCOMPARE(served.status, bigStatus);
+    QVERIFY(served.header("Connection").toLower() != "close");
+    QTRY_COMPARE_WITH_TIMEOUT(big->counters().messagesFromClients, quint64(1), kWaitMs);
+
+    client.write(forService("/small"));
+    const Response refused = client.readResponse();
+    QVERIFY(refused.ok);
+    QCOMPARE(refused.status, smallStatus);
+    QCOMPARE(refused.header("Connection").toLower(), QByteArray("close"));
+    QVERIFY(client.waitForClose());
+    QCOMPARE(server.server()->counters().rejectedRequests, quint64(1));
+    QCOMPARE(small->counters().messagesFromClients, quint64(0));
+
+    HttpClient again(port, kWaitMs);
+    QVERIFY(again.connectToServer());
+    again.write(forService("/big"));
+    QCOMPARE(again.readResponse().status, bigStatus);
+    QTRY_COMPARE_WITH_TIMEOUT(big->counters().messagesFromClients, quint64(2), kWaitMs);
+    QCOMPARE(big->counters().protocolErrors, quint64(0));
+    QCOMPARE(server.server()->counters().rejectedRequests, quint64(1));
+}
+
+void tst_Limits::serviceWebSocketLimits_data()
+{
+    QTest::addColumn<QByteArray>("path"); // under the prefix
+    QTest::addColumn<Headers>("extra");   // besides the 5 fields of the handshake
+    QTest::addColumn<bool>("sockjs");
+
+    // Over the top-level limits as well as /small's; within /big's.
+    QTest::newRow("sockjs, header count") << QByteArray("/000/w/websocket") << manyHeaders(20) << true;
+    QTest::newRow("raw, header count") << QByteArray("/websocket") << manyHeaders(20) << false;
+    QTest::newRow("sockjs, header bytes") << QByteArray("/000/w/websocket") << paddedHeaders(4, 5000) << true;
+    QTest::newRow("raw, header bytes") << QByteArray("/websocket") << paddedHeaders(4, 5000) << false;
+}
+
+// The handshake is peeked before it is parsed; the peek applies the limits
+// of the service it is for, whole or while it is still arriving.
+void tst_Limits::serviceWebSocketLimits()
+{
+    QFETCH(QByteArray, path);
+    QFETCH(Headers, extra);
+    QFETCH(bool, sockjs);
+
+    Config config = smallAndBigConfig();
+    config.http.requestTimeoutMs = 3600 * 1000; // a 408 would come long after this test gave up
+    TestServer server;
+    QVERIFY(server.start(config));
+    TestBackend *smallBackend = server.backend(QStringLiteral("/small"));
+    TestBackend *bigBackend = server.backend(QStringLiteral("/big"));
+
+    RawWebSocket refused(server.port());
+    QVERIFY(refused.connectAndRequest("/small" + path, extra));
+    const Response response = refused.http().readResponse();
+    QVERIFY(response.ok);
+    QCOMPARE(response.status, 431);
+    QCOMPARE(response.header("Connection").toLower(), QByteArray("close"));
+    QVERIFY(!response.hasHeader("Sec-WebSocket-Accept"));
+    QVERIFY(refused.http().waitForClose());
+
+    // Unfinished: refused as soon as it is over the limit, not when it times out.
+    HttpClient unfinished(server.port(), kWaitMs);
+    QVERIFY(unfinished.connectToServer());
+    unfinished.write("GET /small" + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\n"
+                     "Sec-WebSocket-Version: 13\r\n" + headerLines(extra));
+    const Response early = unfinished.readResponse();
+    QVERIFY(early.ok);
+    QCOMPARE(early.status, 431);
+    QVERIFY(unfinished.waitForClose());
+    QCOMPARE(server.server()->counters().rejectedRequests, quint64(2));
+    QCOMPARE(server.server()->counters().webSocketUpgrades, quint64(0));
+
+    RawWebSocket accepted(server.port());
+    QVERIFY(accepted.open("/big" + path, extra));
+    if (sockjs)
+        QCOMPARE(accepted.readFrame().payload, QByteArray("o"));
+    QTRY_COMPARE_WITH_TIMEOUT(bigBackend->sessionIds("connect").size(), 1, kWaitMs);
+    QCOMPARE(server.server()->counters().webSocketUpgrades, quint64(1));
+    QCOMPARE(server.server()->counters().rejectedRequests, quint64(2));
+    QCOMPARE(smallBackend->sessionIds("connect").size(), 0);
+}
+
+// Requests that reach no service (404s, static files, a path that only
+// starts like a prefix) get the top-level limits.
+void tst_Limits::topLevelLimitsOutsideServices()
+{
+    TestServer server;
+    QVERIFY(server.start(smallAndBigConfig()));
+    const quint16 port = server.port();
+    const Headers within = manyHeaders(10); // 11 with Host: under 20, over /small's 8
+    const Headers over = manyHeaders(25);   // over 20, under /big's 60
+    const Headers padded = paddedHeaders(4, 1000);
+    quint64 rejected = 0;
+
+    struct Case
+    {
+        QByteArray method;
+        QByteArray path;
+        QByteArray body;
+        Headers headers;
+        int status;
+    };
+    const QByteArray script = "/sockjs-client/sockjs.min.js";
+    const Case cases[] = {
+        {"GET", "/nowhere", {}, within, 404},
+        {"GET", "/nowhere", {}, over, 431},
+        {"GET", "/nowhere", {}, padded, 431},
+        {"POST", "/nowhere", QByteArray(1000, 'b'), {}, 404},
+        {"POST", "/nowhere", QByteArray(3000, 'b'), {}, 413},
+        {"GET", script, {}, within, 200},
+        {"GET", script, {}, over, 431},
+        {"GET", "/bigger", {}, over, 431}, // not under /big
+        {"GET", "/big", {}, over, 200},
+        {"GET", "/big", {}, padded, 200},
+        {"GET", "/small", {}, within, 431},
+    };
+    for (const Case &c : cases) {
+        const Response response = ::request(port, c.method, c.path, c.body, c.headers);
+        QVERIFY2(response.ok, c.path.constData());
+        QVERIFY2(response.status == c.status,
+                 qPrintable(QStringLiteral("%1 %2 with %3 header fields: %4")
+                                .arg(QString::fromLatin1(c.method), QString::fromLatin1(c.path))
+                                .arg(c.headers.size())
+                                .arg(response.status)));
+        rejected += c.status >= 413 ? 1 : 0;
+    }
+    QCOMPARE(server.server()->counters().rejectedRequests, rejected);
+
+    // An upgrade for no service: the top-level limits too.
+    RawWebSocket nowhere(port);
+    QVERIFY(nowhere.connectAndRequest("/nowhere/websocket", manyHeaders(20)));
+    QCOMPARE(nowhere.http().readResponse().status, 431);
+    QCOMPARE(server.server()->counters().rejectedRequests, rejected + 1);
 }
 
 // ---- outgoing queues towards slow readers -----------------------------------------------------

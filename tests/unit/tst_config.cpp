@@ -97,6 +97,8 @@ private Q_SLOTS:
     void validate_data();
     void validate();
     void firstErrorIsReported();
+    void serviceLimits();
+    void serviceLimitsDefaultToBuiltIns();
 };
 
 void tst_Config::readmeExample()
@@ -285,6 +287,10 @@ void tst_Config::accepted_data()
     QTest::newRow("queue_limit 1") << "services[0].zmq.queue_limit" << QByteArray("1");
     QTest::newRow("max_queued_bytes 1024") << "services[0].max_queued_bytes" << QByteArray("1024");
     QTest::newRow("max_message_bytes 16") << "services[0].max_message_bytes" << QByteArray("16");
+    QTest::newRow("service limits empty") << "services[0].limits" << QByteArray("{}");
+    QTest::newRow("service max_body_bytes 0") << "services[0].limits.max_body_bytes" << QByteArray("0");
+    QTest::newRow("service max_header_count 10000") << "services[1].limits.max_header_count" << QByteArray("10000");
+    QTest::newRow("service max_header_bytes 256") << "services[0].limits.max_header_bytes" << QByteArray("256");
 }
 
 void tst_Config::accepted()
@@ -402,6 +408,30 @@ void tst_Config::errors_data()
     same("limits.request_timeout_ms", "99", between);
     same("limits.keepalive_timeout_ms", "99", between);
     same("limits.max_body_bytes", "1e20", between);
+
+    // Per-service limits: the same keys, types and ranges as at the top
+    // level; the per-port ones are refused by name.
+    const QString perPort = QStringLiteral("per port, not per service");
+    same("services[0].limits", "1", object);
+    same("services[0].limits", "[]", object);
+    same("services[0].limits.max_body", "1", unknown);
+    same("services[1].limits.maxHeaderCount", "1", unknown);
+    same("services[0].limits.max_header_bytes", "\"1k\"", integer);
+    same("services[0].limits.max_header_count", "1.5", integer);
+    same("services[0].limits.max_body_bytes", "null", integer);
+    same("services[0].limits.max_header_bytes", "255", between);
+    same("services[0].limits.max_header_bytes", "16777217", between);
+    same("services[0].limits.max_header_count", "0", between);
+    same("services[1].limits.max_header_count", "10001", between);
+    same("services[0].limits.max_body_bytes", "-1", between);
+    same("services[1].limits.max_body_bytes", "1e20", between);
+    same("services[0].limits.max_request_line", "1024", perPort);
+    same("services[0].limits.max_request_line", "\"x\"", perPort);
+    same("services[0].limits.request_timeout_ms", "1000", perPort);
+    same("services[1].limits.keepalive_timeout_ms", "1000", perPort);
+    same("services[0].limits.max_request_line", "2048", QStringLiteral("set limits.max_request_line"));
+    same("services[0].limits.request_timeout_ms", "2000", QStringLiteral("set limits.request_timeout_ms"));
+    same("services[0].limits.keepalive_timeout_ms", "3000", QStringLiteral("set limits.keepalive_timeout_ms"));
 
     // Static mounts need both keys and a URL path.
     row("static[0].url", QByteArray(), "static[0]", "required");
@@ -521,6 +551,84 @@ void tst_Config::firstErrorIsReported()
     QString error;
     QVERIFY(!Config::fromJson(json, QStringLiteral("/"), &error));
     QVERIFY2(error.startsWith(QLatin1String("services[0].prefix: ")), qPrintable(error));
+}
+
+// services[].limits: what a service sets replaces the top-level value, the
+// rest is inherited; the request line and the timeouts stay per port.
+void tst_Config::serviceLimits()
+{
+    const QByteArray json = R"({
+      "limits": {"max_request_line": 1000, "max_header_bytes": 2000, "max_header_count": 30,
+                 "max_body_bytes": 4000, "request_timeout_ms": 5000, "keepalive_timeout_ms": 6000},
+      "services": [
+        {"prefix": "/all", "zmq": {"in": "inproc://1", "out": "inproc://2"},
+         "limits": {"max_header_bytes": 300, "max_header_count": 3, "max_body_bytes": 0}},
+        {"prefix": "/body", "zmq": {"in": "inproc://3", "out": "inproc://4"},
+         "limits": {"max_body_bytes": 8000000}},
+        {"prefix": "/none", "zmq": {"in": "inproc://5", "out": "inproc://6"}},
+        {"prefix": "/empty", "zmq": {"in": "inproc://7", "out": "inproc://8"}, "limits": {}}
+      ]})";
+    QString error;
+    const auto config = Config::fromJson(json, kBaseDir, &error);
+    QVERIFY2(config, qPrintable(error));
+    QCOMPARE(config->services.size(), 4);
+    const HttpParser::Limits &top = config->http.limits;
+
+    const ServiceConfig &all = config->services.at(0);
+    QCOMPARE(all.maxHeaderBytes, std::optional<qsizetype>(300));
+    QCOMPARE(all.maxHeaderCount, std::optional<int>(3));
+    QCOMPARE(all.maxBodyBytes, std::optional<qsizetype>(0));
+    const HttpParser::Limits allLimits = all.httpLimits(top);
+    QCOMPARE(allLimits.maxRequestLine, 1000); // per port
+    QCOMPARE(allLimits.maxHeaderBytes, 300);
+    QCOMPARE(allLimits.maxHeaderCount, 3);
+    QCOMPARE(allLimits.maxBodyBytes, 0);
+
+    const ServiceConfig &body = config->services.at(1);
+    QVERIFY(!body.maxHeaderBytes);
+    QVERIFY(!body.maxHeaderCount);
+    QCOMPARE(body.maxBodyBytes, std::optional<qsizetype>(8000000));
+    const HttpParser::Limits bodyLimits = body.httpLimits(top);
+    QCOMPARE(bodyLimits.maxRequestLine, 1000);
+    QCOMPARE(bodyLimits.maxHeaderBytes, 2000);
+    QCOMPARE(bodyLimits.maxHeaderCount, 30);
+    QCOMPARE(bodyLimits.maxBodyBytes, 8000000);
+
+    for (const ServiceConfig &inherits : {config->services.at(2), config->services.at(3)}) {
+        QVERIFY(!inherits.maxHeaderBytes && !inherits.maxHeaderCount && !inherits.maxBodyBytes);
+        const HttpParser::Limits limits = inherits.httpLimits(top);
+        QCOMPARE(limits.maxRequestLine, 1000);
+        QCOMPARE(limits.maxHeaderBytes, 2000);
+        QCOMPARE(limits.maxHeaderCount, 30);
+        QCOMPARE(limits.maxBodyBytes, 4000);
+    }
+    // The timeouts are the connection's, untouched by any service.
+    QCOMPARE(config->http.requestTimeoutMs, 5000);
+    QCOMPARE(config->http.keepAliveTimeoutMs, 6000);
+}
+
+// Without top-level limits a service inherits the built-in defaults, and
+// inheritance is resolved against whatever the top level is when asked, so
+// a top-level value set after parsing (as sockjsproxy-cli options could)
+// still reaches the services that did not set their own.
+void tst_Config::serviceLimitsDefaultToBuiltIns()
+{
+    QString error;
+    const auto config = Config::fromJson(R"({"services": [{"limits": {"max_header_count": 7}}]})", kBaseDir, &error);
+    QVERIFY2(config, qPrintable(error));
+    const HttpParser::Limits builtIn;
+    const HttpParser::Limits limits = config->services.at(0).httpLimits(config->http.limits);
+    QCOMPARE(limits.maxRequestLine, builtIn.maxRequestLine);
+    QCOMPARE(limits.maxHeaderBytes, builtIn.maxHeaderBytes);
+    QCOMPARE(limits.maxHeaderCount, 7);
+    QCOMPARE(limits.maxBodyBytes, builtIn.maxBodyBytes);
+
+    HttpParser::Limits changed;
+    changed.maxBodyBytes = 12;
+    changed.maxHeaderCount = 99;
+    const HttpParser::Limits later = config->services.at(0).httpLimits(changed);
+    QCOMPARE(later.maxBodyBytes, 12);
+    QCOMPARE(later.maxHeaderCount, 7);
 }
 
 QTEST_GUILESS_MAIN(tst_Config)

@@ -11,6 +11,7 @@ using Headers = QList<QPair<QByteArray, QByteArray>>;
 using Status = HttpParser::Status;
 
 Q_DECLARE_METATYPE(SockJsProxy::HttpParser::Limits)
+Q_DECLARE_METATYPE(SockJsProxy::HttpParser::Status)
 
 namespace {
 
@@ -31,9 +32,11 @@ struct Outcome
 };
 
 // Feeds input as mode says, draining complete requests after every feed.
-Outcome run(const QByteArray &input, int mode, const HttpParser::Limits &limits = {})
+Outcome run(const QByteArray &input, int mode, const HttpParser::Limits &limits = {},
+            const HttpParser::LimitsLookup &lookup = {})
 {
     HttpParser parser(limits);
+    parser.setLimitsLookup(lookup);
     QRandomGenerator random(20240611); // fixed seed: failures must reproduce
     Outcome out;
     const auto drain = [&] {
@@ -91,6 +94,20 @@ QByteArray repeated(const QByteArray &s, int count)
     return out;
 }
 
+// Per-path limits as a server sets them: smallLimits() under /small, the
+// defaults elsewhere. The request-line limit it returns is absurdly low, to
+// show that it is ignored. Records the paths it was asked about.
+HttpParser::LimitsLookup smallUnderSmall(QList<QByteArray> *paths = nullptr)
+{
+    return [paths](QByteArrayView path) {
+        if (paths)
+            paths->append(path.toByteArray());
+        HttpParser::Limits limits = path.startsWith("/small") ? smallLimits() : HttpParser::Limits();
+        limits.maxRequestLine = 1;
+        return limits;
+    };
+}
+
 } // namespace
 
 class tst_HttpParser : public QObject
@@ -121,6 +138,13 @@ private Q_SLOTS:
     void isMidRequest();
     void parseHead_data();
     void parseHead();
+    void perRequestLimits_data();
+    void perRequestLimits();
+    void lookupLeavesRequestLine();
+    void lookupGetsPath_data();
+    void lookupGetsPath();
+    void peekHeadWithLookup_data();
+    void peekHeadWithLookup();
 
 private:
     void checkOutcome();
@@ -840,6 +864,195 @@ void tst_HttpParser::parseHead()
         QCOMPARE(request.header("upgrade"), QByteArray("websocket"));
         QVERIFY(request.headerHasToken("Connection", "upgrade"));
     }
+}
+
+// ---------------------------------------------------------------------------
+// Limits chosen per request by a lookup
+
+void tst_HttpParser::perRequestLimits_data()
+{
+    QTest::addColumn<int>("mode");
+    QTest::addColumn<QByteArray>("request"); // $P is the path
+    QTest::addColumn<int>("status");         // under /small; under /big it passes
+
+    const QByteArray get = "GET $P HTTP/1.1\r\n";
+    const QByteArray chunkedPost = "POST $P HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const struct
+    {
+        const char *name;
+        QByteArray request;
+        int status;
+    } rows[] = {
+        {"header count", get + repeated("X: y\r\n", 5) + "\r\n", 431},
+        {"header bytes", get + fieldLineOf(65) + "\r\n", 431},
+        {"Content-Length", "POST $P HTTP/1.1\r\nContent-Length: 11\r\n\r\n0123456789X", 413},
+        {"chunked body", chunkedPost + "6\r\n012345\r\n5\r\n6789X\r\n0\r\n\r\n", 413},
+        {"trailer count", chunkedPost + "0\r\n" + repeated("T: 1\r\n", 4) + "\r\n", 431},
+        {"trailer bytes", chunkedPost + "0\r\n" + fieldLineOf(37, 'T') + "\r\n", 431},
+        {"within", get + repeated("X: y\r\n", 4) + "\r\n", 0},
+    };
+    for (const auto &row : rows) {
+        for (int mode : { Whole, ByteByByte, RandomSlices })
+            QTest::addRow("%s [%s]", row.name, feedModeNames[mode]) << mode << row.request << row.status;
+    }
+}
+
+// Two pipelined requests on one parser, the same bytes but for two paths:
+// /big passes under the default limits, /small gets the status of its own.
+// Each request gets the limits of its own path, in either order.
+void tst_HttpParser::perRequestLimits()
+{
+    QFETCH(int, mode);
+    QFETCH(QByteArray, request);
+    QFETCH(int, status);
+    const QByteArray big = QByteArray(request).replace("$P", "/big/x");
+    const QByteArray small = QByteArray(request).replace("$P", "/small/x");
+    // A generous parser limit: only the lookup makes /small strict.
+    const HttpParser::Limits defaults;
+
+    QList<QByteArray> paths;
+    const Outcome bigFirst = run(big + small, mode, defaults, smallUnderSmall(&paths));
+    QCOMPARE(paths, (QList<QByteArray>{"/big/x", "/small/x"}));
+    QCOMPARE(bigFirst.requests.size(), status == 0 ? 2 : 1);
+    QCOMPARE(bigFirst.requests.first().path, QByteArray("/big/x"));
+    QCOMPARE(bigFirst.last, status == 0 ? Status::NeedMore : Status::Error);
+    QCOMPARE(bigFirst.errorStatus, status);
+
+    // The strict request first: it fails alone, nothing after it is parsed.
+    paths.clear();
+    const Outcome smallFirst = run(small + big, mode, defaults, smallUnderSmall(&paths));
+    QCOMPARE(smallFirst.errorStatus, status);
+    QCOMPARE(smallFirst.requests.size(), status == 0 ? 2 : 0);
+    QCOMPARE(paths.first(), QByteArray("/small/x"));
+
+    // A /small request within its limits is followed by a /big one that
+    // needs the defaults: the strict limits do not stick.
+    const QByteArray smallOk = "POST /small/x HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789";
+    const Outcome after = run(smallOk + big, mode, defaults, smallUnderSmall());
+    QCOMPARE(after.last, Status::NeedMore);
+    QCOMPARE(after.requests.size(), 2);
+    QCOMPARE(after.requests.at(1).path, QByteArray("/big/x"));
+
+    // Without a lookup the parser's own limits apply to both.
+    const Outcome strict = run(big + small, mode, smallLimits());
+    QCOMPARE(strict.errorStatus, status);
+    QCOMPARE(strict.requests.size(), status == 0 ? 2 : 0);
+}
+
+// The request line is read before there is a path: its limit is always the
+// parser's own, whatever the lookup returns.
+void tst_HttpParser::lookupLeavesRequestLine()
+{
+    for (int mode : { Whole, ByteByByte, RandomSlices }) {
+        HttpParser::Limits limits;
+        limits.maxRequestLine = 32;
+        QList<QByteArray> paths;
+        const auto lookup = [&paths](QByteArrayView path) {
+            paths.append(path.toByteArray());
+            HttpParser::Limits generous;
+            generous.maxRequestLine = 1 << 20;
+            return generous;
+        };
+        // smallUnderSmall() says 1: a request line of 32 passes anyway.
+        const Outcome ok = run(requestLineOf(32) + "\r\n\r\n", mode, limits, smallUnderSmall());
+        QCOMPARE(ok.requests.size(), 1);
+        QCOMPARE(ok.last, Status::NeedMore);
+        // A generous lookup does not let a longer line through, finished or not.
+        const Outcome over = run(requestLineOf(33) + "\r\n\r\n", mode, limits, lookup);
+        QCOMPARE(over.errorStatus, 414);
+        const Outcome unfinished = run(requestLineOf(40), mode, limits, lookup);
+        QCOMPARE(unfinished.errorStatus, 414);
+        QCOMPARE(paths, QList<QByteArray>()); // never asked: no request line was accepted
+    }
+}
+
+void tst_HttpParser::lookupGetsPath_data()
+{
+    QTest::addColumn<QByteArray>("input");
+    QTest::addColumn<QList<QByteArray>>("paths");
+
+    QTest::newRow("origin-form with query")
+        << QByteArray("GET /echo/info?t=1 HTTP/1.1\r\n\r\n") << QList<QByteArray>{"/echo/info"};
+    QTest::newRow("absolute-form")
+        << QByteArray("GET http://example.com:8080/a/b?x HTTP/1.1\r\n\r\n") << QList<QByteArray>{"/a/b"};
+    QTest::newRow("absolute-form without path")
+        << QByteArray("GET http://example.com HTTP/1.1\r\n\r\n") << QList<QByteArray>{"/"};
+    QTest::newRow("asterisk") << QByteArray("OPTIONS * HTTP/1.1\r\n\r\n") << QList<QByteArray>{"*"};
+    QTest::newRow("not decoded")
+        << QByteArray("GET /a%2Fb HTTP/1.1\r\n\r\n") << QList<QByteArray>{"/a%2Fb"};
+    QTest::newRow("pipelined, chunked")
+        << QByteArray("POST /one HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+                      "\r\nGET /two HTTP/1.1\r\nHost: h\r\n\r\nGET /three HT")
+        << QList<QByteArray>{"/one", "/two"};
+    QTest::newRow("malformed request line: not asked")
+        << QByteArray("GET /x HTTP/9.9\r\n\r\n") << QList<QByteArray>{};
+}
+
+// Once per request, right after its request line, with HttpRequest::path;
+// however the bytes are sliced.
+void tst_HttpParser::lookupGetsPath()
+{
+    QFETCH(QByteArray, input);
+    QFETCH(QList<QByteArray>, paths);
+    for (int mode : { Whole, ByteByByte, RandomSlices }) {
+        QList<QByteArray> asked;
+        const Outcome out = run(input, mode, {}, smallUnderSmall(&asked));
+        QCOMPARE(asked, paths);
+        for (qsizetype i = 0; i < out.requests.size(); ++i)
+            QCOMPARE(out.requests.at(i).path, paths.at(i));
+    }
+}
+
+void tst_HttpParser::peekHeadWithLookup_data()
+{
+    QTest::addColumn<QByteArray>("data"); // $P is the service prefix
+    QTest::addColumn<Status>("small");
+    QTest::addColumn<Status>("big");
+
+    const QByteArray upgrade = "GET $P/websocket HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
+                               "Connection: Upgrade\r\n"; // 50 header bytes, 3 fields
+    QTest::newRow("complete") << upgrade + "\r\n" << Status::Complete << Status::Complete;
+    QTest::newRow("incomplete") << upgrade << Status::NeedMore << Status::NeedMore;
+    QTest::newRow("request line only")
+        << QByteArray("GET $P/websocket HTTP/1.1\r\n") << Status::NeedMore << Status::NeedMore;
+    QTest::newRow("request line unfinished") << QByteArray("GET $P/webso") << Status::NeedMore << Status::NeedMore;
+    QTest::newRow("too many headers")
+        << upgrade + "X: 1\r\nX: 2\r\n\r\n" << Status::Error << Status::Complete;
+    QTest::newRow("too many headers, incomplete")
+        << upgrade + "X: 1\r\nX: 2\r\n" << Status::Error << Status::NeedMore;
+    QTest::newRow("header bytes, unfinished line")
+        << upgrade + "X-Pad: " + QByteArray(40, 'p') << Status::Error << Status::NeedMore;
+    QTest::newRow("malformed")
+        << QByteArray("GET $P HTTP/1.1\r\nBad Header\r\n") << Status::Error << Status::Error;
+}
+
+// The head of a handshake peeked from a socket gets the same per-path limits
+// as the parse: /small/... is refused as soon as it is over its limits,
+// /big/... is not.
+void tst_HttpParser::peekHeadWithLookup()
+{
+    QFETCH(QByteArray, data);
+    QFETCH(Status, small);
+    QFETCH(Status, big);
+    const QByteArray smallHead = QByteArray(data).replace("$P", "/small");
+    const QByteArray bigHead = QByteArray(data).replace("$P", "/big");
+    const HttpParser::Limits defaults;
+
+    HttpRequest request;
+    QCOMPARE(HttpParser::peekHead(smallHead, &request, defaults, smallUnderSmall()), small);
+    QCOMPARE(HttpParser::parseHead(smallHead, nullptr, defaults, smallUnderSmall()), small == Status::Complete);
+    QCOMPARE(HttpParser::peekHead(bigHead, &request, defaults, smallUnderSmall()), big);
+    if (big == Status::Complete)
+        QCOMPARE(request.path, QByteArray("/big/websocket"));
+    // Without the lookup the defaults apply to both.
+    QCOMPARE(HttpParser::peekHead(smallHead, nullptr, defaults), big);
+
+    // The parser itself decides the same on the same bytes.
+    HttpParser parser;
+    parser.setLimitsLookup(smallUnderSmall());
+    parser.feed(smallHead);
+    const Status parsed = parser.next();
+    QCOMPARE(parsed == Status::Error, small == Status::Error);
 }
 
 QTEST_GUILESS_MAIN(tst_HttpParser)
