@@ -16,6 +16,7 @@ void RawWebSocketTransport::sendMessages(const QList<QByteArray> &messages)
         else
             socket()->sendBinaryMessage(message);
     }
+    writeNow();
 }
 
 void RawWebSocketTransport::sendClose(int code, const QByteArray &reason)

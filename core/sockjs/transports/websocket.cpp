@@ -21,10 +21,10 @@ WebSocketReceiver::WebSocketReceiver(QWebSocket *socket, qint64 maxMessageBytes,
             [this](const QByteArray &data) { onBinary(data); });
 }
 
-WebSocketReceiver::~WebSocketReceiver()
-{
-    m_socket->disconnect(this);
-}
+// The socket is a child, deleted by ~QObject only after it has dropped
+// every connection to this object: nothing it emits while it goes can
+// reach a half-destroyed receiver.
+WebSocketReceiver::~WebSocketReceiver() = default;
 
 bool WebSocketReceiver::canWrite() const
 {
@@ -46,6 +46,15 @@ bool WebSocketReceiver::canWrite() const
     return false;
 }
 
+void WebSocketReceiver::writeNow()
+{
+    // QWebSocket leaves the frame in its QTcpSocket's buffer and enables the
+    // write notifier; the bytes would go out on the next turn of the event
+    // loop, after a poll over every socket. Hand them to the kernel now
+    // (what it does not take still waits for the notifier).
+    socket()->flush();
+}
+
 void WebSocketReceiver::closeSocket(int code, const QByteArray &reason)
 {
     // SockJS close codes (3000, 2010, ...) are application codes outside Qt's enum.
@@ -55,8 +64,10 @@ void WebSocketReceiver::closeSocket(int code, const QByteArray &reason)
 
 void WebSocketTransport::sendFrame(const QByteArray &frame)
 {
-    if (!isFinished())
-        socket()->sendTextMessage(QString::fromUtf8(frame));
+    if (isFinished())
+        return;
+    socket()->sendTextMessage(QString::fromUtf8(frame));
+    writeNow();
 }
 
 void WebSocketTransport::sendOpen()

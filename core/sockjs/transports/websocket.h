@@ -24,6 +24,7 @@ public:
     static constexpr qint64 kMaxUnsentBytes = 1024 * 1024;
 
 protected:
+    void writeNow();
     void closeSocket(int code, const QByteArray &reason);
     virtual void onText(const QString &text) = 0;
     virtual void onBinary(const QByteArray &data) = 0;
