@@ -8,3 +8,4 @@ Q_DECLARE_LOGGING_CATEGORY(lcServer)   // sockjsproxy.server: listening, routing
 Q_DECLARE_LOGGING_CATEGORY(lcSession)  // sockjsproxy.session: session lifecycle
 Q_DECLARE_LOGGING_CATEGORY(lcZmq)      // sockjsproxy.zmq: sockets, backend traffic
 Q_DECLARE_LOGGING_CATEGORY(lcTraffic)  // sockjsproxy.traffic: every message (--verbose)
+Q_DECLARE_LOGGING_CATEGORY(lcEventLoop) // sockjsproxy.eventloop: the epoll dispatcher's errors
