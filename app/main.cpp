@@ -3,6 +3,9 @@
 
 #include "config/commandline.h"
 #include "control/controlserver.h"
+#ifdef SOCKJSPROXY_EPOLL_DISPATCHER
+#include "eventloop/epolldispatcher.h"
+#endif
 #include "logging.h"
 #include "metrics/monitor.h"
 #include "server/server.h"
@@ -52,6 +55,21 @@ void drainAndQuit(Server *server)
     poll->start(20);
 }
 
+// Even the UNIX dispatcher polls every socket notifier on each loop
+// iteration: O(sessions) per iteration, which dominated with thousands of
+// sessions. The epoll dispatcher costs O(ready descriptors).
+// SOCKJSPROXY_EVENT_DISPATCHER=qt keeps Qt's own. Before QCoreApplication.
+void installEventDispatcher()
+{
+#ifdef SOCKJSPROXY_EPOLL_DISPATCHER
+    if (qEnvironmentVariable("SOCKJSPROXY_EVENT_DISPATCHER") == QLatin1String("qt"))
+        return;
+    auto dispatcher = std::make_unique<EpollDispatcher>();
+    if (dispatcher->isValid())
+        QCoreApplication::setEventDispatcher(dispatcher.release()); // the application owns it
+#endif
+}
+
 // What running as the Windows service changes in the program body.
 struct ServiceHooks
 {
@@ -70,6 +88,7 @@ int runProgram(int argc, char *argv[], const ServiceHooks *service)
     // a hash. (The environment still wins where QT_NO_GLIB is set.)
     if (!qEnvironmentVariableIsSet("QT_NO_GLIB"))
         qputenv("QT_NO_GLIB", "1");
+    installEventDispatcher();
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("sockjsproxy-cli"));
     QCoreApplication::setApplicationVersion(QStringLiteral(SOCKJSPROXY_VERSION));
