@@ -100,7 +100,9 @@ bool EpollDispatcher::processEvents(QEventLoop::ProcessEventsFlags flags)
 
     int activated = 0;
     if (includeNotifiers) {
-        flushInterest();
+        std::vector<pollfd> writable = flushInterest();
+        if (!writable.empty())
+            timeout = 0;
         epoll_event events[kMaxEvents];
         const int ready = epoll_wait(m_epoll, events, kMaxEvents, timeout);
         if (blocking)
@@ -120,12 +122,18 @@ bool EpollDispatcher::processEvents(QEventLoop::ProcessEventsFlags flags)
             if (fd == m_wakeFd)
                 activated += drainWakeUp();
             else
-                activated += activate(fd, events[i].events, waitSerial);
+                activated += activate(fd, events[i].events, waitSerial, KernelWatched);
+        }
+        for (const pollfd &probe : writable) {
+            const quint32 events = ((probe.revents & POLLOUT) ? quint32(EPOLLOUT) : 0u)
+                | ((probe.revents & POLLERR) ? quint32(EPOLLERR) : 0u)
+                | ((probe.revents & POLLHUP) ? quint32(EPOLLHUP) : 0u);
+            activated += activate(probe.fd, events, waitSerial, WriteOnly);
         }
         if (!m_refused.empty()) {
             const std::vector<int> refused = m_refused; // activations may change it
             for (const int fd : refused)
-                activated += activate(fd, EPOLLIN | EPOLLOUT, waitSerial);
+                activated += activate(fd, EPOLLIN | EPOLLOUT, waitSerial, AllTypes);
         }
     } else {
         pollfd wake{m_wakeFd, POLLIN, 0};
@@ -141,7 +149,7 @@ bool EpollDispatcher::processEvents(QEventLoop::ProcessEventsFlags flags)
     return activated > 0;
 }
 
-int EpollDispatcher::activate(int fd, quint32 events, quint64 waitSerial)
+int EpollDispatcher::activate(int fd, quint32 events, quint64 waitSerial, Source source)
 {
     int activated = 0;
     for (int type = 0; type < 3; ++type) {
@@ -152,6 +160,13 @@ int EpollDispatcher::activate(int fd, quint32 events, quint64 waitSerial)
         const Descriptor &descriptor = m_descriptors[size_t(fd)];
         QSocketNotifier *notifier = descriptor.notifiers[type];
         if (!notifier || descriptor.serials[type] > waitSerial || !(events & kActivate[type]))
+            continue;
+        // A write notifier epoll does not watch was probed by poll(): its
+        // answer is the one that counts, once.
+        const bool isWrite = type == int(QSocketNotifier::Write);
+        if (source == WriteOnly && !isWrite)
+            continue;
+        if (source == KernelWatched && isWrite && !(descriptor.inKernel & EPOLLOUT))
             continue;
         QEvent event(QEvent::SockAct);
         QCoreApplication::sendEvent(notifier, &event);
@@ -258,13 +273,54 @@ void EpollDispatcher::updateInterest(int fd)
     }
 }
 
-void EpollDispatcher::flushInterest()
+std::vector<pollfd> EpollDispatcher::flushInterest()
 {
+    // QAbstractSocket enables its write notifier for nearly every write and
+    // disables it once the buffer is flushed, and a socket is nearly always
+    // writable: registering EPOLLOUT and removing it again would cost two
+    // epoll_ctl() per write. Instead the descriptors that only add write
+    // interest are asked with one poll() for all of them; only those not
+    // writable now are handed to epoll.
+    std::vector<pollfd> probes;
     for (const int fd : m_dirty) {
-        if (size_t(fd) < m_descriptors.size() && m_descriptors[size_t(fd)].dirty)
-            applyInterest(fd, m_descriptors[size_t(fd)]);
+        if (size_t(fd) >= m_descriptors.size())
+            continue;
+        Descriptor &descriptor = m_descriptors[size_t(fd)];
+        if (!descriptor.dirty)
+            continue;
+        const quint32 wanted = wantedEvents(descriptor);
+        if (!descriptor.refused && (wanted & EPOLLOUT) && (wanted & ~quint32(EPOLLOUT)) == descriptor.inKernel) {
+            descriptor.dirty = false;
+            probes.push_back(pollfd{fd, POLLOUT, 0});
+            continue;
+        }
+        applyInterest(fd, descriptor);
     }
     m_dirty.clear();
+    if (probes.empty())
+        return probes;
+
+    int ready = ::poll(probes.data(), nfds_t(probes.size()), 0);
+    if (ready < 0)
+        ready = 0; // EINTR or worse: let epoll watch them all
+    std::vector<pollfd> writable;
+    writable.reserve(size_t(ready));
+    for (const pollfd &probe : probes) {
+        Descriptor &descriptor = m_descriptors[size_t(probe.fd)];
+        if (probe.revents & POLLNVAL) {
+            warnOnce(probe.fd, descriptor, "poll", EBADF);
+        } else if (probe.revents) {
+            writable.push_back(probe);
+            // Still wanted next iteration (a partial write): ask again then.
+            if (!descriptor.dirty) {
+                descriptor.dirty = true;
+                m_dirty.push_back(probe.fd);
+            }
+        } else {
+            applyInterest(probe.fd, descriptor);
+        }
+    }
+    return writable;
 }
 
 void EpollDispatcher::applyInterest(int fd, Descriptor &descriptor)

@@ -10,6 +10,7 @@
 #include <vector>
 
 class QSocketNotifier;
+struct pollfd;
 
 namespace SockJsProxy {
 
@@ -34,6 +35,10 @@ namespace SockJsProxy {
 //   fire stale, and a timer is never re-entered from a nested event loop
 //   inside its own timerEvent();
 // - zero-interval timers fire on every iteration without blocking.
+// A write notifier just enabled is first checked with one poll() shared by
+// all such descriptors of the iteration and handed to epoll only if the
+// descriptor is not writable: sockets toggle their write notifier around
+// nearly every write, and are nearly always writable.
 // Differences: all timer types are precise to the millisecond (Coarse and
 // VeryCoarse timers are not rounded or slackened); a descriptor epoll
 // refuses (a regular file) is reported ready on every iteration, as poll()
@@ -102,10 +107,12 @@ private:
     using QueueKey = std::pair<Clock::time_point, quint64>;
 
     static quint32 wantedEvents(const Descriptor &descriptor);
-    int activate(int fd, quint32 events, quint64 waitSerial);
+    // Which notifiers of a descriptor a readiness report may activate.
+    enum Source { KernelWatched, WriteOnly, AllTypes };
+    int activate(int fd, quint32 events, quint64 waitSerial, Source source);
     void updateInterest(int fd);
     void applyInterest(int fd, Descriptor &descriptor);
-    void flushInterest();
+    std::vector<pollfd> flushInterest(); // returns the descriptors found writable
     void warnOnce(int fd, Descriptor &descriptor, const char *operation, int error);
 
     int timeoutMs(Clock::time_point now) const;

@@ -115,6 +115,7 @@ private Q_SLOTS:
     void registeredTimers();
     void notifierDeletedByAnother();
     void readAndWriteOnOneDescriptor();
+    void writeNotifierOnFullSocket();
     void hangUpActivatesRead();
     void badDescriptorWarnsOnce();
     void wakeUpFromThread();
@@ -375,6 +376,30 @@ void tst_EpollDispatcher::readAndWriteOnOneDescriptor()
     dispatcher->processEvents(QEventLoop::AllEvents);
     QCOMPARE(writes, 4);
     QCOMPARE(reads, 2);
+}
+
+void tst_EpollDispatcher::writeNotifierOnFullSocket()
+{
+    // Not writable when enabled: no activation until the peer drains it.
+    SocketPair pair;
+    const QByteArray chunk(4096, 'x');
+    while (::write(pair.fds[0], chunk.constData(), size_t(chunk.size())) > 0) {
+    }
+    QSocketNotifier write(pair.fds[0], QSocketNotifier::Write);
+    int writes = 0;
+    connect(&write, &QSocketNotifier::activated, this, [&] { ++writes; });
+    QAbstractEventDispatcher *dispatcher = QAbstractEventDispatcher::instance();
+    dispatcher->processEvents(QEventLoop::AllEvents);
+    dispatcher->processEvents(QEventLoop::AllEvents);
+    QCOMPARE(writes, 0);
+    char buffer[65536];
+    while (::read(pair.fds[1], buffer, sizeof buffer) > 0) {
+    }
+    QTRY_VERIFY(writes > 0);
+    write.setEnabled(false);
+    const int before = writes;
+    dispatcher->processEvents(QEventLoop::AllEvents);
+    QCOMPARE(writes, before);
 }
 
 void tst_EpollDispatcher::hangUpActivatesRead()
