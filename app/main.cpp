@@ -10,8 +10,8 @@
 #include "metrics/monitor.h"
 #include "server/server.h"
 #include "signalwatcher.h"
-#include "sockjsproxy_version.h"
 #include "sockjs/service.h"
+#include "sockjsproxy_version.h"
 #include "zmq/zmqbridge.h"
 
 #include <QCoreApplication>
@@ -93,9 +93,10 @@ int runProgram(int argc, char *argv[], const ServiceHooks *service)
     QCoreApplication::setApplicationName(QStringLiteral("sockjsproxy-cli"));
     QCoreApplication::setApplicationVersion(QStringLiteral(SOCKJSPROXY_VERSION));
     if (qEnvironmentVariableIsEmpty("QT_MESSAGE_PATTERN"))
-        qSetMessagePattern(QStringLiteral("%{time yyyy-MM-dd hh:mm:ss.zzz} %{if-debug}debug%{endif}%{if-info}info%{endif}"
-                                          "%{if-warning}warning%{endif}%{if-critical}error%{endif}%{if-fatal}fatal%{endif} "
-                                          "%{category}: %{message}"));
+        qSetMessagePattern(
+            QStringLiteral("%{time yyyy-MM-dd hh:mm:ss.zzz} %{if-debug}debug%{endif}%{if-info}info%{endif}"
+                           "%{if-warning}warning%{endif}%{if-critical}error%{endif}%{if-fatal}fatal%{endif} "
+                           "%{category}: %{message}"));
     // A service has no console: its errors go to the log like the rest.
     const auto fail = [service](const QString &error, int status) {
         if (service)

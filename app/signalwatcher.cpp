@@ -96,15 +96,9 @@ SignalWatcher::~SignalWatcher()
 }
 
 #ifdef Q_OS_WIN
-void SignalWatcher::requestTermination(int signal)
-{
-    notify(signal);
-}
+void SignalWatcher::requestTermination(int signal) { notify(signal); }
 #endif
 
-void SignalWatcher::onNotified()
-{
-    Q_EMIT terminationRequested(g_lastSignal.load());
-}
+void SignalWatcher::onNotified() { Q_EMIT terminationRequested(g_lastSignal.load()); }
 
 } // namespace SockJsProxy

@@ -155,10 +155,7 @@ void WINAPI serviceMain(DWORD argc, wchar_t **argv)
 
 } // namespace
 
-void Program::serving()
-{
-    g_service.serving();
-}
+void Program::serving() { g_service.serving(); }
 
 bool runIfStartedAsService(Program &program, int *exitStatus)
 {

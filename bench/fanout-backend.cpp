@@ -28,15 +28,9 @@ constexpr int kPollMs = 200;
 
 std::atomic<bool> g_stop{false};
 
-extern "C" void onSignal(int)
-{
-    g_stop.store(true);
-}
+extern "C" void onSignal(int) { g_stop.store(true); }
 
-std::string_view view(const zmq::message_t &m)
-{
-    return {static_cast<const char *>(m.data()), m.size()};
-}
+std::string_view view(const zmq::message_t &m) { return {static_cast<const char *>(m.data()), m.size()}; }
 
 // Sends, retrying on timeout until stopped.
 void send(zmq::socket_t &push, std::vector<zmq::message_t> &frames)

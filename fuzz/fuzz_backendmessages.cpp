@@ -47,10 +47,10 @@ using namespace SockJsProxy;
 
 namespace {
 
-#define FUZZ_CHECK(condition)          \
-    do {                               \
-        if (!(condition))              \
-            __builtin_trap();          \
+#define FUZZ_CHECK(condition)                                                                                          \
+    do {                                                                                                               \
+        if (!(condition))                                                                                              \
+            __builtin_trap();                                                                                          \
     } while (false)
 
 constexpr int kSessions = 3;
@@ -91,16 +91,14 @@ struct Harness
     std::unique_ptr<ZmqSocket> toProxy;   // the backend's PUSH, connected to "out"
     std::unique_ptr<ZmqSocket> fromProxy; // the backend's PULL, connected to "in"
     QByteArray ids[kSessions];
-    std::vector<QByteArray> closedIds;    // recently closed sessions, for stale ids
-    QSet<QByteArray> backendOpen;         // sessions the backend was told about
+    std::vector<QByteArray> closedIds; // recently closed sessions, for stale ids
+    QSet<QByteArray> backendOpen;      // sessions the backend was told about
     quint64 backendReceived = 0;
 };
 
 Harness *harness = nullptr;
 
-void discardMessages(QtMsgType, const QMessageLogContext &, const QString &)
-{
-}
+void discardMessages(QtMsgType, const QMessageLogContext &, const QString &) {}
 
 quint64 bridgeTotal(const ZmqBridge::Counters &c)
 {
@@ -354,6 +352,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     // No HTTP was involved.
     const Server::Counters &server = harness->server->counters();
-    FUZZ_CHECK(server.requests == serverBefore.requests && server.connectionsAccepted == serverBefore.connectionsAccepted);
+    FUZZ_CHECK(server.requests == serverBefore.requests
+               && server.connectionsAccepted == serverBefore.connectionsAccepted);
     return 0;
 }

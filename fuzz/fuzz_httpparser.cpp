@@ -25,10 +25,10 @@ using SockJsProxy::HttpRequest;
 
 namespace {
 
-#define FUZZ_CHECK(condition)          \
-    do {                               \
-        if (!(condition))              \
-            __builtin_trap();          \
+#define FUZZ_CHECK(condition)                                                                                          \
+    do {                                                                                                               \
+        if (!(condition))                                                                                              \
+            __builtin_trap();                                                                                          \
     } while (false)
 
 struct Outcome
@@ -61,10 +61,7 @@ HttpParser::Limits effectiveLimits(const HttpRequest &request, const HttpParser:
     return own;
 }
 
-bool isOws(char c)
-{
-    return c == ' ' || c == '\t';
-}
+bool isOws(char c) { return c == ' ' || c == '\t'; }
 
 bool sameHead(const HttpRequest &a, const HttpRequest &b)
 {
@@ -193,8 +190,8 @@ HttpParser::LimitsLookup lookupFor(quint32 hash)
     if ((hash >> 27) & 1)
         return {};
     return [hash](QByteArrayView path) {
-        HttpParser::Limits limits = limitsFor(hash ^ fnv1a(reinterpret_cast<const uint8_t *>(path.data()),
-                                                           size_t(path.size())));
+        HttpParser::Limits limits =
+            limitsFor(hash ^ fnv1a(reinterpret_cast<const uint8_t *>(path.data()), size_t(path.size())));
         limits.maxRequestLine = 0;
         return limits;
     };
@@ -220,7 +217,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         // Up to three cut points from the first bytes, in order, plus the end.
         std::vector<qsizetype> points;
         for (size_t i = 0; i < 3 && i < size; ++i)
-            points.push_back(n == 0 ? 0 : qsizetype((quint32(data[i]) * 2654435761u + quint32(i) * 40503u) % quint32(n + 1)));
+            points.push_back(
+                n == 0 ? 0 : qsizetype((quint32(data[i]) * 2654435761u + quint32(i) * 40503u) % quint32(n + 1)));
         std::sort(points.begin(), points.end());
         for (const qsizetype point : points)
             cuts.push_back(point);

@@ -22,16 +22,13 @@ namespace JsonCodec = SockJsProxy::JsonCodec;
 
 namespace {
 
-#define FUZZ_CHECK(condition)          \
-    do {                               \
-        if (!(condition))              \
-            __builtin_trap();          \
+#define FUZZ_CHECK(condition)                                                                                          \
+    do {                                                                                                               \
+        if (!(condition))                                                                                              \
+            __builtin_trap();                                                                                          \
     } while (false)
 
-bool isJsonWhitespace(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
+bool isJsonWhitespace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 // What the encoder must never leave verbatim: control characters and the
 // UTF-8 forms of U+200C-200F, U+2028-202F, U+2060-206F, U+FFF0-FFFF. The

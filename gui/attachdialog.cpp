@@ -43,19 +43,10 @@ AttachDialog::AttachDialog(QWidget *parent)
     resize(420, sizeHint().height());
 }
 
-void AttachDialog::setEndpoint(const QString &endpoint)
-{
-    m_endpoint->setText(endpoint);
-}
+void AttachDialog::setEndpoint(const QString &endpoint) { m_endpoint->setText(endpoint); }
 
-QString AttachDialog::endpoint() const
-{
-    return m_endpoint->text().trimmed();
-}
+QString AttachDialog::endpoint() const { return m_endpoint->text().trimmed(); }
 
-QByteArray AttachDialog::token() const
-{
-    return m_token->text().toUtf8();
-}
+QByteArray AttachDialog::token() const { return m_token->text().toUtf8(); }
 
 } // namespace SockJsProxy

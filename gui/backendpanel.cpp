@@ -35,10 +35,7 @@ const CounterField kCounterFields[] = {
     {"rates", QT_TRANSLATE_NOOP("BackendPanel", "Rates")},
 };
 
-QString peers(int count)
-{
-    return count < 0 ? QStringLiteral("?") : QString::number(count);
-}
+QString peers(int count) { return count < 0 ? QStringLiteral("?") : QString::number(count); }
 
 // "tcp://127.0.0.1:9241" -> "127.0.0.1:9241"; other schemes stay whole.
 QString shortEndpoint(const QString &endpoint)
@@ -125,8 +122,9 @@ void BackendPanel::setStats(const MonitorStats &stats)
         const BackendStatus &backend = service.backend;
         setCell(row, ServiceColumn, service.prefix);
         const QString state = backendState(backend);
-        setCell(row, BackendColumn, QStringLiteral("\u25CF ") + state,
-                tr("backends connected: %1 to \"in\", %2 to \"out\"").arg(peers(backend.inPeers), peers(backend.outPeers)));
+        setCell(
+            row, BackendColumn, QStringLiteral("\u25CF ") + state,
+            tr("backends connected: %1 to \"in\", %2 to \"out\"").arg(peers(backend.inPeers), peers(backend.outPeers)));
         QTableWidgetItem *stateItem = m_services->item(row, BackendColumn);
         QColor color(0x80, 0x80, 0x80);
         if (state == QLatin1String("connected"))
@@ -142,7 +140,8 @@ void BackendPanel::setStats(const MonitorStats &stats)
         setCell(row, InColumn, QStringLiteral("%1 (%2)").arg(shortEndpoint(backend.inEndpoint), peers(backend.inPeers)),
                 tr("%1: the proxy's PUSH socket; backends pull client events here (%2 connected)")
                     .arg(backend.inEndpoint, peers(backend.inPeers)));
-        setCell(row, OutColumn, QStringLiteral("%1 (%2)").arg(shortEndpoint(backend.outEndpoint), peers(backend.outPeers)),
+        setCell(row, OutColumn,
+                QStringLiteral("%1 (%2)").arg(shortEndpoint(backend.outEndpoint), peers(backend.outPeers)),
                 tr("%1: the proxy's PULL socket; backends push replies here (%2 connected)")
                     .arg(backend.outEndpoint, peers(backend.outPeers)));
         setCell(row, SessionsColumn, locale.toString(qlonglong(service.sessionsOpen)));
@@ -172,7 +171,8 @@ void BackendPanel::setStats(const MonitorStats &stats)
     set("protocolErrors", locale.toString(c.protocolErrors));
     set("backendEvents", locale.toString(c.backendEvents));
     set("backendErrors", locale.toString(c.backendErrors));
-    set("rates", tr("%1 in/s, %2 out/s").arg(stats.rates.messagesIn, 0, 'f', 1).arg(stats.rates.messagesOut, 0, 'f', 1));
+    set("rates",
+        tr("%1 in/s, %2 out/s").arg(stats.rates.messagesIn, 0, 'f', 1).arg(stats.rates.messagesOut, 0, 'f', 1));
 }
 
 void BackendPanel::clear()

@@ -2,10 +2,7 @@
 
 namespace SockJsProxy {
 
-LogFilterModel::LogFilterModel(QObject *parent) : QSortFilterProxyModel(parent)
-{
-    setDynamicSortFilter(true);
-}
+LogFilterModel::LogFilterModel(QObject *parent) : QSortFilterProxyModel(parent) { setDynamicSortFilter(true); }
 
 void LogFilterModel::setMinimumLevel(LogModel::Level level)
 {
@@ -31,8 +28,11 @@ bool LogFilterModel::filterAcceptsRow(int sourceRow, const QModelIndex &sourcePa
     if (m_text.isEmpty())
         return true;
     return index.data().toString().contains(m_text, Qt::CaseInsensitive)
-           || sourceModel()->index(sourceRow, LogModel::CategoryColumn, sourceParent).data().toString().contains(
-               m_text, Qt::CaseInsensitive);
+           || sourceModel()
+                  ->index(sourceRow, LogModel::CategoryColumn, sourceParent)
+                  .data()
+                  .toString()
+                  .contains(m_text, Qt::CaseInsensitive);
 }
 
 } // namespace SockJsProxy

@@ -7,15 +7,9 @@ namespace SockJsProxy {
 
 LogModel::LogModel(QObject *parent) : QAbstractTableModel(parent) {}
 
-int LogModel::rowCount(const QModelIndex &parent) const
-{
-    return parent.isValid() ? 0 : int(m_entries.size());
-}
+int LogModel::rowCount(const QModelIndex &parent) const { return parent.isValid() ? 0 : int(m_entries.size()); }
 
-int LogModel::columnCount(const QModelIndex &parent) const
-{
-    return parent.isValid() ? 0 : ColumnCount;
-}
+int LogModel::columnCount(const QModelIndex &parent) const { return parent.isValid() ? 0 : ColumnCount; }
 
 LogModel::Level LogModel::levelFromName(const QString &name)
 {
@@ -31,10 +25,14 @@ LogModel::Level LogModel::levelFromName(const QString &name)
 QString LogModel::levelName(Level level)
 {
     switch (level) {
-    case Level::Debug: return QStringLiteral("debug");
-    case Level::Info: return QStringLiteral("info");
-    case Level::Warning: return QStringLiteral("warning");
-    case Level::Critical: return QStringLiteral("critical");
+    case Level::Debug:
+        return QStringLiteral("debug");
+    case Level::Info:
+        return QStringLiteral("info");
+    case Level::Warning:
+        return QStringLiteral("warning");
+    case Level::Critical:
+        return QStringLiteral("critical");
     }
     return QString();
 }
@@ -47,24 +45,35 @@ QVariant LogModel::data(const QModelIndex &index, int role) const
     switch (role) {
     case Qt::DisplayRole:
         switch (index.column()) {
-        case TimeColumn: return entry.time.toLocalTime().toString(QStringLiteral("HH:mm:ss.zzz"));
-        case LevelColumn: return levelName(entry.level);
-        case CategoryColumn: return entry.category;
-        case TextColumn: return entry.text;
-        default: return QVariant();
+        case TimeColumn:
+            return entry.time.toLocalTime().toString(QStringLiteral("HH:mm:ss.zzz"));
+        case LevelColumn:
+            return levelName(entry.level);
+        case CategoryColumn:
+            return entry.category;
+        case TextColumn:
+            return entry.text;
+        default:
+            return QVariant();
         }
     case Qt::ToolTipRole:
         return index.column() == TextColumn ? QVariant(entry.text) : QVariant();
-    case LevelRole: return int(entry.level);
+    case LevelRole:
+        return int(entry.level);
     case Qt::ForegroundRole:
         switch (entry.level) {
-        case Level::Debug: return QBrush(QColor(0x80, 0x80, 0x80));
-        case Level::Info: return QVariant();
-        case Level::Warning: return QBrush(QColor(0xb3, 0x5c, 0x00));
-        case Level::Critical: return QBrush(QColor(0xc0, 0x1c, 0x28));
+        case Level::Debug:
+            return QBrush(QColor(0x80, 0x80, 0x80));
+        case Level::Info:
+            return QVariant();
+        case Level::Warning:
+            return QBrush(QColor(0xb3, 0x5c, 0x00));
+        case Level::Critical:
+            return QBrush(QColor(0xc0, 0x1c, 0x28));
         }
         return QVariant();
-    default: return QVariant();
+    default:
+        return QVariant();
     }
 }
 
@@ -73,11 +82,16 @@ QVariant LogModel::headerData(int section, Qt::Orientation orientation, int role
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return QAbstractTableModel::headerData(section, orientation, role);
     switch (section) {
-    case TimeColumn: return tr("Time");
-    case LevelColumn: return tr("Level");
-    case CategoryColumn: return tr("Category");
-    case TextColumn: return tr("Message");
-    default: return QVariant();
+    case TimeColumn:
+        return tr("Time");
+    case LevelColumn:
+        return tr("Level");
+    case CategoryColumn:
+        return tr("Category");
+    case TextColumn:
+        return tr("Message");
+    default:
+        return QVariant();
     }
 }
 

@@ -35,7 +35,8 @@ LogPane::LogPane(QWidget *parent)
     const QFontMetrics metrics = m_view->fontMetrics();
     m_view->setColumnWidth(LogModel::TimeColumn, metrics.horizontalAdvance(QStringLiteral("00:00:00.000")) + 20);
     m_view->setColumnWidth(LogModel::LevelColumn, metrics.horizontalAdvance(QStringLiteral("critical")) + 20);
-    m_view->setColumnWidth(LogModel::CategoryColumn, metrics.horizontalAdvance(QStringLiteral("sockjsproxy.session")) + 20);
+    m_view->setColumnWidth(LogModel::CategoryColumn,
+                           metrics.horizontalAdvance(QStringLiteral("sockjsproxy.session")) + 20);
 
     m_level->setObjectName(QStringLiteral("logLevelCombo"));
     for (const LogModel::Level level :
@@ -43,9 +44,8 @@ LogPane::LogPane(QWidget *parent)
         m_level->addItem(LogModel::levelName(level), int(level));
     m_level->setCurrentIndex(int(LogModel::Level::Info));
     m_filter->setMinimumLevel(LogModel::Level::Info);
-    connect(m_level, &QComboBox::currentIndexChanged, this, [this] {
-        m_filter->setMinimumLevel(LogModel::Level(m_level->currentData().toInt()));
-    });
+    connect(m_level, &QComboBox::currentIndexChanged, this,
+            [this] { m_filter->setMinimumLevel(LogModel::Level(m_level->currentData().toInt())); });
 
     auto *search = new QLineEdit(this);
     search->setPlaceholderText(tr("Filter log"));

@@ -28,15 +28,16 @@ void selectBusiestSession(MainWindow *window, const QByteArray &transport)
     for (int row = 0; row < model->rowCount(); ++row) {
         const SessionInfo &session = model->sessionAt(row);
         if (session.transport == transport
-            && (best < 0 || session.messagesIn + session.messagesOut
-                                > model->sessionAt(best).messagesIn + model->sessionAt(best).messagesOut))
+            && (best < 0
+                || session.messagesIn + session.messagesOut
+                       > model->sessionAt(best).messagesIn + model->sessionAt(best).messagesOut))
             best = row;
     }
     if (best < 0)
         return;
     const QModelIndex index = window->sessionFilter()->mapFromSource(model->index(best, 0));
-    window->sessionsView()->selectionModel()->setCurrentIndex(
-        index, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+    window->sessionsView()->selectionModel()->setCurrentIndex(index, QItemSelectionModel::ClearAndSelect
+                                                                         | QItemSelectionModel::Rows);
     window->sessionsView()->scrollTo(index);
 }
 
@@ -67,8 +68,8 @@ int main(int argc, char *argv[])
         QStringLiteral("ENDPOINT"));
     parser.addOption(attachOption);
     // For docs and tests: grab the window after a delay, save it and exit.
-    QCommandLineOption screenshotOption(QStringLiteral("screenshot"), QStringLiteral("Save the window to FILE and exit."),
-                                        QStringLiteral("FILE"));
+    QCommandLineOption screenshotOption(QStringLiteral("screenshot"),
+                                        QStringLiteral("Save the window to FILE and exit."), QStringLiteral("FILE"));
     screenshotOption.setFlags(QCommandLineOption::HiddenFromHelp);
     QCommandLineOption screenshotDelayOption(QStringLiteral("screenshot-delay"),
                                              QStringLiteral("Wait MS milliseconds before --screenshot."),

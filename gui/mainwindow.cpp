@@ -1,5 +1,6 @@
 #include "mainwindow.h"
 
+#include "attachdialog.h"
 #include "backendpanel.h"
 #include "control/controlserver.h"
 #include "control/remotemonitor.h"
@@ -14,7 +15,6 @@
 #include "sockjs/service.h"
 #include "sockjsproxy_version.h"
 #include "startproxydialog.h"
-#include "attachdialog.h"
 #include "zmq/zmqbridge.h"
 
 #include <QAction>
@@ -213,9 +213,8 @@ void MainWindow::createViews()
     QDockWidget *backendsDock =
         dock(tr("Backends and counters"), QStringLiteral("backendsDock"), m_backendPanel, Qt::RightDockWidgetArea);
     QDockWidget *logDock = dock(tr("Log"), QStringLiteral("logDock"), m_logPane, Qt::RightDockWidgetArea);
-    QDockWidget *inspectorDock =
-        dock(tr("Messages of the selected session"), QStringLiteral("inspectorDock"), m_inspector,
-             Qt::BottomDockWidgetArea);
+    QDockWidget *inspectorDock = dock(tr("Messages of the selected session"), QStringLiteral("inspectorDock"),
+                                      m_inspector, Qt::BottomDockWidgetArea);
     splitDockWidget(ratesDock, backendsDock, Qt::Vertical);
     splitDockWidget(backendsDock, logDock, Qt::Vertical);
     resizeDocks({ratesDock}, {540}, Qt::Horizontal);
@@ -365,8 +364,7 @@ bool MainWindow::startLocalProxy(const CommandLine::Result &options, QString *er
     m_server = std::move(server);
     m_localMonitor = std::move(monitor);
     m_control = std::move(control);
-    QString description =
-        tr("local proxy, HTTP %1:%2").arg(options.config.httpAddress).arg(m_server->httpPort());
+    QString description = tr("local proxy, HTTP %1:%2").arg(options.config.httpAddress).arg(m_server->httpPort());
     if (m_control)
         description += tr(", control %1:%2").arg(m_control->address().toString()).arg(m_control->port());
     watch(m_localMonitor.get(), description, true);
@@ -569,8 +567,8 @@ void MainWindow::onSelectionChanged()
         return;
     const SessionInfo &session = m_sessionModel->sessionAt(sourceRow);
     const QString remote = m_sessionModel->index(sourceRow, SessionTableModel::RemoteColumn).data().toString();
-    m_inspector->setSession(session.id, QStringLiteral("%1, %2, %3")
-                                            .arg(session.service, QString::fromLatin1(session.transport), remote));
+    m_inspector->setSession(
+        session.id, QStringLiteral("%1, %2, %3").arg(session.service, QString::fromLatin1(session.transport), remote));
 }
 
 void MainWindow::onSessionsContextMenu(const QPoint &position)

@@ -83,10 +83,7 @@ void RateChart::setService(const QString &prefix)
     update();
 }
 
-const MonitorStats &RateChart::sample(int i) const
-{
-    return m_ring.at((m_start + i) % int(m_ring.size()));
-}
+const MonitorStats &RateChart::sample(int i) const { return m_ring.at((m_start + i) % int(m_ring.size())); }
 
 QList<RateChart::Point> RateChart::points() const
 {

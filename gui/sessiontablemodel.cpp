@@ -16,10 +16,7 @@ int SessionTableModel::rowCount(const QModelIndex &parent) const
     return parent.isValid() ? 0 : int(m_sessions.size());
 }
 
-int SessionTableModel::columnCount(const QModelIndex &parent) const
-{
-    return parent.isValid() ? 0 : ColumnCount;
-}
+int SessionTableModel::columnCount(const QModelIndex &parent) const { return parent.isValid() ? 0 : ColumnCount; }
 
 QString SessionTableModel::formatBytes(quint64 bytes)
 {
@@ -44,9 +41,12 @@ QString formatTime(const QDateTime &time)
 QVariant SessionTableModel::displayData(const SessionInfo &s, int column) const
 {
     switch (column) {
-    case IdColumn: return QString::fromLatin1(s.id);
-    case ServiceColumn: return s.service;
-    case TransportColumn: return QString::fromLatin1(s.transport);
+    case IdColumn:
+        return QString::fromLatin1(s.id);
+    case ServiceColumn:
+        return s.service;
+    case TransportColumn:
+        return QString::fromLatin1(s.transport);
     case RemoteColumn:
         if (s.remoteAddress.isEmpty())
             return QString();
@@ -54,32 +54,52 @@ QVariant SessionTableModel::displayData(const SessionInfo &s, int column) const
         return s.remoteAddress.contains(QLatin1Char(':'))
                    ? QStringLiteral("[%1]:%2").arg(s.remoteAddress).arg(s.remotePort)
                    : QStringLiteral("%1:%2").arg(s.remoteAddress).arg(s.remotePort);
-    case OriginColumn: return s.origin;
-    case UserAgentColumn: return s.userAgent;
-    case StateColumn: return s.state;
-    case OpenedAtColumn: return formatTime(s.openedAt);
-    case LastActivityColumn: return formatTime(s.lastActivity);
-    case MessagesInColumn: return QLocale().toString(s.messagesIn);
-    case MessagesOutColumn: return QLocale().toString(s.messagesOut);
-    case BytesInColumn: return formatBytes(s.bytesIn);
-    case BytesOutColumn: return formatBytes(s.bytesOut);
-    case QueuedColumn: return QLocale().toString(qlonglong(s.queued));
-    default: return QVariant();
+    case OriginColumn:
+        return s.origin;
+    case UserAgentColumn:
+        return s.userAgent;
+    case StateColumn:
+        return s.state;
+    case OpenedAtColumn:
+        return formatTime(s.openedAt);
+    case LastActivityColumn:
+        return formatTime(s.lastActivity);
+    case MessagesInColumn:
+        return QLocale().toString(s.messagesIn);
+    case MessagesOutColumn:
+        return QLocale().toString(s.messagesOut);
+    case BytesInColumn:
+        return formatBytes(s.bytesIn);
+    case BytesOutColumn:
+        return formatBytes(s.bytesOut);
+    case QueuedColumn:
+        return QLocale().toString(qlonglong(s.queued));
+    default:
+        return QVariant();
     }
 }
 
 QVariant SessionTableModel::sortData(const SessionInfo &s, int column) const
 {
     switch (column) {
-    case RemoteColumn: return QStringLiteral("%1:%2").arg(s.remoteAddress).arg(s.remotePort, 5, 10, QLatin1Char('0'));
-    case OpenedAtColumn: return s.openedAt;
-    case LastActivityColumn: return s.lastActivity;
-    case MessagesInColumn: return qulonglong(s.messagesIn);
-    case MessagesOutColumn: return qulonglong(s.messagesOut);
-    case BytesInColumn: return qulonglong(s.bytesIn);
-    case BytesOutColumn: return qulonglong(s.bytesOut);
-    case QueuedColumn: return qlonglong(s.queued);
-    default: return displayData(s, column);
+    case RemoteColumn:
+        return QStringLiteral("%1:%2").arg(s.remoteAddress).arg(s.remotePort, 5, 10, QLatin1Char('0'));
+    case OpenedAtColumn:
+        return s.openedAt;
+    case LastActivityColumn:
+        return s.lastActivity;
+    case MessagesInColumn:
+        return qulonglong(s.messagesIn);
+    case MessagesOutColumn:
+        return qulonglong(s.messagesOut);
+    case BytesInColumn:
+        return qulonglong(s.bytesIn);
+    case BytesOutColumn:
+        return qulonglong(s.bytesOut);
+    case QueuedColumn:
+        return qlonglong(s.queued);
+    default:
+        return displayData(s, column);
     }
 }
 
@@ -90,9 +110,12 @@ QVariant SessionTableModel::data(const QModelIndex &index, int role) const
     const SessionInfo &s = m_sessions.at(index.row());
     const int column = index.column();
     switch (role) {
-    case Qt::DisplayRole: return displayData(s, column);
-    case SortRole: return sortData(s, column);
-    case IdRole: return s.id;
+    case Qt::DisplayRole:
+        return displayData(s, column);
+    case SortRole:
+        return sortData(s, column);
+    case IdRole:
+        return s.id;
     case Qt::ToolTipRole:
         if (column == UserAgentColumn || column == OriginColumn)
             return displayData(s, column);
@@ -118,7 +141,8 @@ QVariant SessionTableModel::data(const QModelIndex &index, int role) const
         if (column == QueuedColumn && s.queued > 0)
             return QBrush(QColor(0xb0, 0x60, 0x00));
         return QVariant();
-    default: return QVariant();
+    default:
+        return QVariant();
     }
 }
 
@@ -127,21 +151,36 @@ QVariant SessionTableModel::headerData(int section, Qt::Orientation orientation,
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return QAbstractTableModel::headerData(section, orientation, role);
     switch (section) {
-    case IdColumn: return tr("Id");
-    case ServiceColumn: return tr("Service");
-    case TransportColumn: return tr("Transport");
-    case RemoteColumn: return tr("Remote address");
-    case OriginColumn: return tr("Origin");
-    case UserAgentColumn: return tr("User agent");
-    case StateColumn: return tr("State");
-    case OpenedAtColumn: return tr("Opened");
-    case LastActivityColumn: return tr("Last activity");
-    case MessagesInColumn: return tr("Msgs in");
-    case MessagesOutColumn: return tr("Msgs out");
-    case BytesInColumn: return tr("Bytes in");
-    case BytesOutColumn: return tr("Bytes out");
-    case QueuedColumn: return tr("Queued");
-    default: return QVariant();
+    case IdColumn:
+        return tr("Id");
+    case ServiceColumn:
+        return tr("Service");
+    case TransportColumn:
+        return tr("Transport");
+    case RemoteColumn:
+        return tr("Remote address");
+    case OriginColumn:
+        return tr("Origin");
+    case UserAgentColumn:
+        return tr("User agent");
+    case StateColumn:
+        return tr("State");
+    case OpenedAtColumn:
+        return tr("Opened");
+    case LastActivityColumn:
+        return tr("Last activity");
+    case MessagesInColumn:
+        return tr("Msgs in");
+    case MessagesOutColumn:
+        return tr("Msgs out");
+    case BytesInColumn:
+        return tr("Bytes in");
+    case BytesOutColumn:
+        return tr("Bytes out");
+    case QueuedColumn:
+        return tr("Queued");
+    default:
+        return QVariant();
     }
 }
 
@@ -159,10 +198,7 @@ void SessionTableModel::setSessions(const QList<SessionInfo> &sessions)
     endResetModel();
 }
 
-void SessionTableModel::clear()
-{
-    setSessions({});
-}
+void SessionTableModel::clear() { setSessions({}); }
 
 void SessionTableModel::reindexFrom(int row)
 {

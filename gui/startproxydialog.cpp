@@ -46,15 +46,9 @@ StartProxyDialog::StartProxyDialog(QWidget *parent)
     resize(560, sizeHint().height());
 }
 
-void StartProxyDialog::setArguments(const QString &arguments)
-{
-    m_arguments->setText(arguments);
-}
+void StartProxyDialog::setArguments(const QString &arguments) { m_arguments->setText(arguments); }
 
-QString StartProxyDialog::arguments() const
-{
-    return m_arguments->text();
-}
+QString StartProxyDialog::arguments() const { return m_arguments->text(); }
 
 std::optional<CommandLine::Result> StartProxyDialog::parse(const QStringList &arguments, QString *error)
 {

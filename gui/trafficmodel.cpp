@@ -7,15 +7,9 @@ namespace SockJsProxy {
 
 TrafficModel::TrafficModel(QObject *parent) : QAbstractTableModel(parent) {}
 
-int TrafficModel::rowCount(const QModelIndex &parent) const
-{
-    return parent.isValid() ? 0 : int(m_events.size());
-}
+int TrafficModel::rowCount(const QModelIndex &parent) const { return parent.isValid() ? 0 : int(m_events.size()); }
 
-int TrafficModel::columnCount(const QModelIndex &parent) const
-{
-    return parent.isValid() ? 0 : ColumnCount;
-}
+int TrafficModel::columnCount(const QModelIndex &parent) const { return parent.isValid() ? 0 : ColumnCount; }
 
 namespace {
 QString directionText(TrafficEvent::Direction direction)
@@ -36,9 +30,12 @@ QVariant TrafficModel::data(const QModelIndex &index, int role) const
     switch (role) {
     case Qt::DisplayRole:
         switch (index.column()) {
-        case TimeColumn: return timeText(event.time);
-        case DirectionColumn: return directionText(event.direction);
-        case SizeColumn: return int(event.data.size());
+        case TimeColumn:
+            return timeText(event.time);
+        case DirectionColumn:
+            return directionText(event.direction);
+        case SizeColumn:
+            return int(event.data.size());
         case TextColumn: {
             // Painting a megabyte per row would stall the view.
             QString text = QString::fromUtf8(event.data.left(kDisplayChars * 4));
@@ -46,9 +43,11 @@ QVariant TrafficModel::data(const QModelIndex &index, int role) const
                 text = text.left(kDisplayChars) + QStringLiteral("\u2026");
             return text;
         }
-        default: return QVariant();
+        default:
+            return QVariant();
         }
-    case FullTextRole: return QString::fromUtf8(event.data);
+    case FullTextRole:
+        return QString::fromUtf8(event.data);
     case Qt::ToolTipRole:
         if (index.column() == TextColumn)
             return QString::fromUtf8(event.data.left(4096));
@@ -58,13 +57,14 @@ QVariant TrafficModel::data(const QModelIndex &index, int role) const
     case Qt::ForegroundRole:
         if (index.column() == DirectionColumn)
             return QBrush(event.direction == TrafficEvent::Direction::In ? QColor(0x1f, 0x5f, 0xbf)
-                                                                          : QColor(0xb3, 0x5c, 0x00));
+                                                                         : QColor(0xb3, 0x5c, 0x00));
         return QVariant();
     case Qt::TextAlignmentRole:
         if (index.column() == SizeColumn)
             return QVariant(Qt::AlignRight | Qt::AlignVCenter);
         return QVariant();
-    default: return QVariant();
+    default:
+        return QVariant();
     }
 }
 
@@ -73,11 +73,16 @@ QVariant TrafficModel::headerData(int section, Qt::Orientation orientation, int 
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return QAbstractTableModel::headerData(section, orientation, role);
     switch (section) {
-    case TimeColumn: return tr("Time");
-    case DirectionColumn: return tr("Direction");
-    case SizeColumn: return tr("Size");
-    case TextColumn: return tr("Message");
-    default: return QVariant();
+    case TimeColumn:
+        return tr("Time");
+    case DirectionColumn:
+        return tr("Direction");
+    case SizeColumn:
+        return tr("Size");
+    case TextColumn:
+        return tr("Message");
+    default:
+        return QVariant();
     }
 }
 
@@ -127,11 +132,11 @@ QString TrafficModel::toText(const QList<int> &rows) const
         if (row < 0 || row >= m_events.size())
             continue;
         const TrafficEvent &event = m_events.at(row);
-        lines.append(QStringList{timeText(event.time),
-                                 event.direction == TrafficEvent::Direction::In ? QStringLiteral("in")
-                                                                                : QStringLiteral("out"),
-                                 QString::number(event.data.size()), QString::fromUtf8(event.data)}
-                         .join(QLatin1Char('\t')));
+        lines.append(
+            QStringList{timeText(event.time),
+                        event.direction == TrafficEvent::Direction::In ? QStringLiteral("in") : QStringLiteral("out"),
+                        QString::number(event.data.size()), QString::fromUtf8(event.data)}
+                .join(QLatin1Char('\t')));
     }
     return lines.join(QLatin1Char('\n'));
 }

@@ -32,15 +32,12 @@ constexpr int kHighWaterMark = 1000000;
 constexpr int kPollMs = 200; // how soon a signal is noticed while idle
 
 std::atomic<bool> g_stop{false};
-static_assert(std::atomic<bool>::is_always_lock_free,
-              "the signal handler needs a lock-free flag");
+static_assert(std::atomic<bool>::is_always_lock_free, "the signal handler needs a lock-free flag");
 
-extern "C" void onSignal(int)
+extern "C" void onSignal(int) { g_stop.store(true); }
+
+struct Options
 {
-    g_stop.store(true);
-}
-
-struct Options {
     std::string in = "tcp://localhost:9241";
     std::string out = "tcp://localhost:9242";
     bool closeOnConnect = false;
@@ -68,8 +65,7 @@ int parseArgs(int argc, char **argv, Options &opts)
         const std::string_view arg = argv[i];
         auto takeValue = [&](std::string_view name, std::string &target) -> int {
             // Accept both "--in X" and "--in=X".
-            if (arg.size() > name.size() && arg.substr(0, name.size()) == name
-                && arg[name.size()] == '=') {
+            if (arg.size() > name.size() && arg.substr(0, name.size()) == name && arg[name.size()] == '=') {
                 target = std::string(arg.substr(name.size() + 1));
                 return 1;
             }
@@ -102,10 +98,7 @@ int parseArgs(int argc, char **argv, Options &opts)
     return 0;
 }
 
-std::string_view view(const zmq::message_t &m)
-{
-    return {static_cast<const char *>(m.data()), m.size()};
-}
+std::string_view view(const zmq::message_t &m) { return {static_cast<const char *>(m.data()), m.size()}; }
 
 // A frame as a log line: control bytes as \xNN, UTF-8 passed through.
 std::string printable(std::string_view bytes)
@@ -130,10 +123,7 @@ void logLine(const std::string &line)
     std::cout << line << std::endl; // flushed: tests read us through a pipe
 }
 
-void warn(const std::string &line)
-{
-    std::cerr << "echo-backend: warning: " << line << std::endl;
-}
+void warn(const std::string &line) { std::cerr << "echo-backend: warning: " << line << std::endl; }
 
 // Sends, retrying on timeout until stopped. Returns false if stopped first.
 bool sendReply(zmq::socket_t &push, std::vector<zmq::message_t> &frames)
@@ -193,8 +183,7 @@ int main(int argc, char **argv)
             }
 
             if (frames.size() != 3) {
-                warn("ignoring a message with " + std::to_string(frames.size())
-                     + " frames (expected 3)");
+                warn("ignoring a message with " + std::to_string(frames.size()) + " frames (expected 3)");
                 continue;
             }
             const std::string_view type = view(frames[0]);

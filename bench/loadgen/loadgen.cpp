@@ -133,7 +133,8 @@ double percentile(std::vector<int64_t> &v, double p)
 enum class Scenario { Echo, Latency, Idle, Connect, Fanout };
 enum class Transport { WebSocket, XhrStreaming, XhrPolling };
 
-struct Options {
+struct Options
+{
     std::string host = "127.0.0.1";
     int port = 0;
     std::string prefix = "/echo";
@@ -151,7 +152,7 @@ struct Options {
     double settle = 1;
     double timeout = 120;
     int serverPid = 0;
-    int backendPid = 0; // its CPU share is reported too (it shares the generator's core)
+    int backendPid = 0;    // its CPU share is reported too (it shares the generator's core)
     std::string drainPath; // extra WebSocket reader, e.g. 127.0.0.1:PORT/api/stream
 };
 
@@ -179,9 +180,12 @@ Options parseArgs(int argc, char **argv)
                 usage(argv[0], "an option lacks its value");
             return argv[++i];
         };
-        if (a == "--host") o.host = value();
-        else if (a == "--port") o.port = std::atoi(value().c_str());
-        else if (a == "--prefix") o.prefix = value();
+        if (a == "--host")
+            o.host = value();
+        else if (a == "--port")
+            o.port = std::atoi(value().c_str());
+        else if (a == "--prefix")
+            o.prefix = value();
         else if (a == "--protocol") {
             const std::string v = value();
             if (v != "sockjs" && v != "raw")
@@ -189,34 +193,58 @@ Options parseArgs(int argc, char **argv)
             o.raw = v == "raw";
         } else if (a == "--scenario") {
             const std::string v = value();
-            if (v == "echo") o.scenario = Scenario::Echo;
-            else if (v == "latency") o.scenario = Scenario::Latency;
-            else if (v == "idle") o.scenario = Scenario::Idle;
-            else if (v == "connect") o.scenario = Scenario::Connect;
-            else if (v == "fanout") o.scenario = Scenario::Fanout;
-            else usage(argv[0], "unknown --scenario");
+            if (v == "echo")
+                o.scenario = Scenario::Echo;
+            else if (v == "latency")
+                o.scenario = Scenario::Latency;
+            else if (v == "idle")
+                o.scenario = Scenario::Idle;
+            else if (v == "connect")
+                o.scenario = Scenario::Connect;
+            else if (v == "fanout")
+                o.scenario = Scenario::Fanout;
+            else
+                usage(argv[0], "unknown --scenario");
         } else if (a == "--transport") {
             const std::string v = value();
-            if (v == "websocket") o.transport = Transport::WebSocket;
-            else if (v == "xhr_streaming") o.transport = Transport::XhrStreaming;
-            else if (v == "xhr_polling") o.transport = Transport::XhrPolling;
-            else usage(argv[0], "unknown --transport");
-        }
-        else if (a == "--sessions") o.sessions = std::atoi(value().c_str());
-        else if (a == "--size") o.size = std::atoi(value().c_str());
-        else if (a == "--window") o.window = std::atoi(value().c_str());
-        else if (a == "--rate") o.rate = std::atof(value().c_str());
-        else if (a == "--duration") o.duration = std::atof(value().c_str());
-        else if (a == "--warmup") o.warmup = std::atof(value().c_str());
-        else if (a == "--concurrency") o.concurrency = std::atoi(value().c_str());
-        else if (a == "--rounds") o.rounds = std::atoi(value().c_str());
-        else if (a == "--settle") o.settle = std::atof(value().c_str());
-        else if (a == "--timeout") o.timeout = std::atof(value().c_str());
-        else if (a == "--server-pid") o.serverPid = std::atoi(value().c_str());
-        else if (a == "--backend-pid") o.backendPid = std::atoi(value().c_str());
-        else if (a == "--drain-ws") o.drainPath = value();
-        else if (a == "--help" || a == "-h") usage(argv[0]);
-        else usage(argv[0], "unknown option");
+            if (v == "websocket")
+                o.transport = Transport::WebSocket;
+            else if (v == "xhr_streaming")
+                o.transport = Transport::XhrStreaming;
+            else if (v == "xhr_polling")
+                o.transport = Transport::XhrPolling;
+            else
+                usage(argv[0], "unknown --transport");
+        } else if (a == "--sessions")
+            o.sessions = std::atoi(value().c_str());
+        else if (a == "--size")
+            o.size = std::atoi(value().c_str());
+        else if (a == "--window")
+            o.window = std::atoi(value().c_str());
+        else if (a == "--rate")
+            o.rate = std::atof(value().c_str());
+        else if (a == "--duration")
+            o.duration = std::atof(value().c_str());
+        else if (a == "--warmup")
+            o.warmup = std::atof(value().c_str());
+        else if (a == "--concurrency")
+            o.concurrency = std::atoi(value().c_str());
+        else if (a == "--rounds")
+            o.rounds = std::atoi(value().c_str());
+        else if (a == "--settle")
+            o.settle = std::atof(value().c_str());
+        else if (a == "--timeout")
+            o.timeout = std::atof(value().c_str());
+        else if (a == "--server-pid")
+            o.serverPid = std::atoi(value().c_str());
+        else if (a == "--backend-pid")
+            o.backendPid = std::atoi(value().c_str());
+        else if (a == "--drain-ws")
+            o.drainPath = value();
+        else if (a == "--help" || a == "-h")
+            usage(argv[0]);
+        else
+            usage(argv[0], "unknown option");
     }
     if (o.port <= 0 || o.port > 65535)
         usage(argv[0], "--port is required");
@@ -243,7 +271,8 @@ enum class ConnKind { Ws, HttpRecv, HttpSend, Drain };
 enum class ConnPhase { Connecting, Handshake, Open, Closing };
 
 // Incremental HTTP/1.1 response reader state.
-struct HttpReader {
+struct HttpReader
+{
     enum class State { Head, Length, ChunkSize, ChunkData, ChunkCrlf, Trailer, UntilClose };
     State state = State::Head;
     int status = 0;
@@ -251,7 +280,8 @@ struct HttpReader {
     bool close = false;
 };
 
-struct Conn {
+struct Conn
+{
     int fd = -1;
     ConnKind kind = ConnKind::Ws;
     ConnPhase phase = ConnPhase::Connecting;
@@ -269,15 +299,16 @@ struct Conn {
     bool dead = false; // closed; freed after the current batch of events
 };
 
-struct Session {
+struct Session
+{
     int index = 0;
     std::string id;
     int attempts = 0;
     bool open = false;
     bool failed = false;
-    Conn *recv = nullptr; // WebSocket, or the xhr_streaming / xhr receiving connection
-    Conn *send = nullptr; // xhr_send connection (HTTP transports)
-    std::string stream;   // HTTP transports: frame bytes not yet split at '\n'
+    Conn *recv = nullptr;    // WebSocket, or the xhr_streaming / xhr receiving connection
+    Conn *send = nullptr;    // xhr_send connection (HTTP transports)
+    std::string stream;      // HTTP transports: frame bytes not yet split at '\n'
     std::string pendingBody; // xhr_send: JSON strings waiting for the next send
     int pendingCount = 0;
     int inFlight = 0;
@@ -1386,8 +1417,8 @@ int LoadGen::run()
     };
     const char *scenarioName[] = {"echo", "latency", "idle", "connect", "fanout"};
     const char *transportName[] = {"websocket", "xhr_streaming", "xhr_polling"};
-    line += std::string(" scenario=") + scenarioName[int(m_o.scenario)] + " transport="
-            + transportName[int(m_o.transport)] + " protocol=" + (m_o.raw ? "raw" : "sockjs");
+    line += std::string(" scenario=") + scenarioName[int(m_o.scenario)]
+            + " transport=" + transportName[int(m_o.transport)] + " protocol=" + (m_o.raw ? "raw" : "sockjs");
     if (m_o.scenario == Scenario::Connect)
         add("concurrency", m_o.concurrency);
     else

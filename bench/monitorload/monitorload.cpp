@@ -45,8 +45,8 @@ public:
 
     void populate(int count)
     {
-        static const QByteArray transports[] = {"websocket", "xhr-streaming", "xhr-polling", "eventsource",
-                                                "htmlfile", "jsonp-polling"};
+        static const QByteArray transports[] = {"websocket",   "xhr-streaming", "xhr-polling",
+                                                "eventsource", "htmlfile",      "jsonp-polling"};
         for (int i = 0; i < count; ++i) {
             SessionInfo info;
             info.id = "load-" + QByteArray::number(i);
@@ -130,9 +130,12 @@ int main(int argc, char *argv[])
 {
     QApplication app(argc, argv);
     QCommandLineParser parser;
-    const QCommandLineOption sessionsOption(QStringLiteral("sessions"), QStringLiteral("Sessions."), QStringLiteral("N"), QStringLiteral("5000"));
-    const QCommandLineOption rateOption(QStringLiteral("rate"), QStringLiteral("Inspected messages per second."), QStringLiteral("N"), QStringLiteral("50000"));
-    const QCommandLineOption secondsOption(QStringLiteral("seconds"), QStringLiteral("Duration."), QStringLiteral("S"), QStringLiteral("20"));
+    const QCommandLineOption sessionsOption(QStringLiteral("sessions"), QStringLiteral("Sessions."),
+                                            QStringLiteral("N"), QStringLiteral("5000"));
+    const QCommandLineOption rateOption(QStringLiteral("rate"), QStringLiteral("Inspected messages per second."),
+                                        QStringLiteral("N"), QStringLiteral("50000"));
+    const QCommandLineOption secondsOption(QStringLiteral("seconds"), QStringLiteral("Duration."), QStringLiteral("S"),
+                                           QStringLiteral("20"));
     parser.addOptions({sessionsOption, rateOption, secondsOption});
     parser.addHelpOption();
     parser.process(app);

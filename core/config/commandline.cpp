@@ -9,18 +9,22 @@ namespace SockJsProxy::CommandLine {
 
 namespace {
 
-const QCommandLineOption addressOption({QStringLiteral("address"), QStringLiteral("a")},
-                                       QStringLiteral("The 0MQ address to listen to. Defaults to * (meaning everything)."),
-                                       QStringLiteral("ADDRESS"), QStringLiteral("*"));
-const QCommandLineOption inPortOption({QStringLiteral("in-port"), QStringLiteral("i")},
-                                      QStringLiteral("The port of the 0MQ PUSH socket that backends pull client events from. Defaults to 9241."),
-                                      QStringLiteral("IN_PORT"), QStringLiteral("9241"));
-const QCommandLineOption outPortOption({QStringLiteral("out-port"), QStringLiteral("o")},
-                                       QStringLiteral("The port of the 0MQ PULL socket that backends push replies to. Defaults to 9242."),
-                                       QStringLiteral("OUT_PORT"), QStringLiteral("9242"));
-const QCommandLineOption httpPortOption({QStringLiteral("http-port"), QStringLiteral("p")},
-                                        QStringLiteral("The port to listen for HTTP (SockJS) connections. Defaults to 8080."),
-                                        QStringLiteral("HTTP_PORT"), QStringLiteral("8080"));
+const QCommandLineOption
+    addressOption({QStringLiteral("address"), QStringLiteral("a")},
+                  QStringLiteral("The 0MQ address to listen to. Defaults to * (meaning everything)."),
+                  QStringLiteral("ADDRESS"), QStringLiteral("*"));
+const QCommandLineOption inPortOption(
+    {QStringLiteral("in-port"), QStringLiteral("i")},
+    QStringLiteral("The port of the 0MQ PUSH socket that backends pull client events from. Defaults to 9241."),
+    QStringLiteral("IN_PORT"), QStringLiteral("9241"));
+const QCommandLineOption
+    outPortOption({QStringLiteral("out-port"), QStringLiteral("o")},
+                  QStringLiteral("The port of the 0MQ PULL socket that backends push replies to. Defaults to 9242."),
+                  QStringLiteral("OUT_PORT"), QStringLiteral("9242"));
+const QCommandLineOption
+    httpPortOption({QStringLiteral("http-port"), QStringLiteral("p")},
+                   QStringLiteral("The port to listen for HTTP (SockJS) connections. Defaults to 8080."),
+                   QStringLiteral("HTTP_PORT"), QStringLiteral("8080"));
 const QCommandLineOption httpAddressOption(QStringLiteral("http-address"),
                                            QStringLiteral("The IP address to listen for HTTP on. Defaults to 0.0.0.0."),
                                            QStringLiteral("HTTP_ADDRESS"), QStringLiteral("0.0.0.0"));
@@ -38,9 +42,10 @@ const QCommandLineOption verboseOption({QStringLiteral("verbose"), QStringLitera
 const QCommandLineOption configOption(QStringLiteral("config"),
                                       QStringLiteral("Serve the SockJS services of this JSON file (see the README)."),
                                       QStringLiteral("FILE"));
-const QCommandLineOption prefixOption(QStringLiteral("prefix"),
-                                      QStringLiteral("URL prefix of the SockJS service without --config. Defaults to /."),
-                                      QStringLiteral("PREFIX"), QStringLiteral("/"));
+const QCommandLineOption
+    prefixOption(QStringLiteral("prefix"),
+                 QStringLiteral("URL prefix of the SockJS service without --config. Defaults to /."),
+                 QStringLiteral("PREFIX"), QStringLiteral("/"));
 
 const QCommandLineOption controlOption(QStringLiteral("control"),
                                        QStringLiteral("Serve the control endpoint (monitor, /metrics) on [HOST:]PORT. "
@@ -76,9 +81,9 @@ QString normalizedUrlPrefix(QString url)
 
 void addOptions(QCommandLineParser &parser)
 {
-    parser.addOptions({addressOption, inPortOption, outPortOption, httpPortOption, httpAddressOption,
-                       staticPathOption, staticUrlOption, samplesOption, verboseOption, configOption, prefixOption,
-                       controlOption, controlTokenOption});
+    parser.addOptions({addressOption, inPortOption, outPortOption, httpPortOption, httpAddressOption, staticPathOption,
+                       staticUrlOption, samplesOption, verboseOption, configOption, prefixOption, controlOption,
+                       controlTokenOption});
 }
 
 QString samplesDirectory()
@@ -125,7 +130,8 @@ std::optional<Result> toConfig(const QCommandLineParser &parser, QString *error)
         result.config = *config;
         for (const QCommandLineOption *option : {&addressOption, &inPortOption, &outPortOption, &prefixOption}) {
             if (parser.isSet(*option)) {
-                *error = QStringLiteral("--%1 cannot be combined with --config (set it in the file)").arg(option->names().first());
+                *error = QStringLiteral("--%1 cannot be combined with --config (set it in the file)")
+                             .arg(option->names().first());
                 return std::nullopt;
             }
         }

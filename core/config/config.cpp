@@ -22,8 +22,7 @@ class ObjectReader
 public:
     ObjectReader(const QJsonObject &object, const QString &path, QString *error)
         : m_object(object), m_path(path), m_error(error)
-    {
-    }
+    {}
 
     bool ok() const { return m_ok; }
 
@@ -98,7 +97,10 @@ public:
         return m_object.value(name);
     }
 
-    QString keyPath(const char *key) const { return m_path.isEmpty() ? QString::fromLatin1(key) : m_path + QLatin1Char('.') + QLatin1String(key); }
+    QString keyPath(const char *key) const
+    {
+        return m_path.isEmpty() ? QString::fromLatin1(key) : m_path + QLatin1Char('.') + QLatin1String(key);
+    }
 
     void fail(const char *key, const QString &what)
     {
@@ -169,7 +171,8 @@ bool readServiceLimits(ObjectReader &parent, ServiceConfig *service, QString *er
     for (const char *key : {"request_timeout_ms", "keepalive_timeout_ms"}) {
         if (!reader.take(key).isUndefined())
             reader.fail(key, QStringLiteral("per port, not per service (a connection may carry requests for "
-                                            "several services); set limits.%1").arg(QLatin1String(key)));
+                                            "several services); set limits.%1")
+                                 .arg(QLatin1String(key)));
     }
     return reader.finish();
 }
@@ -324,8 +327,11 @@ bool Config::validate(QString *error) const
     for (qsizetype i = 0; i < services.size(); ++i) {
         const ServiceConfig &service = services.at(i);
         const QString path = QStringLiteral("services[%1]").arg(i);
-        if (!service.prefix.startsWith(QLatin1Char('/')) || (service.prefix.size() > 1 && service.prefix.endsWith(QLatin1Char('/')))) {
-            *error = path + QStringLiteral(".prefix: must start with '/' and not end with '/' (got \"%1\")").arg(service.prefix);
+        if (!service.prefix.startsWith(QLatin1Char('/'))
+            || (service.prefix.size() > 1 && service.prefix.endsWith(QLatin1Char('/')))) {
+            *error =
+                path
+                + QStringLiteral(".prefix: must start with '/' and not end with '/' (got \"%1\")").arg(service.prefix);
             return false;
         }
         if (prefixes.contains(service.prefix)) {

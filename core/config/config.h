@@ -32,8 +32,8 @@ struct ServiceConfig
     QStringList origins{QStringLiteral("*:*")};
     // Polling requests of a session must come from the address that opened it.
     bool checkAddress = false;
-    int maxSessions = 100000;           // open sessions of the service
-    int maxSessionsPerAddress = 1000;   // open sessions of one client address (0: no limit)
+    int maxSessions = 100000;         // open sessions of the service
+    int maxSessionsPerAddress = 1000; // open sessions of one client address (0: no limit)
     // HTTP limits of the requests routed to this service (services[].limits);
     // unset ones are the top-level limits. The request line and the timeouts
     // are per port only: see Config::http.

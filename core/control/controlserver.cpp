@@ -46,7 +46,8 @@ bool constantTimeEquals(const QByteArray &a, const QByteArray &b)
 
 ControlServer::ControlServer(Monitor *monitor, QObject *parent)
     : QObject(parent), m_monitor(monitor), m_tcpServer(new QTcpServer(this)),
-      m_webSocketServer(new QWebSocketServer(QStringLiteral("SockJSProxy control"), QWebSocketServer::NonSecureMode, this))
+      m_webSocketServer(
+          new QWebSocketServer(QStringLiteral("SockJSProxy control"), QWebSocketServer::NonSecureMode, this))
 {
     connect(m_tcpServer, &QTcpServer::newConnection, this, &ControlServer::onNewConnection);
     connect(m_webSocketServer, &QWebSocketServer::newConnection, this, &ControlServer::onNewWebSocket);
@@ -139,20 +140,15 @@ bool ControlServer::listen(const QString &endpoint, QString *error)
         *error = QStringLiteral("control %1: %2").arg(endpoint, m_tcpServer->errorString());
         return false;
     }
-    qCInfo(lcServer).noquote() << "control endpoint on" << QStringLiteral("%1:%2").arg(address.toString()).arg(this->port())
+    qCInfo(lcServer).noquote() << "control endpoint on"
+                               << QStringLiteral("%1:%2").arg(address.toString()).arg(this->port())
                                << (m_token.isEmpty() ? "(no token)" : "(token required)");
     return true;
 }
 
-quint16 ControlServer::port() const
-{
-    return m_tcpServer->serverPort();
-}
+quint16 ControlServer::port() const { return m_tcpServer->serverPort(); }
 
-QHostAddress ControlServer::address() const
-{
-    return m_tcpServer->serverAddress();
-}
+QHostAddress ControlServer::address() const { return m_tcpServer->serverAddress(); }
 
 void ControlServer::onNewConnection()
 {
@@ -327,8 +323,7 @@ void ControlServer::onNewWebSocket()
             const QJsonDocument document = QJsonDocument::fromJson(text.toUtf8());
             const QJsonObject object = document.object();
             QString error;
-            QJsonObject answer =
-                runCommand(object.value(QStringLiteral("command")).toString(), object, client, &error);
+            QJsonObject answer = runCommand(object.value(QStringLiteral("command")).toString(), object, client, &error);
             if (!error.isEmpty())
                 answer = {{QStringLiteral("error"), error}};
             answer.insert(QStringLiteral("type"), QStringLiteral("reply"));

@@ -52,8 +52,7 @@ private:
     bool authorized(const HttpRequest &request) const;
     QByteArray snapshotJson() const;
     // Runs a command object; returns the JSON answer or sets *error.
-    QJsonObject runCommand(const QString &command, const QJsonObject &arguments, QWebSocket *client,
-                           QString *error);
+    QJsonObject runCommand(const QString &command, const QJsonObject &arguments, QWebSocket *client, QString *error);
     void setInspected(QWebSocket *client, const QByteArray &id, bool inspected);
     void broadcast(const QJsonObject &event);
     void dropClient(QWebSocket *client);

@@ -17,10 +17,7 @@ constexpr int kRetryMs = 2000;
 
 RemoteMonitor::RemoteMonitor(QObject *parent) : MonitorSource(parent) {}
 
-RemoteMonitor::~RemoteMonitor()
-{
-    detach();
-}
+RemoteMonitor::~RemoteMonitor() { detach(); }
 
 void RemoteMonitor::attach(const QString &endpoint, const QByteArray &token)
 {
@@ -34,8 +31,9 @@ void RemoteMonitor::attach(const QString &endpoint, const QByteArray &token)
     }
     m_endpoint = endpoint;
     m_url = QUrl(QStringLiteral("ws://%1:%2/api/stream")
-                     .arg(address.protocol() == QAbstractSocket::IPv6Protocol ? QLatin1Char('[') + address.toString() + QLatin1Char(']')
-                                                                              : address.toString())
+                     .arg(address.protocol() == QAbstractSocket::IPv6Protocol
+                              ? QLatin1Char('[') + address.toString() + QLatin1Char(']')
+                              : address.toString())
                      .arg(port));
     if (!token.isEmpty())
         m_url.setQuery(QUrlQuery{{QStringLiteral("token"), QString::fromUtf8(token)}});
@@ -186,10 +184,7 @@ void RemoteMonitor::sendToSession(const QByteArray &id, const QByteArray &messag
                  {QStringLiteral("message"), QString::fromUtf8(message)}});
 }
 
-void RemoteMonitor::clearCounters()
-{
-    sendCommand({{QStringLiteral("command"), QStringLiteral("clear_counters")}});
-}
+void RemoteMonitor::clearCounters() { sendCommand({{QStringLiteral("command"), QStringLiteral("clear_counters")}}); }
 
 void RemoteMonitor::setInspected(const QByteArray &id, bool inspected)
 {

@@ -69,10 +69,7 @@ EpollDispatcher::~EpollDispatcher()
         ::close(m_epoll);
 }
 
-bool EpollDispatcher::isValid() const
-{
-    return m_epoll >= 0 && m_wakeFd >= 0;
-}
+bool EpollDispatcher::isValid() const { return m_epoll >= 0 && m_wakeFd >= 0; }
 
 bool EpollDispatcher::processEvents(QEventLoop::ProcessEventsFlags flags)
 {
@@ -126,8 +123,8 @@ bool EpollDispatcher::processEvents(QEventLoop::ProcessEventsFlags flags)
         }
         for (const pollfd &probe : writable) {
             const quint32 events = ((probe.revents & POLLOUT) ? quint32(EPOLLOUT) : 0u)
-                | ((probe.revents & POLLERR) ? quint32(EPOLLERR) : 0u)
-                | ((probe.revents & POLLHUP) ? quint32(EPOLLHUP) : 0u);
+                                   | ((probe.revents & POLLERR) ? quint32(EPOLLERR) : 0u)
+                                   | ((probe.revents & POLLHUP) ? quint32(EPOLLHUP) : 0u);
             activated += activate(probe.fd, events, waitSerial, WriteOnly);
         }
         if (!m_refused.empty()) {
@@ -178,8 +175,7 @@ int EpollDispatcher::activate(int fd, quint32 events, quint64 waitSerial, Source
 int EpollDispatcher::drainWakeUp()
 {
     quint64 count = 0;
-    while (::read(m_wakeFd, &count, sizeof count) < 0 && errno == EINTR) {
-    }
+    while (::read(m_wakeFd, &count, sizeof count) < 0 && errno == EINTR) {}
     // Posted after this point: written again. Posted between the read and
     // here: sent by the next processEvents(), which starts with them.
     m_wakeUpPending.storeRelease(0);
@@ -191,8 +187,7 @@ void EpollDispatcher::wakeUp()
     if (!m_wakeUpPending.testAndSetAcquire(0, 1))
         return; // a write is already pending
     const quint64 one = 1;
-    while (::write(m_wakeFd, &one, sizeof one) < 0 && errno == EINTR) {
-    }
+    while (::write(m_wakeFd, &one, sizeof one) < 0 && errno == EINTR) {}
 }
 
 void EpollDispatcher::interrupt()
@@ -454,8 +449,8 @@ QList<QAbstractEventDispatcher::TimerInfo> EpollDispatcher::registeredTimers(QOb
     for (; it != end; ++it) {
         const auto timer = m_timers.find(it->second);
         if (timer != m_timers.end())
-            infos.append(TimerInfo(it->second, int(std::min<qint64>(timer->second.interval, INT_MAX)),
-                                   timer->second.type));
+            infos.append(
+                TimerInfo(it->second, int(std::min<qint64>(timer->second.interval, INT_MAX)), timer->second.type));
     }
     return infos;
 }

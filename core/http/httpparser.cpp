@@ -19,10 +19,7 @@ constexpr qsizetype kKeepCapacity = 64 * 1024;
 // Chunk extensions are ignored, but a size line must not grow unboundedly.
 constexpr qsizetype kMaxChunkSizeLine = 4096;
 
-bool isOws(char c)
-{
-    return c == ' ' || c == '\t';
-}
+bool isOws(char c) { return c == ' ' || c == '\t'; }
 
 // RFC 9110 5.6.2 tchar.
 bool isTchar(char c)
@@ -30,8 +27,21 @@ bool isTchar(char c)
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
         return true;
     switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
         return true;
     default:
         return false;
@@ -49,10 +59,7 @@ bool isToken(QByteArrayView s)
     return true;
 }
 
-bool isDigit(char c)
-{
-    return c >= '0' && c <= '9';
-}
+bool isDigit(char c) { return c >= '0' && c <= '9'; }
 
 int hexValue(char c)
 {
@@ -78,8 +85,7 @@ QByteArrayView trimOws(QByteArrayView s)
 
 bool startsWithNoCase(QByteArrayView s, QByteArrayView prefix)
 {
-    return s.size() >= prefix.size()
-        && s.first(prefix.size()).compare(prefix, Qt::CaseInsensitive) == 0;
+    return s.size() >= prefix.size() && s.first(prefix.size()).compare(prefix, Qt::CaseInsensitive) == 0;
 }
 
 // Digits only: no sign, no spaces, no list ("5, 5"). False on overflow too,
@@ -211,8 +217,7 @@ HttpParser::Status HttpParser::next()
                 // ends the section, which does not count.
                 const qsizetype pending = bufferedBytes();
                 const bool maybeEnd = pending == 1 && m_buffer.at(m_pos) == '\r';
-                if (pending > 0 && !maybeEnd
-                    && m_headerBytes + pending + 1 > m_requestLimits.maxHeaderBytes)
+                if (pending > 0 && !maybeEnd && m_headerBytes + pending + 1 > m_requestLimits.maxHeaderBytes)
                     return fail(431, "header section too large");
                 return Status::NeedMore;
             }
@@ -371,8 +376,8 @@ bool HttpParser::parseRequestLine(QByteArrayView line)
 
     // HTTP-version = "HTTP/" DIGIT "." DIGIT. A well-formed version we do not
     // speak (HTTP/0.9, HTTP/1.2, HTTP/2.0) is 505; anything else is 400.
-    if (version.size() != 8 || !version.startsWith("HTTP/") || !isDigit(version.at(5))
-        || version.at(6) != '.' || !isDigit(version.at(7))) {
+    if (version.size() != 8 || !version.startsWith("HTTP/") || !isDigit(version.at(5)) || version.at(6) != '.'
+        || !isDigit(version.at(7))) {
         fail(400, "malformed HTTP version");
         return false;
     }
@@ -416,8 +421,7 @@ bool HttpParser::parseRequestLine(QByteArrayView line)
         }
         const QByteArrayView rest = target.sliced(schemeLength);
         qsizetype authorityEnd = 0;
-        while (authorityEnd < rest.size() && rest.at(authorityEnd) != '/'
-               && rest.at(authorityEnd) != '?')
+        while (authorityEnd < rest.size() && rest.at(authorityEnd) != '/' && rest.at(authorityEnd) != '?')
             ++authorityEnd;
         if (authorityEnd == 0) {
             fail(400, "absolute-form target without host");
@@ -471,7 +475,7 @@ bool HttpParser::parseFieldLine(QByteArrayView line, bool store)
         }
     }
     if (store)
-        m_request.headers.append({ name.toByteArray(), toByteArray(value) });
+        m_request.headers.append({name.toByteArray(), toByteArray(value)});
     return true;
 }
 

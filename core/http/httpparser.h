@@ -27,12 +27,12 @@ class HttpParser
 public:
     struct Limits
     {
-        qsizetype maxRequestLine = 8 * 1024;     // request line incl. target; over -> 414
-        qsizetype maxHeaderBytes = 32 * 1024;    // all header lines together; over -> 431
-                                                 // (field lines with their CRLF/LF; chunked
-                                                 // trailer fields count against both limits)
-        int maxHeaderCount = 100;                // over -> 431
-        qsizetype maxBodyBytes = 1024 * 1024;    // Content-Length or de-chunked total; over -> 413
+        qsizetype maxRequestLine = 8 * 1024;  // request line incl. target; over -> 414
+        qsizetype maxHeaderBytes = 32 * 1024; // all header lines together; over -> 431
+                                              // (field lines with their CRLF/LF; chunked
+                                              // trailer fields count against both limits)
+        int maxHeaderCount = 100;             // over -> 431
+        qsizetype maxBodyBytes = 1024 * 1024; // Content-Length or de-chunked total; over -> 413
     };
 
     // Called once per request, with the path of its request line (as in
@@ -40,9 +40,9 @@ public:
     using LimitsLookup = std::function<Limits(QByteArrayView path)>;
 
     enum class Status {
-        NeedMore,  // no complete request buffered yet
-        Complete,  // a request is ready: takeRequest()
-        Error,     // malformed or over a limit: errorStatus()/errorReason()
+        NeedMore, // no complete request buffered yet
+        Complete, // a request is ready: takeRequest()
+        Error,    // malformed or over a limit: errorStatus()/errorReason()
     };
 
     HttpParser() = default;
@@ -59,7 +59,7 @@ public:
     // Only valid right after next() returned Complete.
     HttpRequest takeRequest();
 
-    int errorStatus() const { return m_errorStatus; }   // 400, 413, 414, 431, 501, 505
+    int errorStatus() const { return m_errorStatus; } // 400, 413, 414, 431, 501, 505
     QByteArray errorReason() const { return m_errorReason; }
 
     // Bytes received but not yet consumed by a returned request.
@@ -93,16 +93,16 @@ private:
 
     Limits m_limits;
     LimitsLookup m_limitsLookup;
-    Limits m_requestLimits;         // of the current request, chosen after its request line
+    Limits m_requestLimits; // of the current request, chosen after its request line
     QByteArray m_buffer;
-    qsizetype m_pos = 0;            // consumed prefix of m_buffer
+    qsizetype m_pos = 0; // consumed prefix of m_buffer
     State m_state = State::RequestLine;
     HttpRequest m_request;
     qsizetype m_headerBytes = 0;
-    qsizetype m_scanPos = 0;        // no '\n' in m_buffer[m_pos, m_scanPos): resume the search here
-    int m_headerCount = 0;          // header plus trailer field lines of the current request
-    qint64 m_bodyRemaining = 0;     // of the Content-Length body or the current chunk
-    bool m_headOnly = false;        // parseHead(): stop after the head
+    qsizetype m_scanPos = 0;    // no '\n' in m_buffer[m_pos, m_scanPos): resume the search here
+    int m_headerCount = 0;      // header plus trailer field lines of the current request
+    qint64 m_bodyRemaining = 0; // of the Content-Length body or the current chunk
+    bool m_headOnly = false;    // parseHead(): stop after the head
     int m_errorStatus = 0;
     QByteArray m_errorReason;
 };

@@ -4,10 +4,7 @@ namespace SockJsProxy {
 
 namespace {
 
-bool isOws(char c)
-{
-    return c == ' ' || c == '\t';
-}
+bool isOws(char c) { return c == ' ' || c == '\t'; }
 
 // Trims spaces and tabs only: QByteArray::trimmed() would also eat CR, LF,
 // VT and FF, which are not optional whitespace in HTTP.
@@ -45,8 +42,7 @@ QByteArray formDecode(QByteArrayView s)
         const char c = s.at(i);
         if (c == '+') {
             out.append(' ');
-        } else if (c == '%' && i + 2 < s.size() && hexValue(s.at(i + 1)) >= 0
-                   && hexValue(s.at(i + 2)) >= 0) {
+        } else if (c == '%' && i + 2 < s.size() && hexValue(s.at(i + 1)) >= 0 && hexValue(s.at(i + 2)) >= 0) {
             out.append(char(hexValue(s.at(i + 1)) * 16 + hexValue(s.at(i + 2))));
             i += 2;
         } else {

@@ -11,14 +11,14 @@ namespace SockJsProxy {
 // the client sent and are looked up case-insensitively.
 struct HttpRequest
 {
-    QByteArray method;   // "GET", "POST", ... as sent (methods are case-sensitive)
-    QByteArray target;   // request-target as sent, e.g. "/echo/info?t=1"
-    QByteArray path;     // target up to '?', not percent-decoded
-    QByteArray query;    // after '?', not percent-decoded; empty if none
+    QByteArray method; // "GET", "POST", ... as sent (methods are case-sensitive)
+    QByteArray target; // request-target as sent, e.g. "/echo/info?t=1"
+    QByteArray path;   // target up to '?', not percent-decoded
+    QByteArray query;  // after '?', not percent-decoded; empty if none
     int versionMajor = 1;
     int versionMinor = 1;
     QList<QPair<QByteArray, QByteArray>> headers; // values trimmed of OWS
-    QByteArray body;     // de-chunked when the request was chunked
+    QByteArray body;                              // de-chunked when the request was chunked
 
     // First value of the header, or a null QByteArray when absent.
     QByteArray header(const QByteArray &name) const;

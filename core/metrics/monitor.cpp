@@ -2,8 +2,8 @@
 
 #include "logcapture.h"
 #include "server/server.h"
-#include "sockjs/service.h"
 #include "sockjs/frames.h"
+#include "sockjs/service.h"
 #include "zmq/zmqbridge.h"
 
 #include <QMetaMethod>
@@ -16,9 +16,12 @@ namespace {
 QString stateName(Session::State state)
 {
     switch (state) {
-    case Session::State::Connecting: return QStringLiteral("connecting");
-    case Session::State::Open: return QStringLiteral("open");
-    case Session::State::Closed: return QStringLiteral("closed");
+    case Session::State::Connecting:
+        return QStringLiteral("connecting");
+    case Session::State::Open:
+        return QStringLiteral("open");
+    case Session::State::Closed:
+        return QStringLiteral("closed");
     }
     return QString();
 }
@@ -195,8 +198,8 @@ void Monitor::publishSessionChanges()
             const QByteArray &id = session->backendId();
             present.insert(id);
             const Session::Stats &stats = session->stats();
-            Seen now{stats.messagesIn, stats.messagesOut, stats.lastActivityMs, session->queuedMessages(),
-                     int(session->state()), session->transportName()};
+            Seen now{stats.messagesIn,          stats.messagesOut,     stats.lastActivityMs,
+                     session->queuedMessages(), int(session->state()), session->transportName()};
             auto it = m_seen.find(id);
             if (it != m_seen.end() && it->messagesIn == now.messagesIn && it->messagesOut == now.messagesOut
                 && it->lastActivityMs == now.lastActivityMs && it->queued == now.queued && it->state == now.state
@@ -324,13 +327,16 @@ QByteArray Monitor::prometheusText() const
     const Server::Counters &server = m_server->counters();
     out += "# HELP sockjsproxy_http_requests_total HTTP requests received.\n"
            "# TYPE sockjsproxy_http_requests_total counter\n"
-           "sockjsproxy_http_requests_total " + QByteArray::number(server.requests) + '\n';
+           "sockjsproxy_http_requests_total "
+           + QByteArray::number(server.requests) + '\n';
     out += "# HELP sockjsproxy_http_rejected_total HTTP requests refused (malformed, over a limit, too slow).\n"
            "# TYPE sockjsproxy_http_rejected_total counter\n"
-           "sockjsproxy_http_rejected_total " + QByteArray::number(server.rejectedRequests) + '\n';
+           "sockjsproxy_http_rejected_total "
+           + QByteArray::number(server.rejectedRequests) + '\n';
     out += "# HELP sockjsproxy_connections_accepted_total TCP connections accepted.\n"
            "# TYPE sockjsproxy_connections_accepted_total counter\n"
-           "sockjsproxy_connections_accepted_total " + QByteArray::number(server.connectionsAccepted) + '\n';
+           "sockjsproxy_connections_accepted_total "
+           + QByteArray::number(server.connectionsAccepted) + '\n';
     return out;
 }
 

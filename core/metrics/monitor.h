@@ -71,10 +71,10 @@ private:
     QPointer<Server> m_server;
     QBasicTimer m_sessionTimer;
     QBasicTimer m_statsTimer;
-    QHash<QByteArray, Seen> m_seen;           // what was last published, per session id
-    QHash<QString, RateTracker> m_trackers;   // per service prefix
+    QHash<QByteArray, Seen> m_seen;         // what was last published, per session id
+    QHash<QString, RateTracker> m_trackers; // per service prefix
     RateTracker m_totalTracker;
-    QHash<QString, Counters> m_baseline;      // clearCounters()
+    QHash<QString, Counters> m_baseline; // clearCounters()
     MonitorStats m_stats;
 };
 

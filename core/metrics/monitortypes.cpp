@@ -5,18 +5,9 @@
 namespace SockJsProxy {
 
 namespace {
-QString isoTime(const QDateTime &time)
-{
-    return time.isValid() ? time.toUTC().toString(Qt::ISODateWithMs) : QString();
-}
-QDateTime fromIsoTime(const QJsonValue &value)
-{
-    return QDateTime::fromString(value.toString(), Qt::ISODateWithMs);
-}
-quint64 toU64(const QJsonValue &value)
-{
-    return quint64(value.toDouble());
-}
+QString isoTime(const QDateTime &time) { return time.isValid() ? time.toUTC().toString(Qt::ISODateWithMs) : QString(); }
+QDateTime fromIsoTime(const QJsonValue &value) { return QDateTime::fromString(value.toString(), Qt::ISODateWithMs); }
+quint64 toU64(const QJsonValue &value) { return quint64(value.toDouble()); }
 } // namespace
 
 QJsonObject SessionInfo::toJson() const
@@ -119,9 +110,12 @@ Counters Counters::fromJson(const QJsonObject &o)
 QJsonObject Rates::toJson() const
 {
     return QJsonObject{
-        {QStringLiteral("sessions_opened"), sessionsOpened}, {QStringLiteral("sessions_closed"), sessionsClosed},
-        {QStringLiteral("messages_in"), messagesIn},         {QStringLiteral("messages_out"), messagesOut},
-        {QStringLiteral("bytes_in"), bytesIn},               {QStringLiteral("bytes_out"), bytesOut},
+        {QStringLiteral("sessions_opened"), sessionsOpened},
+        {QStringLiteral("sessions_closed"), sessionsClosed},
+        {QStringLiteral("messages_in"), messagesIn},
+        {QStringLiteral("messages_out"), messagesOut},
+        {QStringLiteral("bytes_in"), bytesIn},
+        {QStringLiteral("bytes_out"), bytesOut},
     };
 }
 
@@ -221,7 +215,8 @@ TrafficEvent TrafficEvent::fromJson(const QJsonObject &o)
 {
     TrafficEvent t;
     t.sessionId = o.value(QStringLiteral("session")).toString().toLatin1();
-    t.direction = o.value(QStringLiteral("direction")).toString() == QLatin1String("out") ? Direction::Out : Direction::In;
+    t.direction =
+        o.value(QStringLiteral("direction")).toString() == QLatin1String("out") ? Direction::Out : Direction::In;
     t.time = fromIsoTime(o.value(QStringLiteral("time")));
     t.data = o.value(QStringLiteral("data")).toString().toUtf8();
     return t;

@@ -15,21 +15,21 @@ namespace SockJsProxy {
 
 struct SessionInfo
 {
-    QByteArray id;          // the backend session id
-    QString service;        // prefix
-    QByteArray transport;   // "websocket", "xhr-streaming", ...
+    QByteArray id;        // the backend session id
+    QString service;      // prefix
+    QByteArray transport; // "websocket", "xhr-streaming", ...
     QString remoteAddress;
     quint16 remotePort = 0;
     QString origin;
     QString userAgent;
-    QString state;          // "connecting", "open", "closed"
+    QString state; // "connecting", "open", "closed"
     QDateTime openedAt;
     QDateTime lastActivity;
-    quint64 messagesIn = 0; // client -> backend
+    quint64 messagesIn = 0;  // client -> backend
     quint64 messagesOut = 0; // backend -> client
     quint64 bytesIn = 0;
     quint64 bytesOut = 0;
-    qsizetype queued = 0;   // messages waiting for the client
+    qsizetype queued = 0; // messages waiting for the client
 
     QJsonObject toJson() const;
     static SessionInfo fromJson(const QJsonObject &object);
@@ -45,10 +45,10 @@ struct Counters
     quint64 messagesOut = 0;
     quint64 bytesIn = 0;
     quint64 bytesOut = 0;
-    quint64 drops = 0;           // messages dropped: closed sessions, full queues, no backend
-    quint64 protocolErrors = 0;  // broken JSON, bad callbacks, malformed HTTP
-    quint64 backendEvents = 0;   // messages received from backends
-    quint64 backendErrors = 0;   // malformed or unknown-type messages, unknown sessions
+    quint64 drops = 0;          // messages dropped: closed sessions, full queues, no backend
+    quint64 protocolErrors = 0; // broken JSON, bad callbacks, malformed HTTP
+    quint64 backendEvents = 0;  // messages received from backends
+    quint64 backendErrors = 0;  // malformed or unknown-type messages, unknown sessions
 
     Counters &operator+=(const Counters &other);
     QJsonObject toJson() const;
@@ -73,10 +73,10 @@ struct BackendStatus
 {
     QString inEndpoint;
     QString outEndpoint;
-    int inPeers = -1;   // backends connected to "in" (-1: unknown)
+    int inPeers = -1; // backends connected to "in" (-1: unknown)
     int outPeers = -1;
-    qsizetype queued = 0;  // events waiting for a backend
-    quint64 dropped = 0;   // events dropped while none was connected
+    qsizetype queued = 0; // events waiting for a backend
+    quint64 dropped = 0;  // events dropped while none was connected
 
     QJsonObject toJson() const;
     static BackendStatus fromJson(const QJsonObject &object);

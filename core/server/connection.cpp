@@ -102,10 +102,7 @@ void Connection::send(const QByteArray &data)
         m_socket->write(data.constData() + sent, data.size() - sent);
 }
 
-qint64 Connection::bytesToWrite() const
-{
-    return m_socket ? m_socket->bytesToWrite() : 0;
-}
+qint64 Connection::bytesToWrite() const { return m_socket ? m_socket->bytesToWrite() : 0; }
 
 void Connection::onReadyRead()
 {
@@ -306,8 +303,8 @@ void Connection::close()
 
 void Connection::failRequest(int status, const QByteArray &reason)
 {
-    qCInfo(lcHttp).noquote() << m_peerAddress.toString() + QLatin1Char(':') + QString::number(m_peerPort)
-                             << status << QString::fromLatin1(reason);
+    qCInfo(lcHttp).noquote() << m_peerAddress.toString() + QLatin1Char(':') + QString::number(m_peerPort) << status
+                             << QString::fromLatin1(reason);
     Q_EMIT requestRejected(status, reason);
     if (!m_socket)
         return;

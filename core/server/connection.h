@@ -32,7 +32,7 @@ public:
     struct Options
     {
         HttpParser::Limits limits;
-        int requestTimeoutMs = 30000;   // a started request must complete within this (slow clients)
+        int requestTimeoutMs = 30000;    // a started request must complete within this (slow clients)
         int keepAliveTimeoutMs = 120000; // idle keep-alive connections are closed after this
     };
 

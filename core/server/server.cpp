@@ -3,9 +3,9 @@
 #include "connection.h"
 #include "logging.h"
 #include "sockjs/service.h"
+#include "sockjsproxy_version.h"
 #include "staticfiles.h"
 #include "zmq/zmqbridge.h"
-#include "sockjsproxy_version.h"
 
 #include <QTcpServer>
 #include <QTcpSocket>
@@ -29,9 +29,8 @@ Server::Server(const Config &config, QObject *parent)
 {
     for (const ServiceConfig &serviceConfig : m_config.services)
         m_services.append(new Service(serviceConfig, this));
-    std::stable_sort(m_services.begin(), m_services.end(), [](const Service *a, const Service *b) {
-        return a->prefix().size() > b->prefix().size();
-    });
+    std::stable_sort(m_services.begin(), m_services.end(),
+                     [](const Service *a, const Service *b) { return a->prefix().size() > b->prefix().size(); });
     // Prefixes and limits resolved once: the parser asks for every request.
     m_largestHeaderBytes = m_config.http.limits.maxHeaderBytes;
     for (Service *service : std::as_const(m_services)) {
@@ -40,7 +39,8 @@ Server::Server(const Config &config, QObject *parent)
         m_largestHeaderBytes = qMax(m_largestHeaderBytes, limits.maxHeaderBytes);
     }
 
-    m_statics.push_back(std::make_unique<StaticFiles>(QStringLiteral("/sockjs-client"), QStringLiteral(":/sockjsproxy")));
+    m_statics.push_back(
+        std::make_unique<StaticFiles>(QStringLiteral("/sockjs-client"), QStringLiteral(":/sockjsproxy")));
     for (const StaticMount &mount : m_config.statics)
         m_statics.push_back(std::make_unique<StaticFiles>(mount.url, mount.path));
 
@@ -85,10 +85,7 @@ bool Server::start(QString *error)
     return true;
 }
 
-quint16 Server::httpPort() const
-{
-    return m_tcpServer->serverPort();
-}
+quint16 Server::httpPort() const { return m_tcpServer->serverPort(); }
 
 void Server::onNewConnection()
 {

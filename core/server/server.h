@@ -81,8 +81,8 @@ private:
     Config m_config;
     QTcpServer *m_tcpServer;
     QWebSocketServer *m_webSocketServer;
-    QList<Service *> m_services; // children; sorted by prefix length, longest first
-    std::vector<Route> m_routes; // one per service, in the order of m_services
+    QList<Service *> m_services;        // children; sorted by prefix length, longest first
+    std::vector<Route> m_routes;        // one per service, in the order of m_services
     qsizetype m_largestHeaderBytes = 0; // of the top-level limits and every service's
     std::vector<std::unique_ptr<StaticFiles>> m_statics;
     Counters m_counters;

@@ -20,10 +20,7 @@ StaticFiles::StaticFiles(const QString &urlPrefix, const QString &directory)
     m_prefixBytes = m_prefix.toUtf8();
 }
 
-bool StaticFiles::matches(QByteArrayView path) const
-{
-    return pathUnderPrefix(path, m_prefixBytes);
-}
+bool StaticFiles::matches(QByteArrayView path) const { return pathUnderPrefix(path, m_prefixBytes); }
 
 void StaticFiles::serve(Connection *connection) const
 {

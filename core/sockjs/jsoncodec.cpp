@@ -28,7 +28,7 @@ constexpr char kLowerHex[] = "0123456789abcdef";
 
 struct Utf8Step
 {
-    int length;  // valid: the whole sequence; invalid: its maximal subpart (>= 1)
+    int length; // valid: the whole sequence; invalid: its maximal subpart (>= 1)
     bool valid;
 };
 
@@ -50,15 +50,15 @@ inline Utf8Step utf8Step(const uchar *p, const uchar *end)
     } else if (lead >= 0xE0 && lead <= 0xEF) {
         trailing = 2;
         if (lead == 0xE0)
-            low = 0xA0;   // below is an overlong 2-byte form
+            low = 0xA0; // below is an overlong 2-byte form
         else if (lead == 0xED)
-            high = 0x9F;  // above are the surrogates U+D800..DFFF
+            high = 0x9F; // above are the surrogates U+D800..DFFF
     } else if (lead >= 0xF0 && lead <= 0xF4) {
         trailing = 3;
         if (lead == 0xF0)
-            low = 0x90;   // below is an overlong 3-byte form
+            low = 0x90; // below is an overlong 3-byte form
         else if (lead == 0xF4)
-            high = 0x8F;  // above is past U+10FFFF
+            high = 0x8F; // above is past U+10FFFF
     } else {
         // 80..BF (stray continuation), C0/C1 (always overlong), F5..FF.
         return {1, false};
@@ -101,8 +101,8 @@ void appendUtf8(QByteArray &out, char32_t cp)
 
 enum class AsciiClass : quint8 {
     Verbatim,
-    Escape,      // always escaped: control characters, '"', '\\'
-    HtmlEscape,  // escaped only with EscapeHtml
+    Escape,     // always escaped: control characters, '"', '\\'
+    HtmlEscape, // escaped only with EscapeHtml
 };
 
 constexpr std::array<AsciiClass, 128> makeAsciiClasses()
@@ -157,9 +157,12 @@ inline const uchar *skipPlainAscii(const uchar *p, const uchar *end, bool escape
 void appendUnicodeEscape(QByteArray &out, char32_t unit)
 {
     const char escape[6] = {
-        '\\', 'u',
-        kLowerHex[(unit >> 12) & 0xF], kLowerHex[(unit >> 8) & 0xF],
-        kLowerHex[(unit >> 4) & 0xF], kLowerHex[unit & 0xF],
+        '\\',
+        'u',
+        kLowerHex[(unit >> 12) & 0xF],
+        kLowerHex[(unit >> 8) & 0xF],
+        kLowerHex[(unit >> 4) & 0xF],
+        kLowerHex[unit & 0xF],
     };
     out.append(escape, sizeof(escape));
 }
@@ -168,14 +171,30 @@ void appendAsciiEscape(QByteArray &out, uchar c)
 {
     // The short forms JSON.stringify uses; everything else as \u00xx.
     switch (c) {
-    case '"': out.append("\\\"", 2); return;
-    case '\\': out.append("\\\\", 2); return;
-    case '\b': out.append("\\b", 2); return;
-    case '\t': out.append("\\t", 2); return;
-    case '\n': out.append("\\n", 2); return;
-    case '\f': out.append("\\f", 2); return;
-    case '\r': out.append("\\r", 2); return;
-    default: appendUnicodeEscape(out, c); return;
+    case '"':
+        out.append("\\\"", 2);
+        return;
+    case '\\':
+        out.append("\\\\", 2);
+        return;
+    case '\b':
+        out.append("\\b", 2);
+        return;
+    case '\t':
+        out.append("\\t", 2);
+        return;
+    case '\n':
+        out.append("\\n", 2);
+        return;
+    case '\f':
+        out.append("\\f", 2);
+        return;
+    case '\r':
+        out.append("\\r", 2);
+        return;
+    default:
+        appendUnicodeEscape(out, c);
+        return;
     }
 }
 
@@ -214,10 +233,7 @@ void reserveExtra(QByteArray &out, qsizetype extra)
 // ---------------------------------------------------------------------------
 // Decoding
 
-inline bool isJsonWhitespace(uchar c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
+inline bool isJsonWhitespace(uchar c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 inline const uchar *skipWhitespace(const uchar *p, const uchar *end)
 {
@@ -262,16 +278,34 @@ const uchar *parseEscape(const uchar *p, const uchar *end, QByteArray &out)
     if (p == end)
         return nullptr;
     switch (*p) {
-    case '"': out.append('"'); return p + 1;
-    case '\\': out.append('\\'); return p + 1;
-    case '/': out.append('/'); return p + 1;
-    case 'b': out.append('\b'); return p + 1;
-    case 'f': out.append('\f'); return p + 1;
-    case 'n': out.append('\n'); return p + 1;
-    case 'r': out.append('\r'); return p + 1;
-    case 't': out.append('\t'); return p + 1;
-    case 'u': break;
-    default: return nullptr;
+    case '"':
+        out.append('"');
+        return p + 1;
+    case '\\':
+        out.append('\\');
+        return p + 1;
+    case '/':
+        out.append('/');
+        return p + 1;
+    case 'b':
+        out.append('\b');
+        return p + 1;
+    case 'f':
+        out.append('\f');
+        return p + 1;
+    case 'n':
+        out.append('\n');
+        return p + 1;
+    case 'r':
+        out.append('\r');
+        return p + 1;
+    case 't':
+        out.append('\t');
+        return p + 1;
+    case 'u':
+        break;
+    default:
+        return nullptr;
     }
 
     ++p;
@@ -289,7 +323,7 @@ const uchar *parseEscape(const uchar *p, const uchar *end, QByteArray &out)
             cp = 0x10000 + ((char32_t(unit) - 0xD800) << 10) + (char32_t(low) - 0xDC00);
             p += 6;
         } else {
-            cp = 0xFFFD;  // a lone surrogate has no UTF-8 form
+            cp = 0xFFFD; // a lone surrogate has no UTF-8 form
         }
     } else if (isLowSurrogate(unit)) {
         cp = 0xFFFD;
@@ -318,7 +352,7 @@ const uchar *parseString(const uchar *p, const uchar *end, QByteArray &out)
                 return nullptr;
             p += step.length;
         } else if (c < 0x20) {
-            return nullptr;  // JSON forbids raw control characters in strings
+            return nullptr; // JSON forbids raw control characters in strings
         } else {
             out.append(reinterpret_cast<const char *>(run), p - run);
             if (c == '"')
@@ -395,7 +429,7 @@ bool appendQuoted(QByteArray &out, const QByteArray &utf8, int flags)
 
     const auto *p = reinterpret_cast<const uchar *>(utf8.constData());
     const uchar *end = p + utf8.size();
-    const uchar *run = p;  // start of bytes not yet copied
+    const uchar *run = p; // start of bytes not yet copied
     bool valid = true;
     const auto flushRun = [&] { out.append(reinterpret_cast<const char *>(run), p - run); };
 

@@ -18,9 +18,9 @@ namespace SockJsProxy {
 namespace JsonCodec {
 
 enum class DecodeResult {
-    Ok,      // *messages holds the strings ([] gives an empty list)
-    Empty,   // payload empty or only whitespace ("Payload expected.")
-    Broken,  // anything else: not JSON, not an array of strings, invalid UTF-8
+    Ok,     // *messages holds the strings ([] gives an empty list)
+    Empty,  // payload empty or only whitespace ("Payload expected.")
+    Broken, // anything else: not JSON, not an array of strings, invalid UTF-8
 };
 
 DecodeResult decodeMessages(const QByteArray &payload, QList<QByteArray> *messages);

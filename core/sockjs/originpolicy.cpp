@@ -15,7 +15,8 @@ int defaultPort(const QString &scheme)
 
 OriginPolicy::OriginPolicy(const QStringList &patterns) : m_patterns(patterns)
 {
-    m_allowAll = patterns.isEmpty() || patterns.contains(QStringLiteral("*:*")) || patterns.contains(QStringLiteral("*"));
+    m_allowAll =
+        patterns.isEmpty() || patterns.contains(QStringLiteral("*:*")) || patterns.contains(QStringLiteral("*"));
     for (const QString &text : patterns) {
         Pattern pattern;
         if (parse(text, &pattern))
@@ -66,7 +67,8 @@ bool OriginPolicy::isValidPattern(const QString &text, QString *error)
     Pattern pattern;
     if (text == QLatin1String("*:*") || text == QLatin1String("*") || parse(text, &pattern))
         return true;
-    *error = QStringLiteral("\"%1\" is not an origin pattern (e.g. https://*.example.com, example.com:*, *:*)").arg(text);
+    *error =
+        QStringLiteral("\"%1\" is not an origin pattern (e.g. https://*.example.com, example.com:*, *:*)").arg(text);
     return false;
 }
 

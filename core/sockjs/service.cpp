@@ -32,8 +32,9 @@ constexpr qsizetype kMaxCallbackLength = 64;
 // never reused within a process and is unlikely to meet one of an earlier run.
 QByteArray nextBackendId()
 {
-    static const QByteArray tag = QByteArray::number(QRandomGenerator::system()->generate() % (36u * 36 * 36 * 36 * 36), 36)
-                                      .rightJustified(5, '0');
+    static const QByteArray tag =
+        QByteArray::number(QRandomGenerator::system()->generate() % (36u * 36 * 36 * 36 * 36), 36)
+            .rightJustified(5, '0');
     static quint64 counter = 0;
     return tag + '-' + QByteArray::number(++counter, 36);
 }
@@ -55,10 +56,7 @@ bool isValidCallback(const QByteArray &callback)
 }
 
 // Session URL segments: non-empty, no '.' (and no '/', by splitting).
-bool isValidSegment(const QByteArray &segment)
-{
-    return !segment.isEmpty() && !segment.contains('.');
-}
+bool isValidSegment(const QByteArray &segment) { return !segment.isEmpty() && !segment.contains('.'); }
 
 bool isIframePath(const QByteArray &path)
 {
@@ -129,10 +127,7 @@ Service::~Service()
         delete session;
 }
 
-bool Service::start(QString *error)
-{
-    return m_bridge->start(error);
-}
+bool Service::start(QString *error) { return m_bridge->start(error); }
 
 Service::Route Service::parseRoute(const QByteArray &path) const
 {
@@ -187,10 +182,7 @@ bool Service::acceptsWebSocket(const QByteArray &relativePath) const
 
 // --- Header sets -------------------------------------------------------------
 
-void Service::addNoCache(HttpResponse &response)
-{
-    response.setHeader("Cache-Control", kNoCache);
-}
+void Service::addNoCache(HttpResponse &response) { response.setHeader("Cache-Control", kNoCache); }
 
 void Service::addCacheForever(HttpResponse &response)
 {
@@ -277,8 +269,7 @@ void Service::handleInfo(Connection *connection)
     addCors(response, request);
     response.body = QByteArrayLiteral("{\"websocket\":") + (m_config.websocket ? "true" : "false")
                     + QByteArrayLiteral(",\"cookie_needed\":") + (m_config.cookieNeeded ? "true" : "false")
-                    + QByteArrayLiteral(",\"origins\":") + originsJson
-                    + QByteArrayLiteral(",\"entropy\":")
+                    + QByteArrayLiteral(",\"origins\":") + originsJson + QByteArrayLiteral(",\"entropy\":")
                     + QByteArray::number(QRandomGenerator::global()->generate()) + '}';
     connection->respond(response);
 }
@@ -330,8 +321,8 @@ void Service::handleTransport(Connection *connection, const Route &route)
         bool preflight;
     };
     static const Endpoint endpoints[] = {
-        {"xhr", "POST", true},          {"xhr_send", "POST", true}, {"xhr_streaming", "POST", true},
-        {"eventsource", "GET", false},  {"htmlfile", "GET", false}, {"jsonp", "GET", false},
+        {"xhr", "POST", true},         {"xhr_send", "POST", true}, {"xhr_streaming", "POST", true},
+        {"eventsource", "GET", false}, {"htmlfile", "GET", false}, {"jsonp", "GET", false},
         {"jsonp_send", "POST", false},
     };
     const Endpoint *endpoint = nullptr;
@@ -348,8 +339,8 @@ void Service::handleTransport(Connection *connection, const Route &route)
         return connection->respond(response);
     }
     if (method != endpoint->method) {
-        return connection->respond(
-            methodNotAllowed(endpoint->preflight ? QByteArray("OPTIONS, ") + endpoint->method : QByteArray(endpoint->method)));
+        return connection->respond(methodNotAllowed(endpoint->preflight ? QByteArray("OPTIONS, ") + endpoint->method
+                                                                        : QByteArray(endpoint->method)));
     }
     if (transport == "xhr_send" || transport == "jsonp_send")
         return handleSend(connection, route, transport == "jsonp_send");
@@ -499,13 +490,14 @@ bool Service::refuseOrigin(Connection *connection)
 bool Service::admitsSession(const QString &address)
 {
     const bool overTotal = m_byBackendId.size() >= m_config.maxSessions;
-    const bool overAddress = m_config.maxSessionsPerAddress > 0
-                             && m_sessionsPerAddress.value(address) >= m_config.maxSessionsPerAddress;
+    const bool overAddress =
+        m_config.maxSessionsPerAddress > 0 && m_sessionsPerAddress.value(address) >= m_config.maxSessionsPerAddress;
     if (!overTotal && !overAddress)
         return true;
     ++m_counters.rejectedSessions;
-    qCWarning(lcSession).noquote() << m_config.prefix << "new session from" << address << "refused:"
-                                   << (overTotal ? "max_sessions" : "max_sessions_per_address") << "reached";
+    qCWarning(lcSession).noquote() << m_config.prefix << "new session from" << address
+                                   << "refused:" << (overTotal ? "max_sessions" : "max_sessions_per_address")
+                                   << "reached";
     return false;
 }
 

@@ -36,10 +36,10 @@ public:
         quint64 bytesToClients = 0;
         quint64 unknownSessionFromBackend = 0; // backend named a session that is gone
         quint64 droppedForClosedSession = 0;
-        quint64 protocolErrors = 0;            // broken JSON, bad callbacks, ...
-        quint64 rejectedOrigins = 0;           // Origin not in the allow-list (403)
-        quint64 rejectedSessions = 0;          // over max_sessions or max_sessions_per_address
-        quint64 rejectedAddresses = 0;         // check_address: request from another address
+        quint64 protocolErrors = 0;    // broken JSON, bad callbacks, ...
+        quint64 rejectedOrigins = 0;   // Origin not in the allow-list (403)
+        quint64 rejectedSessions = 0;  // over max_sessions or max_sessions_per_address
+        quint64 rejectedAddresses = 0; // check_address: request from another address
     };
 
     explicit Service(const ServiceConfig &config, QObject *parent = nullptr);

@@ -10,15 +10,10 @@ namespace SockJsProxy {
 
 Session::Session(SessionHost *host, const QByteArray &urlId, const QByteArray &backendId, Lifetime lifetime,
                  const Options &options, QObject *parent)
-    : QObject(parent), m_host(host), m_urlId(urlId), m_backendId(backendId), m_lifetime(lifetime),
-      m_options(options)
-{
-}
+    : QObject(parent), m_host(host), m_urlId(urlId), m_backendId(backendId), m_lifetime(lifetime), m_options(options)
+{}
 
-Session::~Session()
-{
-    disconnectReceiver();
-}
+Session::~Session() { disconnectReceiver(); }
 
 void Session::disconnectReceiver()
 {
@@ -115,9 +110,8 @@ bool Session::enqueue(const QByteArray &message)
     if (m_state == State::Closed)
         return false;
     if (m_outbox.size() >= m_options.maxQueuedMessages || m_outboxBytes + message.size() > m_options.maxQueuedBytes) {
-        qCWarning(lcSession).noquote() << "session" << QString::fromLatin1(m_backendId)
-                                       << "outgoing queue full (" << m_outbox.size() << "messages," << m_outboxBytes
-                                       << "bytes): closing it";
+        qCWarning(lcSession).noquote() << "session" << QString::fromLatin1(m_backendId) << "outgoing queue full ("
+                                       << m_outbox.size() << "messages," << m_outboxBytes << "bytes): closing it";
         close(1013, QByteArrayLiteral("Outgoing queue full"));
         return false;
     }

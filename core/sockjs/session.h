@@ -33,7 +33,9 @@ public:
     // outgoing = towards the client.
     virtual void sessionTraffic(Session *session, bool outgoing, const QByteArray &message)
     {
-        Q_UNUSED(session) Q_UNUSED(outgoing) Q_UNUSED(message)
+        Q_UNUSED(session)
+        Q_UNUSED(outgoing)
+        Q_UNUSED(message)
     }
     // The session is over and may be forgotten and deleted (deleteLater).
     virtual void sessionExpired(Session *session) = 0;

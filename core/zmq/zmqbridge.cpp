@@ -69,8 +69,7 @@ bool ZmqBridge::start(QString *error)
         return false;
     if (!m_pull->bind(m_outEndpoint, error))
         return false;
-    qCInfo(lcZmq).noquote() << "backends: PUSH (in) on" << boundInEndpoint() << "- PULL (out) on"
-                            << boundOutEndpoint();
+    qCInfo(lcZmq).noquote() << "backends: PUSH (in) on" << boundInEndpoint() << "- PULL (out) on" << boundOutEndpoint();
     return true;
 }
 
@@ -81,8 +80,7 @@ ZmqSocket *ZmqBridge::watchPeers(ZmqSocket *socket, const char *name, int *peers
 {
     static QAtomicInt counter;
     const QByteArray endpoint = "inproc://sockjsproxy-monitor-" + QByteArray::number(counter.fetchAndAddRelaxed(1));
-    if (zmq_socket_monitor(socket->handle(), endpoint.constData(),
-                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0) {
+    if (zmq_socket_monitor(socket->handle(), endpoint.constData(), ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0) {
         qCWarning(lcZmq) << "cannot watch backend connections:" << zmq_strerror(zmq_errno());
         *peers = -1;
         return nullptr;
@@ -105,8 +103,8 @@ ZmqSocket *ZmqBridge::watchPeers(ZmqSocket *socket, const char *name, int *peers
             --*peers;
         else
             return;
-        qCInfo(lcZmq).noquote() << "backend" << (event == ZMQ_EVENT_ACCEPTED ? "connected to" : "left") << name
-                                << "(" << QString::fromUtf8(message.at(1)) << ") -" << *peers << "connected";
+        qCInfo(lcZmq).noquote() << "backend" << (event == ZMQ_EVENT_ACCEPTED ? "connected to" : "left") << name << "("
+                                << QString::fromUtf8(message.at(1)) << ") -" << *peers << "connected";
         if (m_holdWithoutPeers && peers == &m_inPeers)
             m_push->setHeld(m_inPeers == 0);
         Q_EMIT peersChanged(m_inPeers, m_outPeers);
@@ -114,30 +112,15 @@ ZmqSocket *ZmqBridge::watchPeers(ZmqSocket *socket, const char *name, int *peers
     return events;
 }
 
-void ZmqBridge::setShutdownLinger(int milliseconds)
-{
-    m_push->setLinger(milliseconds);
-}
+void ZmqBridge::setShutdownLinger(int milliseconds) { m_push->setLinger(milliseconds); }
 
-QString ZmqBridge::boundInEndpoint() const
-{
-    return m_push->lastEndpoint();
-}
+QString ZmqBridge::boundInEndpoint() const { return m_push->lastEndpoint(); }
 
-QString ZmqBridge::boundOutEndpoint() const
-{
-    return m_pull->lastEndpoint();
-}
+QString ZmqBridge::boundOutEndpoint() const { return m_pull->lastEndpoint(); }
 
-qsizetype ZmqBridge::queuedToBackend() const
-{
-    return m_push->outboxSize();
-}
+qsizetype ZmqBridge::queuedToBackend() const { return m_push->outboxSize(); }
 
-quint64 ZmqBridge::droppedToBackend() const
-{
-    return m_push->droppedCount();
-}
+quint64 ZmqBridge::droppedToBackend() const { return m_push->droppedCount(); }
 
 void ZmqBridge::sendConnect(const QByteArray &sessionId)
 {

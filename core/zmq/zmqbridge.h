@@ -27,12 +27,11 @@ public:
         quint64 sentDisconnect = 0;
         quint64 receivedMessage = 0;
         quint64 receivedDisconnect = 0;
-        quint64 malformed = 0;   // wrong frame count
+        quint64 malformed = 0; // wrong frame count
         quint64 unknownType = 0;
     };
 
-    ZmqBridge(const QString &inEndpoint, const QString &outEndpoint, qsizetype queueLimit,
-              QObject *parent = nullptr);
+    ZmqBridge(const QString &inEndpoint, const QString &outEndpoint, qsizetype queueLimit, QObject *parent = nullptr);
     ~ZmqBridge() override;
 
     bool start(QString *error);

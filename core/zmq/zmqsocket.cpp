@@ -34,15 +34,24 @@ std::shared_ptr<zmq::context_t> sharedContext()
 zmq::socket_type toZmqType(ZmqSocket::Type type)
 {
     switch (type) {
-    case ZmqSocket::Type::Push: return zmq::socket_type::push;
-    case ZmqSocket::Type::Pull: return zmq::socket_type::pull;
-    case ZmqSocket::Type::Pub: return zmq::socket_type::pub;
-    case ZmqSocket::Type::Sub: return zmq::socket_type::sub;
-    case ZmqSocket::Type::Req: return zmq::socket_type::req;
-    case ZmqSocket::Type::Rep: return zmq::socket_type::rep;
-    case ZmqSocket::Type::Dealer: return zmq::socket_type::dealer;
-    case ZmqSocket::Type::Router: return zmq::socket_type::router;
-    case ZmqSocket::Type::Pair: return zmq::socket_type::pair;
+    case ZmqSocket::Type::Push:
+        return zmq::socket_type::push;
+    case ZmqSocket::Type::Pull:
+        return zmq::socket_type::pull;
+    case ZmqSocket::Type::Pub:
+        return zmq::socket_type::pub;
+    case ZmqSocket::Type::Sub:
+        return zmq::socket_type::sub;
+    case ZmqSocket::Type::Req:
+        return zmq::socket_type::req;
+    case ZmqSocket::Type::Rep:
+        return zmq::socket_type::rep;
+    case ZmqSocket::Type::Dealer:
+        return zmq::socket_type::dealer;
+    case ZmqSocket::Type::Router:
+        return zmq::socket_type::router;
+    case ZmqSocket::Type::Pair:
+        return zmq::socket_type::pair;
     }
     return zmq::socket_type::pair;
 }
@@ -50,23 +59,29 @@ zmq::socket_type toZmqType(ZmqSocket::Type type)
 const char *typeName(ZmqSocket::Type type)
 {
     switch (type) {
-    case ZmqSocket::Type::Push: return "PUSH";
-    case ZmqSocket::Type::Pull: return "PULL";
-    case ZmqSocket::Type::Pub: return "PUB";
-    case ZmqSocket::Type::Sub: return "SUB";
-    case ZmqSocket::Type::Req: return "REQ";
-    case ZmqSocket::Type::Rep: return "REP";
-    case ZmqSocket::Type::Dealer: return "DEALER";
-    case ZmqSocket::Type::Router: return "ROUTER";
-    case ZmqSocket::Type::Pair: return "PAIR";
+    case ZmqSocket::Type::Push:
+        return "PUSH";
+    case ZmqSocket::Type::Pull:
+        return "PULL";
+    case ZmqSocket::Type::Pub:
+        return "PUB";
+    case ZmqSocket::Type::Sub:
+        return "SUB";
+    case ZmqSocket::Type::Req:
+        return "REQ";
+    case ZmqSocket::Type::Rep:
+        return "REP";
+    case ZmqSocket::Type::Dealer:
+        return "DEALER";
+    case ZmqSocket::Type::Router:
+        return "ROUTER";
+    case ZmqSocket::Type::Pair:
+        return "PAIR";
     }
     return "?";
 }
 
-QString zmqErrorText(const zmq::error_t &e)
-{
-    return QString::fromLocal8Bit(e.what());
-}
+QString zmqErrorText(const zmq::error_t &e) { return QString::fromLocal8Bit(e.what()); }
 
 QByteArray toByteArray(const zmq::message_t &frame)
 {
@@ -80,9 +95,7 @@ constexpr int kInterruptRetries = 100;
 
 } // namespace
 
-ZmqSocket::ZmqSocket(Type type, QObject *parent)
-    : QObject(parent)
-    , m_type(type)
+ZmqSocket::ZmqSocket(Type type, QObject *parent) : QObject(parent), m_type(type)
 {
     m_canReceive = type != Type::Push && type != Type::Pub;
     m_canSend = type != Type::Pull && type != Type::Sub;
@@ -103,8 +116,7 @@ ZmqSocket::ZmqSocket(Type type, QObject *parent)
         connect(m_notifier, &QSocketNotifier::activated, this, &ZmqSocket::onNotifierActivated);
     } catch (const zmq::error_t &e) {
         // Nobody is connected to error() yet: log; bind/connectTo report it again.
-        qCWarning(lcZmq).noquote() << "cannot create" << typeName(type)
-                                   << "socket:" << zmqErrorText(e);
+        qCWarning(lcZmq).noquote() << "cannot create" << typeName(type) << "socket:" << zmqErrorText(e);
         delete m_notifier;
         m_notifier = nullptr;
         m_socket.reset();
@@ -123,19 +135,13 @@ ZmqSocket::~ZmqSocket()
         m_notifier = nullptr;
     }
     m_retryTimer->stop();
-    m_socket.reset(); // linger 0: returns at once, pending messages are discarded
+    m_socket.reset();  // linger 0: returns at once, pending messages are discarded
     m_context.reset(); // the last socket terminates the shared context
 }
 
-bool ZmqSocket::bind(const QString &endpoint, QString *error)
-{
-    return attach(endpoint, error, true);
-}
+bool ZmqSocket::bind(const QString &endpoint, QString *error) { return attach(endpoint, error, true); }
 
-bool ZmqSocket::connectTo(const QString &endpoint, QString *error)
-{
-    return attach(endpoint, error, false);
-}
+bool ZmqSocket::connectTo(const QString &endpoint, QString *error) { return attach(endpoint, error, false); }
 
 bool ZmqSocket::attach(const QString &endpoint, QString *error, bool bind)
 {
@@ -171,8 +177,7 @@ bool ZmqSocket::attach(const QString &endpoint, QString *error, bool bind)
     }
 
     m_endpoints.append(attached);
-    qCDebug(lcZmq).noquote() << typeName(m_type) << (bind ? "bound to" : "connected to")
-                             << attached;
+    qCDebug(lcZmq).noquote() << typeName(m_type) << (bind ? "bound to" : "connected to") << attached;
     // Messages may be waiting already (inproc peer, queued outbox), and reading
     // ZMQ_EVENTS here keeps the edge-like ZMQ_FD in step with what we know.
     process(); // may delete this: touch nothing afterwards
@@ -197,8 +202,8 @@ bool ZmqSocket::send(const ZmqMessage &message)
     if (!m_socket || !m_canSend || message.isEmpty()) {
         qCWarning(lcZmq).noquote() << typeName(m_type)
                                    << endpointText()
-                        + (message.isEmpty() ? QStringLiteral(": cannot send an empty message")
-                                             : QStringLiteral(": this socket type cannot send"));
+                                          + (message.isEmpty() ? QStringLiteral(": cannot send an empty message")
+                                                               : QStringLiteral(": this socket type cannot send"));
         return false;
     }
     if (qsizetype(m_outbox.size()) >= m_outboxLimit) {
@@ -242,25 +247,18 @@ void ZmqSocket::noteDrop()
     ++m_dropsSinceWarning;
     if (m_dropWarningTimer.isValid() && m_dropWarningTimer.elapsed() < kDropWarningIntervalMs)
         return;
-    qCWarning(lcZmq).noquote()
-            << QStringLiteral("%1 %2: outbox full (%3 messages), dropped %4 message(s), %5 in all")
-                       .arg(QLatin1String(typeName(m_type)), endpointText())
-                       .arg(m_outboxLimit)
-                       .arg(m_dropsSinceWarning)
-                       .arg(m_dropped);
+    qCWarning(lcZmq).noquote() << QStringLiteral("%1 %2: outbox full (%3 messages), dropped %4 message(s), %5 in all")
+                                      .arg(QLatin1String(typeName(m_type)), endpointText())
+                                      .arg(m_outboxLimit)
+                                      .arg(m_dropsSinceWarning)
+                                      .arg(m_dropped);
     m_dropsSinceWarning = 0;
     m_dropWarningTimer.start();
 }
 
-void ZmqSocket::setSendHighWaterMark(int messages)
-{
-    setIntOption(ZMQ_SNDHWM, messages, "send high-water mark");
-}
+void ZmqSocket::setSendHighWaterMark(int messages) { setIntOption(ZMQ_SNDHWM, messages, "send high-water mark"); }
 
-void ZmqSocket::setReceiveHighWaterMark(int messages)
-{
-    setIntOption(ZMQ_RCVHWM, messages, "receive high-water mark");
-}
+void ZmqSocket::setReceiveHighWaterMark(int messages) { setIntOption(ZMQ_RCVHWM, messages, "receive high-water mark"); }
 
 void ZmqSocket::setHeld(bool held)
 {
@@ -271,10 +269,7 @@ void ZmqSocket::setHeld(bool held)
         process();
 }
 
-void ZmqSocket::setLinger(int milliseconds)
-{
-    setIntOption(ZMQ_LINGER, milliseconds, "linger");
-}
+void ZmqSocket::setLinger(int milliseconds) { setIntOption(ZMQ_LINGER, milliseconds, "linger"); }
 
 void ZmqSocket::setIntOption(int option, int value, const char *name)
 {
@@ -300,22 +295,17 @@ void ZmqSocket::setSubscribe(const QByteArray &prefix)
     if (!m_socket)
         return;
     try {
-        m_socket->set(zmq::sockopt::subscribe,
-                      zmq::const_buffer(prefix.constData(), size_t(prefix.size())));
+        m_socket->set(zmq::sockopt::subscribe, zmq::const_buffer(prefix.constData(), size_t(prefix.size())));
     } catch (const zmq::error_t &e) {
         reportError(QStringLiteral("cannot subscribe: ") + zmqErrorText(e)); // may delete this
     }
 }
 
-void *ZmqSocket::handle() const
-{
-    return m_socket ? m_socket->handle() : nullptr;
-}
+void *ZmqSocket::handle() const { return m_socket ? m_socket->handle() : nullptr; }
 
 QString ZmqSocket::endpointText() const
 {
-    return m_endpoints.isEmpty() ? QStringLiteral("(not bound or connected)")
-                                 : m_endpoints.join(QStringLiteral(", "));
+    return m_endpoints.isEmpty() ? QStringLiteral("(not bound or connected)") : m_endpoints.join(QStringLiteral(", "));
 }
 
 void ZmqSocket::reportError(const QString &what)
@@ -363,9 +353,8 @@ bool ZmqSocket::sendNow(const ZmqMessage &message)
     const qsizetype last = message.size() - 1;
     for (qsizetype i = 0; i <= last; ++i) {
         const QByteArray &frame = message.at(i);
-        const zmq::send_flags flags = i < last
-                ? (zmq::send_flags::sndmore | zmq::send_flags::dontwait)
-                : zmq::send_flags::dontwait;
+        const zmq::send_flags flags =
+            i < last ? (zmq::send_flags::sndmore | zmq::send_flags::dontwait) : zmq::send_flags::dontwait;
         const zmq::const_buffer buffer(frame.constData(), size_t(frame.size()));
         if (i == 0) {
             // Only the first frame can block: a multipart message is atomic,
@@ -504,8 +493,7 @@ void ZmqSocket::process()
         // socket must not keep a zero timer going.
         try {
             const int events = m_socket->get(zmq::sockopt::events);
-            if ((m_canReceive && (events & ZMQ_POLLIN))
-                || (!m_held && (events & ZMQ_POLLOUT) && !m_outbox.empty()))
+            if ((m_canReceive && (events & ZMQ_POLLIN)) || (!m_held && (events & ZMQ_POLLOUT) && !m_outbox.empty()))
                 scheduleProcess();
         } catch (const zmq::error_t &) {
             scheduleProcess(); // the next pass reports it

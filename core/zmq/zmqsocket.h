@@ -16,7 +16,7 @@ class QTimer;
 namespace zmq {
 class context_t;
 class socket_t;
-}
+} // namespace zmq
 
 namespace SockJsProxy {
 
@@ -97,9 +97,9 @@ private:
     void scheduleProcess();
     void onNotifierActivated();
     bool attach(const QString &endpoint, QString *error, bool bind);
-    bool sendFront(); // false: would block; throws zmq::error_t
+    bool sendFront();                        // false: would block; throws zmq::error_t
     bool sendNow(const ZmqMessage &message); // the same, without the outbox
-    bool receiveOne(ZmqMessage &message); // false: nothing queued; throws zmq::error_t
+    bool receiveOne(ZmqMessage &message);    // false: nothing queued; throws zmq::error_t
     void noteDrop();
     void setIntOption(int option, int value, const char *name);
     void reportError(const QString &what); // logs, emits error(): may delete this
@@ -120,16 +120,15 @@ private:
     bool m_processScheduled = false;
     bool m_held = false;
     bool m_inProcess = false;
-    bool m_notifierPaused = false; // by a nested event loop inside process()
+    bool m_notifierPaused = false;        // by a nested event loop inside process()
     bool m_firstFrameInterrupted = false; // the last sendNow() threw EINTR on its first frame
-    bool m_canReceive = false; // Pull, Sub, Rep, Req, Dealer, Router, Pair
-    bool m_canSend = false; // Push, Pub, Req, Rep, Dealer, Router, Pair
+    bool m_canReceive = false;            // Pull, Sub, Rep, Req, Dealer, Router, Pair
+    bool m_canSend = false;               // Push, Pub, Req, Rep, Dealer, Router, Pair
     Type m_type;
     QTimer *m_retryTimer = nullptr; // runs only while the outbox waits for ZeroMQ
-    QStringList m_endpoints; // for log and error messages
+    QStringList m_endpoints;        // for log and error messages
     QElapsedTimer m_dropWarningTimer;
     quint64 m_dropsSinceWarning = 0;
 };
 
 } // namespace SockJsProxy
-

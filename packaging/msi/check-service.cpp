@@ -20,10 +20,7 @@ using namespace SockJsProxy::WindowsService;
 
 namespace {
 
-std::string threadId()
-{
-    return std::to_string(GetCurrentThreadId());
-}
+std::string threadId() { return std::to_string(GetCurrentThreadId()); }
 
 class StandInProgram final : public Program
 {

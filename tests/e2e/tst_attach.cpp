@@ -258,10 +258,18 @@ void tst_Attach::attach()
     const quint16 control = ports.at(3);
 
     ProcessGuard guard;
-    QStringList args{QStringLiteral("--http-address"), QStringLiteral("127.0.0.1"), QStringLiteral("-p"), QString::number(http),
-                     QStringLiteral("-a"), QStringLiteral("127.0.0.1"), QStringLiteral("-i"), QString::number(in),
-                     QStringLiteral("-o"), QString::number(out),
-                     QStringLiteral("--control"), QStringLiteral("127.0.0.1:%1").arg(control)};
+    QStringList args{QStringLiteral("--http-address"),
+                     QStringLiteral("127.0.0.1"),
+                     QStringLiteral("-p"),
+                     QString::number(http),
+                     QStringLiteral("-a"),
+                     QStringLiteral("127.0.0.1"),
+                     QStringLiteral("-i"),
+                     QString::number(in),
+                     QStringLiteral("-o"),
+                     QString::number(out),
+                     QStringLiteral("--control"),
+                     QStringLiteral("127.0.0.1:%1").arg(control)};
     if (!token.isEmpty())
         args << QStringLiteral("--control-token") << QString::fromUtf8(token);
     Child *proxy = guard.start(cliPath(), args);
@@ -341,7 +349,9 @@ void tst_Attach::attach()
     QVERIFY(ws.waitForMessage(text)); // the echo
     QVERIFY(waitUntil([&] {
         const QList<TrafficEvent> events = trafficOf(trafficSpy, wsId);
-        return std::count_if(events.cbegin(), events.cend(), [&](const TrafficEvent &e) { return e.data == text.toUtf8(); }) >= 2;
+        return std::count_if(events.cbegin(), events.cend(),
+                             [&](const TrafficEvent &e) { return e.data == text.toUtf8(); })
+               >= 2;
     }));
     const QList<TrafficEvent> events = trafficOf(trafficSpy, wsId);
     const auto incoming = std::find_if(events.cbegin(), events.cend(), [&](const TrafficEvent &e) {

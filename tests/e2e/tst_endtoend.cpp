@@ -101,19 +101,29 @@ struct Ports
     // Everything on 127.0.0.1: nothing of the test is reachable from outside.
     QStringList proxyArgs() const
     {
-        return {QStringLiteral("--http-address"), QStringLiteral("127.0.0.1"), QStringLiteral("-p"), QString::number(http),
-                QStringLiteral("-a"), QStringLiteral("127.0.0.1"), QStringLiteral("-i"), QString::number(in),
-                QStringLiteral("-o"), QString::number(out)};
+        return {QStringLiteral("--http-address"),
+                QStringLiteral("127.0.0.1"),
+                QStringLiteral("-p"),
+                QString::number(http),
+                QStringLiteral("-a"),
+                QStringLiteral("127.0.0.1"),
+                QStringLiteral("-i"),
+                QString::number(in),
+                QStringLiteral("-o"),
+                QString::number(out)};
     }
     // The flags of the Python samples.
     QStringList pythonArgs() const
     {
-        return {QStringLiteral("-a"), QStringLiteral("127.0.0.1"), QStringLiteral("-i"), QString::number(in),
-                QStringLiteral("-o"), QString::number(out)};
+        return {QStringLiteral("-a"), QStringLiteral("127.0.0.1"), QStringLiteral("-i"),
+                QString::number(in),  QStringLiteral("-o"),        QString::number(out)};
     }
     QString inEndpoint() const { return QStringLiteral("tcp://127.0.0.1:%1").arg(in); }
     QString outEndpoint() const { return QStringLiteral("tcp://127.0.0.1:%1").arg(out); }
-    QStringList cppArgs() const { return {QStringLiteral("--in"), inEndpoint(), QStringLiteral("--out"), outEndpoint()}; }
+    QStringList cppArgs() const
+    {
+        return {QStringLiteral("--in"), inEndpoint(), QStringLiteral("--out"), outEndpoint()};
+    }
 };
 
 // A child process and everything it has written so far (collected as it
@@ -371,7 +381,8 @@ QStringList unusualMessages()
     return {
         QStringLiteral("hello"),
         QString::fromUtf8("h\xc3\xa9llo w\xc3\xb6rld \xe2\x98\x83 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80"),
-        QStringLiteral("line") + QChar(0x2028) + QStringLiteral("separator") + QChar(0x2029) + QStringLiteral("paragraph"),
+        QStringLiteral("line") + QChar(0x2028) + QStringLiteral("separator") + QChar(0x2029)
+            + QStringLiteral("paragraph"),
         QStringLiteral("nul>") + QChar(0) + QStringLiteral("<nul"),
         QStringLiteral("quote \" backslash \\ tab \t newline \n end"),
     };
@@ -477,8 +488,8 @@ void tst_EndToEnd::initTestCase()
 
     // A Python that has pyzmq: the sample backends need it.
     ProcessGuard guard;
-    Child *python = guard.start(QStringLiteral("python"), pythonPath(),
-                                {QStringLiteral("-c"), QStringLiteral("import zmq")});
+    Child *python =
+        guard.start(QStringLiteral("python"), pythonPath(), {QStringLiteral("-c"), QStringLiteral("import zmq")});
     QVERIFY(python);
     QVERIFY(waitForExit(python, kStartMs));
     QVERIFY2(python->exitCode() == 0, python->output().constData());
@@ -487,8 +498,8 @@ void tst_EndToEnd::initTestCase()
         QFile file(m_dir.filePath(name));
         return file.open(QIODevice::WriteOnly) && file.write(contents) == contents.size();
     };
-    QVERIFY(write(QStringLiteral("valid.json"),
-                  "{\"services\": [{\"prefix\": \"/a\", \"zmq\": {\"in\": \"tcp://127.0.0.1:1\", \"out\": \"tcp://127.0.0.1:2\"}}]}"));
+    QVERIFY(write(QStringLiteral("valid.json"), "{\"services\": [{\"prefix\": \"/a\", \"zmq\": {\"in\": "
+                                                "\"tcp://127.0.0.1:1\", \"out\": \"tcp://127.0.0.1:2\"}}]}"));
     QVERIFY(write(QStringLiteral("unknown-key.json"),
                   "{\"services\": [{\"prefix\": \"/a\", \"heartbeat_delay_msec\": 1000}]}"));
 }
@@ -517,11 +528,16 @@ void tst_EndToEnd::help()
 
     // Every flag of the original's usage, with its short form where it had one.
     const QList<QPair<QString, QString>> flags = {
-        {QStringLiteral("help"), QStringLiteral("h")},        {QStringLiteral("version"), QString()},
-        {QStringLiteral("address"), QStringLiteral("a")},     {QStringLiteral("in-port"), QStringLiteral("i")},
-        {QStringLiteral("out-port"), QStringLiteral("o")},    {QStringLiteral("http-port"), QStringLiteral("p")},
-        {QStringLiteral("static-path"), QStringLiteral("s")}, {QStringLiteral("static-url"), QStringLiteral("u")},
-        {QStringLiteral("samples"), QString()},               {QStringLiteral("verbose"), QStringLiteral("v")},
+        {QStringLiteral("help"), QStringLiteral("h")},
+        {QStringLiteral("version"), QString()},
+        {QStringLiteral("address"), QStringLiteral("a")},
+        {QStringLiteral("in-port"), QStringLiteral("i")},
+        {QStringLiteral("out-port"), QStringLiteral("o")},
+        {QStringLiteral("http-port"), QStringLiteral("p")},
+        {QStringLiteral("static-path"), QStringLiteral("s")},
+        {QStringLiteral("static-url"), QStringLiteral("u")},
+        {QStringLiteral("samples"), QString()},
+        {QStringLiteral("verbose"), QStringLiteral("v")},
     };
     for (const auto &[longName, shortName] : flags) {
         const QString pattern = shortName.isEmpty()
@@ -550,18 +566,18 @@ void tst_EndToEnd::badArguments_data()
         << QStringList{QStringLiteral("-s"), missing, QStringLiteral("-u"), QStringLiteral("/static")} << missing;
     QTest::newRow("http port too big") << QStringList{QStringLiteral("-p"), QStringLiteral("70000")}
                                        << QStringLiteral("70000");
-    QTest::newRow("in port not a number") << QStringList{QStringLiteral("--in-port"), QStringLiteral("abc")}
-                                          << QStringLiteral("abc");
-    QTest::newRow("out port not a number") << QStringList{QStringLiteral("-o"), QStringLiteral("9242x")}
-                                           << QStringLiteral("9242x");
+    QTest::newRow("in port not a number")
+        << QStringList{QStringLiteral("--in-port"), QStringLiteral("abc")} << QStringLiteral("abc");
+    QTest::newRow("out port not a number")
+        << QStringList{QStringLiteral("-o"), QStringLiteral("9242x")} << QStringLiteral("9242x");
     QTest::newRow("port without value") << QStringList{QStringLiteral("-p")} << QStringLiteral("-p");
     QTest::newRow("unknown flag") << QStringList{QStringLiteral("--bogus-flag")} << QStringLiteral("bogus-flag");
     QTest::newRow("config file missing") << QStringList{QStringLiteral("--config"), missing} << missing;
     QTest::newRow("config unknown key") << QStringList{QStringLiteral("--config"), unknownKey}
                                         << QStringLiteral("heartbeat_delay_msec");
-    QTest::newRow("config with in-port")
-        << QStringList{QStringLiteral("--config"), valid, QStringLiteral("-i"), QStringLiteral("9999")}
-        << QStringLiteral("in-port");
+    QTest::newRow("config with in-port") << QStringList{QStringLiteral("--config"), valid, QStringLiteral("-i"),
+                                                        QStringLiteral("9999")}
+                                         << QStringLiteral("in-port");
 }
 
 void tst_EndToEnd::badArguments()
@@ -576,8 +592,8 @@ void tst_EndToEnd::badArguments()
     QVERIFY2(cli->exitCode() != 0, "exit code 0 for bad arguments");
     const QByteArray error = cli->standardError();
     QCOMPARE(error.trimmed().count('\n'), 0); // one line
-    QVERIFY2(error.contains(named.toUtf8()), qPrintable(QStringLiteral("\"%1\" not named in: %2")
-                                                            .arg(named, QString::fromUtf8(error))));
+    QVERIFY2(error.contains(named.toUtf8()),
+             qPrintable(QStringLiteral("\"%1\" not named in: %2").arg(named, QString::fromUtf8(error))));
 }
 
 void tst_EndToEnd::portInUse_data()
@@ -647,8 +663,8 @@ void tst_EndToEnd::echo()
         QVERIFY(open.ok);
         QCOMPARE(open.status, 200);
         QCOMPARE(open.body, QByteArray("o\n"));
-        const HttpClient::Response send = HttpClient::request(ports.http, "POST", "/000/echo/xhr_send",
-                                                              sockJsMessages(sent));
+        const HttpClient::Response send =
+            HttpClient::request(ports.http, "POST", "/000/echo/xhr_send", sockJsMessages(sent));
         QCOMPARE(send.status, 204);
         // Long polls until every echo is back (one poll may carry some of them).
         const QDeadlineTimer deadline(kWaitMs);
@@ -684,8 +700,8 @@ void tst_EndToEnd::samplesFlow()
     QCOMPARE(library.status, 200);
     QVERIFY(library.body.contains("SockJS"));
 
-    Child *backend = guard.startPythonBackend(QStringLiteral("datereply-sjp.py"),
-                                              ports.pythonArgs() << QStringLiteral("-v"));
+    Child *backend =
+        guard.startPythonBackend(QStringLiteral("datereply-sjp.py"), ports.pythonArgs() << QStringLiteral("-v"));
     QVERIFY(backend);
 
     WsClient ws;
@@ -721,7 +737,8 @@ void tst_EndToEnd::backendStartsAfterProxy()
     // The proxy has the message (its verbose log says so) and nobody to give it to.
     QVERIFY(waitForLine(proxy, "sent before any backend"));
 
-    Child *backend = guard.startPythonBackend(QStringLiteral("echo-sjp.py"), ports.pythonArgs() << QStringLiteral("-v"));
+    Child *backend =
+        guard.startPythonBackend(QStringLiteral("echo-sjp.py"), ports.pythonArgs() << QStringLiteral("-v"));
     QVERIFY(backend);
     QVERIFY(ws.waitForMessages(1));
     QCOMPARE(ws.messages(), QStringList{QStringLiteral("sent before any backend")});
@@ -774,7 +791,8 @@ void tst_EndToEnd::clientDropsMidStream()
     ProcessGuard guard;
     Child *proxy = guard.startProxy(ports.proxyArgs(), ports.http);
     QVERIFY(proxy);
-    Child *backend = guard.startPythonBackend(QStringLiteral("echo-sjp.py"), ports.pythonArgs() << QStringLiteral("-v"));
+    Child *backend =
+        guard.startPythonBackend(QStringLiteral("echo-sjp.py"), ports.pythonArgs() << QStringLiteral("-v"));
     QVERIFY(backend);
 
     {
@@ -825,10 +843,10 @@ void tst_EndToEnd::twoServicesOnOnePort()
     b.out = ports.at(4);
 
     const QByteArray config = QStringLiteral("{\"http\": {\"address\": \"127.0.0.1\", \"port\": %1},\n"
-                                                 " \"services\": [\n"
-                                                 "  {\"prefix\": \"/a\", \"zmq\": {\"in\": \"%2\", \"out\": \"%3\"}},\n"
-                                                 "  {\"prefix\": \"/b\", \"zmq\": {\"in\": \"%4\", \"out\": \"%5\"}}\n"
-                                                 " ]}\n")
+                                             " \"services\": [\n"
+                                             "  {\"prefix\": \"/a\", \"zmq\": {\"in\": \"%2\", \"out\": \"%3\"}},\n"
+                                             "  {\"prefix\": \"/b\", \"zmq\": {\"in\": \"%4\", \"out\": \"%5\"}}\n"
+                                             " ]}\n")
                                   .arg(http)
                                   .arg(a.inEndpoint(), a.outEndpoint(), b.inEndpoint(), b.outEndpoint())
                                   .toUtf8();

@@ -100,9 +100,16 @@ struct Ports
     bool ok() const { return http != 0; }
     QStringList proxyArgs() const
     {
-        return {QStringLiteral("--http-address"), QStringLiteral("127.0.0.1"), QStringLiteral("-p"), QString::number(http),
-                QStringLiteral("-a"), QStringLiteral("127.0.0.1"), QStringLiteral("-i"), QString::number(in),
-                QStringLiteral("-o"), QString::number(out)};
+        return {QStringLiteral("--http-address"),
+                QStringLiteral("127.0.0.1"),
+                QStringLiteral("-p"),
+                QString::number(http),
+                QStringLiteral("-a"),
+                QStringLiteral("127.0.0.1"),
+                QStringLiteral("-i"),
+                QString::number(in),
+                QStringLiteral("-o"),
+                QString::number(out)};
     }
     QString inEndpoint() const { return QStringLiteral("tcp://127.0.0.1:%1").arg(in); }
     QString outEndpoint() const { return QStringLiteral("tcp://127.0.0.1:%1").arg(out); }
@@ -314,10 +321,7 @@ private Q_SLOTS:
     void secondSignalExitsAtOnce();
 };
 
-void tst_Shutdown::initTestCase()
-{
-    QVERIFY2(QFile::exists(cliPath()), qPrintable(cliPath()));
-}
+void tst_Shutdown::initTestCase() { QVERIFY2(QFile::exists(cliPath()), qPrintable(cliPath())); }
 
 void tst_Shutdown::sigtermClosesEverySession()
 {
@@ -409,8 +413,7 @@ void tst_Shutdown::secondSignalExitsAtOnce()
     // then certain to be a second signal.
     proxy->sendSignal(SIGTERM);
     QDeadlineTimer deadline(kWaitMs);
-    while (sigtermPending(proxy->processId()) && !deadline.hasExpired()) {
-    }
+    while (sigtermPending(proxy->processId()) && !deadline.hasExpired()) {}
     QVERIFY(!deadline.hasExpired());
     proxy->sendSignal(SIGTERM);
 

@@ -14,7 +14,8 @@ using namespace SockJsProxy;
 
 namespace {
 
-LogModel::Entry entry(LogModel::Level level, const QString &text, const QString &category = QStringLiteral("sockjsproxy.session"))
+LogModel::Entry entry(LogModel::Level level, const QString &text,
+                      const QString &category = QStringLiteral("sockjsproxy.session"))
 {
     return {QDateTime::currentDateTime(), level, category, text};
 }
@@ -82,11 +83,13 @@ void tst_LogModel::appendAndCap()
     QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
     QCOMPARE(model.capacity(), LogModel::kDefaultCapacity);
     model.setCapacity(4);
-    model.append({entry(LogModel::Level::Info, "1"), entry(LogModel::Level::Info, "2"), entry(LogModel::Level::Info, "3")});
+    model.append(
+        {entry(LogModel::Level::Info, "1"), entry(LogModel::Level::Info, "2"), entry(LogModel::Level::Info, "3")});
     model.append({entry(LogModel::Level::Warning, "4"), entry(LogModel::Level::Debug, "5")});
     QCOMPARE(texts(model), (QStringList{"2", "3", "4", "5"}));
-    model.append({entry(LogModel::Level::Info, "6"), entry(LogModel::Level::Info, "7"), entry(LogModel::Level::Info, "8"),
-                  entry(LogModel::Level::Info, "9"), entry(LogModel::Level::Info, "10")});
+    model.append({entry(LogModel::Level::Info, "6"), entry(LogModel::Level::Info, "7"),
+                  entry(LogModel::Level::Info, "8"), entry(LogModel::Level::Info, "9"),
+                  entry(LogModel::Level::Info, "10")});
     QCOMPARE(texts(model), (QStringList{"7", "8", "9", "10"}));
     QCOMPARE(model.index(0, LogModel::LevelColumn).data().toString(), QStringLiteral("info"));
     QCOMPARE(model.index(0, LogModel::CategoryColumn).data().toString(), QStringLiteral("sockjsproxy.session"));

@@ -135,7 +135,8 @@ void tst_MonitorWindow::showsSessionsInspectsAndDisconnects()
     const QByteArray wsId = model->idAt(wsRow);
     const QByteArray xhrId = model->idAt(xhrRow);
     QCOMPARE(model->sessionAt(wsRow).service, QStringLiteral("/echo"));
-    QVERIFY(model->index(wsRow, SessionTableModel::RemoteColumn).data().toString().startsWith(QLatin1String("127.0.0.1:")));
+    QVERIFY(
+        model->index(wsRow, SessionTableModel::RemoteColumn).data().toString().startsWith(QLatin1String("127.0.0.1:")));
     QTRY_COMPARE_WITH_TIMEOUT(model->sessionAt(model->rowOf(wsId)).state, QStringLiteral("open"), kWaitMs);
     QCOMPARE(window.sessionFilter()->rowCount(), 2);
 
@@ -157,10 +158,10 @@ void tst_MonitorWindow::showsSessionsInspectsAndDisconnects()
     // A message from the client: in the inspector, both ways (the backend echoes).
     ws.sendTextMessage(QStringLiteral("[\"hello monitor\"]"));
     QTRY_VERIFY_WITH_TIMEOUT(wsMessages.contains(QStringLiteral("a[\"hello monitor\"]")), kWaitMs);
-    QTRY_VERIFY_WITH_TIMEOUT(inspectorShows(window.inspector(), TrafficEvent::Direction::In, QStringLiteral("hello monitor")),
-                             kWaitMs);
-    QTRY_VERIFY_WITH_TIMEOUT(inspectorShows(window.inspector(), TrafficEvent::Direction::Out, QStringLiteral("hello monitor")),
-                             kWaitMs);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        inspectorShows(window.inspector(), TrafficEvent::Direction::In, QStringLiteral("hello monitor")), kWaitMs);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        inspectorShows(window.inspector(), TrafficEvent::Direction::Out, QStringLiteral("hello monitor")), kWaitMs);
     // The table's counters follow too.
     QTRY_COMPARE_WITH_TIMEOUT(model->sessionAt(model->rowOf(wsId)).messagesIn, quint64(1), kWaitMs);
 

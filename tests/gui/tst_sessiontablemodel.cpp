@@ -153,8 +153,8 @@ void tst_SessionTableModel::removeScattered()
     model.applyChanges({}, {"s3", "s0", "s19", "s2", "s10", "s4", "s18", "s3"});
     QCOMPARE(removed.count(), 4);
     QCOMPARE(model.rowCount(), 13);
-    QCOMPARE(ids(model), (QList<QByteArray>{"s1", "s5", "s6", "s7", "s8", "s9", "s11", "s12", "s13", "s14", "s15",
-                                            "s16", "s17"}));
+    QCOMPARE(ids(model),
+             (QList<QByteArray>{"s1", "s5", "s6", "s7", "s8", "s9", "s11", "s12", "s13", "s14", "s15", "s16", "s17"}));
     checkIndex(model);
 }
 
@@ -199,7 +199,8 @@ void tst_SessionTableModel::displayAndRoles()
     QCOMPARE(model.index(0, SessionTableModel::StateColumn).data(SessionTableModel::IdRole).toByteArray(),
              QByteArray("id-1"));
     QVERIFY(model.index(0, SessionTableModel::StateColumn).data(Qt::ForegroundRole).isValid());
-    QCOMPARE(model.headerData(SessionTableModel::TransportColumn, Qt::Horizontal).toString(), QStringLiteral("Transport"));
+    QCOMPARE(model.headerData(SessionTableModel::TransportColumn, Qt::Horizontal).toString(),
+             QStringLiteral("Transport"));
     QCOMPARE(SessionTableModel::formatBytes(512), QStringLiteral("512 B"));
     QCOMPARE(SessionTableModel::formatBytes(3 * 1024 * 1024), QStringLiteral("3.0 MiB"));
 }
@@ -239,9 +240,9 @@ void tst_SessionTableModel::filterByServiceTransportAndText()
     c.remoteAddress = QStringLiteral("192.168.1.20");
     c.remotePort = 51000;
     c.userAgent = QStringLiteral("curl/7.88");
-    model.applyChanges({session("a", QStringLiteral("/echo"), "websocket"),
-                        session("b", QStringLiteral("/echo"), "xhr-streaming"), c},
-                       {});
+    model.applyChanges(
+        {session("a", QStringLiteral("/echo"), "websocket"), session("b", QStringLiteral("/echo"), "xhr-streaming"), c},
+        {});
     QCOMPARE(proxy.rowCount(), 3);
 
     proxy.setServiceFilter(QStringLiteral("/echo"));

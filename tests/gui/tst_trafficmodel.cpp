@@ -17,7 +17,8 @@ using namespace SockJsProxy;
 
 namespace {
 
-TrafficEvent trafficEvent(const QByteArray &session, int n, TrafficEvent::Direction direction = TrafficEvent::Direction::In)
+TrafficEvent trafficEvent(const QByteArray &session, int n,
+                          TrafficEvent::Direction direction = TrafficEvent::Direction::In)
 {
     TrafficEvent e;
     e.sessionId = session;
@@ -215,8 +216,9 @@ void tst_TrafficModel::inspectorBatchesPausesAndClears()
     // A storm larger than the cap keeps the newest capacity() messages.
     for (int i = 500; i < 5500; ++i)
         source.emitTraffic(trafficEvent("s", i));
-    QTRY_COMPARE(inspector.model()->index(inspector.model()->rowCount() - 1, TrafficModel::TextColumn).data().toString(),
-                 QStringLiteral("message 5499"));
+    QTRY_COMPARE(
+        inspector.model()->index(inspector.model()->rowCount() - 1, TrafficModel::TextColumn).data().toString(),
+        QStringLiteral("message 5499"));
     QCOMPARE(inspector.model()->rowCount(), TrafficModel::kDefaultCapacity);
 
     // Paused: nothing is appended, not even later.
@@ -230,8 +232,9 @@ void tst_TrafficModel::inspectorBatchesPausesAndClears()
     QCOMPARE(inserted.count(), insertions);
     inspector.setPaused(false);
     source.emitTraffic(trafficEvent("s", 6001));
-    QTRY_COMPARE(inspector.model()->index(inspector.model()->rowCount() - 1, TrafficModel::TextColumn).data().toString(),
-                 QStringLiteral("message 6001"));
+    QTRY_COMPARE(
+        inspector.model()->index(inspector.model()->rowCount() - 1, TrafficModel::TextColumn).data().toString(),
+        QStringLiteral("message 6001"));
 
     inspector.clear();
     QCOMPARE(inspector.model()->rowCount(), 0);

@@ -58,15 +58,9 @@ bool waitUntil(Predicate &&predicate, int timeoutMs = kWaitMs)
     return true;
 }
 
-QJsonObject jsonObject(const QByteArray &bytes)
-{
-    return QJsonDocument::fromJson(bytes).object();
-}
+QJsonObject jsonObject(const QByteArray &bytes) { return QJsonDocument::fromJson(bytes).object(); }
 
-QByteArray json(const QJsonObject &object)
-{
-    return QJsonDocument(object).toJson(QJsonDocument::Compact);
-}
+QByteArray json(const QJsonObject &object) { return QJsonDocument(object).toJson(QJsonDocument::Compact); }
 
 QStringList decodedMessages(const QList<QByteArray> &frames)
 {
@@ -98,14 +92,18 @@ public:
     }
     void send(const QStringList &messages)
     {
-        socket.sendTextMessage(QString::fromUtf8(QJsonDocument(QJsonArray::fromStringList(messages)).toJson(QJsonDocument::Compact)));
+        socket.sendTextMessage(
+            QString::fromUtf8(QJsonDocument(QJsonArray::fromStringList(messages)).toJson(QJsonDocument::Compact)));
     }
     QStringList messages() const { return decodedMessages(frames); }
     bool waitForMessages(qsizetype count)
     {
         return waitUntil([&] { return messages().size() >= count || disconnected; }) && messages().size() >= count;
     }
-    bool waitForDisconnect() { return waitUntil([this] { return disconnected; }); }
+    bool waitForDisconnect()
+    {
+        return waitUntil([this] { return disconnected; });
+    }
 
     QWebSocket socket;
     QList<QByteArray> frames;
@@ -121,8 +119,7 @@ public:
         connect(&socket, &QWebSocket::textMessageReceived, this,
                 [this](const QString &message) { events.append(jsonObject(message.toUtf8())); });
         connect(&socket, &QWebSocket::disconnected, this, [this] { disconnected = true; });
-        connect(&socket, qOverload<QAbstractSocket::SocketError>(&QWebSocket::error), this,
-                [this] { failed = true; });
+        connect(&socket, qOverload<QAbstractSocket::SocketError>(&QWebSocket::error), this, [this] { failed = true; });
     }
     bool open(quint16 port, const QString &query = QString())
     {
@@ -452,7 +449,8 @@ void tst_ControlServer::sendCommand()
     const QByteArray id = openSockJsSession(&client, "s");
     const QString message = QString::fromUtf8("hello from control \xe2\x98\x83");
     const HttpClient::Response response =
-        post("/api/sessions/send", json({{QStringLiteral("id"), QString::fromLatin1(id)}, {QStringLiteral("message"), message}}));
+        post("/api/sessions/send",
+             json({{QStringLiteral("id"), QString::fromLatin1(id)}, {QStringLiteral("message"), message}}));
     QCOMPARE(response.status, 200);
     QCOMPARE(jsonObject(response.body).value(QStringLiteral("sent")).toBool(), true);
     QVERIFY(client.waitForMessages(1));
@@ -469,8 +467,9 @@ void tst_ControlServer::inspectCommand()
     QVERIFY(session);
     QSignalSpy trafficSpy(m_monitor.get(), &MonitorSource::traffic);
 
-    HttpClient::Response response = post(
-        "/api/sessions/inspect", json({{QStringLiteral("id"), QString::fromLatin1(id)}, {QStringLiteral("inspect"), true}}));
+    HttpClient::Response response =
+        post("/api/sessions/inspect",
+             json({{QStringLiteral("id"), QString::fromLatin1(id)}, {QStringLiteral("inspect"), true}}));
     QCOMPARE(response.status, 200);
     QCOMPARE(jsonObject(response.body).value(QStringLiteral("inspecting")).toBool(), true);
     QVERIFY(session->isInspected());
@@ -507,7 +506,8 @@ void tst_ControlServer::clearCountersCommand()
     QCOMPARE(jsonObject(response.body).value(QStringLiteral("cleared")).toBool(), true);
     QCOMPARE(m_monitor->stats().counters.messagesIn, quint64(0));
     const QJsonObject snapshot = jsonObject(get("/api/snapshot").body);
-    QCOMPARE(MonitorStats::fromJson(snapshot.value(QStringLiteral("stats")).toObject()).counters.messagesIn, quint64(0));
+    QCOMPARE(MonitorStats::fromJson(snapshot.value(QStringLiteral("stats")).toObject()).counters.messagesIn,
+             quint64(0));
     // Prometheus keeps counting from where it was.
     QVERIFY(get("/metrics").body.contains("\nsockjsproxy_messages_in_total{service=\"/echo\"} 2\n"));
 }
@@ -520,8 +520,8 @@ void tst_ControlServer::httpErrors_data()
     QTest::addColumn<int>("status");
     QTest::addColumn<QByteArray>("allow");
 
-    QTest::newRow("GET a command") << QByteArray("GET") << QByteArray("/api/sessions/disconnect") << QByteArray()
-                                   << 405 << QByteArray("POST");
+    QTest::newRow("GET a command") << QByteArray("GET") << QByteArray("/api/sessions/disconnect") << QByteArray() << 405
+                                   << QByteArray("POST");
     QTest::newRow("PUT a command") << QByteArray("PUT") << QByteArray("/api/sessions/send") << QByteArray("{}") << 405
                                    << QByteArray("POST");
     QTest::newRow("GET clear") << QByteArray("GET") << QByteArray("/api/counters/clear") << QByteArray() << 405
@@ -533,20 +533,21 @@ void tst_ControlServer::httpErrors_data()
     QTest::newRow("POST snapshot") << QByteArray("POST") << QByteArray("/api/snapshot") << QByteArray("{}") << 405
                                    << QByteArray("GET");
     QTest::newRow("unknown path") << QByteArray("GET") << QByteArray("/nope") << QByteArray() << 404 << QByteArray();
-    QTest::newRow("unknown command path") << QByteArray("POST") << QByteArray("/api/sessions/explode") << QByteArray("{}")
-                                          << 404 << QByteArray();
+    QTest::newRow("unknown command path")
+        << QByteArray("POST") << QByteArray("/api/sessions/explode") << QByteArray("{}") << 404 << QByteArray();
     QTest::newRow("root") << QByteArray("GET") << QByteArray("/") << QByteArray() << 404 << QByteArray();
-    QTest::newRow("trailing slash") << QByteArray("GET") << QByteArray("/metrics/") << QByteArray() << 404 << QByteArray();
-    QTest::newRow("bad JSON") << QByteArray("POST") << QByteArray("/api/sessions/disconnect") << QByteArray("{\"ids\": [")
-                              << 400 << QByteArray();
+    QTest::newRow("trailing slash") << QByteArray("GET") << QByteArray("/metrics/") << QByteArray() << 404
+                                    << QByteArray();
+    QTest::newRow("bad JSON") << QByteArray("POST") << QByteArray("/api/sessions/disconnect")
+                              << QByteArray("{\"ids\": [") << 400 << QByteArray();
     QTest::newRow("JSON array body") << QByteArray("POST") << QByteArray("/api/sessions/send") << QByteArray("[1, 2]")
                                      << 400 << QByteArray();
-    QTest::newRow("JSON string body") << QByteArray("POST") << QByteArray("/api/sessions/inspect") << QByteArray("\"x\"")
-                                      << 400 << QByteArray();
+    QTest::newRow("JSON string body") << QByteArray("POST") << QByteArray("/api/sessions/inspect")
+                                      << QByteArray("\"x\"") << 400 << QByteArray();
     QTest::newRow("ids not an array") << QByteArray("POST") << QByteArray("/api/sessions/disconnect")
                                       << QByteArray("{\"ids\": \"abc\"}") << 400 << QByteArray();
-    QTest::newRow("disconnect without ids") << QByteArray("POST") << QByteArray("/api/sessions/disconnect") << QByteArray()
-                                            << 400 << QByteArray();
+    QTest::newRow("disconnect without ids")
+        << QByteArray("POST") << QByteArray("/api/sessions/disconnect") << QByteArray() << 400 << QByteArray();
     QTest::newRow("send without message") << QByteArray("POST") << QByteArray("/api/sessions/send")
                                           << QByteArray("{\"id\": \"abc\"}") << 400 << QByteArray();
     QTest::newRow("send with a number") << QByteArray("POST") << QByteArray("/api/sessions/send")
@@ -586,26 +587,29 @@ void tst_ControlServer::token_data()
     QTest::addColumn<int>("status");
 
     QTest::newRow("snapshot, none") << QByteArray("/api/snapshot") << Headers() << 401;
-    QTest::newRow("snapshot, bearer") << QByteArray("/api/snapshot") << Headers{{"Authorization", "Bearer " + kToken}} << 200;
+    QTest::newRow("snapshot, bearer") << QByteArray("/api/snapshot") << Headers{{"Authorization", "Bearer " + kToken}}
+                                      << 200;
     QTest::newRow("snapshot, bearer lower-case header")
         << QByteArray("/api/snapshot") << Headers{{"authorization", "Bearer " + kToken}} << 200;
     QTest::newRow("snapshot, query") << QByteArray("/api/snapshot?token=" + kToken) << Headers() << 200;
     QTest::newRow("snapshot, query among others")
         << QByteArray("/api/snapshot?x=1&token=" + kToken + "&y=2") << Headers() << 200;
-    QTest::newRow("snapshot, wrong bearer") << QByteArray("/api/snapshot") << Headers{{"Authorization", "Bearer nope"}} << 401;
-    QTest::newRow("snapshot, token prefix") << QByteArray("/api/snapshot")
-                                            << Headers{{"Authorization", "Bearer " + kToken.left(5)}} << 401;
-    QTest::newRow("snapshot, token longer") << QByteArray("/api/snapshot")
-                                            << Headers{{"Authorization", "Bearer " + kToken + "x"}} << 401;
-    QTest::newRow("snapshot, basic scheme") << QByteArray("/api/snapshot") << Headers{{"Authorization", "Basic " + kToken}}
-                                            << 401;
+    QTest::newRow("snapshot, wrong bearer")
+        << QByteArray("/api/snapshot") << Headers{{"Authorization", "Bearer nope"}} << 401;
+    QTest::newRow("snapshot, token prefix")
+        << QByteArray("/api/snapshot") << Headers{{"Authorization", "Bearer " + kToken.left(5)}} << 401;
+    QTest::newRow("snapshot, token longer")
+        << QByteArray("/api/snapshot") << Headers{{"Authorization", "Bearer " + kToken + "x"}} << 401;
+    QTest::newRow("snapshot, basic scheme")
+        << QByteArray("/api/snapshot") << Headers{{"Authorization", "Basic " + kToken}} << 401;
     QTest::newRow("snapshot, wrong query") << QByteArray("/api/snapshot?token=nope") << Headers() << 401;
     QTest::newRow("snapshot, empty query") << QByteArray("/api/snapshot?token=") << Headers() << 401;
     QTest::newRow("metrics, none") << QByteArray("/metrics") << Headers() << 401;
     QTest::newRow("metrics, bearer") << QByteArray("/metrics") << Headers{{"Authorization", "Bearer " + kToken}} << 200;
     QTest::newRow("metrics, query") << QByteArray("/metrics?token=" + kToken) << Headers() << 200;
     QTest::newRow("unknown path, none") << QByteArray("/nope") << Headers() << 401; // nothing told without a token
-    QTest::newRow("unknown path, bearer") << QByteArray("/nope") << Headers{{"Authorization", "Bearer " + kToken}} << 404;
+    QTest::newRow("unknown path, bearer")
+        << QByteArray("/nope") << Headers{{"Authorization", "Bearer " + kToken}} << 404;
 }
 
 void tst_ControlServer::token()
@@ -653,7 +657,9 @@ void tst_ControlServer::streamNeedsToken()
     HttpClient http(m_control->port());
     QVERIFY(http.connectToServer());
     http.sendRequest("GET", "/api/stream", QByteArray(),
-                     {{"Upgrade", "websocket"}, {"Connection", "Upgrade"}, {"Sec-WebSocket-Key", "x3JJHMbDL1EzLkh9GBhXDw=="},
+                     {{"Upgrade", "websocket"},
+                      {"Connection", "Upgrade"},
+                      {"Sec-WebSocket-Key", "x3JJHMbDL1EzLkh9GBhXDw=="},
                       {"Sec-WebSocket-Version", "13"}});
     QCOMPARE(http.readResponse().status, 401);
 }
@@ -742,7 +748,8 @@ void tst_ControlServer::streamCommands()
     QCOMPARE(reply.value(QStringLiteral("cleared")).toBool(), true);
     QCOMPARE(m_monitor->stats().counters.sessionsOpened, quint64(0));
 
-    reply = stream.request({{QStringLiteral("command"), QStringLiteral("inspect")}, {QStringLiteral("id"), QString::fromLatin1(idA)}});
+    reply = stream.request(
+        {{QStringLiteral("command"), QStringLiteral("inspect")}, {QStringLiteral("id"), QString::fromLatin1(idA)}});
     QCOMPARE(reply.value(QStringLiteral("inspecting")).toBool(), true);
 
     // Errors are replies too, and the stream goes on.
@@ -858,7 +865,8 @@ void tst_ControlServer::inspectionCountedOverClients()
     QVERIFY(session->isInspected()); // two still inspects
 
     a.send({QStringLiteral("for two")});
-    QVERIFY(two.waitFor(QStringLiteral("traffic"), 2).value(QStringLiteral("data")).toString() == QLatin1String("for two"));
+    QVERIFY(two.waitFor(QStringLiteral("traffic"), 2).value(QStringLiteral("data")).toString()
+            == QLatin1String("for two"));
     // A round trip through one: anything sent to it before has arrived.
     QVERIFY(!one.request({{QStringLiteral("command"), QStringLiteral("clear_counters")}}).isEmpty());
     QVERIFY(one.ofType(QStringLiteral("traffic")).isEmpty());

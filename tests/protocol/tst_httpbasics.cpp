@@ -13,9 +13,9 @@
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QJsonArray>
 #include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QTest>
@@ -153,10 +153,7 @@ void tst_HttpBasics::init()
     QVERIFY(m_server->start());
 }
 
-void tst_HttpBasics::cleanup()
-{
-    m_server.reset();
-}
+void tst_HttpBasics::cleanup() { m_server.reset(); }
 
 // --- 1. Greeting ---------------------------------------------------------------
 
@@ -231,8 +228,7 @@ void tst_HttpBasics::info_data()
 
     QTest::newRow("echo, Origin test") << QByteArray("/echo") << QByteArray("test") << true << false;
     QTest::newRow("echo, Origin null") << QByteArray("/echo") << QByteArray("null") << true << false;
-    QTest::newRow("echo, Origin http") << QByteArray("/echo") << QByteArray("http://example.com:8000") << true
-                                       << false;
+    QTest::newRow("echo, Origin http") << QByteArray("/echo") << QByteArray("http://example.com:8000") << true << false;
     QTest::newRow("disabled websocket") << QByteArray("/disabled_websocket_echo") << QByteArray("test") << false
                                         << false;
     QTest::newRow("cookie needed") << QByteArray("/cookie_needed_echo") << QByteArray("test") << true << true;
@@ -306,8 +302,7 @@ void tst_HttpBasics::infoOptions_data()
     QTest::newRow("Origin null") << QByteArray("/echo") << QByteArray("null") << QByteArray();
     QTest::newRow("request headers") << QByteArray("/echo") << QByteArray("test") << QByteArray("a, b, c");
     QTest::newRow("empty request headers") << QByteArray("/echo") << QByteArray("test") << QByteArray("");
-    QTest::newRow("disabled websocket") << QByteArray("/disabled_websocket_echo") << QByteArray("null")
-                                        << QByteArray();
+    QTest::newRow("disabled websocket") << QByteArray("/disabled_websocket_echo") << QByteArray("null") << QByteArray();
     QTest::newRow("cookie needed") << QByteArray("/cookie_needed_echo") << QByteArray("test") << QByteArray();
 }
 
@@ -392,9 +387,9 @@ void tst_HttpBasics::iframe()
 void tst_HttpBasics::iframeInvalid_data()
 {
     QTest::addColumn<QByteArray>("path");
-    for (const char *path : {"/echo/iframe.htm", "/echo/iframe", "/echo/IFRAME.HTML", "/echo/IFRAME",
-                             "/echo/iframe.HTML", "/echo/iframe.xml", "/echo/iframe-/.html", "/echo/iframeA.html",
-                             "/echo/iframe-a.html/"})
+    for (const char *path :
+         {"/echo/iframe.htm", "/echo/iframe", "/echo/IFRAME.HTML", "/echo/IFRAME", "/echo/iframe.HTML",
+          "/echo/iframe.xml", "/echo/iframe-/.html", "/echo/iframeA.html", "/echo/iframe-a.html/"})
         QTest::newRow(path) << QByteArray(path);
 }
 
@@ -559,12 +554,22 @@ void tst_HttpBasics::pipelined()
     HttpClient client(port());
     QVERIFY(client.connectToServer());
     const QByteArray host = "Host: 127.0.0.1\r\n";
-    client.write("GET /echo HTTP/1.1\r\n" + host + "\r\n"
-                 "GET /echo/info HTTP/1.1\r\n" + host + "Origin: test\r\n\r\n"
-                 "GET /echo/a/a HTTP/1.1\r\n" + host + "\r\n"
-                 "OPTIONS /echo/info HTTP/1.1\r\n" + host + "Origin: null\r\n\r\n"
-                 "GET /echo/iframe.html HTTP/1.1\r\n" + host + "\r\n"
-                 "GET /echo/ HTTP/1.1\r\n" + host + "Connection: close\r\n\r\n");
+    client.write("GET /echo HTTP/1.1\r\n" + host
+                 + "\r\n"
+                   "GET /echo/info HTTP/1.1\r\n"
+                 + host
+                 + "Origin: test\r\n\r\n"
+                   "GET /echo/a/a HTTP/1.1\r\n"
+                 + host
+                 + "\r\n"
+                   "OPTIONS /echo/info HTTP/1.1\r\n"
+                 + host
+                 + "Origin: null\r\n\r\n"
+                   "GET /echo/iframe.html HTTP/1.1\r\n"
+                 + host
+                 + "\r\n"
+                   "GET /echo/ HTTP/1.1\r\n"
+                 + host + "Connection: close\r\n\r\n");
 
     const Response greeting = client.readResponse();
     QVERIFY(greeting.ok);
@@ -601,11 +606,14 @@ void tst_HttpBasics::pipelinedSession()
     QVERIFY(client.connectToServer());
     const QByteArray host = "Host: 127.0.0.1\r\n";
     const QByteArray body = "[\"x\",\"y\"]";
-    client.write("POST /echo/000/piped/xhr HTTP/1.1\r\n" + host + "Content-Length: 0\r\n\r\n"
-                 "POST /echo/000/piped/xhr_send HTTP/1.1\r\n" + host + "Content-Length: "
-                 + QByteArray::number(body.size()) + "\r\n\r\n" + body
-                 + "POST /echo/000/piped/xhr HTTP/1.1\r\n" + host + "Content-Length: 0\r\n\r\n"
-                   "GET /echo HTTP/1.1\r\n" + host + "\r\n");
+    client.write("POST /echo/000/piped/xhr HTTP/1.1\r\n" + host
+                 + "Content-Length: 0\r\n\r\n"
+                   "POST /echo/000/piped/xhr_send HTTP/1.1\r\n"
+                 + host + "Content-Length: " + QByteArray::number(body.size()) + "\r\n\r\n" + body
+                 + "POST /echo/000/piped/xhr HTTP/1.1\r\n" + host
+                 + "Content-Length: 0\r\n\r\n"
+                   "GET /echo HTTP/1.1\r\n"
+                 + host + "\r\n");
     const Response open = client.readResponse();
     QVERIFY(open.ok);
     QCOMPARE(open.status, 200);
@@ -689,11 +697,11 @@ void tst_HttpBasics::limits_data()
     QTest::addColumn<int>("status");
 
     const QByteArray host = "Host: 127.0.0.1\r\n";
-    QTest::newRow("header within limit") << QByteArray("GET /echo HTTP/1.1\r\n" + host + "X-Pad: "
-                                                       + QByteArray(500, 'p') + "\r\n\r\n")
+    QTest::newRow("header within limit") << QByteArray("GET /echo HTTP/1.1\r\n" + host
+                                                       + "X-Pad: " + QByteArray(500, 'p') + "\r\n\r\n")
                                          << 200;
-    QTest::newRow("oversized header") << QByteArray("GET /echo HTTP/1.1\r\n" + host + "X-Pad: "
-                                                    + QByteArray(2000, 'p') + "\r\n\r\n")
+    QTest::newRow("oversized header") << QByteArray("GET /echo HTTP/1.1\r\n" + host + "X-Pad: " + QByteArray(2000, 'p')
+                                                    + "\r\n\r\n")
                                       << 431;
     QByteArray many = "GET /echo HTTP/1.1\r\n" + host;
     for (int i = 0; i < 9; ++i)
@@ -712,8 +720,8 @@ void tst_HttpBasics::limits_data()
     QTest::newRow("oversized body, announced only")
         << QByteArray("POST /echo/000/x/xhr_send HTTP/1.1\r\n" + host + "Content-Length: 100000000\r\n\r\n") << 413;
     QTest::newRow("oversized chunked body")
-        << QByteArray("POST /echo/000/x/xhr_send HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\n\r\n"
-                      + "400\r\n" + QByteArray(1024, ' ') + "\r\n" + "400\r\n" + QByteArray(1024, ' ') + "\r\n0\r\n\r\n")
+        << QByteArray("POST /echo/000/x/xhr_send HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\n\r\n" + "400\r\n"
+                      + QByteArray(1024, ' ') + "\r\n" + "400\r\n" + QByteArray(1024, ' ') + "\r\n0\r\n\r\n")
         << 413;
 }
 
@@ -824,10 +832,9 @@ void tst_HttpBasics::staticFiles_data()
                           << QByteArray("{\"a\":1}\n");
     QTest::newRow("png") << QByteArray("/static/image.png") << QByteArray("image/png")
                          << QByteArray("\x89PNG\r\n\x1a\n\0\0", 10);
-    QTest::newRow("js") << QByteArray("/static/app.js") << QByteArray("javascript")
-                        << QByteArray("console.log(1);\n");
-    QTest::newRow("percent-encoded name") << QByteArray("/static/with%20space.txt") << QByteArray("text/plain")
-                                          << QByteArray("spaced\n");
+    QTest::newRow("js") << QByteArray("/static/app.js") << QByteArray("javascript") << QByteArray("console.log(1);\n");
+    QTest::newRow("percent-encoded name")
+        << QByteArray("/static/with%20space.txt") << QByteArray("text/plain") << QByteArray("spaced\n");
     QTest::newRow("nested") << QByteArray("/static/sub/deeper/file.txt") << QByteArray("text/plain")
                             << QByteArray("deep\n");
     QTest::newRow("query ignored") << QByteArray("/static/hello.txt?v=2") << QByteArray("text/plain")
@@ -990,8 +997,8 @@ void tst_HttpBasics::slowClient_data()
     QTest::newRow("GET head unfinished") << QByteArray("GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\n");
     QTest::newRow("request line unfinished") << QByteArray("GET /ec");
     QTest::newRow("POST head unfinished") << QByteArray("POST /echo/000/x/xhr HTTP/1.1\r\nHost: 127.0.0.1\r\n");
-    QTest::newRow("body unfinished")
-        << QByteArray("POST /echo/000/x/xhr_send HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10\r\n\r\n[\"a");
+    QTest::newRow("body unfinished") << QByteArray(
+        "POST /echo/000/x/xhr_send HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10\r\n\r\n[\"a");
 }
 
 void tst_HttpBasics::slowClient()

@@ -52,20 +52,14 @@ const QList<QByteArray> kReceivingTransports = {"xhr", "xhr_streaming", "eventso
 const QList<QByteArray> kStreamingTransports = {"xhr_streaming", "eventsource", "htmlfile"};
 const QList<QByteArray> kPollingTransports = {"xhr", "jsonp"};
 
-QByteArray newSessionId()
-{
-    return QUuid::createUuid().toByteArray(QUuid::WithoutBraces);
-}
+QByteArray newSessionId() { return QUuid::createUuid().toByteArray(QUuid::WithoutBraces); }
 
-bool isStreaming(const QByteArray &transport)
-{
-    return kStreamingTransports.contains(transport);
-}
+bool isStreaming(const QByteArray &transport) { return kStreamingTransports.contains(transport); }
 
 QByteArray methodOf(const QByteArray &endpoint)
 {
     return (endpoint == "eventsource" || endpoint == "htmlfile" || endpoint == "jsonp") ? QByteArray("GET")
-                                                                                       : QByteArray("POST");
+                                                                                        : QByteArray("POST");
 }
 
 // Content types of §12.1.
@@ -211,8 +205,7 @@ public:
     SessionClient(quint16 port, const QByteArray &prefix, const QByteArray &transport,
                   const QByteArray &sessionId = newSessionId())
         : m_port(port), m_prefix(prefix), m_transport(transport), m_sessionId(sessionId)
-    {
-    }
+    {}
 
     QByteArray sessionId() const { return m_sessionId; }
     // Head of the current stream or of the last poll.
@@ -332,29 +325,25 @@ private:
 QString clientKillerString()
 {
     static const char16_t ranges[][2] = {
-        {0x0000, 0x001f}, {0x0022, 0x0022}, {0x007f, 0x009f}, {0x00ad, 0x00ad}, {0x0300, 0x0333},
-        {0x033d, 0x0346}, {0x034a, 0x034c}, {0x0350, 0x0352}, {0x0357, 0x0358}, {0x035c, 0x0362},
-        {0x0374, 0x0374}, {0x037e, 0x037e}, {0x0387, 0x0387}, {0x0591, 0x05af}, {0x05c4, 0x05c4},
-        {0x0600, 0x0604}, {0x0610, 0x0617}, {0x0653, 0x0654}, {0x0657, 0x065b}, {0x065d, 0x065e},
-        {0x06df, 0x06e2}, {0x06eb, 0x06ec}, {0x070f, 0x070f}, {0x0730, 0x0730}, {0x0732, 0x0733},
-        {0x0735, 0x0736}, {0x073a, 0x073a}, {0x073d, 0x073d}, {0x073f, 0x0741}, {0x0743, 0x0743},
-        {0x0745, 0x0745}, {0x0747, 0x0747}, {0x07eb, 0x07f1}, {0x0951, 0x0951}, {0x0958, 0x095f},
-        {0x09dc, 0x09dd}, {0x09df, 0x09df}, {0x0a33, 0x0a33}, {0x0a36, 0x0a36}, {0x0a59, 0x0a5b},
-        {0x0a5e, 0x0a5e}, {0x0b5c, 0x0b5d}, {0x0e38, 0x0e39}, {0x0f43, 0x0f43}, {0x0f4d, 0x0f4d},
-        {0x0f52, 0x0f52}, {0x0f57, 0x0f57}, {0x0f5c, 0x0f5c}, {0x0f69, 0x0f69}, {0x0f72, 0x0f76},
-        {0x0f78, 0x0f78}, {0x0f80, 0x0f83}, {0x0f93, 0x0f93}, {0x0f9d, 0x0f9d}, {0x0fa2, 0x0fa2},
-        {0x0fa7, 0x0fa7}, {0x0fac, 0x0fac}, {0x0fb9, 0x0fb9}, {0x17b4, 0x17b5}, {0x1939, 0x193a},
-        {0x1a17, 0x1a17}, {0x1b6b, 0x1b6b}, {0x1cda, 0x1cdb}, {0x1dc0, 0x1dcf}, {0x1dfc, 0x1dfc},
-        {0x1dfe, 0x1dfe}, {0x1f71, 0x1f71}, {0x1f73, 0x1f73}, {0x1f75, 0x1f75}, {0x1f77, 0x1f77},
-        {0x1f79, 0x1f79}, {0x1f7b, 0x1f7b}, {0x1f7d, 0x1f7d}, {0x1fbb, 0x1fbb}, {0x1fbe, 0x1fbe},
-        {0x1fc9, 0x1fc9}, {0x1fcb, 0x1fcb}, {0x1fd3, 0x1fd3}, {0x1fdb, 0x1fdb}, {0x1fe3, 0x1fe3},
-        {0x1feb, 0x1feb}, {0x1fee, 0x1fef}, {0x1ff9, 0x1ff9}, {0x1ffb, 0x1ffb}, {0x1ffd, 0x1ffd},
-        {0x2000, 0x20ff}, {0x2126, 0x2126}, {0x212a, 0x212b}, {0x2329, 0x232a}, {0x2adc, 0x2adc},
-        {0x302b, 0x302c}, {0xaab2, 0xaab3}, {0xf900, 0xfa0d}, {0xfa10, 0xfa10}, {0xfa12, 0xfa12},
-        {0xfa15, 0xfa1e}, {0xfa20, 0xfa20}, {0xfa22, 0xfa22}, {0xfa25, 0xfa26}, {0xfa2a, 0xfa2d},
-        {0xfa30, 0xfa6d}, {0xfa70, 0xfad9}, {0xfb1d, 0xfb1d}, {0xfb1f, 0xfb1f}, {0xfb2a, 0xfb36},
-        {0xfb38, 0xfb3c}, {0xfb3e, 0xfb3e}, {0xfb40, 0xfb41}, {0xfb43, 0xfb44}, {0xfb46, 0xfb4e},
-        {0xfeff, 0xfeff}, {0xfff0, 0xffff},
+        {0x0000, 0x001f}, {0x0022, 0x0022}, {0x007f, 0x009f}, {0x00ad, 0x00ad}, {0x0300, 0x0333}, {0x033d, 0x0346},
+        {0x034a, 0x034c}, {0x0350, 0x0352}, {0x0357, 0x0358}, {0x035c, 0x0362}, {0x0374, 0x0374}, {0x037e, 0x037e},
+        {0x0387, 0x0387}, {0x0591, 0x05af}, {0x05c4, 0x05c4}, {0x0600, 0x0604}, {0x0610, 0x0617}, {0x0653, 0x0654},
+        {0x0657, 0x065b}, {0x065d, 0x065e}, {0x06df, 0x06e2}, {0x06eb, 0x06ec}, {0x070f, 0x070f}, {0x0730, 0x0730},
+        {0x0732, 0x0733}, {0x0735, 0x0736}, {0x073a, 0x073a}, {0x073d, 0x073d}, {0x073f, 0x0741}, {0x0743, 0x0743},
+        {0x0745, 0x0745}, {0x0747, 0x0747}, {0x07eb, 0x07f1}, {0x0951, 0x0951}, {0x0958, 0x095f}, {0x09dc, 0x09dd},
+        {0x09df, 0x09df}, {0x0a33, 0x0a33}, {0x0a36, 0x0a36}, {0x0a59, 0x0a5b}, {0x0a5e, 0x0a5e}, {0x0b5c, 0x0b5d},
+        {0x0e38, 0x0e39}, {0x0f43, 0x0f43}, {0x0f4d, 0x0f4d}, {0x0f52, 0x0f52}, {0x0f57, 0x0f57}, {0x0f5c, 0x0f5c},
+        {0x0f69, 0x0f69}, {0x0f72, 0x0f76}, {0x0f78, 0x0f78}, {0x0f80, 0x0f83}, {0x0f93, 0x0f93}, {0x0f9d, 0x0f9d},
+        {0x0fa2, 0x0fa2}, {0x0fa7, 0x0fa7}, {0x0fac, 0x0fac}, {0x0fb9, 0x0fb9}, {0x17b4, 0x17b5}, {0x1939, 0x193a},
+        {0x1a17, 0x1a17}, {0x1b6b, 0x1b6b}, {0x1cda, 0x1cdb}, {0x1dc0, 0x1dcf}, {0x1dfc, 0x1dfc}, {0x1dfe, 0x1dfe},
+        {0x1f71, 0x1f71}, {0x1f73, 0x1f73}, {0x1f75, 0x1f75}, {0x1f77, 0x1f77}, {0x1f79, 0x1f79}, {0x1f7b, 0x1f7b},
+        {0x1f7d, 0x1f7d}, {0x1fbb, 0x1fbb}, {0x1fbe, 0x1fbe}, {0x1fc9, 0x1fc9}, {0x1fcb, 0x1fcb}, {0x1fd3, 0x1fd3},
+        {0x1fdb, 0x1fdb}, {0x1fe3, 0x1fe3}, {0x1feb, 0x1feb}, {0x1fee, 0x1fef}, {0x1ff9, 0x1ff9}, {0x1ffb, 0x1ffb},
+        {0x1ffd, 0x1ffd}, {0x2000, 0x20ff}, {0x2126, 0x2126}, {0x212a, 0x212b}, {0x2329, 0x232a}, {0x2adc, 0x2adc},
+        {0x302b, 0x302c}, {0xaab2, 0xaab3}, {0xf900, 0xfa0d}, {0xfa10, 0xfa10}, {0xfa12, 0xfa12}, {0xfa15, 0xfa1e},
+        {0xfa20, 0xfa20}, {0xfa22, 0xfa22}, {0xfa25, 0xfa26}, {0xfa2a, 0xfa2d}, {0xfa30, 0xfa6d}, {0xfa70, 0xfad9},
+        {0xfb1d, 0xfb1d}, {0xfb1f, 0xfb1f}, {0xfb2a, 0xfb36}, {0xfb38, 0xfb3c}, {0xfb3e, 0xfb3e}, {0xfb40, 0xfb41},
+        {0xfb43, 0xfb44}, {0xfb46, 0xfb4e}, {0xfeff, 0xfeff}, {0xfff0, 0xffff},
     };
     QString text;
     for (const auto &range : ranges) {
@@ -494,10 +483,7 @@ void tst_HttpTransports::init()
     QVERIFY(m_server->start());
 }
 
-void tst_HttpTransports::cleanup()
-{
-    m_server.reset();
-}
+void tst_HttpTransports::cleanup() { m_server.reset(); }
 
 void tst_HttpTransports::addReceivingRows()
 {
@@ -656,10 +642,7 @@ void tst_HttpTransports::sessionUrls_ignoringServerId()
 
 // --- §5 Protocol, HandlingClose ------------------------------------------------------
 
-void tst_HttpTransports::protocol_openFrame_data()
-{
-    addReceivingRows();
-}
+void tst_HttpTransports::protocol_openFrame_data() { addReceivingRows(); }
 
 // A receiving request for an unknown session creates it and gets the open
 // frame at once; a polling response ends right after it.
@@ -698,10 +681,7 @@ void tst_HttpTransports::protocol_sendToUnknownSession()
     QVERIFY(!session("/echo", "bad_session"));
 }
 
-void tst_HttpTransports::protocol_messageFrame_data()
-{
-    addReceivingRows();
-}
+void tst_HttpTransports::protocol_messageFrame_data() { addReceivingRows(); }
 
 void tst_HttpTransports::protocol_messageFrame()
 {
@@ -714,10 +694,7 @@ void tst_HttpTransports::protocol_messageFrame()
     QCOMPARE(client.nextWrapped(), wrap(transport, "a[\"say \\\"hi\\\" \\\\o/\"]"));
 }
 
-void tst_HttpTransports::protocol_anotherConnectionStillOpen_data()
-{
-    addReceivingRows();
-}
+void tst_HttpTransports::protocol_anotherConnectionStillOpen_data() { addReceivingRows(); }
 
 // A second receiver while one is attached gets c[2010,...] and ends; the
 // first stays attached and still gets the next frame.
@@ -741,10 +718,7 @@ void tst_HttpTransports::protocol_anotherConnectionStillOpen()
     QTRY_COMPARE(eventTypes("/echo", id), (QList<QByteArray>{"connect", "message"}));
 }
 
-void tst_HttpTransports::protocol_closeSession_data()
-{
-    addReceivingRows();
-}
+void tst_HttpTransports::protocol_closeSession_data() { addReceivingRows(); }
 
 // /close: o, then c[3000,"Go away!"] — and the same close frame again for
 // every later receiving request; streaming responses end after it.
@@ -766,10 +740,7 @@ void tst_HttpTransports::protocol_closeSession()
     QCOMPARE(eventTypes("/close", id), (QList<QByteArray>{"connect", "disconnect"}));
 }
 
-void tst_HttpTransports::protocol_backendMessagesQueuedInOneFrame_data()
-{
-    addReceivingRows();
-}
+void tst_HttpTransports::protocol_backendMessagesQueuedInOneFrame_data() { addReceivingRows(); }
 
 // Messages the backend sends while no receiver is attached go out in one
 // a[...] frame, in order, to the next receiving request.
@@ -788,8 +759,7 @@ void tst_HttpTransports::protocol_backendMessagesQueuedInOneFrame()
     QTRY_COMPARE(target->queuedMessages(), messages.size());
 
     SessionClient client(port(), "/echo", transport, opener.sessionId());
-    QCOMPARE(client.nextWrapped(),
-             wrap(transport, "a[\"first\",\"sec\\\"ond\",\"third\\\\\",\"\",\"fifth\"]"));
+    QCOMPARE(client.nextWrapped(), wrap(transport, "a[\"first\",\"sec\\\"ond\",\"third\\\\\",\"\",\"fifth\"]"));
     QCOMPARE(target->queuedMessages(), 0);
 }
 
@@ -836,8 +806,14 @@ void tst_HttpTransports::xhrPolling_contentTypesIgnored()
     Session *target = session("/echo", client.sessionId());
     QVERIFY(target);
 
-    const QList<QByteArray> types = {"text/plain", "T", "application/json", "application/xml", "",
-                                     "application/json; charset=utf-8", "text/xml; charset=utf-8", "text/xml"};
+    const QList<QByteArray> types = {"text/plain",
+                                     "T",
+                                     "application/json",
+                                     "application/xml",
+                                     "",
+                                     "application/json; charset=utf-8",
+                                     "text/xml; charset=utf-8",
+                                     "text/xml"};
     for (const QByteArray &type : types) {
         const Response response = xhrSend("/echo", client.sessionId(), "[\"a\"]", {{"Content-Type", type}});
         QVERIFY2(response.status == 204, type.constData());
@@ -883,10 +859,7 @@ void tst_HttpTransports::xhrStreaming_responseLimit()
     QCOMPARE(eventCount("/echo", "connect", id), 1);
 }
 
-void tst_HttpTransports::streaming_responseLimitSingleFrame_data()
-{
-    addStreamingRows();
-}
+void tst_HttpTransports::streaming_responseLimitSingleFrame_data() { addStreamingRows(); }
 
 // One message larger than the limit is delivered whole, then the response ends.
 void tst_HttpTransports::streaming_responseLimitSingleFrame()
@@ -1090,12 +1063,12 @@ const QList<QByteArray> kSessionEndpoints = {"xhr",      "xhr_send", "xhr_stream
 
 // The head of one request to endpoint on a new session (send endpoints on a
 // session opened with xhr first).
-Response sessionEndpointHead(quint16 port, const QByteArray &prefix, const QByteArray &endpoint,
-                             const Headers &headers)
+Response sessionEndpointHead(quint16 port, const QByteArray &prefix, const QByteArray &endpoint, const Headers &headers)
 {
     const QByteArray sid = newSessionId();
     if (endpoint == "xhr_send" || endpoint == "jsonp_send") {
-        const Response opened = HttpClient::request(port, "POST", sessionPath(prefix, sid, "xhr"), QByteArray(), headers);
+        const Response opened =
+            HttpClient::request(port, "POST", sessionPath(prefix, sid, "xhr"), QByteArray(), headers);
         if (opened.body != "o\n")
             return Response();
         Headers sendHeaders = headers;
@@ -1166,12 +1139,12 @@ void tst_HttpTransports::headers_preflight_data()
     QTest::addColumn<QByteArray>("requestHeaders"); // null: header absent
     for (const char *endpoint : {"xhr", "xhr_send", "xhr_streaming"}) {
         for (const char *origin : {"test", "null"}) {
-            QTest::addRow("%s %s asked a, b, c", endpoint, origin) << QByteArray(endpoint) << QByteArray(origin)
-                                                                   << QByteArray("a, b, c");
-            QTest::addRow("%s %s asked nothing", endpoint, origin) << QByteArray(endpoint) << QByteArray(origin)
-                                                                   << QByteArray("");
-            QTest::addRow("%s %s not asked", endpoint, origin) << QByteArray(endpoint) << QByteArray(origin)
-                                                               << QByteArray();
+            QTest::addRow("%s %s asked a, b, c", endpoint, origin)
+                << QByteArray(endpoint) << QByteArray(origin) << QByteArray("a, b, c");
+            QTest::addRow("%s %s asked nothing", endpoint, origin)
+                << QByteArray(endpoint) << QByteArray(origin) << QByteArray("");
+            QTest::addRow("%s %s not asked", endpoint, origin)
+                << QByteArray(endpoint) << QByteArray(origin) << QByteArray();
         }
     }
 }
@@ -1191,7 +1164,9 @@ void tst_HttpTransports::headers_preflight()
 
     const QByteArray cacheControl = response.header("Cache-Control");
     QVERIFY2(cacheControl.contains("public"), cacheControl.constData());
-    QVERIFY2(QRegularExpression(QStringLiteral("max-age=[1-9][0-9]{6,}")).match(QString::fromLatin1(cacheControl)).hasMatch(),
+    QVERIFY2(QRegularExpression(QStringLiteral("max-age=[1-9][0-9]{6,}"))
+                 .match(QString::fromLatin1(cacheControl))
+                 .hasMatch(),
              cacheControl.constData());
     QVERIFY(!response.header("Expires").isEmpty());
     bool isNumber = false;
@@ -1260,8 +1235,8 @@ void tst_HttpTransports::jsonEncoding_serverEncodes()
 {
     QString raw;
     QByteArray escaped;
-    for (const auto &range : {std::pair<char16_t, char16_t>{0x200c, 0x200f}, {0x2028, 0x202f}, {0x2060, 0x206f},
-                              {0xfff0, 0xffff}}) {
+    for (const auto &range :
+         {std::pair<char16_t, char16_t>{0x200c, 0x200f}, {0x2028, 0x202f}, {0x2060, 0x206f}, {0xfff0, 0xffff}}) {
         for (char32_t c = range.first; c <= range.second; ++c) {
             raw += QChar(char16_t(c));
             escaped += "\\u" + QByteArray::number(uint(c), 16).rightJustified(4, '0');
@@ -1294,8 +1269,7 @@ void tst_HttpTransports::jsonEncoding_serverDecodes()
     QCOMPARE(error.error, QJsonParseError::NoError);
     QCOMPARE(document.array().size(), 1);
     QCOMPARE(document.array().at(0).toString(), expected);
-    QCOMPARE(messagesFromClient("/echo", backendId("/echo", client.sessionId())),
-             QList<QByteArray>{expected.toUtf8()});
+    QCOMPARE(messagesFromClient("/echo", backendId("/echo", client.sessionId())), QList<QByteArray>{expected.toUtf8()});
 }
 
 // U+0000 and the noncharacters U+FFFE/U+FFFF pass through both ways,
@@ -1318,10 +1292,7 @@ void tst_HttpTransports::jsonEncoding_nulAndNoncharacters()
 
 // --- §14 Http10, Http11 ----------------------------------------------------------------------
 
-void tst_HttpTransports::http10_streaming_data()
-{
-    addStreamingRows();
-}
+void tst_HttpTransports::http10_streaming_data() { addStreamingRows(); }
 
 // HTTP/1.0: no chunking; the stream is written raw and ended by closing.
 void tst_HttpTransports::http10_streaming()
@@ -1344,10 +1315,7 @@ void tst_HttpTransports::http10_streaming()
     QVERIFY(isValidPrelude(transport, response.body.chopped(frames.size())));
 }
 
-void tst_HttpTransports::http11_streaming_data()
-{
-    addStreamingRows();
-}
+void tst_HttpTransports::http11_streaming_data() { addStreamingRows(); }
 
 // HTTP/1.1: chunked, one chunk per frame (and the prelude), then the
 // terminating chunk; the connection stays usable.
@@ -1376,10 +1344,7 @@ void tst_HttpTransports::http11_streaming()
 
 // --- §16 backends, §17 ----------------------------------------------------------------------
 
-void tst_HttpTransports::backend_sessionLifecycle_data()
-{
-    addReceivingRows();
-}
+void tst_HttpTransports::backend_sessionLifecycle_data() { addReceivingRows(); }
 
 // The backend sees exactly one connect, each message once and in order,
 // and one disconnect, whatever the transport.
@@ -1421,10 +1386,7 @@ void tst_HttpTransports::backend_sessionLifecycle()
     QCOMPARE(eventTypes("/echo", id).size(), 6);
 }
 
-void tst_HttpTransports::heartbeat_attachedReceiver_data()
-{
-    addReceivingRows();
-}
+void tst_HttpTransports::heartbeat_attachedReceiver_data() { addReceivingRows(); }
 
 // An attached receiver gets 'h' after each heartbeat delay without traffic,
 // and a session with a receiver does not expire.
@@ -1492,10 +1454,7 @@ void tst_HttpTransports::sessionExpiry_afterDisconnectDelay()
     QCOMPARE(eventTypes("/echo", id), (QList<QByteArray>{"connect", "disconnect"}));
 }
 
-void tst_HttpTransports::abort_receivingRequest_data()
-{
-    addReceivingRows();
-}
+void tst_HttpTransports::abort_receivingRequest_data() { addReceivingRows(); }
 
 // A client dropping its receiving request is noticed at once (not after the
 // disconnect delay): the backend gets disconnect, and the next receiving

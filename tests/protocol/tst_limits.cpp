@@ -12,10 +12,10 @@
 // sleeps: every wait spins the event loop until a condition holds.
 
 #include "httpclient.h"
+#include "server/connection.h"
 #include "sockjs/service.h"
 #include "sockjs/session.h"
 #include "sockjs/transports/websocket.h"
-#include "server/connection.h"
 #include "testbackend.h"
 #include "testserver.h"
 #include "zmq/zmqbridge.h"
@@ -41,7 +41,7 @@ using namespace SockJsProxy::Test;
 
 namespace {
 
-constexpr int kWaitMs = 10000;  // generous: the machine may be loaded, runs under ASan
+constexpr int kWaitMs = 10000;   // generous: the machine may be loaded, runs under ASan
 constexpr int kFloodMs = 120000; // filling kernel buffers of a stalled reader
 // One frame written while a receiver could still take more: the few messages
 // a Flood has in flight, with their JSON and chunk framing.
@@ -53,7 +53,8 @@ using Response = HttpClient::Response;
 const QByteArray kGreeting = QByteArrayLiteral("Welcome to SockJS!\n");
 const QByteArray kGoodOrigin = QByteArrayLiteral("https://good.example.com");
 const QByteArray kBadOrigin = QByteArrayLiteral("https://evil.example.net");
-const QStringList kOriginPatterns{QStringLiteral("https://good.example.com"), QStringLiteral("http://*.trusted.test:*")};
+const QStringList kOriginPatterns{QStringLiteral("https://good.example.com"),
+                                  QStringLiteral("http://*.trusted.test:*")};
 // The second loopback address: Linux routes all of 127/8 to lo.
 const QHostAddress kOtherAddress(QStringLiteral("127.0.0.2"));
 
@@ -401,9 +402,9 @@ void tst_Limits::originWebSocketUpgrade()
 void tst_Limits::originHttp_data()
 {
     QTest::addColumn<QByteArray>("method");
-    QTest::addColumn<QByteArray>("path");   // under /svc; $S is an open session's URL id
+    QTest::addColumn<QByteArray>("path"); // under /svc; $S is an open session's URL id
     QTest::addColumn<QByteArray>("body");
-    QTest::addColumn<int>("okStatus");      // with an allowed origin or none
+    QTest::addColumn<int>("okStatus"); // with an allowed origin or none
 
     QTest::newRow("info") << QByteArray("GET") << QByteArray("/info") << QByteArray() << 200;
     QTest::newRow("xhr") << QByteArray("POST") << QByteArray("/000/new/xhr") << QByteArray() << 200;
@@ -412,8 +413,8 @@ void tst_Limits::originHttp_data()
     QTest::newRow("eventsource") << QByteArray("GET") << QByteArray("/000/new/eventsource") << QByteArray() << 200;
     QTest::newRow("htmlfile") << QByteArray("GET") << QByteArray("/000/new/htmlfile?c=cb") << QByteArray() << 200;
     QTest::newRow("jsonp") << QByteArray("GET") << QByteArray("/000/new/jsonp?c=cb") << QByteArray() << 200;
-    QTest::newRow("jsonp_send") << QByteArray("POST") << QByteArray("/000/$S/jsonp_send") << QByteArray("d=%5B%22m%22%5D")
-                                << 200;
+    QTest::newRow("jsonp_send") << QByteArray("POST") << QByteArray("/000/$S/jsonp_send")
+                                << QByteArray("d=%5B%22m%22%5D") << 200;
 }
 
 void tst_Limits::originHttp()
@@ -437,8 +438,8 @@ void tst_Limits::originHttp()
     QCOMPARE(opened.body, QByteArray("o\n"));
     QTRY_COMPARE_WITH_TIMEOUT(backend->sessionIds("connect").size(), 1, kWaitMs);
     const qsizetype sessionsBefore = service->sessionCount();
-    const Headers form = path.endsWith("jsonp_send") ? Headers{{"Content-Type", "application/x-www-form-urlencoded"}}
-                                                     : Headers{};
+    const Headers form =
+        path.endsWith("jsonp_send") ? Headers{{"Content-Type", "application/x-www-form-urlencoded"}} : Headers{};
 
     // Refused origin: 403, counted, nothing opened, nothing delivered.
     int round = 0;
@@ -481,7 +482,8 @@ void tst_Limits::originInfoListsPatterns()
 
     const Response restricted = request(server.port(), "GET", "/svc/info", QByteArray(), {{"Origin", kGoodOrigin}});
     QCOMPARE(restricted.status, 200);
-    const QJsonArray listed = QJsonDocument::fromJson(restricted.body).object().value(QStringLiteral("origins")).toArray();
+    const QJsonArray listed =
+        QJsonDocument::fromJson(restricted.body).object().value(QStringLiteral("origins")).toArray();
     QStringList patterns;
     for (const QJsonValue &value : listed)
         patterns.append(value.toString());
@@ -762,15 +764,14 @@ void tst_Limits::httpLimits_data()
 
     const QByteArray send = "POST /svc/000/s/xhr_send HTTP/1.1\r\n$H";
     QTest::newRow("xhr_send body") << QByteArray(send + "Content-Length: 1025\r\n\r\n" + QByteArray(1025, ' ')) << 413;
-    QTest::newRow("xhr_send body, announced only")
-        << QByteArray(send + "Content-Length: 100000000\r\n\r\n") << 413;
+    QTest::newRow("xhr_send body, announced only") << QByteArray(send + "Content-Length: 100000000\r\n\r\n") << 413;
     QTest::newRow("xhr_send chunked body")
         << QByteArray(send + "Transfer-Encoding: chunked\r\n\r\n401\r\n" + QByteArray(1025, ' ') + "\r\n0\r\n\r\n")
         << 413;
-    QTest::newRow("jsonp_send body")
-        << QByteArray("POST /svc/000/s/jsonp_send HTTP/1.1\r\n$HContent-Type: application/x-www-form-urlencoded\r\n"
-                      "Content-Length: 2000\r\n\r\n" + QByteArray(2000, 'd'))
-        << 413;
+    QTest::newRow("jsonp_send body") << QByteArray(
+        "POST /svc/000/s/jsonp_send HTTP/1.1\r\n$HContent-Type: application/x-www-form-urlencoded\r\n"
+        "Content-Length: 2000\r\n\r\n"
+        + QByteArray(2000, 'd')) << 413;
     QTest::newRow("request line") << QByteArray("GET /svc/" + QByteArray(300, 'a') + " HTTP/1.1\r\n$H\r\n") << 414;
     QTest::newRow("request line, unfinished") << QByteArray("GET /svc/" + QByteArray(300, 'a')) << 414;
     QTest::newRow("request line, unfinished POST") << QByteArray("POST /svc/" + QByteArray(300, 'a')) << 414;
@@ -853,7 +854,8 @@ void tst_Limits::completeHeadIsNotSlow_data()
     QTest::newRow("GET, no headers") << QByteArray("GET /svc HTTP/1.1\r\n\r\n");
     QTest::newRow("GET, bare LF") << QByteArray("GET /svc HTTP/1.1\nHost: 127.0.0.1\n\n");
     QTest::newRow("GET, LF then CRLF") << QByteArray("GET /svc HTTP/1.1\r\nHost: 127.0.0.1\n\r\n");
-    QTest::newRow("POST, bare LF") << QByteArray("POST /svc/000/s/xhr HTTP/1.1\nHost: 127.0.0.1\nContent-Length: 0\n\n");
+    QTest::newRow("POST, bare LF") << QByteArray(
+        "POST /svc/000/s/xhr HTTP/1.1\nHost: 127.0.0.1\nContent-Length: 0\n\n");
 }
 
 // A request whose head is complete is answered at once, however its lines
@@ -957,22 +959,23 @@ void tst_Limits::serviceHttpLimits_data()
     // Every request is over the top-level limits as well as /small's.
     const QByteArray send = "POST $P/000/s/xhr_send HTTP/1.1\r\n$H";
     const QByteArray message = "[\"" + QByteArray(3996, 'x') + "\"]"; // 4000 bytes
-    QTest::newRow("xhr_send body")
-        << QByteArray(send + "Content-Length: 4000\r\n\r\n" + message) << 413 << 204;
+    QTest::newRow("xhr_send body") << QByteArray(send + "Content-Length: 4000\r\n\r\n" + message) << 413 << 204;
     QTest::newRow("xhr_send chunked body")
         << QByteArray(send + "Transfer-Encoding: chunked\r\n\r\n7d0\r\n" + message.left(2000) + "\r\n7d0\r\n"
                       + message.mid(2000) + "\r\n0\r\n\r\n")
         << 413 << 204;
     const QByteArray form = "d=%5B%22" + QByteArray(3000, 'd') + "%22%5D";
-    QTest::newRow("jsonp_send body")
-        << QByteArray("POST $P/000/s/jsonp_send HTTP/1.1\r\n$HContent-Type: application/x-www-form-urlencoded\r\n"
-                      "Content-Length: " + QByteArray::number(form.size()) + "\r\n\r\n" + form)
-        << 413 << 200;
-    QTest::newRow("header count")
-        << QByteArray(send + headerLines(manyHeaders(30)) + "Content-Length: 5\r\n\r\n[\"m\"]") << 431 << 204;
-    QTest::newRow("header bytes")
-        << QByteArray(send + headerLines(paddedHeaders(4, 1000)) + "Content-Length: 5\r\n\r\n[\"m\"]") << 431
-        << 204;
+    QTest::newRow("jsonp_send body") << QByteArray(
+        "POST $P/000/s/jsonp_send HTTP/1.1\r\n$HContent-Type: application/x-www-form-urlencoded\r\n"
+        "Content-Length: "
+        + QByteArray::number(form.size()) + "\r\n\r\n" + form)
+                                     << 413 << 200;
+    QTest::newRow("header count") << QByteArray(send + headerLines(manyHeaders(30))
+                                                + "Content-Length: 5\r\n\r\n[\"m\"]")
+                                  << 431 << 204;
+    QTest::newRow("header bytes") << QByteArray(send + headerLines(paddedHeaders(4, 1000))
+                                                + "Content-Length: 5\r\n\r\n[\"m\"]")
+                                  << 431 << 204;
 }
 
 // The same request on one keep-alive connection, first for /big (served),
@@ -1063,9 +1066,11 @@ void tst_Limits::serviceWebSocketLimits()
     // Unfinished: refused as soon as it is over the limit, not when it times out.
     HttpClient unfinished(server.port(), kWaitMs);
     QVERIFY(unfinished.connectToServer());
-    unfinished.write("GET /small" + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\n"
-                     "Sec-WebSocket-Version: 13\r\n" + headerLines(extra));
+    unfinished.write("GET /small" + path
+                     + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                       "Connection: Upgrade\r\nSec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\n"
+                       "Sec-WebSocket-Version: 13\r\n"
+                     + headerLines(extra));
     const Response early = unfinished.readResponse();
     QVERIFY(early.ok);
     QCOMPARE(early.status, 431);
@@ -1351,7 +1356,8 @@ void tst_Limits::outboxBoundXhrStreaming()
     QVERIFY(guard);
     QVERIFY(!session->receiver()->canWrite());
     QCOMPARE(session->state(), Session::State::Open);
-    QVERIFY2(guard->bytesToWrite() >= HttpReceiver::kMaxUnsentBytes, QByteArray::number(guard->bytesToWrite()).constData());
+    QVERIFY2(guard->bytesToWrite() >= HttpReceiver::kMaxUnsentBytes,
+             QByteArray::number(guard->bytesToWrite()).constData());
     const qsizetype queued = session->queuedMessages();
     const int sentBeforePause = flood.sent();
     QTRY_COMPARE_WITH_TIMEOUT(service->bridge()->counters().receivedMessage, quint64(sentBeforePause), kWaitMs);
@@ -1419,7 +1425,8 @@ void tst_Limits::backendAbsentQueueLimit()
     // connect + 12 messages = 13 events for a queue of 10: the 3 newest are dropped.
     QCOMPARE(request(port, "POST", "/svc/000/s/xhr").body, QByteArray("o\n"));
     QCOMPARE(request(port, "POST", "/svc/000/s/xhr_send", "[\"m1\",\"m2\",\"m3\",\"m4\",\"m5\",\"m6\"]").status, 204);
-    QCOMPARE(request(port, "POST", "/svc/000/s/xhr_send", "[\"m7\",\"m8\",\"m9\",\"m10\",\"m11\",\"m12\"]").status, 204);
+    QCOMPARE(request(port, "POST", "/svc/000/s/xhr_send", "[\"m7\",\"m8\",\"m9\",\"m10\",\"m11\",\"m12\"]").status,
+             204);
     QCOMPARE(bridge->queuedToBackend(), kQueueLimit);
     QCOMPARE(bridge->droppedToBackend(), quint64(3));
     QCOMPARE(service->counters().messagesFromClients, quint64(12));

@@ -37,7 +37,7 @@ using namespace SockJsProxy::Test;
 
 namespace {
 
-constexpr int kWaitMs = 5000; // generous under ASan; passing runs take far less
+constexpr int kWaitMs = 5000;           // generous under ASan; passing runs take far less
 constexpr int kDisconnectDelayMs = 200; // /echo's, so ended HTTP sessions go quickly
 
 const QByteArray kGoAway = QByteArrayLiteral("c[3000,\"Go away!\"]");
@@ -107,7 +107,10 @@ public:
     {
         return waitUntil([&] { return messages().size() >= count || disconnected; }) && messages().size() >= count;
     }
-    bool waitForDisconnect() { return waitUntil([this] { return disconnected; }); }
+    bool waitForDisconnect()
+    {
+        return waitUntil([this] { return disconnected; });
+    }
 
     QWebSocket socket;
     QList<QByteArray> frames;
@@ -120,8 +123,7 @@ class XhrStreamClient
 public:
     XhrStreamClient(quint16 port, const QByteArray &prefix, const QByteArray &urlId)
         : m_http(port), m_port(port), m_base(prefix + "/000/" + urlId)
-    {
-    }
+    {}
 
     bool open(const QList<QPair<QByteArray, QByteArray>> &headers = {})
     {
@@ -347,7 +349,8 @@ void tst_Monitor::sessionsAppearAndDisappear()
     } else {
         HttpClient http(m_server->port());
         QVERIFY(http.connectToServer());
-        http.sendRequest("POST", "/echo/000/s1/xhr", QByteArray(), {{"Origin", origin.toUtf8()}, {"User-Agent", userAgent}});
+        http.sendRequest("POST", "/echo/000/s1/xhr", QByteArray(),
+                         {{"Origin", origin.toUtf8()}, {"User-Agent", userAgent}});
         const HttpClient::Response response = http.readResponse();
         QCOMPARE(response.status, 200);
         QCOMPARE(response.body, QByteArray("o\n"));
@@ -389,8 +392,8 @@ void tst_Monitor::sessionsAppearAndDisappear()
     m_monitor->publishSessionChanges();
     QCOMPARE(recorder.removed, QList<QByteArray>{id});
     QVERIFY(recorder.changes.last().first.isEmpty());
-    QTRY_COMPARE_WITH_TIMEOUT(m_server->backend(QStringLiteral("/echo"))->sessionIds("disconnect"), QList<QByteArray>{id},
-                              kWaitMs);
+    QTRY_COMPARE_WITH_TIMEOUT(m_server->backend(QStringLiteral("/echo"))->sessionIds("disconnect"),
+                              QList<QByteArray>{id}, kWaitMs);
 
     // Said once: nothing more to publish.
     const qsizetype changes = recorder.changes.size();
@@ -935,7 +938,8 @@ void tst_Monitor::prometheusText()
     // One sample per service and metric, with the right values.
     for (const QByteArray &prefix : {QByteArray("/echo"), QByteArray("/disabled_websocket_echo"),
                                      QByteArray("/cookie_needed_echo"), QByteArray("/close")})
-        QVERIFY2(sampleValue(text, "sockjsproxy_messages_in_total{service=\"" + prefix + "\"}") >= 0, prefix.constData());
+        QVERIFY2(sampleValue(text, "sockjsproxy_messages_in_total{service=\"" + prefix + "\"}") >= 0,
+                 prefix.constData());
     auto value = [&](const char *name, const char *service) {
         return sampleValue(text, QByteArray(name) + "{service=\"" + service + "\"}");
     };

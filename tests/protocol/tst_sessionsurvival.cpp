@@ -108,8 +108,9 @@ void tst_SessionSurvival::send(int round)
         QCOMPARE(response.status, 200);
         QCOMPARE(response.body, QByteArray("ok"));
     }
-    m_server.backend(QStringLiteral("/echo"))->sendMessage(
-        m_server.backend(QStringLiteral("/echo"))->sessionIds("connect").value(0), "b-" + QByteArray::number(m_sent));
+    m_server.backend(QStringLiteral("/echo"))
+        ->sendMessage(m_server.backend(QStringLiteral("/echo"))->sessionIds("connect").value(0),
+                      "b-" + QByteArray::number(m_sent));
     ++m_sent;
 }
 
@@ -154,8 +155,8 @@ void tst_SessionSurvival::receiverChangesTransportForAMinute()
         client.sendRequest(transport == "xhr" || transport == "xhr_streaming" ? "POST" : "GET", path);
         if (round > 0 && (transport == "xhr" || transport == "jsonp") && m_received.size() >= 2 * m_sent)
             send(round); // a poll with nothing queued waits: give it something
-        const HttpClient::Response head = transport == "xhr" || transport == "jsonp" ? client.readResponse()
-                                                                                   : client.readHead();
+        const HttpClient::Response head =
+            transport == "xhr" || transport == "jsonp" ? client.readResponse() : client.readHead();
         QCOMPARE(head.status, 200);
         takeFrames(transport, client, head);
         if (QTest::currentTestFailed())

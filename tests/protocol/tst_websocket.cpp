@@ -137,10 +137,7 @@ void tst_WebSocket::init()
     QVERIFY(m_server->start());
 }
 
-void tst_WebSocket::cleanup()
-{
-    m_server.reset();
-}
+void tst_WebSocket::cleanup() { m_server.reset(); }
 
 void tst_WebSocket::httpErrors_data()
 {
@@ -157,16 +154,15 @@ void tst_WebSocket::httpErrors_data()
 
     QTest::newRow("GET without Upgrade") << QByteArray("GET") << QByteArray("/echo/0/0/websocket") << Headers{} << 400;
     QTest::newRow("GET raw without Upgrade") << QByteArray("GET") << QByteArray("/echo/websocket") << Headers{} << 400;
-    QTest::newRow("Connection: close")
-        << QByteArray("GET") << QByteArray("/echo/0/0/websocket")
-        << Headers{{"Upgrade", "WebSocket"}, {"Connection", "close"}} << 400;
+    QTest::newRow("Connection: close") << QByteArray("GET") << QByteArray("/echo/0/0/websocket")
+                                       << Headers{{"Upgrade", "WebSocket"}, {"Connection", "close"}} << 400;
     QTest::newRow("POST") << QByteArray("POST") << QByteArray("/echo/0/0/websocket") << Headers{} << 405;
     QTest::newRow("POST with Upgrade") << QByteArray("POST") << QByteArray("/echo/0/0/websocket") << upgrade << 405;
     QTest::newRow("POST raw") << QByteArray("POST") << QByteArray("/echo/websocket") << upgrade << 405;
     QTest::newRow("disabled, session URL")
         << QByteArray("GET") << QByteArray("/disabled_websocket_echo/0/0/websocket") << fullUpgrade << 404;
-    QTest::newRow("disabled, raw URL")
-        << QByteArray("GET") << QByteArray("/disabled_websocket_echo/websocket") << fullUpgrade << 404;
+    QTest::newRow("disabled, raw URL") << QByteArray("GET") << QByteArray("/disabled_websocket_echo/websocket")
+                                       << fullUpgrade << 404;
     QTest::newRow("disabled, no Upgrade")
         << QByteArray("GET") << QByteArray("/disabled_websocket_echo/0/0/websocket") << Headers{} << 404;
 }
@@ -214,10 +210,9 @@ void tst_WebSocket::handshake_data()
         << true;
     QTest::newRow("Connection: upgrade") << QByteArray("/echo/000/lower/websocket") << QByteArray("WEBSOCKET")
                                          << QByteArray("upgrade") << true;
-    QTest::newRow("raw") << QByteArray("/echo/websocket") << QByteArray("websocket") << QByteArray("Upgrade")
-                         << false;
-    QTest::newRow("raw, keep-alive, Upgrade") << QByteArray("/echo/websocket") << QByteArray("WebSocket")
-                                              << QByteArray("keep-alive, Upgrade") << false;
+    QTest::newRow("raw") << QByteArray("/echo/websocket") << QByteArray("websocket") << QByteArray("Upgrade") << false;
+    QTest::newRow("raw, keep-alive, Upgrade")
+        << QByteArray("/echo/websocket") << QByteArray("WebSocket") << QByteArray("keep-alive, Upgrade") << false;
 }
 
 void tst_WebSocket::handshake()
@@ -364,8 +359,7 @@ void tst_WebSocket::reuseSessionId()
 
     // Closing one leaves the other working.
     QVERIFY(first.closeAndWait());
-    QTRY_COMPARE_WITH_TIMEOUT(backend->sessionIds("disconnect"), QList<QByteArray>{messages.at(0).sessionId},
-                              kWaitMs);
+    QTRY_COMPARE_WITH_TIMEOUT(backend->sessionIds("disconnect"), QList<QByteArray>{messages.at(0).sessionId}, kWaitMs);
     second.send(QStringLiteral("[\"still\"]"));
     QTRY_COMPARE_WITH_TIMEOUT(second.messages.size(), 3, kWaitMs);
     QCOMPARE(second.messages.last(), QStringLiteral("a[\"still\"]"));
@@ -450,14 +444,8 @@ void tst_WebSocket::backendSeesEveryMessageOnce()
     ws.send(QStringLiteral("[\"\\ud83d\\ude00\"]"));
     ws.send(QStringLiteral("[\"") + QString::fromUtf8(big) + QStringLiteral("\"]"));
     ws.send(QStringLiteral("[\"last\"]"));
-    const QList<QByteArray> expected{"a",
-                                     "b",
-                                     "c",
-                                     QByteArray("x\0y", 3),
-                                     "\xf0\x9f\x98\x80 \xf0\x9d\x84\x9e",
-                                     "\xf0\x9f\x98\x80",
-                                     big,
-                                     "last"};
+    const QList<QByteArray> expected{
+        "a", "b", "c", QByteArray("x\0y", 3), "\xf0\x9f\x98\x80 \xf0\x9d\x84\x9e", "\xf0\x9f\x98\x80", big, "last"};
 
     QTRY_COMPARE_WITH_TIMEOUT(backend->events().size(), 1 + expected.size(), kWaitMs);
     const QList<TestBackend::Event> events = backend->events();

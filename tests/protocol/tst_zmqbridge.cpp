@@ -38,21 +38,29 @@ Service *serviceOf(const Server *server, const QString &prefix)
 }
 
 // The bridge counters in a fixed order, so a whole set can be compared.
-enum BridgeCounter { SentConnect, SentMessage, SentDisconnect, ReceivedMessage, ReceivedDisconnect, Malformed, UnknownType };
+enum BridgeCounter {
+    SentConnect,
+    SentMessage,
+    SentDisconnect,
+    ReceivedMessage,
+    ReceivedDisconnect,
+    Malformed,
+    UnknownType
+};
 
 QList<quint64> bridgeCounters(const ZmqBridge *bridge)
 {
     const ZmqBridge::Counters &c = bridge->counters();
-    return {c.sentConnect, c.sentMessage, c.sentDisconnect, c.receivedMessage, c.receivedDisconnect, c.malformed,
-            c.unknownType};
+    return {c.sentConnect,        c.sentMessage, c.sentDisconnect, c.receivedMessage,
+            c.receivedDisconnect, c.malformed,   c.unknownType};
 }
 
 QList<quint64> serviceCounters(const Service *service)
 {
     const Service::Counters &c = service->counters();
-    return {c.sessionsOpened,         c.sessionsClosed,     c.messagesFromClients,
-            c.bytesFromClients,       c.messagesToClients,  c.bytesToClients,
-            c.unknownSessionFromBackend, c.droppedForClosedSession, c.protocolErrors};
+    return {c.sessionsOpened,    c.sessionsClosed, c.messagesFromClients,       c.bytesFromClients,
+            c.messagesToClients, c.bytesToClients, c.unknownSessionFromBackend, c.droppedForClosedSession,
+            c.protocolErrors};
 }
 constexpr int kUnknownSessionFromBackend = 6;
 
@@ -148,12 +156,12 @@ void tst_ZmqBridge::badBackendMessages_data()
     QTest::newRow("connect from backend") << Frames{"connect", "$ID", ""} << int(UnknownType) << false;
     QTest::newRow("empty type") << Frames{"", "$ID", "data"} << int(UnknownType) << false;
     QTest::newRow("message, unknown id") << Frames{"message", "no-such-session", "data"} << int(ReceivedMessage)
-                                        << true;
+                                         << true;
     QTest::newRow("message, empty id") << Frames{"message", "", "data"} << int(ReceivedMessage) << true;
     QTest::newRow("message, id with NUL")
         << Frames{"message", QByteArray("$ID\0", 4), "data"} << int(ReceivedMessage) << true;
-    QTest::newRow("disconnect, unknown id") << Frames{"disconnect", "no-such-session", ""}
-                                           << int(ReceivedDisconnect) << true;
+    QTest::newRow("disconnect, unknown id")
+        << Frames{"disconnect", "no-such-session", ""} << int(ReceivedDisconnect) << true;
 }
 
 void tst_ZmqBridge::badBackendMessages()

@@ -17,10 +17,7 @@ QByteArray findHeader(const QList<QPair<QByteArray, QByteArray>> &headers, const
 }
 } // namespace
 
-QByteArray HttpClient::Response::header(const QByteArray &name) const
-{
-    return findHeader(headers, name);
-}
+QByteArray HttpClient::Response::header(const QByteArray &name) const { return findHeader(headers, name); }
 
 bool HttpClient::Response::hasHeader(const QByteArray &name) const
 {
@@ -59,8 +56,8 @@ void HttpClient::write(const QByteArray &bytes)
 void HttpClient::sendRequest(const QByteArray &method, const QByteArray &path, const QByteArray &body,
                              const QList<QPair<QByteArray, QByteArray>> &headers, const QByteArray &version)
 {
-    QByteArray request = method + ' ' + path + ' ' + version + "\r\nHost: 127.0.0.1:" + QByteArray::number(m_port)
-                         + "\r\n";
+    QByteArray request =
+        method + ' ' + path + ' ' + version + "\r\nHost: 127.0.0.1:" + QByteArray::number(m_port) + "\r\n";
     bool hasLength = false;
     for (const auto &header : headers) {
         request += header.first + ": " + header.second + "\r\n";

@@ -16,11 +16,11 @@ class HttpClient
 public:
     struct Response
     {
-        bool ok = false;        // a complete status line and head were read
-        QByteArray version;     // "HTTP/1.1"
+        bool ok = false;    // a complete status line and head were read
+        QByteArray version; // "HTTP/1.1"
         int status = 0;
         QList<QPair<QByteArray, QByteArray>> headers;
-        QByteArray body;        // de-chunked; for streams only what was read
+        QByteArray body;          // de-chunked; for streams only what was read
         QList<QByteArray> chunks; // each chunk as sent (chunked responses)
 
         QByteArray header(const QByteArray &name) const; // null when absent

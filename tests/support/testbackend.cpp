@@ -43,10 +43,7 @@ void TestBackend::sendDisconnect(const QByteArray &sessionId)
     m_push.send({QByteArrayLiteral("disconnect"), sessionId, QByteArray("")});
 }
 
-void TestBackend::sendRaw(const QList<QByteArray> &frames)
-{
-    m_push.send(frames);
-}
+void TestBackend::sendRaw(const QList<QByteArray> &frames) { m_push.send(frames); }
 
 void TestBackend::onMessage(const ZmqMessage &message)
 {

@@ -36,10 +36,7 @@ Config TestServer::protocolConfig(const QString &tag)
     return config;
 }
 
-bool TestServer::start()
-{
-    return start(protocolConfig(QString()));
-}
+bool TestServer::start() { return start(protocolConfig(QString())); }
 
 bool TestServer::start(Config config)
 {
@@ -57,8 +54,8 @@ bool TestServer::start(Config config)
         return false;
     }
     for (const ServiceConfig &service : std::as_const(config.services)) {
-        const auto mode = service.prefix == QLatin1String("/close") ? TestBackend::Mode::CloseOnConnect
-                                                                      : TestBackend::Mode::Echo;
+        const auto mode =
+            service.prefix == QLatin1String("/close") ? TestBackend::Mode::CloseOnConnect : TestBackend::Mode::Echo;
         m_backends.emplace_back(service.prefix, std::make_unique<TestBackend>(service.zmqIn, service.zmqOut, mode));
     }
     return true;
@@ -73,9 +70,6 @@ TestBackend *TestServer::backend(const QString &prefix) const
     return nullptr;
 }
 
-QByteArray TestServer::baseUrl(const QString &prefix) const
-{
-    return prefix.toUtf8();
-}
+QByteArray TestServer::baseUrl(const QString &prefix) const { return prefix.toUtf8(); }
 
 } // namespace SockJsProxy::Test

@@ -108,10 +108,10 @@ void tst_CommandLine::flags_data()
 
     QTest::newRow("--address") << QStringList{"--address", "127.0.0.1"} << "tcp://127.0.0.1:9241"
                                << "tcp://127.0.0.1:9242" << 8080 << any << "/" << false;
-    QTest::newRow("--address=") << QStringList{"--address=eth0"} << "tcp://eth0:9241" << "tcp://eth0:9242" << 8080
-                                << any << "/" << false;
-    QTest::newRow("-a") << QStringList{"-a", "10.0.0.1"} << "tcp://10.0.0.1:9241" << "tcp://10.0.0.1:9242" << 8080
-                        << any << "/" << false;
+    QTest::newRow("--address=") << QStringList{"--address=eth0"} << "tcp://eth0:9241"
+                                << "tcp://eth0:9242" << 8080 << any << "/" << false;
+    QTest::newRow("-a") << QStringList{"-a", "10.0.0.1"} << "tcp://10.0.0.1:9241"
+                        << "tcp://10.0.0.1:9242" << 8080 << any << "/" << false;
     QTest::newRow("--in-port") << QStringList{"--in-port", "5000"} << "tcp://*:5000" << out << 8080 << any << "/"
                                << false;
     QTest::newRow("-i") << QStringList{"-i", "5001"} << "tcp://*:5001" << out << 8080 << any << "/" << false;
@@ -124,19 +124,22 @@ void tst_CommandLine::flags_data()
     QTest::newRow("-p 65535") << QStringList{"-p", "65535"} << in << out << 65535 << any << "/" << false;
     QTest::newRow("--verbose") << QStringList{"--verbose"} << in << out << 8080 << any << "/" << true;
     QTest::newRow("-v") << QStringList{"-v"} << in << out << 8080 << any << "/" << true;
-    QTest::newRow("--http-address") << QStringList{"--http-address", "127.0.0.1"} << in << out << 8080
-                                    << "127.0.0.1" << "/" << false;
+    QTest::newRow("--http-address") << QStringList{"--http-address", "127.0.0.1"} << in << out << 8080 << "127.0.0.1"
+                                    << "/" << false;
     QTest::newRow("--prefix") << QStringList{"--prefix", "/echo"} << in << out << 8080 << any << "/echo" << false;
     QTest::newRow("--prefix normalized") << QStringList{"--prefix", "echo/"} << in << out << 8080 << any << "/echo"
                                          << false;
-    QTest::newRow("--prefix nested") << QStringList{"--prefix", "/a/b/"} << in << out << 8080 << any << "/a/b"
-                                     << false;
+    QTest::newRow("--prefix nested") << QStringList{"--prefix", "/a/b/"} << in << out << 8080 << any << "/a/b" << false;
     QTest::newRow("all short flags") << QStringList{"-a", "127.0.0.1", "-i", "1", "-o", "2", "-p", "3", "-v"}
-                                     << "tcp://127.0.0.1:1" << "tcp://127.0.0.1:2" << 3 << any << "/" << true;
-    QTest::newRow("all long flags")
-        << QStringList{"--address", "127.0.0.1", "--in-port", "11", "--out-port", "12", "--http-port", "13",
-                       "--http-address", "::1", "--prefix", "/sock", "--verbose"}
-        << "tcp://127.0.0.1:11" << "tcp://127.0.0.1:12" << 13 << "::1" << "/sock" << true;
+                                     << "tcp://127.0.0.1:1"
+                                     << "tcp://127.0.0.1:2" << 3 << any << "/" << true;
+    QTest::newRow("all long flags") << QStringList{"--address",      "127.0.0.1", "--in-port",   "11",
+                                                   "--out-port",     "12",        "--http-port", "13",
+                                                   "--http-address", "::1",       "--prefix",    "/sock",
+                                                   "--verbose"}
+                                    << "tcp://127.0.0.1:11"
+                                    << "tcp://127.0.0.1:12" << 13 << "::1"
+                                    << "/sock" << true;
 }
 
 void tst_CommandLine::flags()
@@ -168,11 +171,26 @@ void tst_CommandLine::staticMount_data()
     QTest::addColumn<QString>("urlFlag");
     QTest::addColumn<QString>("url");
     QTest::addColumn<QString>("expectedUrl");
-    QTest::newRow("long") << "--static-path" << "--static-url" << "/static" << "/static";
-    QTest::newRow("short") << "-s" << "-u" << "/static" << "/static";
-    QTest::newRow("url without slash") << "-s" << "-u" << "files" << "/files";
-    QTest::newRow("url with trailing slash") << "--static-path" << "-u" << "/files/" << "/files";
-    QTest::newRow("url /") << "-s" << "--static-url" << "/" << "/";
+    QTest::newRow("long") << "--static-path"
+                          << "--static-url"
+                          << "/static"
+                          << "/static";
+    QTest::newRow("short") << "-s"
+                           << "-u"
+                           << "/static"
+                           << "/static";
+    QTest::newRow("url without slash") << "-s"
+                                       << "-u"
+                                       << "files"
+                                       << "/files";
+    QTest::newRow("url with trailing slash") << "--static-path"
+                                             << "-u"
+                                             << "/files/"
+                                             << "/files";
+    QTest::newRow("url /") << "-s"
+                           << "--static-url"
+                           << "/"
+                           << "/";
 }
 
 void tst_CommandLine::staticMount()
@@ -272,10 +290,9 @@ void tst_CommandLine::configFileWithOverrides_data()
     QTest::addColumn<QStringList>("staticUrls");
     QTest::addColumn<bool>("verbose");
 
-    QTest::newRow("--http-port") << QStringList{"--http-port", "9200"} << 9200 << "127.0.0.1"
-                                 << QStringList{"/files"} << false;
-    QTest::newRow("-p before --config") << QStringList{"-p", "0"} << 0 << "127.0.0.1" << QStringList{"/files"}
-                                        << false;
+    QTest::newRow("--http-port") << QStringList{"--http-port", "9200"} << 9200 << "127.0.0.1" << QStringList{"/files"}
+                                 << false;
+    QTest::newRow("-p before --config") << QStringList{"-p", "0"} << 0 << "127.0.0.1" << QStringList{"/files"} << false;
     QTest::newRow("--http-address") << QStringList{"--http-address", "0.0.0.0"} << 9100 << "0.0.0.0"
                                     << QStringList{"/files"} << false;
     QTest::newRow("-v") << QStringList{"-v"} << 9100 << "127.0.0.1" << QStringList{"/files"} << true;
@@ -316,8 +333,8 @@ void tst_CommandLine::errors_data()
     QTest::newRow("-s alone") << QStringList{"-s", "."} << "--static-path";
     QTest::newRow("--static-url alone") << QStringList{"--static-url", "/s"} << "--static-path";
     QTest::newRow("-u alone") << QStringList{"-u", "/s"} << "--static-url";
-    QTest::newRow("static path not a directory") << QStringList{"-s", "/nonexistent/dir", "-u", "/s"}
-                                                 << "--static-path";
+    QTest::newRow("static path not a directory")
+        << QStringList{"-s", "/nonexistent/dir", "-u", "/s"} << "--static-path";
     QTest::newRow("in-port not a number") << QStringList{"-i", "abc"} << "--in-port";
     QTest::newRow("in-port negative") << QStringList{"--in-port", "-1"} << "--in-port";
     QTest::newRow("in-port too large") << QStringList{"--in-port", "65536"} << "--in-port";
@@ -333,10 +350,9 @@ void tst_CommandLine::errors_data()
     QTest::newRow("--config with --out-port") << QStringList{"--config", "CONFIG", "-o", "2"} << "--out-port";
     QTest::newRow("--config with --address") << QStringList{"--config", "CONFIG", "-a", "x"} << "--address";
     QTest::newRow("--config with --prefix") << QStringList{"--config", "CONFIG", "--prefix", "/x"} << "--prefix";
-    QTest::newRow("--config with bad --http-port") << QStringList{"--config", "CONFIG", "-p", "x"}
-                                                   << "--http-port";
-    QTest::newRow("--config with lone --static-url") << QStringList{"--config", "CONFIG", "-u", "/x"}
-                                                     << "--static-path";
+    QTest::newRow("--config with bad --http-port") << QStringList{"--config", "CONFIG", "-p", "x"} << "--http-port";
+    QTest::newRow("--config with lone --static-url")
+        << QStringList{"--config", "CONFIG", "-u", "/x"} << "--static-path";
     QTest::newRow("missing config file") << QStringList{"--config", "MISSING"} << "--config MISSING";
 }
 

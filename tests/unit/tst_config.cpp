@@ -28,10 +28,7 @@ const char kBase[] = R"({
   ]
 })";
 
-QJsonObject baseObject()
-{
-    return QJsonDocument::fromJson(kBase).object();
-}
+QJsonObject baseObject() { return QJsonDocument::fromJson(kBase).object(); }
 
 // One JSON value from its text ("1", "\"x\"", "[]").
 QJsonValue jsonValue(const QByteArray &text)
@@ -229,8 +226,8 @@ void tst_Config::defaults()
     QCOMPARE(service.maxQueuedBytes, qint64(16 * 1024 * 1024));
 
     // Empty sub-objects change nothing either.
-    const auto empty = Config::fromJson(R"({"http": {}, "limits": {}, "static": [], "services": [{"zmq": {}}]})",
-                                        kBaseDir, &error);
+    const auto empty =
+        Config::fromJson(R"({"http": {}, "limits": {}, "static": [], "services": [{"zmq": {}}]})", kBaseDir, &error);
     QVERIFY2(empty, qPrintable(error));
     QCOMPARE(empty->httpPort, quint16(8080));
     QCOMPARE(empty->http.limits.maxHeaderCount, 100);
@@ -242,11 +239,21 @@ void tst_Config::staticPaths_data()
     QTest::addColumn<QString>("baseDir");
     QTest::addColumn<QString>("path");
     QTest::addColumn<QString>("expected");
-    QTest::newRow("relative") << "/etc/proxy" << "samples" << "/etc/proxy/samples";
-    QTest::newRow("relative, nested") << "/etc/proxy" << "web/static" << "/etc/proxy/web/static";
-    QTest::newRow("relative, dot") << "/etc/proxy" << "./www" << "/etc/proxy/www";
-    QTest::newRow("absolute kept") << "/etc/proxy" << "/var/www" << "/var/www";
-    QTest::newRow("other base") << "/home/u/cfg" << "samples" << "/home/u/cfg/samples";
+    QTest::newRow("relative") << "/etc/proxy"
+                              << "samples"
+                              << "/etc/proxy/samples";
+    QTest::newRow("relative, nested") << "/etc/proxy"
+                                      << "web/static"
+                                      << "/etc/proxy/web/static";
+    QTest::newRow("relative, dot") << "/etc/proxy"
+                                   << "./www"
+                                   << "/etc/proxy/www";
+    QTest::newRow("absolute kept") << "/etc/proxy"
+                                   << "/var/www"
+                                   << "/var/www";
+    QTest::newRow("other base") << "/home/u/cfg"
+                                << "samples"
+                                << "/home/u/cfg/samples";
 }
 
 void tst_Config::staticPaths()
@@ -503,11 +510,30 @@ void tst_Config::validate_data()
     QTest::addColumn<QString>("staticUrl");
     QTest::addColumn<QString>("fragment"); // empty: valid
 
-    QTest::newRow("valid") << "/two" << "tcp://*:3" << "/x.js" << "/s" << QString();
-    QTest::newRow("duplicate prefix") << "/" << "tcp://*:3" << "/x.js" << "/s" << "services[1].prefix";
-    QTest::newRow("duplicate endpoint") << "/two" << "tcp://*:1" << "/x.js" << "/s" << "services[1].zmq";
-    QTest::newRow("bad sockjs_url") << "/two" << "tcp://*:3" << "x.js" << "/s" << "services[1].sockjs_url";
-    QTest::newRow("bad static url") << "/two" << "tcp://*:3" << "/x.js" << "s" << "static";
+    QTest::newRow("valid") << "/two"
+                           << "tcp://*:3"
+                           << "/x.js"
+                           << "/s" << QString();
+    QTest::newRow("duplicate prefix") << "/"
+                                      << "tcp://*:3"
+                                      << "/x.js"
+                                      << "/s"
+                                      << "services[1].prefix";
+    QTest::newRow("duplicate endpoint") << "/two"
+                                        << "tcp://*:1"
+                                        << "/x.js"
+                                        << "/s"
+                                        << "services[1].zmq";
+    QTest::newRow("bad sockjs_url") << "/two"
+                                    << "tcp://*:3"
+                                    << "x.js"
+                                    << "/s"
+                                    << "services[1].sockjs_url";
+    QTest::newRow("bad static url") << "/two"
+                                    << "tcp://*:3"
+                                    << "/x.js"
+                                    << "s"
+                                    << "static";
 }
 
 void tst_Config::validate()

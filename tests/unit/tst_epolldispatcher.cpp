@@ -383,8 +383,7 @@ void tst_EpollDispatcher::writeNotifierOnFullSocket()
     // Not writable when enabled: no activation until the peer drains it.
     SocketPair pair;
     const QByteArray chunk(4096, 'x');
-    while (::write(pair.fds[0], chunk.constData(), size_t(chunk.size())) > 0) {
-    }
+    while (::write(pair.fds[0], chunk.constData(), size_t(chunk.size())) > 0) {}
     QSocketNotifier write(pair.fds[0], QSocketNotifier::Write);
     int writes = 0;
     connect(&write, &QSocketNotifier::activated, this, [&] { ++writes; });
@@ -393,8 +392,7 @@ void tst_EpollDispatcher::writeNotifierOnFullSocket()
     dispatcher->processEvents(QEventLoop::AllEvents);
     QCOMPARE(writes, 0);
     char buffer[65536];
-    while (::read(pair.fds[1], buffer, sizeof buffer) > 0) {
-    }
+    while (::read(pair.fds[1], buffer, sizeof buffer) > 0) {}
     QTRY_VERIFY(writes > 0);
     write.setEnabled(false);
     const int before = writes;
@@ -436,7 +434,8 @@ void tst_EpollDispatcher::wakeUpFromThread()
     QObject receiver;
     std::unique_ptr<QThread> thread(QThread::create([&receiver, &delivered] {
         QThread::msleep(100); // so that the main thread is blocked in the wait
-        QMetaObject::invokeMethod(&receiver, [&delivered] { delivered = true; }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            &receiver, [&delivered] { delivered = true; }, Qt::QueuedConnection);
     }));
     thread->start();
     QElapsedTimer elapsed;

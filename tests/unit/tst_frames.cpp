@@ -9,7 +9,7 @@ using namespace SockJsProxy;
 namespace {
 
 // A literal with its exact length, so embedded NUL bytes count.
-template <std::size_t N>
+template<std::size_t N>
 QByteArray bytes(const char (&text)[N])
 {
     return QByteArray(text, qsizetype(N - 1));
@@ -52,8 +52,8 @@ void tst_Frames::close_data()
     QTest::newRow("queue full") << 1013 << QByteArray("Outgoing queue full")
                                 << QByteArray(R"(c[1013,"Outgoing queue full"])");
     QTest::newRow("empty reason") << 1000 << QByteArray() << QByteArray(R"(c[1000,""])");
-    QTest::newRow("quote and backslash escaped") << 4000 << QByteArray(R"(say "hi" \o/)")
-                                                 << QByteArray(R"(c[4000,"say \"hi\" \\o/"])");
+    QTest::newRow("quote and backslash escaped")
+        << 4000 << QByteArray(R"(say "hi" \o/)") << QByteArray(R"(c[4000,"say \"hi\" \\o/"])");
     QTest::newRow("newline escaped") << 4001 << QByteArray("a\nb") << QByteArray(R"(c[4001,"a\nb"])");
     QTest::newRow("utf-8 verbatim") << 4002 << QByteArray("\xc3\xbc") << QByteArray("c[4002,\"\xc3\xbc\"]");
 }
@@ -90,7 +90,8 @@ void tst_Frames::messages_data()
     QTest::newRow("slash verbatim") << QList<QByteArray>{"</script>"} << QByteArray(R"(a["</script>"])");
     QTest::newRow("control characters") << QList<QByteArray>{"\n\r\t\b\f"} << QByteArray(R"(a["\n\r\t\b\f"])");
     QTest::newRow("nul byte") << QList<QByteArray>{bytes("a\0b")} << QByteArray(R"(a["a\u0000b"])");
-    QTest::newRow("other control lower-case hex") << QList<QByteArray>{"\x1f\x01"} << QByteArray(R"(a["\u001f\u0001"])");
+    QTest::newRow("other control lower-case hex")
+        << QList<QByteArray>{"\x1f\x01"} << QByteArray(R"(a["\u001f\u0001"])");
     QTest::newRow("json text stays a string") << QList<QByteArray>{R"(["a"])"} << QByteArray(R"(a["[\"a\"]"])");
     QTest::newRow("utf-8 verbatim") << QList<QByteArray>{"\xc3\xbc\xe2\x82\xac"}
                                     << QByteArray("a[\"\xc3\xbc\xe2\x82\xac\"]");
@@ -98,8 +99,8 @@ void tst_Frames::messages_data()
     QTest::newRow("u+200c escaped") << QList<QByteArray>{"\xe2\x80\x8c"} << QByteArray(R"(a["\u200c"])");
     QTest::newRow("u+ffff escaped") << QList<QByteArray>{"\xef\xbf\xbf"} << QByteArray(R"(a["\uffff"])");
     QTest::newRow("invalid utf-8 -> U+FFFD") << QList<QByteArray>{"a\xff"} << QByteArray("a[\"a\xef\xbf\xbd\"]");
-    QTest::newRow("escaping inside several") << QList<QByteArray>{"\"", "\\", "\n"}
-                                             << QByteArray(R"(a["\"","\\","\n"])");
+    QTest::newRow("escaping inside several")
+        << QList<QByteArray>{"\"", "\\", "\n"} << QByteArray(R"(a["\"","\\","\n"])");
 }
 
 void tst_Frames::messages()

@@ -19,7 +19,7 @@ namespace {
 // must give the same result. LargeSlices leaves whole requests plus a partial
 // one in the buffer, which makes the parser compact it.
 enum FeedMode { Whole, ByteByByte, RandomSlices, LargeSlices };
-const char *const feedModeNames[] = { "whole", "bytes", "slices", "large slices" };
+const char *const feedModeNames[] = {"whole", "bytes", "slices", "large slices"};
 
 struct Outcome
 {
@@ -165,109 +165,72 @@ void tst_HttpParser::good_data()
     QTest::addColumn<Headers>("headers");
     QTest::addColumn<QByteArray>("body");
 
-    const auto add = [](const char *name, const QByteArray &input, const QByteArray &method,
-                        const QByteArray &target, const QByteArray &path,
-                        const QByteArray &query, int minor, const Headers &headers,
+    const auto add = [](const char *name, const QByteArray &input, const QByteArray &method, const QByteArray &target,
+                        const QByteArray &path, const QByteArray &query, int minor, const Headers &headers,
                         const QByteArray &body) {
-        for (int mode : { Whole, ByteByByte, RandomSlices }) {
+        for (int mode : {Whole, ByteByByte, RandomSlices}) {
             QTest::addRow("%s [%s]", name, feedModeNames[mode])
-                << mode << input << method << target << path << query << minor << headers
-                << body;
+                << mode << input << method << target << path << query << minor << headers << body;
         }
     };
 
-    add("GET",
-        "GET /echo/info?t=1 HTTP/1.1\r\nHost: localhost\r\nAccept: */*\r\n\r\n",
-        "GET", "/echo/info?t=1", "/echo/info", "t=1", 1,
-        { { "Host", "localhost" }, { "Accept", "*/*" } }, "");
+    add("GET", "GET /echo/info?t=1 HTTP/1.1\r\nHost: localhost\r\nAccept: */*\r\n\r\n", "GET", "/echo/info?t=1",
+        "/echo/info", "t=1", 1, {{"Host", "localhost"}, {"Accept", "*/*"}}, "");
     add("POST with Content-Length",
         "POST /echo/000/abc/xhr_send HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n"
         "[\"a\",\"b c\"]",
-        "POST", "/echo/000/abc/xhr_send", "/echo/000/abc/xhr_send", "", 1,
-        { { "Host", "h" }, { "Content-Length", "11" } }, "[\"a\",\"b c\"]");
-    add("Content-Length 0",
-        "POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
-        "POST", "/", "/", "", 1, { { "Content-Length", "0" } }, "");
-    add("Content-Length with leading zeros",
-        "POST / HTTP/1.1\r\nContent-Length: 007\r\n\r\n1234567",
-        "POST", "/", "/", "", 1, { { "Content-Length", "007" } }, "1234567");
-    add("identical Content-Length twice",
-        "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
-        "POST", "/", "/", "", 1, { { "Content-Length", "3" }, { "Content-Length", "3" } },
-        "abc");
+        "POST", "/echo/000/abc/xhr_send", "/echo/000/abc/xhr_send", "", 1, {{"Host", "h"}, {"Content-Length", "11"}},
+        "[\"a\",\"b c\"]");
+    add("Content-Length 0", "POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", "POST", "/", "/", "", 1,
+        {{"Content-Length", "0"}}, "");
+    add("Content-Length with leading zeros", "POST / HTTP/1.1\r\nContent-Length: 007\r\n\r\n1234567", "POST", "/", "/",
+        "", 1, {{"Content-Length", "007"}}, "1234567");
+    add("identical Content-Length twice", "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
+        "POST", "/", "/", "", 1, {{"Content-Length", "3"}, {"Content-Length", "3"}}, "abc");
     add("chunked with extensions and trailers",
         "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
         "5;name=value\r\nhello\r\n6 ; a=b;c\r\n world\r\nA\r\n0123456789\r\n"
         "0;last\r\nX-Checksum: abc\r\nX-Other: 1\r\n\r\n",
-        "POST", "/c", "/c", "", 1, { { "Transfer-Encoding", "chunked" } },
-        "hello world0123456789");
+        "POST", "/c", "/c", "", 1, {{"Transfer-Encoding", "chunked"}}, "hello world0123456789");
     add("chunked, mixed case and bare LF",
-        "POST /c HTTP/1.1\nTransfer-Encoding: ChUnKeD\n\n3\nabc\nb\nhello world\n0\n\n",
-        "POST", "/c", "/c", "", 1, { { "Transfer-Encoding", "ChUnKeD" } }, "abchello world");
+        "POST /c HTTP/1.1\nTransfer-Encoding: ChUnKeD\n\n3\nabc\nb\nhello world\n0\n\n", "POST", "/c", "/c", "", 1,
+        {{"Transfer-Encoding", "ChUnKeD"}}, "abchello world");
     add("chunked, leading zeros in size",
         "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
         "00000000000000000003\r\nabc\r\n0000\r\n\r\n",
-        "POST", "/c", "/c", "", 1, { { "Transfer-Encoding", "chunked" } }, "abc");
-    add("chunked, empty list elements",
-        "POST /c HTTP/1.1\r\nTransfer-Encoding: , chunked ,\r\n\r\n1\r\nx\r\n0\r\n\r\n",
-        "POST", "/c", "/c", "", 1, { { "Transfer-Encoding", ", chunked ," } }, "x");
-    add("chunked, only the last chunk",
-        "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-        "POST", "/c", "/c", "", 1, { { "Transfer-Encoding", "chunked" } }, "");
-    add("HTTP/1.0 GET",
-        "GET /a HTTP/1.0\r\n\r\n",
-        "GET", "/a", "/a", "", 0, {}, "");
-    add("HTTP/1.0 POST",
-        "POST /a HTTP/1.0\r\nContent-Length: 2\r\n\r\nhi",
-        "POST", "/a", "/a", "", 0, { { "Content-Length", "2" } }, "hi");
-    add("absolute-form",
-        "GET http://example.com:8080/echo/info?x=1&y=2 HTTP/1.1\r\nHost: example.com:8080\r\n\r\n",
-        "GET", "http://example.com:8080/echo/info?x=1&y=2", "/echo/info", "x=1&y=2", 1,
-        { { "Host", "example.com:8080" } }, "");
-    add("absolute-form without path",
-        "GET HTTP://example.com?q HTTP/1.1\r\n\r\n",
-        "GET", "HTTP://example.com?q", "/", "q", 1, {}, "");
-    add("absolute-form https",
-        "GET https://h/p HTTP/1.1\r\n\r\n",
-        "GET", "https://h/p", "/p", "", 1, {}, "");
-    add("OPTIONS *",
-        "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
-        "OPTIONS", "*", "*", "", 1, { { "Host", "h" } }, "");
-    add("mixed-case header names",
-        "PUT /x HTTP/1.1\r\nhOsT: h\r\nCONTENT-length: 3\r\nx-CUSTOM-thing: v\r\n\r\nabc",
-        "PUT", "/x", "/x", "", 1,
-        { { "hOsT", "h" }, { "CONTENT-length", "3" }, { "x-CUSTOM-thing", "v" } }, "abc");
-    add("leading CRLFs",
-        "\r\n\r\nGET / HTTP/1.1\r\n\r\n",
-        "GET", "/", "/", "", 1, {}, "");
-    add("leading bare LFs",
-        "\n\nGET / HTTP/1.1\n\n",
-        "GET", "/", "/", "", 1, {}, "");
-    add("bare LF line ends",
-        "POST /x HTTP/1.1\nContent-Length: 2\n\nhi",
-        "POST", "/x", "/x", "", 1, { { "Content-Length", "2" } }, "hi");
-    add("values trimmed of spaces and tabs",
-        "GET / HTTP/1.1\r\nX-A:   a \t b \t\r\nX-B:\r\nX-C:\t \r\nX-D:v\r\n\r\n",
-        "GET", "/", "/", "", 1,
-        { { "X-A", "a \t b" }, { "X-B", "" }, { "X-C", "" }, { "X-D", "v" } }, "");
-    add("colon in value",
-        "GET / HTTP/1.1\r\nHost: example.com:80\r\n\r\n",
-        "GET", "/", "/", "", 1, { { "Host", "example.com:80" } }, "");
-    add("obs-text in value",
-        "GET / HTTP/1.1\r\nX-Name: caf\xc3\xa9\r\n\r\n",
-        "GET", "/", "/", "", 1, { { "X-Name", "caf\xc3\xa9" } }, "");
-    add("query split at the first '?'",
-        "GET /p?a=1?b HTTP/1.1\r\n\r\n",
-        "GET", "/p?a=1?b", "/p", "a=1?b", 1, {}, "");
-    add("empty query",
-        "GET /p? HTTP/1.1\r\n\r\n",
-        "GET", "/p?", "/p", "", 1, {}, "");
-    add("path not percent-decoded",
-        "GET /a%20b/c%2F?x=%41 HTTP/1.1\r\n\r\n",
-        "GET", "/a%20b/c%2F?x=%41", "/a%20b/c%2F", "x=%41", 1, {}, "");
-    add("token methods are case-sensitive and kept",
-        "m-search /x HTTP/1.1\r\n\r\n",
-        "m-search", "/x", "/x", "", 1, {}, "");
+        "POST", "/c", "/c", "", 1, {{"Transfer-Encoding", "chunked"}}, "abc");
+    add("chunked, empty list elements", "POST /c HTTP/1.1\r\nTransfer-Encoding: , chunked ,\r\n\r\n1\r\nx\r\n0\r\n\r\n",
+        "POST", "/c", "/c", "", 1, {{"Transfer-Encoding", ", chunked ,"}}, "x");
+    add("chunked, only the last chunk", "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "POST", "/c",
+        "/c", "", 1, {{"Transfer-Encoding", "chunked"}}, "");
+    add("HTTP/1.0 GET", "GET /a HTTP/1.0\r\n\r\n", "GET", "/a", "/a", "", 0, {}, "");
+    add("HTTP/1.0 POST", "POST /a HTTP/1.0\r\nContent-Length: 2\r\n\r\nhi", "POST", "/a", "/a", "", 0,
+        {{"Content-Length", "2"}}, "hi");
+    add("absolute-form", "GET http://example.com:8080/echo/info?x=1&y=2 HTTP/1.1\r\nHost: example.com:8080\r\n\r\n",
+        "GET", "http://example.com:8080/echo/info?x=1&y=2", "/echo/info", "x=1&y=2", 1, {{"Host", "example.com:8080"}},
+        "");
+    add("absolute-form without path", "GET HTTP://example.com?q HTTP/1.1\r\n\r\n", "GET", "HTTP://example.com?q", "/",
+        "q", 1, {}, "");
+    add("absolute-form https", "GET https://h/p HTTP/1.1\r\n\r\n", "GET", "https://h/p", "/p", "", 1, {}, "");
+    add("OPTIONS *", "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", "OPTIONS", "*", "*", "", 1, {{"Host", "h"}}, "");
+    add("mixed-case header names", "PUT /x HTTP/1.1\r\nhOsT: h\r\nCONTENT-length: 3\r\nx-CUSTOM-thing: v\r\n\r\nabc",
+        "PUT", "/x", "/x", "", 1, {{"hOsT", "h"}, {"CONTENT-length", "3"}, {"x-CUSTOM-thing", "v"}}, "abc");
+    add("leading CRLFs", "\r\n\r\nGET / HTTP/1.1\r\n\r\n", "GET", "/", "/", "", 1, {}, "");
+    add("leading bare LFs", "\n\nGET / HTTP/1.1\n\n", "GET", "/", "/", "", 1, {}, "");
+    add("bare LF line ends", "POST /x HTTP/1.1\nContent-Length: 2\n\nhi", "POST", "/x", "/x", "", 1,
+        {{"Content-Length", "2"}}, "hi");
+    add("values trimmed of spaces and tabs", "GET / HTTP/1.1\r\nX-A:   a \t b \t\r\nX-B:\r\nX-C:\t \r\nX-D:v\r\n\r\n",
+        "GET", "/", "/", "", 1, {{"X-A", "a \t b"}, {"X-B", ""}, {"X-C", ""}, {"X-D", "v"}}, "");
+    add("colon in value", "GET / HTTP/1.1\r\nHost: example.com:80\r\n\r\n", "GET", "/", "/", "", 1,
+        {{"Host", "example.com:80"}}, "");
+    add("obs-text in value", "GET / HTTP/1.1\r\nX-Name: caf\xc3\xa9\r\n\r\n", "GET", "/", "/", "", 1,
+        {{"X-Name", "caf\xc3\xa9"}}, "");
+    add("query split at the first '?'", "GET /p?a=1?b HTTP/1.1\r\n\r\n", "GET", "/p?a=1?b", "/p", "a=1?b", 1, {}, "");
+    add("empty query", "GET /p? HTTP/1.1\r\n\r\n", "GET", "/p?", "/p", "", 1, {}, "");
+    add("path not percent-decoded", "GET /a%20b/c%2F?x=%41 HTTP/1.1\r\n\r\n", "GET", "/a%20b/c%2F?x=%41", "/a%20b/c%2F",
+        "x=%41", 1, {}, "");
+    add("token methods are case-sensitive and kept", "m-search /x HTTP/1.1\r\n\r\n", "m-search", "/x", "/x", "", 1, {},
+        "");
 }
 
 void tst_HttpParser::good()
@@ -323,8 +286,7 @@ void tst_HttpParser::checkOutcome()
     }
     QCOMPARE(out.last, Status::Error);
     QVERIFY2(out.errorStatus == status,
-             qPrintable(QStringLiteral("got %1 (%2)").arg(out.errorStatus)
-                            .arg(QString::fromLatin1(out.errorReason))));
+             qPrintable(QStringLiteral("got %1 (%2)").arg(out.errorStatus).arg(QString::fromLatin1(out.errorReason))));
     QVERIFY(!out.errorReason.isEmpty());
     QCOMPARE(out.requests.size(), 0);
     QCOMPARE(out.buffered, 0); // nothing is kept after an error
@@ -339,10 +301,9 @@ static void addOutcomeColumns()
     QTest::addColumn<int>("status"); // 0: one complete request
 }
 
-static void addOutcome(const char *name, const QByteArray &input, int status,
-                       const HttpParser::Limits &limits = {})
+static void addOutcome(const char *name, const QByteArray &input, int status, const HttpParser::Limits &limits = {})
 {
-    for (int mode : { Whole, ByteByByte, RandomSlices })
+    for (int mode : {Whole, ByteByByte, RandomSlices})
         QTest::addRow("%s [%s]", name, feedModeNames[mode]) << mode << input << limits << status;
 }
 
@@ -407,13 +368,10 @@ void tst_HttpParser::bad_data()
     addOutcome("Content-Length two numbers", post + "Content-Length: 1 2\r\n\r\n", 400);
     addOutcome("Content-Length list", post + "Content-Length: 5, 5\r\n\r\nhello", 400);
     addOutcome("Content-Length hex", post + "Content-Length: 0x10\r\n\r\n", 400);
-    addOutcome("Content-Length overflow",
-               post + "Content-Length: 99999999999999999999999\r\n\r\n", 400);
-    addOutcome("Content-Length conflicting",
-               post + "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400);
+    addOutcome("Content-Length overflow", post + "Content-Length: 99999999999999999999999\r\n\r\n", 400);
+    addOutcome("Content-Length conflicting", post + "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400);
     addOutcome("Content-Length over limit", post + "Content-Length: 1048577\r\n\r\n", 413);
-    addOutcome("Content-Length int64 max",
-               post + "Content-Length: 9223372036854775807\r\n\r\n", 413);
+    addOutcome("Content-Length int64 max", post + "Content-Length: 9223372036854775807\r\n\r\n", 413);
 
     // Transfer-Encoding.
     addOutcome("Transfer-Encoding and Content-Length",
@@ -422,17 +380,13 @@ void tst_HttpParser::bad_data()
                post + "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400);
     addOutcome("Transfer-Encoding gzip", post + "Transfer-Encoding: gzip\r\n\r\n", 501);
     addOutcome("Transfer-Encoding identity", post + "Transfer-Encoding: identity\r\n\r\n", 501);
-    addOutcome("Transfer-Encoding gzip, chunked",
-               post + "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501);
-    addOutcome("Transfer-Encoding chunked, gzip",
-               post + "Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n", 400);
-    addOutcome("Transfer-Encoding chunked twice",
-               post + "Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n", 400);
+    addOutcome("Transfer-Encoding gzip, chunked", post + "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501);
+    addOutcome("Transfer-Encoding chunked, gzip", post + "Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n", 400);
+    addOutcome("Transfer-Encoding chunked twice", post + "Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n", 400);
     addOutcome("Transfer-Encoding chunked then gzip field",
                post + "Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n", 400);
     addOutcome("Transfer-Encoding empty", post + "Transfer-Encoding:\r\n\r\n", 400);
-    addOutcome("Transfer-Encoding in HTTP/1.0",
-               "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400);
+    addOutcome("Transfer-Encoding in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400);
 
     // Chunked framing.
     addOutcome("chunk size garbage", chunkedPost + "zz\r\n", 400);
@@ -446,8 +400,7 @@ void tst_HttpParser::bad_data()
     addOutcome("chunk size int64 max", chunkedPost + "7fffffffffffffff\r\n", 413);
     addOutcome("chunk size over limit", chunkedPost + "100001\r\n", 413);
     addOutcome("chunk extension with bare CR", chunkedPost + "3;a\rb\r\nabc\r\n0\r\n\r\n", 400);
-    addOutcome("chunk size line too long",
-               chunkedPost + "3;" + QByteArray(5000, 'x') + "\r\nabc\r\n0\r\n\r\n", 400);
+    addOutcome("chunk size line too long", chunkedPost + "3;" + QByteArray(5000, 'x') + "\r\nabc\r\n0\r\n\r\n", 400);
     addOutcome("no CRLF after chunk data", chunkedPost + "3\r\nabcX\r\n0\r\n\r\n", 400);
     addOutcome("CR without LF after chunk data", chunkedPost + "3\r\nabc\rX0\r\n\r\n", 400);
     addOutcome("chunk data longer than size", chunkedPost + "3\r\nabcdef\r\n0\r\n\r\n", 400);
@@ -455,18 +408,12 @@ void tst_HttpParser::bad_data()
     addOutcome("obs-fold in trailer", chunkedPost + "0\r\nX: a\r\n b\r\n\r\n", 400);
 
     // Default limits.
-    addOutcome("request line over default limit",
-               requestLineOf(8 * 1024 + 1) + "\r\n\r\n", 414);
-    addOutcome("header count over default limit",
-               get + repeated("X: y\r\n", 101) + "\r\n", 431);
-    addOutcome("header bytes over default limit",
-               get + fieldLineOf(32 * 1024 + 1) + "\r\n", 431);
+    addOutcome("request line over default limit", requestLineOf(8 * 1024 + 1) + "\r\n\r\n", 414);
+    addOutcome("header count over default limit", get + repeated("X: y\r\n", 101) + "\r\n", 431);
+    addOutcome("header bytes over default limit", get + fieldLineOf(32 * 1024 + 1) + "\r\n", 431);
 }
 
-void tst_HttpParser::bad()
-{
-    checkOutcome();
-}
+void tst_HttpParser::bad() { checkOutcome(); }
 
 // Each limit right at the boundary (must pass) and one byte/line past it.
 void tst_HttpParser::limits_data()
@@ -484,44 +431,30 @@ void tst_HttpParser::limits_data()
     addOutcome("request line over limit, garbage", QByteArray(33, '(') + "\r\n\r\n", 414, small);
     addOutcome("request line over limit, unterminated", requestLineOf(40), 414, small);
 
-    addOutcome("header bytes at limit",
-               get + fieldLineOf(32, 'A') + fieldLineOf(32, 'B') + "\r\n", 0, small);
-    addOutcome("header bytes at limit, LF",
-               get + "A: " + QByteArray(60, 'v') + "\n\n", 0, small);
-    addOutcome("header bytes over limit",
-               get + fieldLineOf(32, 'A') + fieldLineOf(33, 'B') + "\r\n", 431, small);
-    addOutcome("header bytes over limit, unterminated",
-               get + fieldLineOf(32, 'A') + "B: " + QByteArray(40, 'v'), 431, small);
+    addOutcome("header bytes at limit", get + fieldLineOf(32, 'A') + fieldLineOf(32, 'B') + "\r\n", 0, small);
+    addOutcome("header bytes at limit, LF", get + "A: " + QByteArray(60, 'v') + "\n\n", 0, small);
+    addOutcome("header bytes over limit", get + fieldLineOf(32, 'A') + fieldLineOf(33, 'B') + "\r\n", 431, small);
+    addOutcome("header bytes over limit, unterminated", get + fieldLineOf(32, 'A') + "B: " + QByteArray(40, 'v'), 431,
+               small);
     addOutcome("header count at limit", get + repeated("X: y\r\n", 4) + "\r\n", 0, small);
     addOutcome("header count over limit", get + repeated("X: y\r\n", 5) + "\r\n", 431, small);
 
-    addOutcome("Content-Length at limit",
-               "POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789", 0, small);
-    addOutcome("Content-Length over limit",
-               "POST / HTTP/1.1\r\nContent-Length: 11\r\n\r\n0123456789X", 413, small);
-    addOutcome("chunked at limit",
-               chunkedPost + "5\r\n01234\r\n5\r\n56789\r\n0\r\n\r\n", 0, small);
-    addOutcome("chunked running total over limit",
-               chunkedPost + "5\r\n01234\r\n5\r\n56789\r\n1\r\nX\r\n0\r\n\r\n", 413, small);
-    addOutcome("single chunk over limit", chunkedPost + "b\r\n0123456789X\r\n0\r\n\r\n", 413,
+    addOutcome("Content-Length at limit", "POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789", 0, small);
+    addOutcome("Content-Length over limit", "POST / HTTP/1.1\r\nContent-Length: 11\r\n\r\n0123456789X", 413, small);
+    addOutcome("chunked at limit", chunkedPost + "5\r\n01234\r\n5\r\n56789\r\n0\r\n\r\n", 0, small);
+    addOutcome("chunked running total over limit", chunkedPost + "5\r\n01234\r\n5\r\n56789\r\n1\r\nX\r\n0\r\n\r\n", 413,
                small);
+    addOutcome("single chunk over limit", chunkedPost + "b\r\n0123456789X\r\n0\r\n\r\n", 413, small);
 
     // Trailer fields share the header budget: 28 bytes of Transfer-Encoding
     // leave 36, and one header line plus trailers leave room for 4 lines.
-    addOutcome("trailer count at limit",
-               chunkedHead + "H: 1\r\n\r\n0\r\nT: 1\r\nT: 2\r\n\r\n", 0, small);
-    addOutcome("trailer count over limit",
-               chunkedHead + "H: 1\r\n\r\n0\r\nT: 1\r\nT: 2\r\nT: 3\r\n\r\n", 431, small);
-    addOutcome("trailer bytes at limit", chunkedPost + "0\r\n" + fieldLineOf(36, 'T') + "\r\n", 0,
-               small);
-    addOutcome("trailer bytes over limit",
-               chunkedPost + "0\r\n" + fieldLineOf(37, 'T') + "\r\n", 431, small);
+    addOutcome("trailer count at limit", chunkedHead + "H: 1\r\n\r\n0\r\nT: 1\r\nT: 2\r\n\r\n", 0, small);
+    addOutcome("trailer count over limit", chunkedHead + "H: 1\r\n\r\n0\r\nT: 1\r\nT: 2\r\nT: 3\r\n\r\n", 431, small);
+    addOutcome("trailer bytes at limit", chunkedPost + "0\r\n" + fieldLineOf(36, 'T') + "\r\n", 0, small);
+    addOutcome("trailer bytes over limit", chunkedPost + "0\r\n" + fieldLineOf(37, 'T') + "\r\n", 431, small);
 }
 
-void tst_HttpParser::limits()
-{
-    checkOutcome();
-}
+void tst_HttpParser::limits() { checkOutcome(); }
 
 // ---------------------------------------------------------------------------
 // Pipelining and state
@@ -529,7 +462,7 @@ void tst_HttpParser::limits()
 void tst_HttpParser::pipelining_data()
 {
     QTest::addColumn<int>("mode");
-    for (int mode : { Whole, ByteByByte, RandomSlices })
+    for (int mode : {Whole, ByteByByte, RandomSlices})
         QTest::addRow("%s", feedModeNames[mode]) << mode;
 }
 
@@ -537,12 +470,11 @@ void tst_HttpParser::pipelining()
 {
     QFETCH(int, mode);
     const QByteArray partial = "GET /four HT";
-    const QByteArray input =
-        "GET /one HTTP/1.1\r\nHost: h\r\n\r\n"
-        "POST /two HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-        "4\r\nchun\r\n4;x=y\r\nked!\r\n0\r\nT: t\r\n\r\n"
-        "POST /three?q=3 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
-        + partial;
+    const QByteArray input = "GET /one HTTP/1.1\r\nHost: h\r\n\r\n"
+                             "POST /two HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                             "4\r\nchun\r\n4;x=y\r\nked!\r\n0\r\nT: t\r\n\r\n"
+                             "POST /three?q=3 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
+                             + partial;
 
     const Outcome out = run(input, mode);
     QCOMPARE(out.last, Status::NeedMore);
@@ -567,10 +499,10 @@ void tst_HttpParser::manyPipelined()
     const int count = 2000;
     for (int i = 0; i < count; ++i) {
         const QByteArray body = QByteArray::number(i);
-        input += "POST /r" + QByteArray::number(i) + " HTTP/1.1\r\nContent-Length: "
-                 + QByteArray::number(body.size()) + "\r\n\r\n" + body;
+        input += "POST /r" + QByteArray::number(i) + " HTTP/1.1\r\nContent-Length: " + QByteArray::number(body.size())
+                 + "\r\n\r\n" + body;
     }
-    for (int mode : { Whole, RandomSlices, LargeSlices }) {
+    for (int mode : {Whole, RandomSlices, LargeSlices}) {
         const Outcome out = run(input, mode);
         QCOMPARE(out.last, Status::NeedMore);
         QCOMPARE(out.requests.size(), count);
@@ -626,12 +558,10 @@ void tst_HttpParser::nextIsIdempotent()
 void tst_HttpParser::bodyTooLargeBeforeBody_data()
 {
     QTest::addColumn<QByteArray>("head");
-    QTest::newRow("Content-Length")
-        << QByteArray("POST / HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n");
-    QTest::newRow("chunked") << QByteArray(
-        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1e8480\r\n");
-    QTest::newRow("chunked, second chunk") << QByteArray(
-        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n100000\r\n");
+    QTest::newRow("Content-Length") << QByteArray("POST / HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n");
+    QTest::newRow("chunked") << QByteArray("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1e8480\r\n");
+    QTest::newRow("chunked, second chunk")
+        << QByteArray("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n100000\r\n");
 }
 
 // The 413 comes as soon as the size is known, before any (further) body byte.
@@ -655,15 +585,11 @@ void tst_HttpParser::hugeStreamRejectedEarly_data()
     const qsizetype mb = 1024 * 1024;
     const QByteArray requestLine = "GET / HTTP/1.1\r\n";
     QTest::newRow("huge header value, 10 MB")
-        << requestLine + "X-Huge: " << 431 << requestLine.size() + limits.maxHeaderBytes
-        << 10 * mb;
-    QTest::newRow("endless headers")
-        << requestLine << 431 << requestLine.size() + limits.maxHeaderBytes << mb;
-    QTest::newRow("huge request line")
-        << QByteArray("GET /") << 414 << limits.maxRequestLine + 1 << mb;
+        << requestLine + "X-Huge: " << 431 << requestLine.size() + limits.maxHeaderBytes << 10 * mb;
+    QTest::newRow("endless headers") << requestLine << 431 << requestLine.size() + limits.maxHeaderBytes << mb;
+    QTest::newRow("huge request line") << QByteArray("GET /") << 414 << limits.maxRequestLine + 1 << mb;
     const QByteArray chunked = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1;";
-    QTest::newRow("huge chunk extension")
-        << chunked << 400 << chunked.size() - 2 + 4096 + 2 << mb;
+    QTest::newRow("huge chunk extension") << chunked << 400 << chunked.size() - 2 + 4096 + 2 << mb;
 }
 
 // A huge request fed one byte at a time: rejected at the first byte that
@@ -720,15 +646,12 @@ void tst_HttpParser::byteByByteIsLinear_data()
     // The scanning rows are large enough that a quadratic scan cannot pass
     // even with a very fast memchr; the body rows only cover the buffer path.
     const qsizetype mb = 1024 * 1024;
-    QTest::newRow("request line") << QByteArray("GET /") << 4 * mb
-                                  << QByteArray(" HTTP/1.1\r\n\r\n");
-    QTest::newRow("header value") << QByteArray("GET / HTTP/1.1\r\nX: ") << 4 * mb
-                                  << QByteArray("\r\n\r\n");
-    QTest::newRow("body") << "POST / HTTP/1.1\r\nContent-Length: " + QByteArray::number(mb)
-                                 + "\r\n\r\n"
+    QTest::newRow("request line") << QByteArray("GET /") << 4 * mb << QByteArray(" HTTP/1.1\r\n\r\n");
+    QTest::newRow("header value") << QByteArray("GET / HTTP/1.1\r\nX: ") << 4 * mb << QByteArray("\r\n\r\n");
+    QTest::newRow("body") << "POST / HTTP/1.1\r\nContent-Length: " + QByteArray::number(mb) + "\r\n\r\n"
                           << mb << QByteArray();
-    QTest::newRow("chunk") << "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                  + QByteArray::number(mb, 16) + "\r\n"
+    QTest::newRow("chunk") << "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + QByteArray::number(mb, 16)
+                                  + "\r\n"
                            << mb << QByteArray("\r\n0\r\n\r\n");
 }
 
@@ -783,8 +706,7 @@ void tst_HttpParser::isMidRequest_data()
     QTest::newRow("request line") << QByteArray("GET / HTTP/1.1\r\n") << true;
     QTest::newRow("headers") << QByteArray("GET / HTTP/1.1\r\nHost: h\r\n") << true;
     QTest::newRow("final CR") << QByteArray("GET / HTTP/1.1\r\n\r") << true;
-    QTest::newRow("partial body")
-        << QByteArray("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhe") << true;
+    QTest::newRow("partial body") << QByteArray("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhe") << true;
     QTest::newRow("chunked, before the last chunk")
         << QByteArray("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n") << true;
     QTest::newRow("complete request") << complete << false;
@@ -797,7 +719,7 @@ void tst_HttpParser::isMidRequest()
 {
     QFETCH(QByteArray, input);
     QFETCH(bool, mid);
-    for (int mode : { Whole, ByteByByte }) {
+    for (int mode : {Whole, ByteByByte}) {
         const Outcome out = run(input, mode);
         QCOMPARE(out.midRequest, mid);
     }
@@ -816,31 +738,25 @@ void tst_HttpParser::parseHead_data()
     QTest::newRow("upgrade") << upgrade << defaults << true << QByteArray("/echo/websocket");
     QTest::newRow("bytes after the head")
         << upgrade + "\x81\x85garbage" << defaults << true << QByteArray("/echo/websocket");
-    QTest::newRow("leading CRLF") << "\r\n" + upgrade << defaults << true
-                                  << QByteArray("/echo/websocket");
-    QTest::newRow("body not needed")
-        << QByteArray("POST /x HTTP/1.1\r\nContent-Length: 5\r\n\r\n") << defaults << true
-        << QByteArray("/x");
+    QTest::newRow("leading CRLF") << "\r\n" + upgrade << defaults << true << QByteArray("/echo/websocket");
+    QTest::newRow("body not needed") << QByteArray("POST /x HTTP/1.1\r\nContent-Length: 5\r\n\r\n") << defaults << true
+                                     << QByteArray("/x");
     QTest::newRow("chunked, body not needed")
-        << QByteArray("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n") << defaults
-        << true << QByteArray("/x");
+        << QByteArray("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n") << defaults << true << QByteArray("/x");
     QTest::newRow("empty") << QByteArray() << defaults << false << QByteArray();
     QTest::newRow("no empty line") << upgrade.chopped(2) << defaults << false << QByteArray();
-    QTest::newRow("malformed") << QByteArray("GET / HTTP/1.1\r\nBad Header\r\n\r\n") << defaults
-                               << false << QByteArray();
-    QTest::newRow("bad version") << QByteArray("GET / HTTP/2.0\r\n\r\n") << defaults << false
-                                 << QByteArray();
+    QTest::newRow("malformed") << QByteArray("GET / HTTP/1.1\r\nBad Header\r\n\r\n") << defaults << false
+                               << QByteArray();
+    QTest::newRow("bad version") << QByteArray("GET / HTTP/2.0\r\n\r\n") << defaults << false << QByteArray();
     HttpParser::Limits twoHeaders;
     twoHeaders.maxHeaderCount = 2;
     QTest::newRow("over header count") << upgrade << twoHeaders << false << QByteArray();
-    QTest::newRow("within small limits") << upgrade << smallLimits() << true
-                                         << QByteArray("/echo/websocket");
+    QTest::newRow("within small limits") << upgrade << smallLimits() << true << QByteArray("/echo/websocket");
     HttpParser::Limits shortLine;
     shortLine.maxRequestLine = 27; // the request line has 28 bytes
     QTest::newRow("over request line limit") << upgrade << shortLine << false << QByteArray();
     QTest::newRow("Content-Length over limit")
-        << QByteArray("POST /x HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n") << defaults << false
-        << QByteArray();
+        << QByteArray("POST /x HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n") << defaults << false << QByteArray();
     QTest::newRow("smuggling") << QByteArray("POST /x HTTP/1.1\r\nContent-Length: 5\r\n"
                                              "Transfer-Encoding: chunked\r\n\r\n")
                                << defaults << false << QByteArray();
@@ -892,7 +808,7 @@ void tst_HttpParser::perRequestLimits_data()
         {"within", get + repeated("X: y\r\n", 4) + "\r\n", 0},
     };
     for (const auto &row : rows) {
-        for (int mode : { Whole, ByteByByte, RandomSlices })
+        for (int mode : {Whole, ByteByByte, RandomSlices})
             QTest::addRow("%s [%s]", row.name, feedModeNames[mode]) << mode << row.request << row.status;
     }
 }
@@ -943,7 +859,7 @@ void tst_HttpParser::perRequestLimits()
 // parser's own, whatever the lookup returns.
 void tst_HttpParser::lookupLeavesRequestLine()
 {
-    for (int mode : { Whole, ByteByByte, RandomSlices }) {
+    for (int mode : {Whole, ByteByByte, RandomSlices}) {
         HttpParser::Limits limits;
         limits.maxRequestLine = 32;
         QList<QByteArray> paths;
@@ -973,19 +889,17 @@ void tst_HttpParser::lookupGetsPath_data()
 
     QTest::newRow("origin-form with query")
         << QByteArray("GET /echo/info?t=1 HTTP/1.1\r\n\r\n") << QList<QByteArray>{"/echo/info"};
-    QTest::newRow("absolute-form")
-        << QByteArray("GET http://example.com:8080/a/b?x HTTP/1.1\r\n\r\n") << QList<QByteArray>{"/a/b"};
+    QTest::newRow("absolute-form") << QByteArray("GET http://example.com:8080/a/b?x HTTP/1.1\r\n\r\n")
+                                   << QList<QByteArray>{"/a/b"};
     QTest::newRow("absolute-form without path")
         << QByteArray("GET http://example.com HTTP/1.1\r\n\r\n") << QList<QByteArray>{"/"};
     QTest::newRow("asterisk") << QByteArray("OPTIONS * HTTP/1.1\r\n\r\n") << QList<QByteArray>{"*"};
-    QTest::newRow("not decoded")
-        << QByteArray("GET /a%2Fb HTTP/1.1\r\n\r\n") << QList<QByteArray>{"/a%2Fb"};
-    QTest::newRow("pipelined, chunked")
-        << QByteArray("POST /one HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
-                      "\r\nGET /two HTTP/1.1\r\nHost: h\r\n\r\nGET /three HT")
-        << QList<QByteArray>{"/one", "/two"};
-    QTest::newRow("malformed request line: not asked")
-        << QByteArray("GET /x HTTP/9.9\r\n\r\n") << QList<QByteArray>{};
+    QTest::newRow("not decoded") << QByteArray("GET /a%2Fb HTTP/1.1\r\n\r\n") << QList<QByteArray>{"/a%2Fb"};
+    QTest::newRow("pipelined, chunked") << QByteArray(
+        "POST /one HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+        "\r\nGET /two HTTP/1.1\r\nHost: h\r\n\r\nGET /three HT")
+                                        << QList<QByteArray>{"/one", "/two"};
+    QTest::newRow("malformed request line: not asked") << QByteArray("GET /x HTTP/9.9\r\n\r\n") << QList<QByteArray>{};
 }
 
 // Once per request, right after its request line, with HttpRequest::path;
@@ -994,7 +908,7 @@ void tst_HttpParser::lookupGetsPath()
 {
     QFETCH(QByteArray, input);
     QFETCH(QList<QByteArray>, paths);
-    for (int mode : { Whole, ByteByByte, RandomSlices }) {
+    for (int mode : {Whole, ByteByByte, RandomSlices}) {
         QList<QByteArray> asked;
         const Outcome out = run(input, mode, {}, smallUnderSmall(&asked));
         QCOMPARE(asked, paths);
@@ -1013,17 +927,14 @@ void tst_HttpParser::peekHeadWithLookup_data()
                                "Connection: Upgrade\r\n"; // 50 header bytes, 3 fields
     QTest::newRow("complete") << upgrade + "\r\n" << Status::Complete << Status::Complete;
     QTest::newRow("incomplete") << upgrade << Status::NeedMore << Status::NeedMore;
-    QTest::newRow("request line only")
-        << QByteArray("GET $P/websocket HTTP/1.1\r\n") << Status::NeedMore << Status::NeedMore;
+    QTest::newRow("request line only") << QByteArray("GET $P/websocket HTTP/1.1\r\n") << Status::NeedMore
+                                       << Status::NeedMore;
     QTest::newRow("request line unfinished") << QByteArray("GET $P/webso") << Status::NeedMore << Status::NeedMore;
-    QTest::newRow("too many headers")
-        << upgrade + "X: 1\r\nX: 2\r\n\r\n" << Status::Error << Status::Complete;
-    QTest::newRow("too many headers, incomplete")
-        << upgrade + "X: 1\r\nX: 2\r\n" << Status::Error << Status::NeedMore;
+    QTest::newRow("too many headers") << upgrade + "X: 1\r\nX: 2\r\n\r\n" << Status::Error << Status::Complete;
+    QTest::newRow("too many headers, incomplete") << upgrade + "X: 1\r\nX: 2\r\n" << Status::Error << Status::NeedMore;
     QTest::newRow("header bytes, unfinished line")
         << upgrade + "X-Pad: " + QByteArray(40, 'p') << Status::Error << Status::NeedMore;
-    QTest::newRow("malformed")
-        << QByteArray("GET $P HTTP/1.1\r\nBad Header\r\n") << Status::Error << Status::Error;
+    QTest::newRow("malformed") << QByteArray("GET $P HTTP/1.1\r\nBad Header\r\n") << Status::Error << Status::Error;
 }
 
 // The head of a handshake peeked from a socket gets the same per-path limits

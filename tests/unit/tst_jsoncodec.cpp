@@ -18,9 +18,12 @@ namespace JsonCodec {
 char *toString(DecodeResult result)
 {
     switch (result) {
-    case DecodeResult::Ok: return qstrdup("Ok");
-    case DecodeResult::Empty: return qstrdup("Empty");
-    case DecodeResult::Broken: return qstrdup("Broken");
+    case DecodeResult::Ok:
+        return qstrdup("Ok");
+    case DecodeResult::Empty:
+        return qstrdup("Empty");
+    case DecodeResult::Broken:
+        return qstrdup("Broken");
     }
     return qstrdup("?");
 }
@@ -33,7 +36,7 @@ using namespace SockJsProxy;
 namespace {
 
 // A literal with its exact length, so embedded NUL bytes count.
-template <std::size_t N>
+template<std::size_t N>
 QByteArray bytes(const char (&text)[N])
 {
     return QByteArray(text, qsizetype(N - 1));
@@ -45,21 +48,12 @@ QByteArray utf8(const std::vector<char32_t> &codePoints)
     return QString::fromUcs4(codePoints.data(), qsizetype(codePoints.size())).toUtf8();
 }
 
-QByteArray utf8(char32_t codePoint)
-{
-    return utf8(std::vector<char32_t>{codePoint});
-}
+QByteArray utf8(char32_t codePoint) { return utf8(std::vector<char32_t>{codePoint}); }
 
-QByteArray jsonString(const QByteArray &inner)
-{
-    return '"' + inner + '"';
-}
+QByteArray jsonString(const QByteArray &inner) { return '"' + inner + '"'; }
 
 // "\u" + 4 lower-case hex digits.
-QByteArray lowerEscape(char32_t unit)
-{
-    return "\\u" + QByteArray::number(uint(unit), 16).rightJustified(4, '0');
-}
+QByteArray lowerEscape(char32_t unit) { return "\\u" + QByteArray::number(uint(unit), 16).rightJustified(4, '0'); }
 
 QByteArray upperEscape(char32_t unit)
 {
@@ -127,7 +121,7 @@ void tst_JsonCodec::encode_data()
 {
     QTest::addColumn<QByteArray>("input");
     QTest::addColumn<int>("flags");
-    QTest::addColumn<QByteArray>("expected");   // without the surrounding quotes
+    QTest::addColumn<QByteArray>("expected"); // without the surrounding quotes
     QTest::addColumn<bool>("expectedValid");
 
     const int none = JsonCodec::NoFlags;
@@ -138,8 +132,7 @@ void tst_JsonCodec::encode_data()
 
     // The 44 code points SockJS wants escaped, one per row.
     for (char32_t cp : escapedCodePoints()) {
-        QTest::addRow("escaped U+%04X", uint(cp))
-            << utf8(cp) << none << lowerEscape(cp) << true;
+        QTest::addRow("escaped U+%04X", uint(cp)) << utf8(cp) << none << lowerEscape(cp) << true;
     }
     // Their neighbours just outside each range stay raw.
     for (char32_t cp : {0x200B, 0x2010, 0x2027, 0x2030, 0x205F, 0x2070, 0xFFEF}) {
@@ -156,91 +149,95 @@ void tst_JsonCodec::encode_data()
     for (int c = 0; c < 0x20; ++c) {
         QByteArray expected;
         switch (c) {
-        case '\b': expected = "\\b"; break;
-        case '\t': expected = "\\t"; break;
-        case '\n': expected = "\\n"; break;
-        case '\f': expected = "\\f"; break;
-        case '\r': expected = "\\r"; break;
-        default: expected = lowerEscape(char32_t(c)); break;
+        case '\b':
+            expected = "\\b";
+            break;
+        case '\t':
+            expected = "\\t";
+            break;
+        case '\n':
+            expected = "\\n";
+            break;
+        case '\f':
+            expected = "\\f";
+            break;
+        case '\r':
+            expected = "\\r";
+            break;
+        default:
+            expected = lowerEscape(char32_t(c));
+            break;
         }
         QTest::addRow("control 0x%02X", c) << QByteArray(1, char(c)) << none << expected << true;
     }
     // Spelled out, so the lower-case rule does not rest on the helper alone.
     QTest::newRow("0x1F literal") << bytes("\x1f") << none << QByteArray("\\u001f") << true;
     QTest::newRow("NUL inside text") << bytes("a\0b") << none << QByteArray("a\\u0000b") << true;
-    QTest::newRow("eventsource sample") << bytes("  \0\n\r ") << none
-                                        << QByteArray("  \\u0000\\n\\r ") << true;
+    QTest::newRow("eventsource sample") << bytes("  \0\n\r ") << none << QByteArray("  \\u0000\\n\\r ") << true;
 
     QTest::newRow("quote") << QByteArray("\"") << none << QByteArray("\\\"") << true;
     QTest::newRow("backslash") << QByteArray("\\") << none << QByteArray("\\\\") << true;
     QTest::newRow("slash") << QByteArray("/") << none << QByteArray("/") << true;
     QTest::newRow("DEL") << bytes("\x7f") << none << bytes("\x7f") << true;
-    QTest::newRow("mixed")
-        << QByteArray("say \"hi\"\\n\tnow") << none << QByteArray("say \\\"hi\\\"\\\\n\\tnow") << true;
+    QTest::newRow("mixed") << QByteArray("say \"hi\"\\n\tnow") << none << QByteArray("say \\\"hi\\\"\\\\n\\tnow")
+                           << true;
 
     // Astral characters are written as they are, not as surrogate escapes.
     QTest::newRow("emoji U+1F600") << utf8(0x1F600) << none << bytes("\xF0\x9F\x98\x80") << true;
     QTest::newRow("U+10000") << utf8(0x10000) << none << bytes("\xF0\x90\x80\x80") << true;
     QTest::newRow("U+10FFFF") << utf8(0x10FFFF) << none << bytes("\xF4\x8F\xBF\xBF") << true;
-    QTest::newRow("emoji sequence")
-        << utf8({0x1F468, 0x200D, 0x1F469}) << none
-        << bytes("\xF0\x9F\x91\xA8") + "\\u200d" + bytes("\xF0\x9F\x91\xA9") << true;
+    QTest::newRow("emoji sequence") << utf8({0x1F468, 0x200D, 0x1F469}) << none
+                                    << bytes("\xF0\x9F\x91\xA8") + "\\u200d" + bytes("\xF0\x9F\x91\xA9") << true;
     // A real U+FFFD is in U+FFF0-FFFF, so it is escaped like its neighbours.
     QTest::newRow("U+FFFD input") << kFffd << none << QByteArray("\\ufffd") << true;
 
     // EscapeHtml.
-    QTest::newRow("script end, no flag")
-        << QByteArray("</script>") << none << QByteArray("</script>") << true;
-    QTest::newRow("script end, html")
-        << QByteArray("</script>") << html << QByteArray("\\u003c/script\\u003e") << true;
-    QTest::newRow("comment open, html")
-        << QByteArray("<!--") << html << QByteArray("\\u003c!--") << true;
+    QTest::newRow("script end, no flag") << QByteArray("</script>") << none << QByteArray("</script>") << true;
+    QTest::newRow("script end, html") << QByteArray("</script>") << html << QByteArray("\\u003c/script\\u003e") << true;
+    QTest::newRow("comment open, html") << QByteArray("<!--") << html << QByteArray("\\u003c!--") << true;
     QTest::newRow("comment open, no flag") << QByteArray("<!--") << none << QByteArray("<!--") << true;
     QTest::newRow("html with other escapes")
-        << bytes("<a href=\"/x\">\n") << html
-        << QByteArray("\\u003ca href=\\\"/x\\\"\\u003e\\n") << true;
-    QTest::newRow("html keeps &")
-        << QByteArray("a & b") << html << QByteArray("a & b") << true;
+        << bytes("<a href=\"/x\">\n") << html << QByteArray("\\u003ca href=\\\"/x\\\"\\u003e\\n") << true;
+    QTest::newRow("html keeps &") << QByteArray("a & b") << html << QByteArray("a & b") << true;
 
     // Invalid UTF-8: each maximal subpart becomes one U+FFFD.
     QTest::newRow("truncated 2-byte at end") << bytes("a\xC3") << none << "a" + kFffd << false;
-    QTest::newRow("truncated 2-byte before ASCII")
-        << bytes("\xC3" "b") << none << kFffd + "b" << false;
+    QTest::newRow("truncated 2-byte before ASCII") << bytes("\xC3"
+                                                            "b")
+                                                   << none << kFffd + "b" << false;
     QTest::newRow("truncated 3-byte at end") << bytes("\xE2\x82") << none << kFffd << false;
-    QTest::newRow("truncated 3-byte before ASCII")
-        << bytes("\xE2\x82" "z") << none << kFffd + "z" << false;
+    QTest::newRow("truncated 3-byte before ASCII") << bytes("\xE2\x82"
+                                                            "z")
+                                                   << none << kFffd + "z" << false;
     QTest::newRow("truncated 4-byte at end") << bytes("\xF0\x9F\x98") << none << kFffd << false;
-    QTest::newRow("truncated 4-byte before ASCII")
-        << bytes("\xF0\x9F\x98" "!") << none << kFffd + "!" << false;
+    QTest::newRow("truncated 4-byte before ASCII") << bytes("\xF0\x9F\x98"
+                                                            "!")
+                                                   << none << kFffd + "!" << false;
     QTest::newRow("truncated before an escaped char")
         << bytes("\xE2\x80\xE2\x80\xA8") << none << kFffd + "\\u2028" << false;
     QTest::newRow("overlong C0 80") << bytes("\xC0\x80") << none << kFffd + kFffd << false;
     QTest::newRow("overlong C1 BF") << bytes("\xC1\xBF") << none << kFffd + kFffd << false;
-    QTest::newRow("overlong E0 80 80")
-        << bytes("\xE0\x80\x80") << none << kFffd + kFffd + kFffd << false;
+    QTest::newRow("overlong E0 80 80") << bytes("\xE0\x80\x80") << none << kFffd + kFffd + kFffd << false;
     QTest::newRow("overlong F0 80 80 80")
         << bytes("\xF0\x80\x80\x80") << none << kFffd + kFffd + kFffd + kFffd << false;
-    QTest::newRow("surrogate ED A0 80")
-        << bytes("\xED\xA0\x80") << none << kFffd + kFffd + kFffd << false;
-    QTest::newRow("surrogate ED BF BF")
-        << bytes("\xED\xBF\xBF") << none << kFffd + kFffd + kFffd << false;
+    QTest::newRow("surrogate ED A0 80") << bytes("\xED\xA0\x80") << none << kFffd + kFffd + kFffd << false;
+    QTest::newRow("surrogate ED BF BF") << bytes("\xED\xBF\xBF") << none << kFffd + kFffd + kFffd << false;
     QTest::newRow("above U+10FFFF F4 90 80 80")
         << bytes("\xF4\x90\x80\x80") << none << kFffd + kFffd + kFffd + kFffd << false;
-    QTest::newRow("F5 80 80 80")
-        << bytes("\xF5\x80\x80\x80") << none << kFffd + kFffd + kFffd + kFffd << false;
+    QTest::newRow("F5 80 80 80") << bytes("\xF5\x80\x80\x80") << none << kFffd + kFffd + kFffd + kFffd << false;
     QTest::newRow("lone 80") << bytes("\x80") << none << kFffd << false;
-    QTest::newRow("lone BF between ASCII") << bytes("a\xBF" "c") << none << "a" + kFffd + "c" << false;
+    QTest::newRow("lone BF between ASCII") << bytes("a\xBF"
+                                                    "c")
+                                           << none << "a" + kFffd + "c" << false;
     QTest::newRow("two continuation bytes") << bytes("\x80\x80") << none << kFffd + kFffd << false;
     QTest::newRow("FE") << bytes("\xFE") << none << kFffd << false;
     QTest::newRow("FF") << bytes("\xFF") << none << kFffd << false;
     QTest::newRow("FF then newline") << bytes("\xFF\n") << none << kFffd + "\\n" << false;
     // The Unicode Standard's own example (section 3.9, "U+FFFD Substitution of Maximal Subparts").
-    QTest::newRow("unicode example")
-        << bytes("\x61\xF1\x80\x80\xE1\x80\xC2\x62\x80\x63\x80\xBF\x64") << none
-        << "a" + kFffd + kFffd + kFffd + "b" + kFffd + "c" + kFffd + kFffd + "d" << false;
+    QTest::newRow("unicode example") << bytes("\x61\xF1\x80\x80\xE1\x80\xC2\x62\x80\x63\x80\xBF\x64") << none
+                                     << "a" + kFffd + kFffd + kFffd + "b" + kFffd + "c" + kFffd + kFffd + "d" << false;
     QTest::newRow("invalid keeps valid neighbours")
-        << utf8(0x1F600) + bytes("\xC0") + utf8(0xE9) << none
-        << utf8(0x1F600) + kFffd + utf8(0xE9) << false;
+        << utf8(0x1F600) + bytes("\xC0") + utf8(0xE9) << none << utf8(0x1F600) + kFffd + utf8(0xE9) << false;
 }
 
 void tst_JsonCodec::encode()
@@ -262,13 +259,12 @@ void tst_JsonCodec::encode()
 // back byte for byte as these escapes.
 void tst_JsonCodec::encodeSockJsCheck()
 {
-    const QByteArray expected =
-        "\"\\u200c\\u200d\\u200e\\u200f"
-        "\\u2028\\u2029\\u202a\\u202b\\u202c\\u202d\\u202e\\u202f"
-        "\\u2060\\u2061\\u2062\\u2063\\u2064\\u2065\\u2066\\u2067"
-        "\\u2068\\u2069\\u206a\\u206b\\u206c\\u206d\\u206e\\u206f"
-        "\\ufff0\\ufff1\\ufff2\\ufff3\\ufff4\\ufff5\\ufff6\\ufff7"
-        "\\ufff8\\ufff9\\ufffa\\ufffb\\ufffc\\ufffd\\ufffe\\uffff\"";
+    const QByteArray expected = "\"\\u200c\\u200d\\u200e\\u200f"
+                                "\\u2028\\u2029\\u202a\\u202b\\u202c\\u202d\\u202e\\u202f"
+                                "\\u2060\\u2061\\u2062\\u2063\\u2064\\u2065\\u2066\\u2067"
+                                "\\u2068\\u2069\\u206a\\u206b\\u206c\\u206d\\u206e\\u206f"
+                                "\\ufff0\\ufff1\\ufff2\\ufff3\\ufff4\\ufff5\\ufff6\\ufff7"
+                                "\\ufff8\\ufff9\\ufffa\\ufffb\\ufffc\\ufffd\\ufffe\\uffff\"";
     const QByteArray input = utf8(escapedCodePoints());
     QCOMPARE(input.size(), 44 * 3);
 
@@ -326,8 +322,7 @@ void tst_JsonCodec::isValidUtf8_data()
     QTest::newRow("EF BF BF (U+FFFF)") << bytes("\xEF\xBF\xBF") << true;
     QTest::newRow("F0 90 80 80 (U+10000)") << bytes("\xF0\x90\x80\x80") << true;
     QTest::newRow("F4 8F BF BF (U+10FFFF)") << bytes("\xF4\x8F\xBF\xBF") << true;
-    QTest::newRow("long ascii then multi-byte")
-        << QByteArray(21, 'x') + utf8(0x1F600) + QByteArray(9, 'y') << true;
+    QTest::newRow("long ascii then multi-byte") << QByteArray(21, 'x') + utf8(0x1F600) + QByteArray(9, 'y') << true;
 
     QTest::newRow("C0 80") << bytes("\xC0\x80") << false;
     QTest::newRow("C1 BF") << bytes("\xC1\xBF") << false;
@@ -341,13 +336,14 @@ void tst_JsonCodec::isValidUtf8_data()
     QTest::newRow("truncated C3") << bytes("\xC3") << false;
     QTest::newRow("truncated E2 82") << bytes("\xE2\x82") << false;
     QTest::newRow("truncated F0 9F 98") << bytes("\xF0\x9F\x98") << false;
-    QTest::newRow("E2 then ASCII") << bytes("\xE2\x82" "a") << false;
+    QTest::newRow("E2 then ASCII") << bytes("\xE2\x82"
+                                            "a")
+                                   << false;
     QTest::newRow("FE") << bytes("\xFE") << false;
     QTest::newRow("FF") << bytes("\xFF") << false;
     // Past the word-at-a-time ASCII skip.
     QTest::newRow("invalid after 16 ASCII") << QByteArray(16, 'x') + bytes("\xFF") << false;
-    QTest::newRow("invalid at offset 7 of a word")
-        << QByteArray(7, 'x') + bytes("\x80") + QByteArray(8, 'y') << false;
+    QTest::newRow("invalid at offset 7 of a word") << QByteArray(7, 'x') + bytes("\x80") + QByteArray(8, 'y') << false;
     QTest::newRow("truncated after long ASCII") << QByteArray(30, 'x') + bytes("\xF0\x9F") << false;
 }
 
@@ -377,21 +373,17 @@ void tst_JsonCodec::decode_data()
     QTest::newRow("json-looking content")
         << QByteArray(R"(["[1,{\"a\":null}]"])") << QByteArrayList{R"([1,{"a":null}])"};
 
-    QTest::newRow("every short escape")
-        << QByteArray(R"(["\"\\\/\b\f\n\r\t"])") << QByteArrayList{"\"\\/\b\f\n\r\t"};
-    QTest::newRow("escapes between text")
-        << QByteArray(R"(["x\ny\\z"])") << QByteArrayList{"x\ny\\z"};
-    QTest::newRow("\\u lower-case hex")
-        << QByteArray(R"(["\u00e9\u20ac\uabcd"])") << QByteArrayList{utf8({0xE9, 0x20AC, 0xABCD})};
-    QTest::newRow("\\u upper-case hex")
-        << QByteArray(R"(["\u00E9\u20AC\uABCD"])") << QByteArrayList{utf8({0xE9, 0x20AC, 0xABCD})};
+    QTest::newRow("every short escape") << QByteArray(R"(["\"\\\/\b\f\n\r\t"])") << QByteArrayList{"\"\\/\b\f\n\r\t"};
+    QTest::newRow("escapes between text") << QByteArray(R"(["x\ny\\z"])") << QByteArrayList{"x\ny\\z"};
+    QTest::newRow("\\u lower-case hex") << QByteArray(R"(["\u00e9\u20ac\uabcd"])")
+                                        << QByteArrayList{utf8({0xE9, 0x20AC, 0xABCD})};
+    QTest::newRow("\\u upper-case hex") << QByteArray(R"(["\u00E9\u20AC\uABCD"])")
+                                        << QByteArrayList{utf8({0xE9, 0x20AC, 0xABCD})};
     QTest::newRow("\\u mixed-case hex") << QByteArray(R"(["\uAbCd"])") << QByteArrayList{utf8(0xABCD)};
     QTest::newRow("\\u ascii") << QByteArray(R"(["\u0041\u007a"])") << QByteArrayList{"Az"};
-    QTest::newRow("\\u0000 in the middle")
-        << QByteArray(R"(["a\u0000b"])") << QByteArrayList{bytes("a\0b")};
+    QTest::newRow("\\u0000 in the middle") << QByteArray(R"(["a\u0000b"])") << QByteArrayList{bytes("a\0b")};
     QTest::newRow("only \\u0000") << QByteArray(R"(["\u0000\u0000"])") << QByteArrayList{bytes("\0\0")};
-    QTest::newRow("eventsource sample")
-        << QByteArray(R"(["  \u0000\n\r "])") << QByteArrayList{bytes("  \0\n\r ")};
+    QTest::newRow("eventsource sample") << QByteArray(R"(["  \u0000\n\r "])") << QByteArrayList{bytes("  \0\n\r ")};
 
     QTest::newRow("surrogate pair lower-case")
         << QByteArray(R"(["\ud83d\ude00"])") << QByteArrayList{bytes("\xF0\x9F\x98\x80")};
@@ -402,35 +394,28 @@ void tst_JsonCodec::decode_data()
     QTest::newRow("surrogate pair U+10FFFF")
         << QByteArray(R"(["\uDBFF\uDFFF"])") << QByteArrayList{bytes("\xF4\x8F\xBF\xBF")};
     QTest::newRow("lone high") << QByteArray(R"(["\uD800"])") << QByteArrayList{kFffd};
-    QTest::newRow("lone high then text")
-        << QByteArray(R"(["\uD83Dab"])") << QByteArrayList{kFffd + "ab"};
-    QTest::newRow("lone high then short escape")
-        << QByteArray(R"(["\uD83D\n"])") << QByteArrayList{kFffd + "\n"};
-    QTest::newRow("lone high then BMP escape")
-        << QByteArray(R"(["\uD83D\u0041"])") << QByteArrayList{kFffd + "A"};
-    QTest::newRow("high high low")
-        << QByteArray(R"(["\uD800\uD83D\uDE00"])") << QByteArrayList{kFffd + bytes("\xF0\x9F\x98\x80")};
+    QTest::newRow("lone high then text") << QByteArray(R"(["\uD83Dab"])") << QByteArrayList{kFffd + "ab"};
+    QTest::newRow("lone high then short escape") << QByteArray(R"(["\uD83D\n"])") << QByteArrayList{kFffd + "\n"};
+    QTest::newRow("lone high then BMP escape") << QByteArray(R"(["\uD83D\u0041"])") << QByteArrayList{kFffd + "A"};
+    QTest::newRow("high high low") << QByteArray(R"(["\uD800\uD83D\uDE00"])")
+                                   << QByteArrayList{kFffd + bytes("\xF0\x9F\x98\x80")};
     QTest::newRow("lone low") << QByteArray(R"(["\uDC00"])") << QByteArrayList{kFffd};
-    QTest::newRow("low then high")
-        << QByteArray(R"(["\uDE00\uD83D"])") << QByteArrayList{kFffd + kFffd};
+    QTest::newRow("low then high") << QByteArray(R"(["\uDE00\uD83D"])") << QByteArrayList{kFffd + kFffd};
     QTest::newRow("lone high at end of one message")
         << QByteArray(R"(["\uD83D","\uDE00"])") << QByteArrayList{kFffd, kFffd};
 
     QTest::newRow("escaped noncharacters")
         << QByteArray(R"(["\uFFFE\uffff\uFDD0"])") << QByteArrayList{bytes("\xEF\xBF\xBE\xEF\xBF\xBF\xEF\xB7\x90")};
-    QTest::newRow("raw noncharacters")
-        << QByteArray("[\"\xEF\xBF\xBE\xEF\xBF\xBF\"]") << QByteArrayList{bytes("\xEF\xBF\xBE\xEF\xBF\xBF")};
-    QTest::newRow("raw multi-byte")
-        << "[\"" + utf8({0xE9, 0x20AC, 0x2028, 0x1F600, 0x10FFFF}) + "\"]"
-        << QByteArrayList{utf8({0xE9, 0x20AC, 0x2028, 0x1F600, 0x10FFFF})};
+    QTest::newRow("raw noncharacters") << QByteArray("[\"\xEF\xBF\xBE\xEF\xBF\xBF\"]")
+                                       << QByteArrayList{bytes("\xEF\xBF\xBE\xEF\xBF\xBF")};
+    QTest::newRow("raw multi-byte") << "[\"" + utf8({0xE9, 0x20AC, 0x2028, 0x1F600, 0x10FFFF}) + "\"]"
+                                    << QByteArrayList{utf8({0xE9, 0x20AC, 0x2028, 0x1F600, 0x10FFFF})};
     QTest::newRow("raw DEL") << bytes("[\"\x7f\"]") << QByteArrayList{bytes("\x7f")};
     QTest::newRow("raw slash and html") << QByteArray(R"(["</script>"])") << QByteArrayList{"</script>"};
     QTest::newRow("escaped html") << QByteArray(R"(["\u003c/script\u003E"])") << QByteArrayList{"</script>"};
-    QTest::newRow("many messages")
-        << QByteArray(R"(["1","2","3","4","5","6","7","8"])")
-        << QByteArrayList{"1", "2", "3", "4", "5", "6", "7", "8"};
-    QTest::newRow("long message") << "[\"" + QByteArray(100000, 'x') + "\"]"
-                                  << QByteArrayList{QByteArray(100000, 'x')};
+    QTest::newRow("many messages") << QByteArray(R"(["1","2","3","4","5","6","7","8"])")
+                                   << QByteArrayList{"1", "2", "3", "4", "5", "6", "7", "8"};
+    QTest::newRow("long message") << "[\"" + QByteArray(100000, 'x') + "\"]" << QByteArrayList{QByteArray(100000, 'x')};
 }
 
 void tst_JsonCodec::decode()
@@ -598,8 +583,7 @@ void tst_JsonCodec::decodeSockJsCheck()
     QVERIFY(expected.contains('\0'));
 
     QByteArrayList messages;
-    QCOMPARE(JsonCodec::decodeMessages("[\"" + escaped + "\"]", &messages),
-             JsonCodec::DecodeResult::Ok);
+    QCOMPARE(JsonCodec::decodeMessages("[\"" + escaped + "\"]", &messages), JsonCodec::DecodeResult::Ok);
     QCOMPARE(messages.size(), 1);
     QCOMPARE(messages.first(), expected);
 
@@ -629,18 +613,31 @@ void tst_JsonCodec::roundTrip_data()
         for (int i = 0; i < length; ++i) {
             char32_t cp = 0;
             switch (random.bounded(9)) {
-            case 0: case 1: case 2: cp = pick(0x20, 0x7E); break;   // printable ASCII
-            case 3: cp = pick(0x00, 0x1F); break;                   // C0 controls
-            case 4: cp = pick(0x7F, 0x7FF); break;                  // 2-byte forms
-            case 5: cp = pick(0x800, 0xD7FF); break;                // 3-byte, below surrogates
-            case 6: cp = pick(0xE000, 0xFFFF); break;               // 3-byte, above them
-            case 7: cp = pick(0x10000, 0x10FFFF); break;            // astral
+            case 0:
+            case 1:
+            case 2:
+                cp = pick(0x20, 0x7E);
+                break; // printable ASCII
+            case 3:
+                cp = pick(0x00, 0x1F);
+                break; // C0 controls
+            case 4:
+                cp = pick(0x7F, 0x7FF);
+                break; // 2-byte forms
+            case 5:
+                cp = pick(0x800, 0xD7FF);
+                break; // 3-byte, below surrogates
+            case 6:
+                cp = pick(0xE000, 0xFFFF);
+                break; // 3-byte, above them
+            case 7:
+                cp = pick(0x10000, 0x10FFFF);
+                break; // astral
             default: {
                 // Characters with a special meaning here, and the escaped ranges.
-                static const char32_t special[] = {
-                    '"', '\\', '/', '<', '>', 0x7F, 0x200B, 0x200C, 0x200F, 0x2010,
-                    0x2027, 0x2028, 0x202F, 0x2030, 0x205F, 0x2060, 0x206F, 0x2070,
-                    0xFFEF, 0xFFF0, 0xFFFD, 0xFFFE, 0xFFFF, 0x1F600};
+                static const char32_t special[] = {'"',    '\\',   '/',    '<',    '>',    0x7F,   0x200B, 0x200C,
+                                                   0x200F, 0x2010, 0x2027, 0x2028, 0x202F, 0x2030, 0x205F, 0x2060,
+                                                   0x206F, 0x2070, 0xFFEF, 0xFFF0, 0xFFFD, 0xFFFE, 0xFFFF, 0x1F600};
                 cp = special[random.bounded(quint32(std::size(special)))];
                 break;
             }
@@ -666,8 +663,7 @@ void tst_JsonCodec::roundTrip()
             QVERIFY(!json.contains('<') && !json.contains('>'));
 
         QByteArrayList messages;
-        QCOMPARE(JsonCodec::decodeMessages('[' + json + ']', &messages),
-                 JsonCodec::DecodeResult::Ok);
+        QCOMPARE(JsonCodec::decodeMessages('[' + json + ']', &messages), JsonCodec::DecodeResult::Ok);
         QCOMPARE(messages.size(), 1);
         QCOMPARE(messages.first(), text);
 
@@ -688,9 +684,9 @@ void tst_JsonCodec::roundTrip()
 void tst_JsonCodec::specialBytesAtEveryPosition()
 {
     const QByteArrayList specials = {
-        QByteArray("\""), QByteArray("\\"), QByteArray("\n"), QByteArray(1, '\0'), QByteArray("\x1f"),
-        QByteArray("<"), QByteArray(">"), QByteArray("\x7f"), QByteArray(" "), QByteArray("~"),
-        utf8(0xE9), utf8(0x2028), utf8(0xFFF9), utf8(0x1F600),
+        QByteArray("\""), QByteArray("\\"), QByteArray("\n"),   QByteArray(1, '\0'), QByteArray("\x1f"),
+        QByteArray("<"),  QByteArray(">"),  QByteArray("\x7f"), QByteArray(" "),     QByteArray("~"),
+        utf8(0xE9),       utf8(0x2028),     utf8(0xFFF9),       utf8(0x1F600),
     };
     const auto inner = [](const QByteArray &text, int flags) {
         QByteArray json;
@@ -708,15 +704,13 @@ void tst_JsonCodec::specialBytesAtEveryPosition()
                     QVERIFY(JsonCodec::appendQuoted(json, text, flags));
                     QCOMPARE(json, '"' + prefix + inner(special, flags) + suffix + '"');
                     QByteArrayList messages;
-                    QCOMPARE(JsonCodec::decodeMessages('[' + json + ']', &messages),
-                             JsonCodec::DecodeResult::Ok);
+                    QCOMPARE(JsonCodec::decodeMessages('[' + json + ']', &messages), JsonCodec::DecodeResult::Ok);
                     QCOMPARE(messages, QByteArrayList{text});
                 }
                 // The same bytes raw inside a JSON string: controls and
                 // unescaped quotes break it, the rest decodes to itself.
                 QByteArrayList messages;
-                const JsonCodec::DecodeResult result =
-                        JsonCodec::decodeMessages("[\"" + text + "\"]", &messages);
+                const JsonCodec::DecodeResult result = JsonCodec::decodeMessages("[\"" + text + "\"]", &messages);
                 const bool breaks = special == "\"" || special == "\\" || uchar(special.at(0)) < 0x20;
                 QCOMPARE(result, breaks ? JsonCodec::DecodeResult::Broken : JsonCodec::DecodeResult::Ok);
                 if (!breaks)
@@ -726,7 +720,8 @@ void tst_JsonCodec::specialBytesAtEveryPosition()
             const QByteArray broken = QByteArray(at, 'a') + "\xff" + QByteArray(qMax(0, length - at - 1), 'b');
             QByteArray json;
             QVERIFY(!JsonCodec::appendQuoted(json, broken, JsonCodec::NoFlags));
-            QCOMPARE(json, '"' + QByteArray(at, 'a') + "\xEF\xBF\xBD" + QByteArray(qMax(0, length - at - 1), 'b') + '"');
+            QCOMPARE(json,
+                     '"' + QByteArray(at, 'a') + "\xEF\xBF\xBD" + QByteArray(qMax(0, length - at - 1), 'b') + '"');
             QByteArrayList messages;
             QCOMPARE(JsonCodec::decodeMessages("[\"" + broken + "\"]", &messages), JsonCodec::DecodeResult::Broken);
         }

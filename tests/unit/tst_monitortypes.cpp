@@ -25,10 +25,7 @@ QJsonObject throughText(const QJsonObject &object)
     return document.object();
 }
 
-QString utf8(const char *text)
-{
-    return QString::fromUtf8(text);
-}
+QString utf8(const char *text) { return QString::fromUtf8(text); }
 
 Counters makeCounters(quint64 base)
 {
@@ -422,11 +419,13 @@ void tst_MonitorTypes::trafficEvent_data()
     QTest::newRow("out, empty") << QByteArray("s2") << int(TrafficEvent::Direction::Out) << QByteArray("");
     QTest::newRow("out, utf-8") << QByteArray("0123456789abcdef") << int(TrafficEvent::Direction::Out)
                                 << QByteArray("h\xc3\xa9llo \xe2\x98\x83 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80");
-    QTest::newRow("in, json specials")
-        << QByteArray("s3") << int(TrafficEvent::Direction::In)
-        << QByteArray("{\"quote\": \"\\\"\", \"tab\": \"\t\", \"nl\": \"\n\"} </script>");
-    QTest::newRow("in, line separators")
-        << QByteArray("s4") << int(TrafficEvent::Direction::In) << QByteArray("a\xe2\x80\xa8" "b\xe2\x80\xa9" "c");
+    QTest::newRow("in, json specials") << QByteArray("s3") << int(TrafficEvent::Direction::In)
+                                       << QByteArray(
+                                              "{\"quote\": \"\\\"\", \"tab\": \"\t\", \"nl\": \"\n\"} </script>");
+    QTest::newRow("in, line separators") << QByteArray("s4") << int(TrafficEvent::Direction::In)
+                                         << QByteArray("a\xe2\x80\xa8"
+                                                       "b\xe2\x80\xa9"
+                                                       "c");
     QTest::newRow("out, control characters")
         << QByteArray("s5") << int(TrafficEvent::Direction::Out) << QByteArray("\x01\x02\x1f\x7f end");
     QTest::newRow("in, embedded NUL") << QByteArray("s7") << int(TrafficEvent::Direction::In)
@@ -485,17 +484,17 @@ void tst_MonitorTypes::jsonKeys()
     info.id = "abc";
     info.openedAt = QDateTime(QDate(2024, 5, 1), QTime(12, 0, 0, 5), Qt::UTC);
     const QJsonObject session = info.toJson();
-    for (const char *key : {"id", "service", "transport", "remote_address", "remote_port", "origin", "user_agent",
-                            "state", "opened_at", "last_activity", "messages_in", "messages_out", "bytes_in",
-                            "bytes_out", "queued"})
+    for (const char *key :
+         {"id", "service", "transport", "remote_address", "remote_port", "origin", "user_agent", "state", "opened_at",
+          "last_activity", "messages_in", "messages_out", "bytes_in", "bytes_out", "queued"})
         QVERIFY2(session.contains(QLatin1String(key)), key);
     QCOMPARE(session.size(), 15);
     QCOMPARE(session.value(QStringLiteral("id")).toString(), QStringLiteral("abc"));
     QCOMPARE(session.value(QStringLiteral("opened_at")).toString(), QStringLiteral("2024-05-01T12:00:00.005Z"));
 
     const QJsonObject counters = makeCounters(1).toJson();
-    for (const char *key : {"sessions_opened", "sessions_closed", "messages_in", "messages_out", "bytes_in", "bytes_out",
-                            "drops", "protocol_errors", "backend_events", "backend_errors"})
+    for (const char *key : {"sessions_opened", "sessions_closed", "messages_in", "messages_out", "bytes_in",
+                            "bytes_out", "drops", "protocol_errors", "backend_events", "backend_errors"})
         QVERIFY2(counters.contains(QLatin1String(key)), key);
     QCOMPARE(counters.size(), 10);
 

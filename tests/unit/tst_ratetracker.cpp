@@ -60,8 +60,8 @@ void tst_RateTracker::sample_data()
     QTest::newRow("first sample at time zero") << Samples{{0, 0}, {1000, 7}} << QList<double>{0, 7};
     QTest::newRow("steady") << Samples{{0, 0}, {1000, 10}, {2000, 20}, {3000, 30}} << QList<double>{0, 10, 10, 10};
     QTest::newRow("idle") << Samples{{0, 42}, {1000, 42}, {2000, 42}} << QList<double>{0, 0, 0};
-    QTest::newRow("irregular intervals")
-        << Samples{{0, 0}, {250, 5}, {1250, 15}, {1750, 40}, {5750, 80}} << QList<double>{0, 20, 10, 50, 10};
+    QTest::newRow("irregular intervals") << Samples{{0, 0}, {250, 5}, {1250, 15}, {1750, 40}, {5750, 80}}
+                                         << QList<double>{0, 20, 10, 50, 10};
     QTest::newRow("fractional rate") << Samples{{0, 0}, {3000, 1}} << QList<double>{0, 1.0 / 3.0};
     QTest::newRow("one millisecond") << Samples{{0, 0}, {1, 1}} << QList<double>{0, 1000};
     QTest::newRow("negative clock") << Samples{{-2000, 0}, {-1000, 4}} << QList<double>{0, 4};
@@ -70,13 +70,12 @@ void tst_RateTracker::sample_data()
     QTest::newRow("time not advancing") << Samples{{1000, 0}, {1000, 50}, {2000, 100}} << QList<double>{0, 0, 100};
     QTest::newRow("time not advancing twice")
         << Samples{{1000, 0}, {1000, 5}, {1000, 9}, {1500, 10}} << QList<double>{0, 0, 0, 20};
-    QTest::newRow("time going backwards")
-        << Samples{{2000, 0}, {1000, 10}, {3000, 30}} << QList<double>{0, 0, 30};
+    QTest::newRow("time going backwards") << Samples{{2000, 0}, {1000, 10}, {3000, 30}} << QList<double>{0, 0, 30};
     // Counters reset underneath (a restarted proxy): never a negative rate,
     // and the next interval is measured from the value after the reset.
     QTest::newRow("counters reset") << Samples{{0, 100}, {1000, 20}, {2000, 50}} << QList<double>{0, 0, 30};
-    QTest::newRow("counters reset to zero") << Samples{{0, 100}, {1000, 0}, {2000, 0}, {3000, 3}}
-                                            << QList<double>{0, 0, 0, 3};
+    QTest::newRow("counters reset to zero")
+        << Samples{{0, 100}, {1000, 0}, {2000, 0}, {3000, 3}} << QList<double>{0, 0, 0, 3};
 }
 
 void tst_RateTracker::sample()
@@ -91,9 +90,12 @@ void tst_RateTracker::sample()
         const QList<double> actual = fields(rates);
         for (int f = 0; f < actual.size(); ++f) {
             const double want = expected.at(i) * (f + 1);
-            QVERIFY2(actual.at(f) >= 0.0, qPrintable(QStringLiteral("sample %1 field %2: %3").arg(i).arg(f).arg(actual.at(f))));
-            QVERIFY2(qFuzzyCompare(1.0 + actual.at(f), 1.0 + want),
-                     qPrintable(QStringLiteral("sample %1 field %2: %3, expected %4").arg(i).arg(f).arg(actual.at(f)).arg(want)));
+            QVERIFY2(actual.at(f) >= 0.0,
+                     qPrintable(QStringLiteral("sample %1 field %2: %3").arg(i).arg(f).arg(actual.at(f))));
+            QVERIFY2(
+                qFuzzyCompare(1.0 + actual.at(f), 1.0 + want),
+                qPrintable(
+                    QStringLiteral("sample %1 field %2: %3, expected %4").arg(i).arg(f).arg(actual.at(f)).arg(want)));
         }
     }
 }

@@ -15,9 +15,12 @@ namespace SockJsProxy {
 char *toString(Session::State state)
 {
     switch (state) {
-    case Session::State::Connecting: return qstrdup("Connecting");
-    case Session::State::Open: return qstrdup("Open");
-    case Session::State::Closed: return qstrdup("Closed");
+    case Session::State::Connecting:
+        return qstrdup("Connecting");
+    case Session::State::Open:
+        return qstrdup("Open");
+    case Session::State::Closed:
+        return qstrdup("Closed");
     }
     return qstrdup("?");
 }
@@ -31,7 +34,7 @@ namespace {
 using Frames_ = QList<QByteArray>;
 
 // A literal with its exact length, so embedded NUL bytes count.
-template <std::size_t N>
+template<std::size_t N>
 QByteArray bytes(const char (&text)[N])
 {
     return QByteArray(text, qsizetype(N - 1));
@@ -158,8 +161,8 @@ public:
         if (writable)
             Q_EMIT this->writable();
     }
-    void end() { finish(false); }    // response over (e.g. response_limit)
-    void abort() { finish(true); }   // client went away
+    void end() { finish(false); }  // response over (e.g. response_limit)
+    void abort() { finish(true); } // client went away
     void clientSends(const QList<QByteArray> &messages) { Q_EMIT messagesReceived(messages); }
 
     Frames_ frames;
@@ -196,10 +199,7 @@ Session::Options slowTimers()
     return options;
 }
 
-Session::State stateAt(const QSignalSpy &spy, int index)
-{
-    return qvariant_cast<Session::State>(spy.at(index).at(0));
-}
+Session::State stateAt(const QSignalSpy &spy, int index) { return qvariant_cast<Session::State>(spy.at(index).at(0)); }
 
 } // namespace
 
@@ -252,10 +252,7 @@ private:
     std::unique_ptr<FakeHost> m_host;
 };
 
-void tst_Session::init()
-{
-    m_host = std::make_unique<FakeHost>();
-}
+void tst_Session::init() { m_host = std::make_unique<FakeHost>(); }
 
 void tst_Session::cleanup()
 {
@@ -526,8 +523,8 @@ void tst_Session::closeDeliversQueuedThenClose_data()
 
     const QByteArray ab = Frames::messages({"a", "b"});
     QTest::newRow("streaming") << true << Mode::Streaming << true << Frames_{ab, kGoAway} << Frames_{kGoAway};
-    QTest::newRow("streaming, not writable") << true << Mode::Streaming << false << Frames_{ab, kGoAway}
-                                             << Frames_{kGoAway};
+    QTest::newRow("streaming, not writable")
+        << true << Mode::Streaming << false << Frames_{ab, kGoAway} << Frames_{kGoAway};
     QTest::newRow("polling") << true << Mode::Polling << true << Frames_{ab} << Frames_{kGoAway};
     QTest::newRow("detached") << false << Mode::Polling << true << Frames_{} << Frames_{ab};
 }
@@ -820,12 +817,12 @@ void tst_Session::outboxBoundClosesWith1013_data()
 
     for (bool attached : {false, true}) {
         const char *where = attached ? "slow reader" : "detached";
-        QTest::addRow("%s, message count", where) << attached << 3 << 1024 << QList<QByteArray>{"a", "b", "c"}
-                                                  << QByteArray("d");
-        QTest::addRow("%s, bytes", where) << attached << 100 << 10 << QList<QByteArray>{"12345", "12345"}
-                                          << QByteArray("1");
-        QTest::addRow("%s, one message over the bytes", where) << attached << 100 << 4 << QList<QByteArray>{}
-                                                               << QByteArray("12345");
+        QTest::addRow("%s, message count", where)
+            << attached << 3 << 1024 << QList<QByteArray>{"a", "b", "c"} << QByteArray("d");
+        QTest::addRow("%s, bytes", where)
+            << attached << 100 << 10 << QList<QByteArray>{"12345", "12345"} << QByteArray("1");
+        QTest::addRow("%s, one message over the bytes", where)
+            << attached << 100 << 4 << QList<QByteArray>{} << QByteArray("12345");
     }
 }
 
@@ -987,7 +984,7 @@ void tst_Session::destroyedWithReceiverAttached()
     FakeReceiver receiver(Mode::Streaming);
     session->attach(&receiver);
     session.reset();
-    receiver.abort();     // no longer connected to the deleted session
+    receiver.abort(); // no longer connected to the deleted session
     receiver.setWritable(true);
     receiver.clientSends({"x"});
     QCOMPARE(m_host->log, QStringList{"opened"});

@@ -51,8 +51,7 @@ ZmqMessage makeMessage(qsizetype i)
         data = "payload " + QByteArray::number(i);
         break;
     }
-    return { i % 2 ? QByteArrayLiteral("message") : QByteArrayLiteral("close"),
-             QByteArray::number(i), data };
+    return {i % 2 ? QByteArrayLiteral("message") : QByteArrayLiteral("close"), QByteArray::number(i), data};
 }
 
 // Index of the first message that is not makeMessage(first + index), or -1.
@@ -247,10 +246,9 @@ void tst_ZmqSocket::drainsMessagesQueuedBeforeWakeUp()
             const ZmqMessage message = makeMessage(i);
             for (qsizetype f = 0; f < message.size(); ++f) {
                 const QByteArray &frame = message.at(f);
-                const auto sent = foreignPush.send(
-                        zmq::const_buffer(frame.constData(), size_t(frame.size())),
-                        f + 1 < message.size() ? zmq::send_flags::sndmore
-                                               : zmq::send_flags::none);
+                const auto sent =
+                    foreignPush.send(zmq::const_buffer(frame.constData(), size_t(frame.size())),
+                                     f + 1 < message.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
                 QVERIFY(sent.has_value());
             }
         }
@@ -270,8 +268,7 @@ void tst_ZmqSocket::drainsMessagesQueuedBeforeWakeUp()
         QCOMPARE(received.at(bad), makeMessage(bad));
     // Far fewer wake-ups than messages: a one-message-per-wake-up handler
     // would have stalled.
-    QVERIFY2(wakeUps < count / 10,
-             qPrintable(QStringLiteral("%1 wake-ups for %2 messages").arg(wakeUps).arg(count)));
+    QVERIFY2(wakeUps < count / 10, qPrintable(QStringLiteral("%1 wake-ups for %2 messages").arg(wakeUps).arg(count)));
 }
 
 // Sockets that both send and receive (a PAIR echoing over tcp): sends from
@@ -282,8 +279,7 @@ void tst_ZmqSocket::echoOverSocketsThatSendAndReceive()
     constexpr qsizetype count = 3000;
     ZmqSocket client(ZmqSocket::Type::Pair);
     ZmqSocket echo(ZmqSocket::Type::Pair);
-    connect(&echo, &ZmqSocket::messageReceived, &echo,
-            [&echo](const ZmqMessage &message) { echo.send(message); });
+    connect(&echo, &ZmqSocket::messageReceived, &echo, [&echo](const ZmqMessage &message) { echo.send(message); });
     QList<ZmqMessage> received;
     collect(&client, &received);
     QVERIFY(echo.bind(kTcpAny));
@@ -368,7 +364,7 @@ void tst_ZmqSocket::queuesUntilPeerConnects()
     QCOMPARE(push.droppedCount(), quint64(10));
     QCOMPARE(push.outboxSize(), qsizetype(10));
     QCOMPARE(push.sentCount(), quint64(0));
-    QCOMPARE(warnings.count(), 1); // rate-limited: one line for the ten drops
+    QCOMPARE(warnings.count(), 1);   // rate-limited: one line for the ten drops
     QCOMPARE(activeTimers(push), 1); // the safety net, while messages wait
 
     std::unique_ptr<ZmqSocket> pull;
@@ -386,7 +382,7 @@ void tst_ZmqSocket::queuesUntilPeerConnects()
         QCOMPARE(received.at(bad), makeMessage(bad));
 
     // Exactly those ten: the next message is the eleventh to arrive.
-    const ZmqMessage marker{ QByteArrayLiteral("marker") };
+    const ZmqMessage marker{QByteArrayLiteral("marker")};
     QVERIFY(push.send(marker));
     QTRY_COMPARE(received.size(), qsizetype(11));
     QCOMPARE(received.last(), marker);
@@ -551,12 +547,15 @@ void tst_ZmqSocket::deleteFromSlot()
     pull->setReceiveHighWaterMark(0);
     pull->setBudget(budget);
     int calls = 0;
-    connect(pull, &ZmqSocket::messageReceived, &push, [&](const ZmqMessage &) {
-        if (++calls == deleteAt) {
-            pull = nullptr;
-            delete owner.release(); // directly, inside the emission
-        }
-    }, Qt::DirectConnection);
+    connect(
+        pull, &ZmqSocket::messageReceived, &push,
+        [&](const ZmqMessage &) {
+            if (++calls == deleteAt) {
+                pull = nullptr;
+                delete owner.release(); // directly, inside the emission
+            }
+        },
+        Qt::DirectConnection);
 
     QVERIFY(pull->bind(inprocEndpoint("delete")));
     QVERIFY(push.connectTo(pull->lastEndpoint()));
@@ -586,14 +585,17 @@ void tst_ZmqSocket::deleteFromSlotInsideSend()
         QVERIFY(peer.send(makeMessage(i)));
 
     int calls = 0;
-    connect(socket, &ZmqSocket::messageReceived, &peer, [&](const ZmqMessage &) {
-        ++calls;
-        socket = nullptr;
-        delete owner.release(); // directly, inside send()'s own pass
-    }, Qt::DirectConnection);
+    connect(
+        socket, &ZmqSocket::messageReceived, &peer,
+        [&](const ZmqMessage &) {
+            ++calls;
+            socket = nullptr;
+            delete owner.release(); // directly, inside send()'s own pass
+        },
+        Qt::DirectConnection);
 
     // The event loop has not run: the messages are found by send()'s own pass.
-    QVERIFY(socket->send({ QByteArrayLiteral("reply") }));
+    QVERIFY(socket->send({QByteArrayLiteral("reply")}));
     QVERIFY(watch.isNull());
     QCOMPARE(calls, 1);
     spinEventLoop(100);
@@ -649,7 +651,7 @@ void tst_ZmqSocket::sendFromSlotDoesNotRecurse()
     int maxDepth = 0;
     connect(&server, &ZmqSocket::messageReceived, &server, [&](const ZmqMessage &message) {
         maxDepth = std::max(maxDepth, ++depth);
-        server.send({ QByteArrayLiteral("reply"), message.value(1) });
+        server.send({QByteArrayLiteral("reply"), message.value(1)});
         server.process();
         --depth;
     });
@@ -663,7 +665,7 @@ void tst_ZmqSocket::sendFromSlotDoesNotRecurse()
     QTRY_COMPARE(replies.size(), count);
     QCOMPARE(maxDepth, 1);
     for (qsizetype i = 0; i < count; ++i)
-        QCOMPARE(replies.at(i), ZmqMessage({ QByteArrayLiteral("reply"), QByteArray::number(i) }));
+        QCOMPARE(replies.at(i), ZmqMessage({QByteArrayLiteral("reply"), QByteArray::number(i)}));
     QCOMPARE(server.sentCount(), quint64(count));
     QCOMPARE(server.outboxSize(), qsizetype(0));
 }
@@ -682,7 +684,7 @@ void tst_ZmqSocket::sendErrorIsReportedAndDropped()
     QSignalSpy errors(&router, &ZmqSocket::error);
 
     QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("^ROUTER inproc://")));
-    QVERIFY(router.send({ QByteArrayLiteral("nobody"), QByteArray(), QByteArrayLiteral("hi") }));
+    QVERIFY(router.send({QByteArrayLiteral("nobody"), QByteArray(), QByteArrayLiteral("hi")}));
     QCOMPARE(errors.count(), 1);
     QVERIFY2(errors.at(0).at(0).toString().startsWith(router.lastEndpoint() + QStringLiteral(": ")),
              qPrintable(errors.at(0).at(0).toString()));
@@ -706,17 +708,17 @@ void tst_ZmqSocket::subscribeFilters()
     QTimer ticker;
     ticker.setInterval(5);
     connect(&ticker, &QTimer::timeout, &pub, [&pub] {
-        pub.send({ QByteArrayLiteral("b-skipped") });
-        pub.send({ QByteArrayLiteral("a-taken"), QByteArray() });
+        pub.send({QByteArrayLiteral("b-skipped")});
+        pub.send({QByteArrayLiteral("a-taken"), QByteArray()});
     });
     ticker.start();
     QTRY_VERIFY(received.size() >= 3);
     ticker.stop();
     for (const ZmqMessage &message : std::as_const(received))
-        QCOMPARE(message, ZmqMessage({ QByteArrayLiteral("a-taken"), QByteArray() }));
+        QCOMPARE(message, ZmqMessage({QByteArrayLiteral("a-taken"), QByteArray()}));
 
     QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("cannot send")));
-    QVERIFY(!sub.send({ QByteArrayLiteral("x") }));
+    QVERIFY(!sub.send({QByteArrayLiteral("x")}));
 }
 
 void tst_ZmqSocket::options()

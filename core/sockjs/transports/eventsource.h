@@ -13,8 +13,7 @@ class EventSourceTransport : public HttpReceiver
 public:
     EventSourceTransport(Connection *connection, const HttpResponse &head, qint64 responseLimit)
         : HttpReceiver(connection, head, Mode::Streaming, responseLimit)
-    {
-    }
+    {}
     QByteArray transportName() const override { return QByteArrayLiteral("eventsource"); }
 
 protected:

@@ -6,15 +6,14 @@ namespace SockJsProxy {
 
 QByteArray HtmlFileTransport::prelude() const
 {
-    QByteArray page = QByteArrayLiteral(
-        "<!doctype html>\n"
-        "<html><head>\n"
-        "  <meta http-equiv=\"X-UA-Compatible\" content=\"IE=edge\" />\n"
-        "  <meta http-equiv=\"Content-Type\" content=\"text/html; charset=UTF-8\" />\n"
-        "</head><body><h2>Don't panic!</h2>\n"
-        "  <script>\n"
-        "    document.domain = document.domain;\n"
-        "    var c = parent.");
+    QByteArray page = QByteArrayLiteral("<!doctype html>\n"
+                                        "<html><head>\n"
+                                        "  <meta http-equiv=\"X-UA-Compatible\" content=\"IE=edge\" />\n"
+                                        "  <meta http-equiv=\"Content-Type\" content=\"text/html; charset=UTF-8\" />\n"
+                                        "</head><body><h2>Don't panic!</h2>\n"
+                                        "  <script>\n"
+                                        "    document.domain = document.domain;\n"
+                                        "    var c = parent.");
     page += m_callback;
     page += QByteArrayLiteral(";\n"
                               "    c.start();\n"

@@ -16,8 +16,7 @@ public:
     HtmlFileTransport(Connection *connection, const HttpResponse &head, qint64 responseLimit,
                       const QByteArray &callback)
         : HttpReceiver(connection, head, Mode::Streaming, responseLimit), m_callback(callback)
-    {
-    }
+    {}
     QByteArray transportName() const override { return QByteArrayLiteral("htmlfile"); }
 
 protected:

@@ -13,8 +13,7 @@ class JsonpTransport : public HttpReceiver
 public:
     JsonpTransport(Connection *connection, const HttpResponse &head, const QByteArray &callback)
         : HttpReceiver(connection, head, Mode::Polling, 0), m_callback(callback)
-    {
-    }
+    {}
     QByteArray transportName() const override { return QByteArrayLiteral("jsonp-polling"); }
 
 protected:

@@ -32,20 +32,11 @@ void HttpReceiver::start()
     m_connection->writeChunk(prelude());
 }
 
-void HttpReceiver::sendOpen()
-{
-    writeFrame(Frames::open());
-}
+void HttpReceiver::sendOpen() { writeFrame(Frames::open()); }
 
-void HttpReceiver::sendHeartbeat()
-{
-    writeFrame(Frames::heartbeat());
-}
+void HttpReceiver::sendHeartbeat() { writeFrame(Frames::heartbeat()); }
 
-void HttpReceiver::sendMessages(const QList<QByteArray> &messages)
-{
-    writeFrame(Frames::messages(messages));
-}
+void HttpReceiver::sendMessages(const QList<QByteArray> &messages) { writeFrame(Frames::messages(messages)); }
 
 void HttpReceiver::sendClose(int code, const QByteArray &reason)
 {
@@ -53,10 +44,7 @@ void HttpReceiver::sendClose(int code, const QByteArray &reason)
     end();
 }
 
-bool HttpReceiver::canWrite() const
-{
-    return m_connection && m_connection->bytesToWrite() < kMaxUnsentBytes;
-}
+bool HttpReceiver::canWrite() const { return m_connection && m_connection->bytesToWrite() < kMaxUnsentBytes; }
 
 void HttpReceiver::writeFrame(const QByteArray &frame)
 {

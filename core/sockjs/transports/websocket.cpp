@@ -17,8 +17,7 @@ WebSocketReceiver::WebSocketReceiver(QWebSocket *socket, qint64 maxMessageBytes,
     m_socket->setMaxAllowedIncomingFrameSize(quint64(maxMessageBytes));
     connect(m_socket, &QWebSocket::disconnected, this, [this] { finish(true); });
     connect(m_socket, &QWebSocket::textMessageReceived, this, [this](const QString &text) { onText(text); });
-    connect(m_socket, &QWebSocket::binaryMessageReceived, this,
-            [this](const QByteArray &data) { onBinary(data); });
+    connect(m_socket, &QWebSocket::binaryMessageReceived, this, [this](const QByteArray &data) { onBinary(data); });
 }
 
 // The socket is a child, deleted by ~QObject only after it has dropped
@@ -70,20 +69,11 @@ void WebSocketTransport::sendFrame(const QByteArray &frame)
     writeNow();
 }
 
-void WebSocketTransport::sendOpen()
-{
-    sendFrame(Frames::open());
-}
+void WebSocketTransport::sendOpen() { sendFrame(Frames::open()); }
 
-void WebSocketTransport::sendHeartbeat()
-{
-    sendFrame(Frames::heartbeat());
-}
+void WebSocketTransport::sendHeartbeat() { sendFrame(Frames::heartbeat()); }
 
-void WebSocketTransport::sendMessages(const QList<QByteArray> &messages)
-{
-    sendFrame(Frames::messages(messages));
-}
+void WebSocketTransport::sendMessages(const QList<QByteArray> &messages) { sendFrame(Frames::messages(messages)); }
 
 void WebSocketTransport::sendClose(int code, const QByteArray &reason)
 {

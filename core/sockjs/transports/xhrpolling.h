@@ -12,8 +12,7 @@ class XhrPollingTransport : public HttpReceiver
 public:
     XhrPollingTransport(Connection *connection, const HttpResponse &head)
         : HttpReceiver(connection, head, Mode::Polling, 0)
-    {
-    }
+    {}
     QByteArray transportName() const override { return QByteArrayLiteral("xhr-polling"); }
 
 protected:

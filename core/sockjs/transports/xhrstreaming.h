@@ -13,8 +13,7 @@ class XhrStreamingTransport : public HttpReceiver
 public:
     XhrStreamingTransport(Connection *connection, const HttpResponse &head, qint64 responseLimit)
         : HttpReceiver(connection, head, Mode::Streaming, responseLimit)
-    {
-    }
+    {}
     QByteArray transportName() const override { return QByteArrayLiteral("xhr-streaming"); }
 
 protected:
