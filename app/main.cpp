@@ -6,7 +6,7 @@
 #ifdef SOCKJSPROXY_EPOLL_DISPATCHER
 #include "eventloop/epolldispatcher.h"
 #endif
-#include "logging.h"
+#include "base/logging.h"
 #include "metrics/monitor.h"
 #include "server/server.h"
 #include "signalwatcher.h"

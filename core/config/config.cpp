@@ -1,6 +1,6 @@
 #include "config.h"
 
-#include "sockjs/originpolicy.h"
+#include "http/originpolicy.h"
 
 #include <QDir>
 #include <QJsonArray>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "server/connection.h"
+#include "http/connection.h"
 
 #include <QList>
 #include <QString>

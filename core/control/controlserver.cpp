@@ -1,8 +1,8 @@
 #include "controlserver.h"
 
-#include "logging.h"
+#include "base/logging.h"
 #include "metrics/monitor.h"
-#include "server/connection.h"
+#include "http/connection.h"
 #include "sockjsproxy_version.h"
 
 #include <QJsonArray>

@@ -1,6 +1,6 @@
 #include "eventloop/epolldispatcher.h"
 
-#include "logging.h"
+#include "base/logging.h"
 
 #include <QCoreApplication>
 #include <QSocketNotifier>

@@ -1,6 +1,6 @@
 #include "httpparser.h"
 
-#include "logging.h"
+#include "base/logging.h"
 
 #include <limits>
 #include <utility>

@@ -1,7 +1,7 @@
 #include "server.h"
 
-#include "connection.h"
-#include "logging.h"
+#include "http/connection.h"
+#include "base/logging.h"
 #include "sockjs/service.h"
 #include "sockjsproxy_version.h"
 #include "staticfiles.h"

@@ -1,7 +1,7 @@
 #include "staticfiles.h"
 
-#include "connection.h"
-#include "logging.h"
+#include "http/connection.h"
+#include "base/logging.h"
 
 #include <QFile>
 #include <QFileInfo>

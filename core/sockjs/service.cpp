@@ -2,8 +2,8 @@
 
 #include "frames.h"
 #include "jsoncodec.h"
-#include "logging.h"
-#include "server/connection.h"
+#include "base/logging.h"
+#include "http/connection.h"
 #include "transports/eventsource.h"
 #include "transports/htmlfile.h"
 #include "transports/jsonp.h"

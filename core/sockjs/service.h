@@ -1,7 +1,7 @@
 #pragma once
 
 #include "config/config.h"
-#include "originpolicy.h"
+#include "http/originpolicy.h"
 #include "session.h"
 
 #include <QHash>

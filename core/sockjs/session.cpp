@@ -1,7 +1,7 @@
 #include "session.h"
 
 #include "frames.h"
-#include "logging.h"
+#include "base/logging.h"
 #include "transports/transport.h"
 
 #include <QTimerEvent>

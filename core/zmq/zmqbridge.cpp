@@ -1,6 +1,6 @@
 #include "zmqbridge.h"
 
-#include "logging.h"
+#include "base/logging.h"
 
 #include <QAtomicInt>
 

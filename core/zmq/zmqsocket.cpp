@@ -1,6 +1,6 @@
 #include "zmq/zmqsocket.h"
 
-#include "logging.h"
+#include "base/logging.h"
 
 #include <QPointer>
 #include <QSocketNotifier>

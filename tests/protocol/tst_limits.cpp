@@ -12,7 +12,7 @@
 // sleeps: every wait spins the event loop until a condition holds.
 
 #include "httpclient.h"
-#include "server/connection.h"
+#include "http/connection.h"
 #include "sockjs/service.h"
 #include "sockjs/session.h"
 #include "sockjs/transports/websocket.h"

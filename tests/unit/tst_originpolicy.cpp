@@ -1,4 +1,4 @@
-#include "sockjs/originpolicy.h"
+#include "http/originpolicy.h"
 
 #include <QTest>
 

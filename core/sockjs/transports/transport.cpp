@@ -1,6 +1,6 @@
 #include "transport.h"
 
-#include "server/connection.h"
+#include "http/connection.h"
 #include "sockjs/frames.h"
 
 namespace SockJsProxy {

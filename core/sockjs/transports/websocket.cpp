@@ -1,6 +1,6 @@
 #include "websocket.h"
 
-#include "logging.h"
+#include "base/logging.h"
 #include "sockjs/frames.h"
 #include "sockjs/jsoncodec.h"
 

@@ -1,6 +1,6 @@
 #include "connection.h"
 
-#include "logging.h"
+#include "base/logging.h"
 
 #include <QPointer>
 
