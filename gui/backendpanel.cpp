@@ -2,6 +2,7 @@
 
 #include "sessiontablemodel.h"
 
+#include <QCoreApplication>
 #include <QGridLayout>
 #include <QGroupBox>
 #include <QHeaderView>
@@ -13,27 +14,6 @@
 namespace SockJsProxy {
 
 namespace {
-
-struct CounterField
-{
-    const char *name;
-    const char *label;
-};
-
-const CounterField kCounterFields[] = {
-    {"sessionsOpen", QT_TRANSLATE_NOOP("BackendPanel", "Sessions open")},
-    {"sessionsOpened", QT_TRANSLATE_NOOP("BackendPanel", "Opened")},
-    {"sessionsClosed", QT_TRANSLATE_NOOP("BackendPanel", "Closed")},
-    {"messagesIn", QT_TRANSLATE_NOOP("BackendPanel", "Messages in")},
-    {"messagesOut", QT_TRANSLATE_NOOP("BackendPanel", "Messages out")},
-    {"bytesIn", QT_TRANSLATE_NOOP("BackendPanel", "Bytes in")},
-    {"bytesOut", QT_TRANSLATE_NOOP("BackendPanel", "Bytes out")},
-    {"drops", QT_TRANSLATE_NOOP("BackendPanel", "Drops")},
-    {"protocolErrors", QT_TRANSLATE_NOOP("BackendPanel", "Protocol errors")},
-    {"backendEvents", QT_TRANSLATE_NOOP("BackendPanel", "Backend events")},
-    {"backendErrors", QT_TRANSLATE_NOOP("BackendPanel", "Backend errors")},
-    {"rates", QT_TRANSLATE_NOOP("BackendPanel", "Rates")},
-};
 
 QString peers(int count) { return count < 0 ? QStringLiteral("?") : QString::number(count); }
 
@@ -62,20 +42,25 @@ BackendPanel::BackendPanel(QWidget *parent) : QWidget(parent), m_services(new QT
     auto *grid = new QGridLayout(countersBox);
     grid->setHorizontalSpacing(12);
     grid->setVerticalSpacing(2);
+    // Open sessions, every counter of the table (named by its JSON key), rates.
+    QList<std::pair<QString, QString>> fields{{QStringLiteral("sessionsOpen"), tr("Sessions open")}};
+    for (const CounterInfo &row : kCounterTable)
+        fields.append({QLatin1String(row.key), QCoreApplication::translate("Counters", row.title)});
+    fields.append({QStringLiteral("rates"), tr("Rates")});
     int i = 0;
-    for (const CounterField &field : kCounterFields) {
+    for (const auto &[name, title] : std::as_const(fields)) {
         const int row = i / 3;
         const int column = (i % 3) * 2;
-        auto *label = new QLabel(tr(field.label) + QLatin1Char(':'), countersBox);
+        auto *label = new QLabel(title + QLatin1Char(':'), countersBox);
         auto *value = new QLabel(QStringLiteral("-"), countersBox);
-        value->setObjectName(QLatin1String(field.name));
+        value->setObjectName(name);
         value->setTextInteractionFlags(Qt::TextSelectableByMouse);
         QFont bold = value->font();
         bold.setBold(true);
         value->setFont(bold);
         grid->addWidget(label, row, column);
         grid->addWidget(value, row, column + 1);
-        m_counters.insert(QLatin1String(field.name), value);
+        m_counters.insert(name, value);
         ++i;
     }
     grid->setColumnStretch(5, 1);
@@ -161,16 +146,10 @@ void BackendPanel::setStats(const MonitorStats &stats)
             label->setText(text);
     };
     set("sessionsOpen", locale.toString(qlonglong(stats.sessionsOpen)));
-    set("sessionsOpened", locale.toString(c.sessionsOpened));
-    set("sessionsClosed", locale.toString(c.sessionsClosed));
-    set("messagesIn", locale.toString(c.messagesIn));
-    set("messagesOut", locale.toString(c.messagesOut));
-    set("bytesIn", SessionTableModel::formatBytes(c.bytesIn));
-    set("bytesOut", SessionTableModel::formatBytes(c.bytesOut));
-    set("drops", locale.toString(c.drops));
-    set("protocolErrors", locale.toString(c.protocolErrors));
-    set("backendEvents", locale.toString(c.backendEvents));
-    set("backendErrors", locale.toString(c.backendErrors));
+    for (const CounterInfo &row : kCounterTable) {
+        const quint64 value = c[row.id];
+        set(row.key, row.bytes ? SessionTableModel::formatBytes(value) : locale.toString(value));
+    }
     set("rates",
         tr("%1 in/s, %2 out/s").arg(stats.rates.messagesIn, 0, 'f', 1).arg(stats.rates.messagesOut, 0, 'f', 1));
 }

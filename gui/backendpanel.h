@@ -36,7 +36,8 @@ public:
     void clear();
 
     QTableWidget *servicesTable() const { return m_services; }
-    // The value label of a counter ("sessionsOpen", "messagesIn", ...), for tests.
+    // The value label of "sessionsOpen", "rates" or a counter (its JSON key:
+    // "messages_in", ...), for tests.
     QLabel *counterLabel(const QString &name) const { return m_counters.value(name); }
 
     // "connected", "in only", "out only", "no backend" or "unknown".

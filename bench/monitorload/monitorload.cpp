@@ -95,8 +95,8 @@ public:
     {
         m_stats.time = QDateTime::currentDateTimeUtc();
         m_stats.sessionsOpen = sessions;
-        m_stats.counters.messagesIn = m_messages / 2;
-        m_stats.counters.messagesOut = m_messages / 2;
+        m_stats.counters[Counter::MessagesIn] = m_messages / 2;
+        m_stats.counters[Counter::MessagesOut] = m_messages / 2;
         m_stats.rates.messagesIn = rate / 2;
         m_stats.rates.messagesOut = rate / 2;
         ServiceStats service;

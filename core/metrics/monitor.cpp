@@ -26,21 +26,20 @@ QString stateName(Session::State state)
     return QString();
 }
 
-Counters minus(const Counters &a, const Counters &b)
+// A Prometheus label value: backslash, quote and newline escaped.
+QByteArray labelValue(const QString &text)
 {
-    auto sub = [](quint64 x, quint64 y) { return x >= y ? x - y : 0; };
-    Counters c;
-    c.sessionsOpened = sub(a.sessionsOpened, b.sessionsOpened);
-    c.sessionsClosed = sub(a.sessionsClosed, b.sessionsClosed);
-    c.messagesIn = sub(a.messagesIn, b.messagesIn);
-    c.messagesOut = sub(a.messagesOut, b.messagesOut);
-    c.bytesIn = sub(a.bytesIn, b.bytesIn);
-    c.bytesOut = sub(a.bytesOut, b.bytesOut);
-    c.drops = sub(a.drops, b.drops);
-    c.protocolErrors = sub(a.protocolErrors, b.protocolErrors);
-    c.backendEvents = sub(a.backendEvents, b.backendEvents);
-    c.backendErrors = sub(a.backendErrors, b.backendErrors);
-    return c;
+    QByteArray value = text.toUtf8();
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+    return value;
+}
+
+QByteArray sampleLine(const char *name, const QByteArray &labels, quint64 value)
+{
+    QByteArray line = name;
+    if (!labels.isEmpty())
+        line += '{' + labels + '}';
+    return line + ' ' + QByteArray::number(value) + '\n';
 }
 
 } // namespace
@@ -95,20 +94,9 @@ void Monitor::timerEvent(QTimerEvent *event)
 
 Counters Monitor::rawCounters(const Service *service)
 {
-    const Service::Counters &s = service->counters();
-    const ZmqBridge::Counters &b = service->bridge()->counters();
-    Counters c;
-    c.sessionsOpened = s.sessionsOpened;
-    c.sessionsClosed = s.sessionsClosed;
-    c.messagesIn = s.messagesFromClients;
-    c.messagesOut = s.messagesToClients;
-    c.bytesIn = s.bytesFromClients;
-    c.bytesOut = s.bytesToClients;
-    c.drops = s.droppedForClosedSession + service->bridge()->droppedToBackend();
-    c.protocolErrors = s.protocolErrors;
-    c.backendEvents = b.receivedMessage + b.receivedDisconnect;
-    c.backendErrors = b.malformed + b.unknownType + s.unknownSessionFromBackend;
-    return c;
+    Counters counters = service->counters();
+    counters += service->bridge()->counters();
+    return counters.computeSums();
 }
 
 BackendStatus Monitor::backendStatus(const Service *service)
@@ -154,14 +142,15 @@ void Monitor::sampleStats(qint64 nowMs)
         return;
     MonitorStats stats;
     stats.time = QDateTime::fromMSecsSinceEpoch(nowMs, Qt::UTC);
-    Counters rawTotal;
+    Counters rawTotal = m_server->counters();
+    stats.counters = rawTotal.since(m_serverBaseline);
     for (const Service *service : m_server->services()) {
         ServiceStats serviceStats;
         serviceStats.prefix = service->prefix();
         serviceStats.sessionsOpen = service->sessionCount();
         const Counters raw = rawCounters(service);
         rawTotal += raw;
-        serviceStats.counters = minus(raw, m_baseline.value(service->prefix()));
+        serviceStats.counters = raw.since(m_baseline.value(service->prefix()));
         serviceStats.rates = m_trackers[service->prefix()].sample(nowMs, raw);
         serviceStats.backend = backendStatus(service);
         stats.sessionsOpen += serviceStats.sessionsOpen;
@@ -257,6 +246,7 @@ void Monitor::clearCounters()
         return;
     for (const Service *service : m_server->services())
         m_baseline.insert(service->prefix(), rawCounters(service));
+    m_serverBaseline = m_server->counters();
     sampleStats(QDateTime::currentMSecsSinceEpoch());
 }
 
@@ -281,62 +271,43 @@ QByteArray Monitor::prometheusText() const
     QByteArray out;
     if (!m_server)
         return out;
-    struct Metric
-    {
-        const char *name;
-        const char *type;
-        const char *help;
-        quint64 (*value)(const Service *);
+    const auto head = [&out](const char *name, const char *type, const char *help) {
+        out += QByteArray("# HELP ") + name + ' ' + help + '\n';
+        out += QByteArray("# TYPE ") + name + ' ' + type + '\n';
     };
-    static const Metric metrics[] = {
-        {"sockjsproxy_sessions_open", "gauge", "Sessions currently open.",
-         [](const Service *s) { return quint64(s->sessionCount()); }},
-        {"sockjsproxy_sessions_opened_total", "counter", "Sessions opened.",
-         [](const Service *s) { return rawCounters(s).sessionsOpened; }},
-        {"sockjsproxy_sessions_closed_total", "counter", "Sessions closed.",
-         [](const Service *s) { return rawCounters(s).sessionsClosed; }},
-        {"sockjsproxy_messages_in_total", "counter", "Messages from clients to backends.",
-         [](const Service *s) { return rawCounters(s).messagesIn; }},
-        {"sockjsproxy_messages_out_total", "counter", "Messages from backends to clients.",
-         [](const Service *s) { return rawCounters(s).messagesOut; }},
-        {"sockjsproxy_bytes_in_total", "counter", "Message bytes from clients.",
-         [](const Service *s) { return rawCounters(s).bytesIn; }},
-        {"sockjsproxy_bytes_out_total", "counter", "Message bytes to clients.",
-         [](const Service *s) { return rawCounters(s).bytesOut; }},
-        {"sockjsproxy_drops_total", "counter", "Messages dropped (closed sessions, full queues, no backend).",
-         [](const Service *s) { return rawCounters(s).drops; }},
-        {"sockjsproxy_protocol_errors_total", "counter", "Client protocol errors.",
-         [](const Service *s) { return rawCounters(s).protocolErrors; }},
-        {"sockjsproxy_backend_events_total", "counter", "Messages received from backends.",
-         [](const Service *s) { return rawCounters(s).backendEvents; }},
-        {"sockjsproxy_backend_errors_total", "counter", "Malformed backend messages and unknown sessions.",
-         [](const Service *s) { return rawCounters(s).backendErrors; }},
-        {"sockjsproxy_backend_queue", "gauge", "Events waiting for a backend.",
-         [](const Service *s) { return quint64(s->bridge()->queuedToBackend()); }},
-    };
-    for (const Metric &metric : metrics) {
-        out += QByteArray("# HELP ") + metric.name + ' ' + metric.help + '\n';
-        out += QByteArray("# TYPE ") + metric.name + ' ' + metric.type + '\n';
-        for (const Service *service : m_server->services()) {
-            QByteArray prefix = service->prefix().toUtf8();
-            prefix.replace('\\', "\\\\").replace('"', "\\\"");
-            out += QByteArray(metric.name) + "{service=\"" + prefix + "\"} " + QByteArray::number(metric.value(service))
-                   + '\n';
+    const QList<Service *> &services = m_server->services();
+    QList<QByteArray> serviceLabels;
+    QList<Counters> serviceCounters;
+    for (const Service *service : services) {
+        serviceLabels.append("service=\"" + labelValue(service->prefix()) + '"');
+        serviceCounters.append(rawCounters(service));
+    }
+
+    head("sockjsproxy_sessions_open", "gauge", "Sessions currently open.");
+    for (qsizetype i = 0; i < services.size(); ++i)
+        out += sampleLine("sockjsproxy_sessions_open", serviceLabels.at(i), quint64(services.at(i)->sessionCount()));
+
+    // Every row of the table; rows sharing a name follow each other.
+    const Counters &server = m_server->counters();
+    const char *previous = "";
+    for (const CounterInfo &row : kCounterTable) {
+        if (qstrcmp(row.name, previous) != 0)
+            head(row.name, "counter", row.help);
+        previous = row.name;
+        if (row.scope == CounterScope::Server) {
+            out += sampleLine(row.name, row.label, server[row.id]);
+            continue;
+        }
+        for (qsizetype i = 0; i < services.size(); ++i) {
+            const QByteArray labels = *row.label ? serviceLabels.at(i) + ',' + row.label : serviceLabels.at(i);
+            out += sampleLine(row.name, labels, serviceCounters.at(i)[row.id]);
         }
     }
-    const Server::Counters &server = m_server->counters();
-    out += "# HELP sockjsproxy_http_requests_total HTTP requests received.\n"
-           "# TYPE sockjsproxy_http_requests_total counter\n"
-           "sockjsproxy_http_requests_total "
-           + QByteArray::number(server.requests) + '\n';
-    out += "# HELP sockjsproxy_http_rejected_total HTTP requests refused (malformed, over a limit, too slow).\n"
-           "# TYPE sockjsproxy_http_rejected_total counter\n"
-           "sockjsproxy_http_rejected_total "
-           + QByteArray::number(server.rejectedRequests) + '\n';
-    out += "# HELP sockjsproxy_connections_accepted_total TCP connections accepted.\n"
-           "# TYPE sockjsproxy_connections_accepted_total counter\n"
-           "sockjsproxy_connections_accepted_total "
-           + QByteArray::number(server.connectionsAccepted) + '\n';
+
+    head("sockjsproxy_backend_queue", "gauge", "Events waiting for a backend.");
+    for (qsizetype i = 0; i < services.size(); ++i)
+        out += sampleLine("sockjsproxy_backend_queue", serviceLabels.at(i),
+                          quint64(services.at(i)->bridge()->queuedToBackend()));
     return out;
 }
 

@@ -44,7 +44,8 @@ public:
     void clearCounters() override;
     void setInspected(const QByteArray &id, bool inspected) override;
 
-    // The proxy's own cumulative counters (never cleared).
+    // The proxy's own cumulative counters of a service, its backend link's
+    // included, sums filled in (never cleared).
     static Counters rawCounters(const Service *service);
     static BackendStatus backendStatus(const Service *service);
     static SessionInfo sessionInfo(const Service *service, const Session *session);
@@ -75,6 +76,7 @@ private:
     QHash<QString, RateTracker> m_trackers; // per service prefix
     RateTracker m_totalTracker;
     QHash<QString, Counters> m_baseline; // clearCounters()
+    Counters m_serverBaseline;
     MonitorStats m_stats;
 };
 

@@ -60,51 +60,22 @@ bool SessionInfo::operator==(const SessionInfo &o) const
            && messagesOut == o.messagesOut && bytesIn == o.bytesIn && bytesOut == o.bytesOut && queued == o.queued;
 }
 
-Counters &Counters::operator+=(const Counters &o)
+QJsonObject countersToJson(const Counters &counters, bool withServerScope)
 {
-    sessionsOpened += o.sessionsOpened;
-    sessionsClosed += o.sessionsClosed;
-    messagesIn += o.messagesIn;
-    messagesOut += o.messagesOut;
-    bytesIn += o.bytesIn;
-    bytesOut += o.bytesOut;
-    drops += o.drops;
-    protocolErrors += o.protocolErrors;
-    backendEvents += o.backendEvents;
-    backendErrors += o.backendErrors;
-    return *this;
+    QJsonObject object;
+    for (const CounterInfo &row : kCounterTable) {
+        if (withServerScope || row.scope != CounterScope::Server)
+            object.insert(QLatin1String(row.key), double(counters[row.id]));
+    }
+    return object;
 }
 
-QJsonObject Counters::toJson() const
+Counters countersFromJson(const QJsonObject &object)
 {
-    return QJsonObject{
-        {QStringLiteral("sessions_opened"), double(sessionsOpened)},
-        {QStringLiteral("sessions_closed"), double(sessionsClosed)},
-        {QStringLiteral("messages_in"), double(messagesIn)},
-        {QStringLiteral("messages_out"), double(messagesOut)},
-        {QStringLiteral("bytes_in"), double(bytesIn)},
-        {QStringLiteral("bytes_out"), double(bytesOut)},
-        {QStringLiteral("drops"), double(drops)},
-        {QStringLiteral("protocol_errors"), double(protocolErrors)},
-        {QStringLiteral("backend_events"), double(backendEvents)},
-        {QStringLiteral("backend_errors"), double(backendErrors)},
-    };
-}
-
-Counters Counters::fromJson(const QJsonObject &o)
-{
-    Counters c;
-    c.sessionsOpened = toU64(o.value(QStringLiteral("sessions_opened")));
-    c.sessionsClosed = toU64(o.value(QStringLiteral("sessions_closed")));
-    c.messagesIn = toU64(o.value(QStringLiteral("messages_in")));
-    c.messagesOut = toU64(o.value(QStringLiteral("messages_out")));
-    c.bytesIn = toU64(o.value(QStringLiteral("bytes_in")));
-    c.bytesOut = toU64(o.value(QStringLiteral("bytes_out")));
-    c.drops = toU64(o.value(QStringLiteral("drops")));
-    c.protocolErrors = toU64(o.value(QStringLiteral("protocol_errors")));
-    c.backendEvents = toU64(o.value(QStringLiteral("backend_events")));
-    c.backendErrors = toU64(o.value(QStringLiteral("backend_errors")));
-    return c;
+    Counters counters;
+    for (const CounterInfo &row : kCounterTable)
+        counters[row.id] = toU64(object.value(QLatin1String(row.key)));
+    return counters;
 }
 
 QJsonObject Rates::toJson() const
@@ -157,7 +128,7 @@ QJsonObject ServiceStats::toJson() const
     return QJsonObject{
         {QStringLiteral("prefix"), prefix},
         {QStringLiteral("sessions_open"), double(sessionsOpen)},
-        {QStringLiteral("counters"), counters.toJson()},
+        {QStringLiteral("counters"), countersToJson(counters, false)},
         {QStringLiteral("rates"), rates.toJson()},
         {QStringLiteral("backend"), backend.toJson()},
     };
@@ -168,7 +139,7 @@ ServiceStats ServiceStats::fromJson(const QJsonObject &o)
     ServiceStats s;
     s.prefix = o.value(QStringLiteral("prefix")).toString();
     s.sessionsOpen = qsizetype(o.value(QStringLiteral("sessions_open")).toDouble());
-    s.counters = Counters::fromJson(o.value(QStringLiteral("counters")).toObject());
+    s.counters = countersFromJson(o.value(QStringLiteral("counters")).toObject());
     s.rates = Rates::fromJson(o.value(QStringLiteral("rates")).toObject());
     s.backend = BackendStatus::fromJson(o.value(QStringLiteral("backend")).toObject());
     return s;
@@ -183,7 +154,7 @@ QJsonObject MonitorStats::toJson() const
         {QStringLiteral("time"), isoTime(time)},
         {QStringLiteral("services"), array},
         {QStringLiteral("sessions_open"), double(sessionsOpen)},
-        {QStringLiteral("counters"), counters.toJson()},
+        {QStringLiteral("counters"), countersToJson(counters, true)},
         {QStringLiteral("rates"), rates.toJson()},
     };
 }
@@ -196,7 +167,7 @@ MonitorStats MonitorStats::fromJson(const QJsonObject &o)
     for (const QJsonValue &value : array)
         m.services.append(ServiceStats::fromJson(value.toObject()));
     m.sessionsOpen = qsizetype(o.value(QStringLiteral("sessions_open")).toDouble());
-    m.counters = Counters::fromJson(o.value(QStringLiteral("counters")).toObject());
+    m.counters = countersFromJson(o.value(QStringLiteral("counters")).toObject());
     m.rates = Rates::fromJson(o.value(QStringLiteral("rates")).toObject());
     return m;
 }

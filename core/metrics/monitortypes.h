@@ -1,5 +1,7 @@
 #pragma once
 
+#include "base/counters.h"
+
 #include <QByteArray>
 #include <QDateTime>
 #include <QJsonObject>
@@ -36,24 +38,11 @@ struct SessionInfo
     bool operator==(const SessionInfo &other) const;
 };
 
-// Cumulative counters of one service (or of all, summed).
-struct Counters
-{
-    quint64 sessionsOpened = 0;
-    quint64 sessionsClosed = 0;
-    quint64 messagesIn = 0;
-    quint64 messagesOut = 0;
-    quint64 bytesIn = 0;
-    quint64 bytesOut = 0;
-    quint64 drops = 0;          // messages dropped: closed sessions, full queues, no backend
-    quint64 protocolErrors = 0; // broken JSON, bad callbacks, malformed HTTP
-    quint64 backendEvents = 0;  // messages received from backends
-    quint64 backendErrors = 0;  // malformed or unknown-type messages, unknown sessions
-
-    Counters &operator+=(const Counters &other);
-    QJsonObject toJson() const;
-    static Counters fromJson(const QJsonObject &object);
-};
+// Counters (base/counters.h) as JSON: one key per row of kCounterTable.
+// A service's carry the Service and Backend rows; the totals every row.
+// Keys a peer does not send read as 0.
+QJsonObject countersToJson(const Counters &counters, bool withServerScope);
+Counters countersFromJson(const QJsonObject &object);
 
 // Per-second rates over the last sampling interval.
 struct Rates
@@ -98,7 +87,7 @@ struct MonitorStats
 {
     QDateTime time;
     QList<ServiceStats> services;
-    // Sums over services.
+    // Sums over services; counters also carry the Server rows.
     qsizetype sessionsOpen = 0;
     Counters counters;
     Rates rates;

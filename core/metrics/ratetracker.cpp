@@ -15,12 +15,12 @@ Rates RateTracker::sample(qint64 nowMs, const Counters &counters)
     Rates rates;
     if (m_hasSample && nowMs > m_lastMs) {
         const double seconds = double(nowMs - m_lastMs) / 1000.0;
-        rates.sessionsOpened = perSecond(counters.sessionsOpened, m_last.sessionsOpened, seconds);
-        rates.sessionsClosed = perSecond(counters.sessionsClosed, m_last.sessionsClosed, seconds);
-        rates.messagesIn = perSecond(counters.messagesIn, m_last.messagesIn, seconds);
-        rates.messagesOut = perSecond(counters.messagesOut, m_last.messagesOut, seconds);
-        rates.bytesIn = perSecond(counters.bytesIn, m_last.bytesIn, seconds);
-        rates.bytesOut = perSecond(counters.bytesOut, m_last.bytesOut, seconds);
+        rates.sessionsOpened = perSecond(counters[Counter::SessionsOpened], m_last[Counter::SessionsOpened], seconds);
+        rates.sessionsClosed = perSecond(counters[Counter::SessionsClosed], m_last[Counter::SessionsClosed], seconds);
+        rates.messagesIn = perSecond(counters[Counter::MessagesIn], m_last[Counter::MessagesIn], seconds);
+        rates.messagesOut = perSecond(counters[Counter::MessagesOut], m_last[Counter::MessagesOut], seconds);
+        rates.bytesIn = perSecond(counters[Counter::BytesIn], m_last[Counter::BytesIn], seconds);
+        rates.bytesOut = perSecond(counters[Counter::BytesOut], m_last[Counter::BytesOut], seconds);
     }
     if (!m_hasSample || nowMs > m_lastMs) {
         m_hasSample = true;

@@ -1,7 +1,7 @@
 #include "server.h"
 
-#include "http/connection.h"
 #include "base/logging.h"
+#include "http/connection.h"
 #include "sockjs/service.h"
 #include "sockjsproxy_version.h"
 #include "staticfiles.h"
@@ -90,10 +90,10 @@ quint16 Server::httpPort() const { return m_tcpServer->serverPort(); }
 void Server::onNewConnection()
 {
     while (QTcpSocket *socket = m_tcpServer->nextPendingConnection()) {
-        ++m_counters.connectionsAccepted;
+        ++m_counters[Counter::ConnectionsAccepted];
         auto *connection = new Connection(socket, m_config.http, this);
         connect(connection, &Connection::requestReceived, this, &Server::onRequest);
-        connect(connection, &Connection::requestRejected, this, [this] { ++m_counters.rejectedRequests; });
+        connect(connection, &Connection::requestRejected, this, [this] { ++m_counters[Counter::HttpRejected]; });
         connection->setUpgradeHandler(
             [this](Connection *c, const HttpRequest &head) { return onUpgradeRequest(c, head); });
         connection->setLimitsLookup([this](QByteArrayView path) { return limitsFor(path); }, m_largestHeaderBytes);
@@ -132,7 +132,7 @@ HttpParser::Limits Server::limitsFor(QByteArrayView path) const
 
 void Server::onRequest(Connection *connection)
 {
-    ++m_counters.requests;
+    ++m_counters[Counter::HttpRequests];
     const HttpRequest &request = connection->request();
     qCDebug(lcHttp).noquote() << connection->peerAddress().toString() << QString::fromLatin1(request.method)
                               << QString::fromLatin1(request.target);
@@ -143,7 +143,7 @@ void Server::onRequest(Connection *connection)
     QByteArray relativePath;
     if (Service *service = serviceFor(request.path, &relativePath))
         return service->handleRequest(connection, relativePath);
-    ++m_counters.notFound;
+    ++m_counters[Counter::HttpNotFound];
     connection->respond(HttpResponse::text(404, "Not found"));
 }
 
@@ -160,7 +160,7 @@ bool Server::onUpgradeRequest(Connection *connection, const HttpRequest &head)
     QTcpSocket *socket = connection->detachSocket();
     if (!socket)
         return false;
-    ++m_counters.webSocketUpgrades;
+    ++m_counters[Counter::WebSocketUpgrades];
     // Parented to the server while QWebSocketServer reads the handshake, so
     // that a socket whose handshake never completes is still freed with us.
     socket->setParent(this);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "base/counters.h"
 #include "config/config.h"
 
 #include <QByteArrayView>
@@ -33,15 +34,6 @@ class Server : public QObject
     Q_OBJECT
 
 public:
-    struct Counters
-    {
-        quint64 connectionsAccepted = 0;
-        quint64 requests = 0;
-        quint64 rejectedRequests = 0; // malformed, over a limit, too slow
-        quint64 notFound = 0;
-        quint64 webSocketUpgrades = 0;
-    };
-
     explicit Server(const Config &config, QObject *parent = nullptr);
     ~Server() override;
 
@@ -51,6 +43,7 @@ public:
     quint16 httpPort() const;
     const Config &config() const { return m_config; }
     const QList<Service *> &services() const { return m_services; }
+    // Counters of CounterScope::Server (base/counters.h).
     const Counters &counters() const { return m_counters; }
 
     // Stops accepting, closes every session with a close frame (backends get

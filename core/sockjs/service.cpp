@@ -1,9 +1,9 @@
 #include "service.h"
 
-#include "frames.h"
-#include "jsoncodec.h"
 #include "base/logging.h"
+#include "frames.h"
 #include "http/connection.h"
+#include "jsoncodec.h"
 #include "transports/eventsource.h"
 #include "transports/htmlfile.h"
 #include "transports/jsonp.h"
@@ -152,6 +152,12 @@ Service::Route Service::parseRoute(const QByteArray &path) const
     return route;
 }
 
+void Service::respondNotFound(Connection *connection)
+{
+    ++m_counters[Counter::ServiceNotFound];
+    connection->respond(HttpResponse::text(404, "Not found"));
+}
+
 void Service::handleRequest(Connection *connection, const QByteArray &relativePath)
 {
     const Route route = parseRoute(relativePath);
@@ -168,7 +174,7 @@ void Service::handleRequest(Connection *connection, const QByteArray &relativePa
     case Route::Kind::NotFound:
         break;
     }
-    connection->respond(HttpResponse::text(404, "Not found"));
+    respondNotFound(connection);
 }
 
 bool Service::acceptsWebSocket(const QByteArray &relativePath) const
@@ -305,7 +311,7 @@ void Service::handleTransport(Connection *connection, const Route &route)
 
     if (transport == "websocket") {
         if (!m_config.websocket)
-            return connection->respond(HttpResponse::text(404, "Not found"));
+            return respondNotFound(connection);
         if (method != "GET")
             return connection->respond(methodNotAllowed("GET"));
         // A proper upgrade never gets here: the server hands it to QWebSocketServer.
@@ -331,7 +337,7 @@ void Service::handleTransport(Connection *connection, const Route &route)
             endpoint = &candidate;
     }
     if (!endpoint)
-        return connection->respond(HttpResponse::text(404, "Not found"));
+        return respondNotFound(connection);
 
     if (method == "OPTIONS" && endpoint->preflight) {
         HttpResponse response = preflight(request, QByteArray("OPTIONS, ") + endpoint->method);
@@ -359,11 +365,11 @@ void Service::handleReceive(Connection *connection, const Route &route, const QB
     if (transport == "htmlfile" || transport == "jsonp") {
         callback = request.queryItem("c");
         if (callback.isEmpty()) {
-            ++m_counters.protocolErrors;
+            ++m_counters[Counter::ProtocolErrors];
             return connection->respond(HttpResponse::text(500, "\"callback\" parameter required"));
         }
         if (callback.size() > kMaxCallbackLength || !isValidCallback(callback)) {
-            ++m_counters.protocolErrors;
+            ++m_counters[Counter::ProtocolErrors];
             return connection->respond(HttpResponse::text(500, "invalid \"callback\" parameter"));
         }
     }
@@ -397,7 +403,7 @@ void Service::handleReceive(Connection *connection, const Route &route, const QB
         return connection->respond(response);
     }
     if (m_config.checkAddress && session->clientInfo().address != connection->peerAddress().toString()) {
-        ++m_counters.rejectedAddresses;
+        ++m_counters[Counter::AddressMismatches];
         receiver->deleteLater();
         return connection->respond(HttpResponse::text(403, "Session belongs to another client address"));
     }
@@ -410,9 +416,9 @@ void Service::handleSend(Connection *connection, const Route &route, bool jsonp)
     const HttpRequest &request = connection->request();
     Session *session = m_byUrlId.value(route.sessionId);
     if (!session)
-        return connection->respond(HttpResponse::text(404, "Not found"));
+        return respondNotFound(connection);
     if (m_config.checkAddress && session->clientInfo().address != connection->peerAddress().toString()) {
-        ++m_counters.rejectedAddresses;
+        ++m_counters[Counter::AddressMismatches];
         return connection->respond(HttpResponse::text(403, "Session belongs to another client address"));
     }
 
@@ -427,10 +433,10 @@ void Service::handleSend(Connection *connection, const Route &route, bool jsonp)
     QList<QByteArray> messages;
     switch (JsonCodec::decodeMessages(payload, &messages)) {
     case JsonCodec::DecodeResult::Empty:
-        ++m_counters.protocolErrors;
+        ++m_counters[Counter::ProtocolErrors];
         return connection->respond(HttpResponse::text(500, "Payload expected."));
     case JsonCodec::DecodeResult::Broken:
-        ++m_counters.protocolErrors;
+        ++m_counters[Counter::ProtocolErrors];
         return connection->respond(HttpResponse::text(500, "Broken JSON encoding."));
     case JsonCodec::DecodeResult::Ok:
         break;
@@ -468,7 +474,7 @@ void Service::handleWebSocket(QWebSocket *socket, const QByteArray &relativePath
     } else {
         session = createSession(route.sessionId, Session::Lifetime::Connection, client);
         auto *transport = new WebSocketTransport(socket, m_config.maxMessageBytes, session);
-        connect(transport, &WebSocketTransport::brokenFraming, this, [this] { ++m_counters.protocolErrors; });
+        connect(transport, &WebSocketTransport::brokenFraming, this, [this] { ++m_counters[Counter::ProtocolErrors]; });
         receiver = transport;
     }
     session->attach(receiver);
@@ -481,7 +487,7 @@ bool Service::refuseOrigin(Connection *connection)
     const QByteArray origin = connection->request().header("Origin");
     if (m_origins.allows(origin))
         return false;
-    ++m_counters.rejectedOrigins;
+    ++m_counters[Counter::RefusedOrigins];
     qCInfo(lcHttp).noquote() << m_config.prefix << "origin" << QString::fromUtf8(origin.left(200)) << "refused";
     connection->respond(HttpResponse::text(403, "Origin not allowed"));
     return true;
@@ -494,7 +500,7 @@ bool Service::admitsSession(const QString &address)
         m_config.maxSessionsPerAddress > 0 && m_sessionsPerAddress.value(address) >= m_config.maxSessionsPerAddress;
     if (!overTotal && !overAddress)
         return true;
-    ++m_counters.rejectedSessions;
+    ++m_counters[overTotal ? Counter::RefusedSessionsMaxSessions : Counter::RefusedSessionsPerAddress];
     qCWarning(lcSession).noquote() << m_config.prefix << "new session from" << address
                                    << "refused:" << (overTotal ? "max_sessions" : "max_sessions_per_address")
                                    << "reached";
@@ -528,7 +534,7 @@ Session *Service::findOrCreateHttpSession(const QByteArray &urlId, Connection *c
 
 void Service::sessionOpened(Session *session)
 {
-    ++m_counters.sessionsOpened;
+    ++m_counters[Counter::SessionsOpened];
     qCDebug(lcSession).noquote() << m_config.prefix << "session" << QString::fromLatin1(session->backendId())
                                  << "opened over" << QString::fromLatin1(session->transportName());
     m_bridge->sendConnect(session->backendId());
@@ -537,15 +543,15 @@ void Service::sessionOpened(Session *session)
 void Service::sessionMessages(Session *session, const QList<QByteArray> &messages)
 {
     for (const QByteArray &message : messages) {
-        ++m_counters.messagesFromClients;
-        m_counters.bytesFromClients += quint64(message.size());
+        ++m_counters[Counter::MessagesIn];
+        m_counters[Counter::BytesIn] += quint64(message.size());
         m_bridge->sendMessage(session->backendId(), message);
     }
 }
 
 void Service::sessionClosed(Session *session)
 {
-    ++m_counters.sessionsClosed;
+    ++m_counters[Counter::SessionsClosed];
     qCDebug(lcSession).noquote() << m_config.prefix << "session" << QString::fromLatin1(session->backendId())
                                  << "closed:" << session->closeCode() << QString::fromUtf8(session->closeReason());
     m_bridge->sendDisconnect(session->backendId());
@@ -595,7 +601,7 @@ void Service::onMessageFromBackend(const QByteArray &sessionId, const QByteArray
 {
     Session *session = m_byBackendId.value(sessionId);
     if (!session) {
-        ++m_counters.unknownSessionFromBackend;
+        ++m_counters[Counter::UnknownSessionFromBackend];
         qCInfo(lcZmq).noquote() << m_config.prefix << "backend message for unknown session"
                                 << QString::fromLatin1(sessionId.left(64)) << "dropped";
         return;
@@ -606,11 +612,11 @@ void Service::onMessageFromBackend(const QByteArray &sessionId, const QByteArray
 bool Service::deliverToSession(Session *session, const QByteArray &message)
 {
     if (!session->enqueue(message)) {
-        ++m_counters.droppedForClosedSession;
+        ++m_counters[Counter::DroppedForClosedSession];
         return false;
     }
-    ++m_counters.messagesToClients;
-    m_counters.bytesToClients += quint64(message.size());
+    ++m_counters[Counter::MessagesOut];
+    m_counters[Counter::BytesOut] += quint64(message.size());
     return true;
 }
 
@@ -618,7 +624,7 @@ void Service::onDisconnectFromBackend(const QByteArray &sessionId)
 {
     Session *session = m_byBackendId.value(sessionId);
     if (!session) {
-        ++m_counters.unknownSessionFromBackend;
+        ++m_counters[Counter::UnknownSessionFromBackend];
         qCInfo(lcZmq).noquote() << m_config.prefix << "backend disconnect for unknown session"
                                 << QString::fromLatin1(sessionId.left(64)) << "ignored";
         return;

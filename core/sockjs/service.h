@@ -1,5 +1,6 @@
 #pragma once
 
+#include "base/counters.h"
 #include "config/config.h"
 #include "http/originpolicy.h"
 #include "session.h"
@@ -26,28 +27,13 @@ class Service : public QObject, public SessionHost
     Q_OBJECT
 
 public:
-    struct Counters
-    {
-        quint64 sessionsOpened = 0;
-        quint64 sessionsClosed = 0;
-        quint64 messagesFromClients = 0;
-        quint64 bytesFromClients = 0;
-        quint64 messagesToClients = 0;
-        quint64 bytesToClients = 0;
-        quint64 unknownSessionFromBackend = 0; // backend named a session that is gone
-        quint64 droppedForClosedSession = 0;
-        quint64 protocolErrors = 0;    // broken JSON, bad callbacks, ...
-        quint64 rejectedOrigins = 0;   // Origin not in the allow-list (403)
-        quint64 rejectedSessions = 0;  // over max_sessions or max_sessions_per_address
-        quint64 rejectedAddresses = 0; // check_address: request from another address
-    };
-
     explicit Service(const ServiceConfig &config, QObject *parent = nullptr);
     ~Service() override;
 
     const ServiceConfig &config() const { return m_config; }
     QString prefix() const { return m_config.prefix; }
     ZmqBridge *bridge() const { return m_bridge; }
+    // Counters of CounterScope::Service (base/counters.h).
     const Counters &counters() const { return m_counters; }
 
     // Binds the ZeroMQ sockets.
@@ -104,6 +90,8 @@ private:
     bool admitsSession(const QString &address);
     // 403 when the request's Origin is not allowed; true when it answered.
     bool refuseOrigin(Connection *connection);
+    // 404, counted.
+    void respondNotFound(Connection *connection);
     Session *findOrCreateHttpSession(const QByteArray &urlId, Connection *connection);
     void onMessageFromBackend(const QByteArray &sessionId, const QByteArray &data);
     void onDisconnectFromBackend(const QByteArray &sessionId);

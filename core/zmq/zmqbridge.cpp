@@ -122,22 +122,29 @@ qsizetype ZmqBridge::queuedToBackend() const { return m_push->outboxSize(); }
 
 quint64 ZmqBridge::droppedToBackend() const { return m_push->droppedCount(); }
 
+Counters ZmqBridge::counters() const
+{
+    Counters counters = m_counters;
+    counters[Counter::BackendQueueDrops] = m_push->droppedCount();
+    return counters;
+}
+
 void ZmqBridge::sendConnect(const QByteArray &sessionId)
 {
-    ++m_counters.sentConnect;
+    ++m_counters[Counter::BackendSentConnect];
     send(kConnect, sessionId, QByteArray(""));
 }
 
 void ZmqBridge::sendMessage(const QByteArray &sessionId, const QByteArray &data)
 {
-    ++m_counters.sentMessage;
+    ++m_counters[Counter::BackendSentMessage];
     qCDebug(lcTraffic).noquote() << "->backend" << QString::fromLatin1(sessionId) << QString::fromUtf8(data);
     send(kMessage, sessionId, data);
 }
 
 void ZmqBridge::sendDisconnect(const QByteArray &sessionId)
 {
-    ++m_counters.sentDisconnect;
+    ++m_counters[Counter::BackendSentDisconnect];
     send(kDisconnect, sessionId, QByteArray(""));
 }
 
@@ -149,7 +156,7 @@ void ZmqBridge::send(const QByteArray &type, const QByteArray &sessionId, const 
 void ZmqBridge::onIncoming(const ZmqMessage &message)
 {
     if (message.size() != 3) {
-        ++m_counters.malformed;
+        ++m_counters[Counter::BackendMalformed];
         qCWarning(lcZmq).noquote() << "backend message with" << message.size()
                                    << "frames dropped (expected 3: type, session_id, data); first frame:"
                                    << (message.isEmpty() ? QString() : printable(message.first()));
@@ -158,16 +165,16 @@ void ZmqBridge::onIncoming(const ZmqMessage &message)
     const QByteArray &type = message.at(0);
     const QByteArray &sessionId = message.at(1);
     if (type == kMessage) {
-        ++m_counters.receivedMessage;
+        ++m_counters[Counter::BackendReceivedMessage];
         qCDebug(lcTraffic).noquote() << "<-backend" << QString::fromLatin1(sessionId)
                                      << QString::fromUtf8(message.at(2));
         Q_EMIT messageFromBackend(sessionId, message.at(2));
     } else if (type == kDisconnect) {
-        ++m_counters.receivedDisconnect;
+        ++m_counters[Counter::BackendReceivedDisconnect];
         qCDebug(lcTraffic).noquote() << "<-backend disconnect" << QString::fromLatin1(sessionId);
         Q_EMIT disconnectFromBackend(sessionId);
     } else {
-        ++m_counters.unknownType;
+        ++m_counters[Counter::BackendUnknownType];
         qCWarning(lcZmq).noquote() << "backend message of unknown type" << printable(type) << "for session"
                                    << printable(sessionId) << "dropped (expected message or disconnect)";
     }

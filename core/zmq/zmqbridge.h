@@ -1,5 +1,6 @@
 #pragma once
 
+#include "base/counters.h"
 #include "zmqsocket.h"
 
 #include <QObject>
@@ -20,17 +21,6 @@ class ZmqBridge : public QObject
     Q_OBJECT
 
 public:
-    struct Counters
-    {
-        quint64 sentConnect = 0;
-        quint64 sentMessage = 0;
-        quint64 sentDisconnect = 0;
-        quint64 receivedMessage = 0;
-        quint64 receivedDisconnect = 0;
-        quint64 malformed = 0; // wrong frame count
-        quint64 unknownType = 0;
-    };
-
     ZmqBridge(const QString &inEndpoint, const QString &outEndpoint, qsizetype queueLimit, QObject *parent = nullptr);
     ~ZmqBridge() override;
 
@@ -49,7 +39,9 @@ public:
     void sendMessage(const QByteArray &sessionId, const QByteArray &data);
     void sendDisconnect(const QByteArray &sessionId);
 
-    const Counters &counters() const { return m_counters; }
+    // Counters of CounterScope::Backend (base/counters.h), the outbox's
+    // drops included.
+    Counters counters() const;
     qsizetype queuedToBackend() const;
     quint64 droppedToBackend() const;
     // Backends connected to "in" and "out" right now (from zmq_socket_monitor;

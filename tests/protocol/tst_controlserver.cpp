@@ -397,7 +397,7 @@ void tst_ControlServer::snapshot()
     const MonitorStats stats = MonitorStats::fromJson(object.value(QStringLiteral("stats")).toObject());
     QCOMPARE(stats.services.size(), 4);
     QCOMPARE(stats.sessionsOpen, qsizetype(1));
-    QCOMPARE(stats.counters.sessionsOpened, quint64(1));
+    QCOMPARE(stats.counters[Counter::SessionsOpened], quint64(1));
     QCOMPARE(stats.time, QDateTime::fromMSecsSinceEpoch(5000, Qt::UTC));
 }
 
@@ -499,14 +499,14 @@ void tst_ControlServer::clearCountersCommand()
     client.send({QStringLiteral("1"), QStringLiteral("2")});
     QVERIFY(client.waitForMessages(2));
     m_monitor->sampleStats(QDateTime::currentMSecsSinceEpoch());
-    QCOMPARE(m_monitor->stats().counters.messagesIn, quint64(2));
+    QCOMPARE(m_monitor->stats().counters[Counter::MessagesIn], quint64(2));
 
     const HttpClient::Response response = post("/api/counters/clear", QByteArray());
     QCOMPARE(response.status, 200);
     QCOMPARE(jsonObject(response.body).value(QStringLiteral("cleared")).toBool(), true);
-    QCOMPARE(m_monitor->stats().counters.messagesIn, quint64(0));
+    QCOMPARE(m_monitor->stats().counters[Counter::MessagesIn], quint64(0));
     const QJsonObject snapshot = jsonObject(get("/api/snapshot").body);
-    QCOMPARE(MonitorStats::fromJson(snapshot.value(QStringLiteral("stats")).toObject()).counters.messagesIn,
+    QCOMPARE(MonitorStats::fromJson(snapshot.value(QStringLiteral("stats")).toObject()).counters[Counter::MessagesIn],
              quint64(0));
     // Prometheus keeps counting from where it was.
     QVERIFY(get("/metrics").body.contains("\nsockjsproxy_messages_in_total{service=\"/echo\"} 2\n"));
@@ -705,7 +705,7 @@ void tst_ControlServer::streamSnapshotThenEvents()
     QVERIFY(!stats.isEmpty());
     const MonitorStats parsed = MonitorStats::fromJson(stats.value(QStringLiteral("stats")).toObject());
     QCOMPARE(parsed.time, QDateTime::fromMSecsSinceEpoch(7000, Qt::UTC));
-    QCOMPARE(parsed.counters.messagesIn, quint64(1));
+    QCOMPARE(parsed.counters[Counter::MessagesIn], quint64(1));
     QCOMPARE(parsed.sessionsOpen, qsizetype(1));
     QCOMPARE(parsed.services.size(), 4);
 
@@ -746,7 +746,7 @@ void tst_ControlServer::streamCommands()
 
     reply = stream.request({{QStringLiteral("command"), QStringLiteral("clear_counters")}});
     QCOMPARE(reply.value(QStringLiteral("cleared")).toBool(), true);
-    QCOMPARE(m_monitor->stats().counters.sessionsOpened, quint64(0));
+    QCOMPARE(m_monitor->stats().counters[Counter::SessionsOpened], quint64(0));
 
     reply = stream.request(
         {{QStringLiteral("command"), QStringLiteral("inspect")}, {QStringLiteral("id"), QString::fromLatin1(idA)}});
@@ -918,8 +918,8 @@ void tst_ControlServer::remoteMonitor()
     QVERIFY(late.waitForMessages(2));
     m_monitor->sampleStats(10'000);
     QTRY_COMPARE_WITH_TIMEOUT(remote.stats().time, QDateTime::fromMSecsSinceEpoch(10'000, Qt::UTC), kWaitMs);
-    QCOMPARE(remote.stats().counters.messagesIn, quint64(2));
-    QCOMPARE(remote.stats().counters.sessionsOpened, quint64(2));
+    QCOMPARE(remote.stats().counters[Counter::MessagesIn], quint64(2));
+    QCOMPARE(remote.stats().counters[Counter::SessionsOpened], quint64(2));
     QCOMPARE(remote.stats().sessionsOpen, qsizetype(2));
     QCOMPARE(remote.stats().services.size(), 4);
 
@@ -958,7 +958,7 @@ void tst_ControlServer::remoteMonitor()
 
     // Clear counters through the remote.
     remote.clearCounters();
-    QTRY_COMPARE_WITH_TIMEOUT(remote.stats().counters.messagesIn, quint64(0), kWaitMs);
+    QTRY_COMPARE_WITH_TIMEOUT(remote.stats().counters[Counter::MessagesIn], quint64(0), kWaitMs);
 
     remote.detach();
     QVERIFY(!remote.isConnected());

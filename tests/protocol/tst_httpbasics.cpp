@@ -674,7 +674,7 @@ void tst_HttpBasics::malformedRequestLine()
 {
     QFETCH(QByteArray, request);
     QFETCH(bool, goodFirst);
-    const quint64 rejected = m_server->server()->counters().rejectedRequests;
+    const quint64 rejected = m_server->server()->counters()[Counter::HttpRejected];
     HttpClient client(port());
     QVERIFY(client.connectToServer());
     client.write(request);
@@ -688,7 +688,7 @@ void tst_HttpBasics::malformedRequestLine()
     QCOMPARE(response.status, 400);
     QCOMPARE(response.header("Connection").toLower(), QByteArray("close"));
     QVERIFY(client.waitForClose());
-    QCOMPARE(m_server->server()->counters().rejectedRequests, rejected + 1);
+    QCOMPARE(m_server->server()->counters()[Counter::HttpRejected], rejected + 1);
 }
 
 void tst_HttpBasics::limits_data()
@@ -744,13 +744,13 @@ void tst_HttpBasics::limits()
     QVERIFY(response.ok);
     QCOMPARE(response.status, status);
     if (status < 400 || status == 404) {
-        QCOMPARE(server.server()->counters().rejectedRequests, quint64(0));
+        QCOMPARE(server.server()->counters()[Counter::HttpRejected], quint64(0));
         QCOMPARE(client.socket().state(), QAbstractSocket::ConnectedState);
         return;
     }
     QCOMPARE(response.header("Connection").toLower(), QByteArray("close"));
     QVERIFY(client.waitForClose());
-    QCOMPARE(server.server()->counters().rejectedRequests, quint64(1));
+    QCOMPARE(server.server()->counters()[Counter::HttpRejected], quint64(1));
 }
 
 void tst_HttpBasics::outsideAnyPrefix_data()
@@ -770,12 +770,12 @@ void tst_HttpBasics::outsideAnyPrefix()
 {
     QFETCH(QByteArray, method);
     QFETCH(QByteArray, path);
-    const quint64 notFound = m_server->server()->counters().notFound;
+    const quint64 notFound = m_server->server()->counters()[Counter::HttpNotFound];
     const Response response = HttpClient::request(port(), method, path);
     QVERIFY(response.ok);
     QCOMPARE(response.status, 404);
     QVERIFY(framed(response));
-    QCOMPARE(m_server->server()->counters().notFound, notFound + 1);
+    QCOMPARE(m_server->server()->counters()[Counter::HttpNotFound], notFound + 1);
     // Nothing reached a backend.
     for (const char *prefix : {"/echo", "/close", "/cookie_needed_echo", "/disabled_websocket_echo"})
         QCOMPARE(m_server->backend(QLatin1String(prefix))->events().size(), 0);
@@ -1030,7 +1030,7 @@ void tst_HttpBasics::slowClient()
     QVERIFY2(elapsed >= kTimeoutMs * 8 / 10, QByteArray::number(elapsed).constData());
     QVERIFY2(elapsed < 2500, QByteArray::number(elapsed).constData());
     QVERIFY(slow.waitForClose());
-    QCOMPARE(server.server()->counters().rejectedRequests, quint64(1));
+    QCOMPARE(server.server()->counters()[Counter::HttpRejected], quint64(1));
 
     QCOMPARE(idle.socket().state(), QAbstractSocket::ConnectedState);
     idle.sendRequest("GET", "/echo/");

@@ -11,8 +11,8 @@
 // frames, and see close codes Qt's own client refuses, such as 1013). No
 // sleeps: every wait spins the event loop until a condition holds.
 
-#include "httpclient.h"
 #include "http/connection.h"
+#include "httpclient.h"
 #include "sockjs/service.h"
 #include "sockjs/session.h"
 #include "sockjs/transports/websocket.h"
@@ -264,9 +264,9 @@ private:
             return;
         // Paced by the proxy: at most a few messages in flight, so a reader
         // that keeps up never sees more than a handful queued at once.
-        const quint64 taken = m_bridge->counters().receivedMessage - m_baseline;
+        const quint64 taken = m_bridge->counters()[Counter::BackendReceivedMessage] - m_baseline;
         if (m_sent == 0)
-            m_baseline = m_bridge->counters().receivedMessage;
+            m_baseline = m_bridge->counters()[Counter::BackendReceivedMessage];
         if (m_sent > 0 && quint64(m_sent) > taken + 4)
             return;
         for (int i = 0; i < 2; ++i)
@@ -377,9 +377,9 @@ void tst_Limits::originWebSocketUpgrade()
         QCOMPARE(refused.body, QByteArray("Origin not allowed\n"));
         QVERIFY(!refused.hasHeader("Sec-WebSocket-Accept"));
     }
-    QCOMPARE(service->counters().rejectedOrigins, quint64(2));
+    QCOMPARE(service->counters()[Counter::RefusedOrigins], quint64(2));
     QCOMPARE(service->sessionCount(), qsizetype(0));
-    QCOMPARE(server.server()->counters().webSocketUpgrades, quint64(0));
+    QCOMPARE(server.server()->counters()[Counter::WebSocketUpgrades], quint64(0));
 
     // An allowed origin and no Origin at all (not a browser) both upgrade.
     RawWebSocket good(server.port());
@@ -396,7 +396,7 @@ void tst_Limits::originWebSocketUpgrade()
 
     QTRY_COMPARE_WITH_TIMEOUT(backend->sessionIds("connect").size(), 3, kWaitMs);
     QCOMPARE(service->sessionCount(), qsizetype(3));
-    QCOMPARE(service->counters().rejectedOrigins, quint64(2));
+    QCOMPARE(service->counters()[Counter::RefusedOrigins], quint64(2));
 }
 
 void tst_Limits::originHttp_data()
@@ -452,9 +452,9 @@ void tst_Limits::originHttp()
     QVERIFY(refused.ok);
     QCOMPARE(refused.status, 403);
     QCOMPARE(refused.body, QByteArray("Origin not allowed\n"));
-    QCOMPARE(service->counters().rejectedOrigins, quint64(1));
+    QCOMPARE(service->counters()[Counter::RefusedOrigins], quint64(1));
     QCOMPARE(service->sessionCount(), sessionsBefore);
-    QCOMPARE(service->counters().messagesFromClients, quint64(0));
+    QCOMPARE(service->counters()[Counter::MessagesIn], quint64(0));
 
     // Allowed origin, then no Origin header at all: served as usual.
     const Response allowed = request(port, method, target(), body, form + Headers{{"Origin", kGoodOrigin}});
@@ -464,12 +464,12 @@ void tst_Limits::originHttp()
     const Response without = request(port, method, target(), body, form);
     QVERIFY(without.ok);
     QCOMPARE(without.status, okStatus);
-    QCOMPARE(service->counters().rejectedOrigins, quint64(1));
+    QCOMPARE(service->counters()[Counter::RefusedOrigins], quint64(1));
     if (body.isEmpty() && path != "/info")
         QCOMPARE(service->sessionCount(), sessionsBefore + 2);
     if (!body.isEmpty()) {
         QTRY_COMPARE_WITH_TIMEOUT(backend->eventsOfType("message").size(), 2, kWaitMs);
-        QCOMPARE(service->counters().messagesFromClients, quint64(2));
+        QCOMPARE(service->counters()[Counter::MessagesIn], quint64(2));
     }
 }
 
@@ -494,7 +494,7 @@ void tst_Limits::originInfoListsPatterns()
     QCOMPARE(open.status, 200);
     QCOMPARE(QJsonDocument::fromJson(open.body).object().value(QStringLiteral("origins")).toArray(),
              QJsonArray{QStringLiteral("*:*")});
-    QCOMPARE(serviceOf(server.server(), QStringLiteral("/any"))->counters().rejectedOrigins, quint64(0));
+    QCOMPARE(serviceOf(server.server(), QStringLiteral("/any"))->counters()[Counter::RefusedOrigins], quint64(0));
 }
 
 // ---- sessions per service and per address ----------------------------------------------
@@ -530,7 +530,7 @@ void tst_Limits::maxSessionsHttp()
     const Response eventsource = request(port, "GET", "/svc/000/extra/eventsource");
     QCOMPARE(eventsource.status, 503);
     QVERIFY(!eventsource.header("Retry-After").isEmpty());
-    QCOMPARE(service->counters().rejectedSessions, quint64(3));
+    QCOMPARE(service->counters()[Counter::RefusedSessionsMaxSessions], quint64(3));
     QCOMPARE(service->sessionCount(), qsizetype(3));
     QCOMPARE(backend->sessionIds("connect").size(), 3);
 
@@ -543,7 +543,7 @@ void tst_Limits::maxSessionsHttp()
     QCOMPARE(streams.at(1)->readChunk(), QByteArray("c[3000,\"Go away!\"]\n"));
     QTRY_COMPARE_WITH_TIMEOUT(service->sessionCount(), qsizetype(2), kWaitMs);
     QCOMPARE(request(port, "POST", "/svc/000/late/xhr").body, QByteArray("o\n"));
-    QCOMPARE(service->counters().rejectedSessions, quint64(3));
+    QCOMPARE(service->counters()[Counter::RefusedSessionsMaxSessions], quint64(3));
 }
 
 void tst_Limits::maxSessionsWebSocket()
@@ -574,7 +574,7 @@ void tst_Limits::maxSessionsWebSocket()
         QCOMPARE(close.closeReason(), QByteArray("Too many sessions"));
         QVERIFY(refused.http().waitForClose());
     }
-    QCOMPARE(service->counters().rejectedSessions, quint64(2));
+    QCOMPARE(service->counters()[Counter::RefusedSessionsMaxSessions], quint64(2));
     QCOMPARE(service->sessionCount(), qsizetype(2));
     QCOMPARE(backend->sessionIds("connect").size(), 2);
     QCOMPARE(backend->sessionIds("disconnect").size(), 0);
@@ -611,7 +611,7 @@ void tst_Limits::maxSessionsPerAddress()
     QVERIFY(wsRefused.readUntilClose(&texts, &close));
     QCOMPARE(close.closeCode(), 1013);
     QCOMPARE(close.closeReason(), QByteArray("Too many sessions"));
-    QCOMPARE(service->counters().rejectedSessions, quint64(2));
+    QCOMPARE(service->counters()[Counter::RefusedSessionsPerAddress], quint64(2));
 
     // Another address has a share of its own.
     const auto other = openStream(port, "/svc/000/o1/xhr_streaming", kOtherAddress);
@@ -621,7 +621,7 @@ void tst_Limits::maxSessionsPerAddress()
     QVERIFY(otherWs.open("/svc/000/o2/websocket", {}, kOtherAddress));
     QCOMPARE(otherWs.readFrame().payload, QByteArray("o"));
     QCOMPARE(request(port, "POST", "/svc/000/o3/xhr", QByteArray(), {}, kOtherAddress).status, 503);
-    QCOMPARE(service->counters().rejectedSessions, quint64(3));
+    QCOMPARE(service->counters()[Counter::RefusedSessionsPerAddress], quint64(3));
     QCOMPARE(service->sessionCount(), qsizetype(4));
     QTRY_COMPARE_WITH_TIMEOUT(backend->sessionIds("connect").size(), 4, kWaitMs);
     int fromOther = 0;
@@ -637,7 +637,7 @@ void tst_Limits::maxSessionsPerAddress()
     ws.sendFrame(0x8, QByteArray("\x03\xe8", 2)); // close 1000
     QTRY_COMPARE_WITH_TIMEOUT(service->sessionCount(), qsizetype(3), kWaitMs);
     QCOMPARE(request(port, "POST", "/svc/000/h3/xhr").body, QByteArray("o\n"));
-    QCOMPARE(service->counters().rejectedSessions, quint64(3));
+    QCOMPARE(service->counters()[Counter::RefusedSessionsPerAddress], quint64(3));
 }
 
 void tst_Limits::checkAddress()
@@ -660,30 +660,30 @@ void tst_Limits::checkAddress()
     const Response send = request(port, "POST", "/strict/000/s/xhr_send", "[\"hijack\"]", {}, kOtherAddress);
     QVERIFY2(send.ok, "cannot connect from 127.0.0.2");
     QCOMPARE(send.status, 403);
-    QCOMPARE(strict->counters().rejectedAddresses, quint64(1));
+    QCOMPARE(strict->counters()[Counter::AddressMismatches], quint64(1));
     const Response poll = request(port, "POST", "/strict/000/s/xhr", QByteArray(), {}, kOtherAddress);
     QCOMPARE(poll.status, 403);
     const Response stream = request(port, "GET", "/strict/000/s/eventsource", QByteArray(), {}, kOtherAddress);
     QCOMPARE(stream.status, 403);
-    QCOMPARE(strict->counters().rejectedAddresses, quint64(3));
-    QCOMPARE(strict->counters().messagesFromClients, quint64(0));
+    QCOMPARE(strict->counters()[Counter::AddressMismatches], quint64(3));
+    QCOMPARE(strict->counters()[Counter::MessagesIn], quint64(0));
     QCOMPARE(strictBackend->eventsOfType("message").size(), 0);
 
     // The session itself is unharmed: its own address sends and polls.
     QCOMPARE(request(port, "POST", "/strict/000/s/xhr_send", "[\"mine\"]").status, 204);
-    QTRY_COMPARE_WITH_TIMEOUT(strict->counters().messagesToClients, quint64(1), kWaitMs);
+    QTRY_COMPARE_WITH_TIMEOUT(strict->counters()[Counter::MessagesOut], quint64(1), kWaitMs);
     QCOMPARE(request(port, "POST", "/strict/000/s/xhr").body, QByteArray("a[\"mine\"]\n"));
     QCOMPARE(strictBackend->sessionIds("disconnect").size(), 0);
-    QCOMPARE(strict->counters().rejectedAddresses, quint64(3));
+    QCOMPARE(strict->counters()[Counter::AddressMismatches], quint64(3));
 
     // Off (the default): a client that changes address keeps its session.
     QCOMPARE(request(port, "POST", "/lax/000/s/xhr").body, QByteArray("o\n"));
     QCOMPARE(request(port, "POST", "/lax/000/s/xhr_send", "[\"moved\"]", {}, kOtherAddress).status, 204);
-    QTRY_COMPARE_WITH_TIMEOUT(lax->counters().messagesToClients, quint64(1), kWaitMs);
+    QTRY_COMPARE_WITH_TIMEOUT(lax->counters()[Counter::MessagesOut], quint64(1), kWaitMs);
     QCOMPARE(request(port, "POST", "/lax/000/s/xhr", QByteArray(), {}, kOtherAddress).body,
              QByteArray("a[\"moved\"]\n"));
     QCOMPARE(laxBackend->eventsOfType("message").size(), 1);
-    QCOMPARE(lax->counters().rejectedAddresses, quint64(0));
+    QCOMPARE(lax->counters()[Counter::AddressMismatches], quint64(0));
 }
 
 // ---- WebSocket messages ---------------------------------------------------------------------
@@ -750,8 +750,8 @@ void tst_Limits::maxMessageBytes()
     const QList<TestBackend::Event> messages = backend->eventsOfType("message");
     QCOMPARE(messages.size(), 1);
     QCOMPARE(messages.first().data, atLimit);
-    QCOMPARE(service->counters().messagesFromClients, quint64(1));
-    QCOMPARE(service->counters().sessionsClosed, quint64(1));
+    QCOMPARE(service->counters()[Counter::MessagesIn], quint64(1));
+    QCOMPARE(service->counters()[Counter::SessionsClosed], quint64(1));
     QTRY_COMPARE_WITH_TIMEOUT(service->sessionCount(), qsizetype(0), kWaitMs);
 }
 
@@ -805,7 +805,7 @@ void tst_Limits::httpLimits()
     // Within the limits all is well (Host counts as one of the 10 headers).
     QCOMPARE(::request(port, "POST", "/svc/000/s/xhr_send", "[\"" + QByteArray(1020, 'x') + "\"]").status, 204);
     QCOMPARE(::request(port, "GET", "/svc/" + QByteArray(200, 'a')).status, 404);
-    QCOMPARE(server.server()->counters().rejectedRequests, quint64(0));
+    QCOMPARE(server.server()->counters()[Counter::HttpRejected], quint64(0));
 
     HttpClient client(port, kWaitMs);
     QVERIFY(client.connectToServer());
@@ -815,10 +815,10 @@ void tst_Limits::httpLimits()
     QCOMPARE(response.status, status);
     QCOMPARE(response.header("Connection").toLower(), QByteArray("close"));
     QVERIFY(client.waitForClose());
-    QCOMPARE(server.server()->counters().rejectedRequests, quint64(1));
+    QCOMPARE(server.server()->counters()[Counter::HttpRejected], quint64(1));
     // Nothing of a refused body reaches the session.
-    QCOMPARE(service->counters().messagesFromClients, quint64(1));
-    QCOMPARE(service->counters().protocolErrors, quint64(0));
+    QCOMPARE(service->counters()[Counter::MessagesIn], quint64(1));
+    QCOMPARE(service->counters()[Counter::ProtocolErrors], quint64(0));
     // The proxy is fine.
     QCOMPARE(::request(port, "GET", "/svc").body, kGreeting);
 }
@@ -843,7 +843,7 @@ void tst_Limits::requestTimeout()
     QCOMPARE(response.header("Connection").toLower(), QByteArray("close"));
     QVERIFY2(elapsed >= kTimeoutMs * 8 / 10, QByteArray::number(elapsed).constData());
     QVERIFY(slow.waitForClose());
-    QCOMPARE(server.server()->counters().rejectedRequests, quint64(1));
+    QCOMPARE(server.server()->counters()[Counter::HttpRejected], quint64(1));
     QCOMPARE(serviceOf(server.server(), QStringLiteral("/svc"))->sessionCount(), qsizetype(0));
 }
 
@@ -875,7 +875,7 @@ void tst_Limits::completeHeadIsNotSlow()
     QVERIFY(response.ok);
     QCOMPARE(response.status, 200);
     QVERIFY(response.body == kGreeting || response.body == "o\n");
-    QCOMPARE(server.server()->counters().rejectedRequests, quint64(0));
+    QCOMPARE(server.server()->counters()[Counter::HttpRejected], quint64(0));
 }
 
 void tst_Limits::keepAliveTimeout()
@@ -896,7 +896,7 @@ void tst_Limits::keepAliveTimeout()
     QVERIFY(idle.waitForClose());
     QVERIFY2(timer.elapsed() >= kTimeoutMs * 8 / 10, QByteArray::number(timer.elapsed()).constData());
     QCOMPARE(idle.socket().readAll(), QByteArray());
-    QCOMPARE(server.server()->counters().rejectedRequests, quint64(0));
+    QCOMPARE(server.server()->counters()[Counter::HttpRejected], quint64(0));
 }
 
 // ---- HTTP limits per service ------------------------------------------------------------------
@@ -1006,7 +1006,7 @@ void tst_Limits::serviceHttpLimits()
     QVERIFY(served.ok);
     QCOMPARE(served.status, bigStatus);
     QVERIFY(served.header("Connection").toLower() != "close");
-    QTRY_COMPARE_WITH_TIMEOUT(big->counters().messagesFromClients, quint64(1), kWaitMs);
+    QTRY_COMPARE_WITH_TIMEOUT(big->counters()[Counter::MessagesIn], quint64(1), kWaitMs);
 
     client.write(forService("/small"));
     const Response refused = client.readResponse();
@@ -1014,16 +1014,16 @@ void tst_Limits::serviceHttpLimits()
     QCOMPARE(refused.status, smallStatus);
     QCOMPARE(refused.header("Connection").toLower(), QByteArray("close"));
     QVERIFY(client.waitForClose());
-    QCOMPARE(server.server()->counters().rejectedRequests, quint64(1));
-    QCOMPARE(small->counters().messagesFromClients, quint64(0));
+    QCOMPARE(server.server()->counters()[Counter::HttpRejected], quint64(1));
+    QCOMPARE(small->counters()[Counter::MessagesIn], quint64(0));
 
     HttpClient again(port, kWaitMs);
     QVERIFY(again.connectToServer());
     again.write(forService("/big"));
     QCOMPARE(again.readResponse().status, bigStatus);
-    QTRY_COMPARE_WITH_TIMEOUT(big->counters().messagesFromClients, quint64(2), kWaitMs);
-    QCOMPARE(big->counters().protocolErrors, quint64(0));
-    QCOMPARE(server.server()->counters().rejectedRequests, quint64(1));
+    QTRY_COMPARE_WITH_TIMEOUT(big->counters()[Counter::MessagesIn], quint64(2), kWaitMs);
+    QCOMPARE(big->counters()[Counter::ProtocolErrors], quint64(0));
+    QCOMPARE(server.server()->counters()[Counter::HttpRejected], quint64(1));
 }
 
 void tst_Limits::serviceWebSocketLimits_data()
@@ -1075,16 +1075,16 @@ void tst_Limits::serviceWebSocketLimits()
     QVERIFY(early.ok);
     QCOMPARE(early.status, 431);
     QVERIFY(unfinished.waitForClose());
-    QCOMPARE(server.server()->counters().rejectedRequests, quint64(2));
-    QCOMPARE(server.server()->counters().webSocketUpgrades, quint64(0));
+    QCOMPARE(server.server()->counters()[Counter::HttpRejected], quint64(2));
+    QCOMPARE(server.server()->counters()[Counter::WebSocketUpgrades], quint64(0));
 
     RawWebSocket accepted(server.port());
     QVERIFY(accepted.open("/big" + path, extra));
     if (sockjs)
         QCOMPARE(accepted.readFrame().payload, QByteArray("o"));
     QTRY_COMPARE_WITH_TIMEOUT(bigBackend->sessionIds("connect").size(), 1, kWaitMs);
-    QCOMPARE(server.server()->counters().webSocketUpgrades, quint64(1));
-    QCOMPARE(server.server()->counters().rejectedRequests, quint64(2));
+    QCOMPARE(server.server()->counters()[Counter::WebSocketUpgrades], quint64(1));
+    QCOMPARE(server.server()->counters()[Counter::HttpRejected], quint64(2));
     QCOMPARE(smallBackend->sessionIds("connect").size(), 0);
 }
 
@@ -1132,13 +1132,13 @@ void tst_Limits::topLevelLimitsOutsideServices()
                                 .arg(response.status)));
         rejected += c.status >= 413 ? 1 : 0;
     }
-    QCOMPARE(server.server()->counters().rejectedRequests, rejected);
+    QCOMPARE(server.server()->counters()[Counter::HttpRejected], rejected);
 
     // An upgrade for no service: the top-level limits too.
     RawWebSocket nowhere(port);
     QVERIFY(nowhere.connectAndRequest("/nowhere/websocket", manyHeaders(20)));
     QCOMPARE(nowhere.http().readResponse().status, 431);
-    QCOMPARE(server.server()->counters().rejectedRequests, rejected + 1);
+    QCOMPARE(server.server()->counters()[Counter::HttpRejected], rejected + 1);
 }
 
 // ---- outgoing queues towards slow readers -----------------------------------------------------
@@ -1170,7 +1170,8 @@ void tst_Limits::slowWebSocketReaderResumes()
     ws.socket().setReadBufferSize(4096);
     for (int i = 0; i < kMessages; ++i)
         backend->sendMessage(id, Flood::message(i, kMessageBytes));
-    QTRY_COMPARE_WITH_TIMEOUT(service->bridge()->counters().receivedMessage, quint64(kMessages), kWaitMs);
+    QTRY_COMPARE_WITH_TIMEOUT(service->bridge()->counters()[Counter::BackendReceivedMessage], quint64(kMessages),
+                              kWaitMs);
     // The session is holding messages back: the socket said it is full.
     QTRY_VERIFY_WITH_TIMEOUT(session && session->queuedMessages() > 0, kWaitMs);
     const auto *receiver = qobject_cast<WebSocketReceiver *>(session->receiver());
@@ -1199,8 +1200,8 @@ void tst_Limits::slowWebSocketReaderResumes()
     QVERIFY(session);
     QCOMPARE(session->state(), Session::State::Open);
     QCOMPARE(session->queuedMessages(), qsizetype(0));
-    QCOMPARE(service->counters().messagesToClients, quint64(kMessages));
-    QCOMPARE(service->counters().droppedForClosedSession, quint64(0));
+    QCOMPARE(service->counters()[Counter::MessagesOut], quint64(kMessages));
+    QCOMPARE(service->counters()[Counter::DroppedForClosedSession], quint64(0));
 }
 
 void tst_Limits::outboxBoundWebSocket_data()
@@ -1268,11 +1269,13 @@ void tst_Limits::outboxBoundWebSocket()
     QCOMPARE(closeReason, QByteArray("Outgoing queue full"));
     QTRY_COMPARE_WITH_TIMEOUT(backend->sessionIds("disconnect"), QList<QByteArray>{id}, kWaitMs);
     QTRY_COMPARE_WITH_TIMEOUT(service->sessionCount(), qsizetype(0), kWaitMs);
-    QCOMPARE(service->counters().sessionsClosed, quint64(1));
-    QVERIFY(service->counters().droppedForClosedSession >= 1);
-    QTRY_COMPARE_WITH_TIMEOUT(service->bridge()->counters().receivedMessage, quint64(flood.sent()), kWaitMs);
-    const Service::Counters &counters = service->counters();
-    QCOMPARE(counters.messagesToClients + counters.droppedForClosedSession + counters.unknownSessionFromBackend,
+    QCOMPARE(service->counters()[Counter::SessionsClosed], quint64(1));
+    QVERIFY(service->counters()[Counter::DroppedForClosedSession] >= 1);
+    QTRY_COMPARE_WITH_TIMEOUT(service->bridge()->counters()[Counter::BackendReceivedMessage], quint64(flood.sent()),
+                              kWaitMs);
+    const Counters &counters = service->counters();
+    QCOMPARE(counters[Counter::MessagesOut] + counters[Counter::DroppedForClosedSession]
+                 + counters[Counter::UnknownSessionFromBackend],
              quint64(flood.sent()));
 
     // Bounded all along: the session's queue by its limits, the socket's
@@ -1294,7 +1297,7 @@ void tst_Limits::outboxBoundWebSocket()
     QCOMPARE(close.closeCode(), 1013);
     const QStringList messages = messagesOfFrames(texts);
     QVERIFY(consecutiveFromZero(messages));
-    QCOMPARE(quint64(messages.size()), counters.messagesToClients);
+    QCOMPARE(quint64(messages.size()), counters[Counter::MessagesOut]);
     QVERIFY(ws.http().waitForClose());
 }
 
@@ -1360,9 +1363,10 @@ void tst_Limits::outboxBoundXhrStreaming()
              QByteArray::number(guard->bytesToWrite()).constData());
     const qsizetype queued = session->queuedMessages();
     const int sentBeforePause = flood.sent();
-    QTRY_COMPARE_WITH_TIMEOUT(service->bridge()->counters().receivedMessage, quint64(sentBeforePause), kWaitMs);
+    QTRY_COMPARE_WITH_TIMEOUT(service->bridge()->counters()[Counter::BackendReceivedMessage], quint64(sentBeforePause),
+                              kWaitMs);
     QVERIFY(session->queuedMessages() >= queued);
-    QCOMPARE(service->counters().droppedForClosedSession, quint64(0));
+    QCOMPARE(service->counters()[Counter::DroppedForClosedSession], quint64(0));
 
     // More from the backend: the bound closes the session.
     pausing = false;
@@ -1373,8 +1377,8 @@ void tst_Limits::outboxBoundXhrStreaming()
     QCOMPARE(session->closeCode(), 1013);
     QCOMPARE(session->closeReason(), QByteArray("Outgoing queue full"));
     QTRY_COMPARE_WITH_TIMEOUT(backend->sessionIds("disconnect"), QList<QByteArray>{id}, kWaitMs);
-    QCOMPARE(service->counters().sessionsClosed, quint64(1));
-    QVERIFY(service->counters().droppedForClosedSession >= 1);
+    QCOMPARE(service->counters()[Counter::SessionsClosed], quint64(1));
+    QVERIFY(service->counters()[Counter::DroppedForClosedSession] >= 1);
     QVERIFY2(maxQueued * kMessageBytes <= kMaxBytes, QByteArray::number(maxQueued).constData());
     // 1 MiB plus one frame while the session was open; then closing wrote
     // what was queued (at most the queue's bound) and the close frame.
@@ -1398,7 +1402,7 @@ void tst_Limits::outboxBoundXhrStreaming()
     QCOMPARE(frames.constLast(), QByteArray("c[1013,\"Outgoing queue full\"]"));
     const QStringList messages = messagesOfFrames(frames);
     QVERIFY(consecutiveFromZero(messages));
-    QCOMPARE(quint64(messages.size()), service->counters().messagesToClients);
+    QCOMPARE(quint64(messages.size()), service->counters()[Counter::MessagesOut]);
     // The stream ended; the session answers later polls with its close frame.
     QCOMPARE(request(server.port(), "POST", "/svc/000/slow/xhr").body, QByteArray("c[1013,\"Outgoing queue full\"]\n"));
 }
@@ -1429,7 +1433,7 @@ void tst_Limits::backendAbsentQueueLimit()
              204);
     QCOMPARE(bridge->queuedToBackend(), kQueueLimit);
     QCOMPARE(bridge->droppedToBackend(), quint64(3));
-    QCOMPARE(service->counters().messagesFromClients, quint64(12));
+    QCOMPARE(service->counters()[Counter::MessagesIn], quint64(12));
 
     // A backend connects: what was queued arrives, in order, and nothing else.
     TestBackend backend(bridge->boundInEndpoint(), bridge->boundOutEndpoint(), TestBackend::Mode::Record);
@@ -1451,7 +1455,7 @@ void tst_Limits::backendAbsentQueueLimit()
     QTRY_COMPARE_WITH_TIMEOUT(backend.events().size(), int(kQueueLimit) + 1, kWaitMs);
     QCOMPARE(backend.events().constLast().data, QByteArray("m13"));
     backend.sendMessage(id, "reply");
-    QTRY_COMPARE_WITH_TIMEOUT(service->counters().messagesToClients, quint64(1), kWaitMs);
+    QTRY_COMPARE_WITH_TIMEOUT(service->counters()[Counter::MessagesOut], quint64(1), kWaitMs);
     QCOMPARE(request(port, "POST", "/svc/000/s/xhr").body, QByteArray("a[\"reply\"]\n"));
     QCOMPARE(bridge->droppedToBackend(), quint64(3));
 }

@@ -487,7 +487,7 @@ void tst_Monitor::countersAndRates()
     QCOMPARE(recorder.stats.size(), 1);
     const ServiceStats *echo = serviceStats(m_monitor->stats(), QStringLiteral("/echo"));
     QVERIFY(echo);
-    QCOMPARE(echo->counters.sessionsOpened, quint64(1));
+    QCOMPARE(echo->counters[Counter::SessionsOpened], quint64(1));
     QCOMPARE(echo->rates.messagesIn, 0.0); // first sample
     QCOMPARE(m_monitor->stats().time, QDateTime::fromMSecsSinceEpoch(t0, Qt::UTC));
 
@@ -506,14 +506,14 @@ void tst_Monitor::countersAndRates()
     QVERIFY(echo);
     const double perSecond = 1000.0 / intervalMs;
     QCOMPARE(echo->sessionsOpen, qsizetype(1));
-    QCOMPARE(echo->counters.sessionsOpened, quint64(1));
-    QCOMPARE(echo->counters.sessionsClosed, quint64(0));
-    QCOMPARE(echo->counters.messagesIn, quint64(count));
-    QCOMPARE(echo->counters.messagesOut, quint64(count));
-    QCOMPARE(echo->counters.bytesIn, quint64(4 * count));
-    QCOMPARE(echo->counters.bytesOut, quint64(4 * count));
-    QCOMPARE(echo->counters.backendEvents, quint64(count));
-    QCOMPARE(echo->counters.drops, quint64(0));
+    QCOMPARE(echo->counters[Counter::SessionsOpened], quint64(1));
+    QCOMPARE(echo->counters[Counter::SessionsClosed], quint64(0));
+    QCOMPARE(echo->counters[Counter::MessagesIn], quint64(count));
+    QCOMPARE(echo->counters[Counter::MessagesOut], quint64(count));
+    QCOMPARE(echo->counters[Counter::BytesIn], quint64(4 * count));
+    QCOMPARE(echo->counters[Counter::BytesOut], quint64(4 * count));
+    QCOMPARE(echo->counters[Counter::BackendEvents], quint64(count));
+    QCOMPARE(echo->counters[Counter::Drops], quint64(0));
     QCOMPARE(echo->rates.messagesIn, count * perSecond);
     QCOMPARE(echo->rates.messagesOut, count * perSecond);
     QCOMPARE(echo->rates.bytesIn, 4 * count * perSecond);
@@ -521,12 +521,12 @@ void tst_Monitor::countersAndRates()
     // The other services saw nothing.
     const ServiceStats *close = serviceStats(stats, QStringLiteral("/close"));
     QVERIFY(close);
-    QCOMPARE(close->counters.messagesIn, quint64(0));
+    QCOMPARE(close->counters[Counter::MessagesIn], quint64(0));
     QCOMPARE(close->rates.messagesIn, 0.0);
     // Totals sum the services.
     QCOMPARE(stats.services.size(), 4);
     QCOMPARE(stats.sessionsOpen, qsizetype(1));
-    QCOMPARE(stats.counters.messagesIn, quint64(count));
+    QCOMPARE(stats.counters[Counter::MessagesIn], quint64(count));
     QCOMPARE(stats.rates.messagesIn, count * perSecond);
     QCOMPARE(stats.rates.bytesOut, 4 * count * perSecond);
 
@@ -534,7 +534,7 @@ void tst_Monitor::countersAndRates()
     m_monitor->sampleStats(t0 + 2 * intervalMs);
     echo = serviceStats(m_monitor->stats(), QStringLiteral("/echo"));
     QCOMPARE(echo->rates.messagesIn, 0.0);
-    QCOMPARE(echo->counters.messagesIn, quint64(count));
+    QCOMPARE(echo->counters[Counter::MessagesIn], quint64(count));
 
     // The session closes: sessions_closed counts it, its rate shows.
     ws.socket.close();
@@ -543,7 +543,7 @@ void tst_Monitor::countersAndRates()
     QTRY_VERIFY_WITH_TIMEOUT(m_monitor->sessions().isEmpty(), kWaitMs);
     m_monitor->sampleStats(t0 + 3 * intervalMs);
     echo = serviceStats(m_monitor->stats(), QStringLiteral("/echo"));
-    QCOMPARE(echo->counters.sessionsClosed, quint64(1));
+    QCOMPARE(echo->counters[Counter::SessionsClosed], quint64(1));
     QCOMPARE(echo->sessionsOpen, qsizetype(0));
     QCOMPARE(echo->rates.sessionsClosed, perSecond);
 }
@@ -558,20 +558,20 @@ void tst_Monitor::clearCounters()
 
     const qint64 now = QDateTime::currentMSecsSinceEpoch(); // clearCounters() samples at the real clock
     m_monitor->sampleStats(now);
-    QCOMPARE(serviceStats(m_monitor->stats(), QStringLiteral("/echo"))->counters.messagesIn, quint64(3));
+    QCOMPARE(serviceStats(m_monitor->stats(), QStringLiteral("/echo"))->counters[Counter::MessagesIn], quint64(3));
 
     QSignalSpy statsSpy(m_monitor.get(), &MonitorSource::statsUpdated);
     m_monitor->clearCounters();
     QCOMPARE(statsSpy.size(), 1); // shown at once
     MonitorStats stats = m_monitor->stats();
     const ServiceStats *echo = serviceStats(stats, QStringLiteral("/echo"));
-    QCOMPARE(echo->counters.sessionsOpened, quint64(0));
-    QCOMPARE(echo->counters.messagesIn, quint64(0));
-    QCOMPARE(echo->counters.messagesOut, quint64(0));
-    QCOMPARE(echo->counters.bytesIn, quint64(0));
-    QCOMPARE(echo->counters.backendEvents, quint64(0));
-    QCOMPARE(stats.counters.messagesIn, quint64(0));
-    QCOMPARE(stats.counters.sessionsOpened, quint64(0));
+    QCOMPARE(echo->counters[Counter::SessionsOpened], quint64(0));
+    QCOMPARE(echo->counters[Counter::MessagesIn], quint64(0));
+    QCOMPARE(echo->counters[Counter::MessagesOut], quint64(0));
+    QCOMPARE(echo->counters[Counter::BytesIn], quint64(0));
+    QCOMPARE(echo->counters[Counter::BackendEvents], quint64(0));
+    QCOMPARE(stats.counters[Counter::MessagesIn], quint64(0));
+    QCOMPARE(stats.counters[Counter::SessionsOpened], quint64(0));
     QCOMPARE(echo->sessionsOpen, qsizetype(1)); // a gauge, not a counter
     QCOMPARE(stats.sessionsOpen, qsizetype(1));
 
@@ -579,7 +579,7 @@ void tst_Monitor::clearCounters()
     QByteArray text = m_monitor->prometheusText();
     QCOMPARE(sampleValue(text, "sockjsproxy_messages_in_total{service=\"/echo\"}"), 3);
     QCOMPARE(sampleValue(text, "sockjsproxy_sessions_opened_total{service=\"/echo\"}"), 1);
-    QCOMPARE(Monitor::rawCounters(service(QStringLiteral("/echo"))).messagesIn, quint64(3));
+    QCOMPARE(Monitor::rawCounters(service(QStringLiteral("/echo")))[Counter::MessagesIn], quint64(3));
 
     // Counting goes on from zero.
     ws.send({QStringLiteral("d"), QStringLiteral("e")});
@@ -587,9 +587,9 @@ void tst_Monitor::clearCounters()
     m_monitor->sampleStats(QDateTime::currentMSecsSinceEpoch() + 1000);
     stats = m_monitor->stats();
     echo = serviceStats(stats, QStringLiteral("/echo"));
-    QCOMPARE(echo->counters.messagesIn, quint64(2));
-    QCOMPARE(echo->counters.messagesOut, quint64(2));
-    QCOMPARE(stats.counters.messagesIn, quint64(2));
+    QCOMPARE(echo->counters[Counter::MessagesIn], quint64(2));
+    QCOMPARE(echo->counters[Counter::MessagesOut], quint64(2));
+    QCOMPARE(stats.counters[Counter::MessagesIn], quint64(2));
     QVERIFY(echo->rates.messagesIn >= 0.0);
     QVERIFY(stats.rates.messagesIn >= 0.0);
     text = m_monitor->prometheusText();
@@ -598,7 +598,7 @@ void tst_Monitor::clearCounters()
     // Clearing twice is harmless.
     m_monitor->clearCounters();
     m_monitor->clearCounters();
-    QCOMPARE(serviceStats(m_monitor->stats(), QStringLiteral("/echo"))->counters.messagesIn, quint64(0));
+    QCOMPARE(serviceStats(m_monitor->stats(), QStringLiteral("/echo"))->counters[Counter::MessagesIn], quint64(0));
     QCOMPARE(sampleValue(m_monitor->prometheusText(), "sockjsproxy_messages_in_total{service=\"/echo\"}"), 5);
 }
 
@@ -782,7 +782,7 @@ void tst_Monitor::sendToSession()
     // The backend is not involved; the session counts it as outgoing.
     QVERIFY(backend->eventsOfType("message").isEmpty());
     QCOMPARE(findSession(m_monitor->sessions(), id).messagesOut, quint64(1));
-    QCOMPARE(Monitor::rawCounters(service(QStringLiteral("/echo"))).messagesOut, quint64(1));
+    QCOMPARE(Monitor::rawCounters(service(QStringLiteral("/echo")))[Counter::MessagesOut], quint64(1));
 }
 
 // Ids of sessions that are gone (or never were): nothing happens.
@@ -900,8 +900,10 @@ void tst_Monitor::prometheusText()
     QVERIFY(text.endsWith('\n'));
 
     // Format: HELP then TYPE once per metric, before its samples; every
-    // other line a sample "name{service="..."} integer" or "name integer".
-    static const QRegularExpression sample(QStringLiteral("^([a-z_]+)(\\{service=\"[^\"]*\"\\})? ([0-9]+)$"));
+    // other line a sample "name{service="...",reason="..."} integer" (labels
+    // optional, service first) or "name integer".
+    static const QRegularExpression sample(
+        QStringLiteral("^([a-z_]+)(\\{(service=\"[^\"]*\"|[a-z_]+=\"[a-z_]+\")(,[a-z_]+=\"[a-z_]+\")*\\})? ([0-9]+)$"));
     static const QRegularExpression help(QStringLiteral("^# HELP ([a-z_]+) \\S.*$"));
     static const QRegularExpression type(QStringLiteral("^# TYPE ([a-z_]+) (counter|gauge)$"));
     QSet<QString> described;
@@ -958,16 +960,16 @@ void tst_Monitor::prometheusText()
     QCOMPARE(value("sockjsproxy_backend_events_total", "/close"), 1); // its disconnect
     QCOMPARE(value("sockjsproxy_messages_in_total", "/cookie_needed_echo"), 0);
     QCOMPARE(value("sockjsproxy_sessions_opened_total", "/disabled_websocket_echo"), 0);
-    const Server::Counters &server = m_server->server()->counters();
-    QCOMPARE(sampleValue(text, "sockjsproxy_http_requests_total"), qint64(server.requests));
-    QVERIFY(server.requests >= 1);
+    const Counters &server = m_server->server()->counters();
+    QCOMPARE(sampleValue(text, "sockjsproxy_http_requests_total"), qint64(server[Counter::HttpRequests]));
+    QVERIFY(server[Counter::HttpRequests] >= 1);
     QCOMPARE(sampleValue(text, "sockjsproxy_http_rejected_total"), 0);
-    QCOMPARE(sampleValue(text, "sockjsproxy_connections_accepted_total"), qint64(server.connectionsAccepted));
-    QVERIFY(server.connectionsAccepted >= 3);
+    QCOMPARE(sampleValue(text, "sockjsproxy_connections_accepted_total"), qint64(server[Counter::ConnectionsAccepted]));
+    QVERIFY(server[Counter::ConnectionsAccepted] >= 3);
     // The values agree with rawCounters().
     const Counters raw = Monitor::rawCounters(service(QStringLiteral("/echo")));
-    QCOMPARE(quint64(value("sockjsproxy_protocol_errors_total", "/echo")), raw.protocolErrors);
-    QCOMPARE(quint64(value("sockjsproxy_drops_total", "/echo")), raw.drops);
+    QCOMPARE(quint64(value("sockjsproxy_protocol_errors_total", "/echo")), raw[Counter::ProtocolErrors]);
+    QCOMPARE(quint64(value("sockjsproxy_drops_total", "/echo")), raw[Counter::Drops]);
 }
 
 QTEST_GUILESS_MAIN(tst_Monitor)

@@ -50,17 +50,25 @@ enum BridgeCounter {
 
 QList<quint64> bridgeCounters(const ZmqBridge *bridge)
 {
-    const ZmqBridge::Counters &c = bridge->counters();
-    return {c.sentConnect,        c.sentMessage, c.sentDisconnect, c.receivedMessage,
-            c.receivedDisconnect, c.malformed,   c.unknownType};
+    const Counters c = bridge->counters();
+    return {c[Counter::BackendSentConnect],        c[Counter::BackendSentMessage],
+            c[Counter::BackendSentDisconnect],     c[Counter::BackendReceivedMessage],
+            c[Counter::BackendReceivedDisconnect], c[Counter::BackendMalformed],
+            c[Counter::BackendUnknownType]};
 }
 
 QList<quint64> serviceCounters(const Service *service)
 {
-    const Service::Counters &c = service->counters();
-    return {c.sessionsOpened,    c.sessionsClosed, c.messagesFromClients,       c.bytesFromClients,
-            c.messagesToClients, c.bytesToClients, c.unknownSessionFromBackend, c.droppedForClosedSession,
-            c.protocolErrors};
+    const Counters &c = service->counters();
+    return {c[Counter::SessionsOpened],
+            c[Counter::SessionsClosed],
+            c[Counter::MessagesIn],
+            c[Counter::BytesIn],
+            c[Counter::MessagesOut],
+            c[Counter::BytesOut],
+            c[Counter::UnknownSessionFromBackend],
+            c[Counter::DroppedForClosedSession],
+            c[Counter::ProtocolErrors]};
 }
 constexpr int kUnknownSessionFromBackend = 6;
 
@@ -204,8 +212,8 @@ void tst_ZmqBridge::badBackendMessages()
     const HttpClient::Response poll = post(server.port(), "/echo/000/victim/xhr");
     QCOMPARE(poll.status, 200);
     QCOMPARE(poll.body, QByteArray("a[\"after\"]\n"));
-    QCOMPARE(service->counters().unknownSessionFromBackend, serviceExpected[kUnknownSessionFromBackend]);
-    QCOMPARE(service->counters().sessionsClosed, quint64(0));
+    QCOMPARE(service->counters()[Counter::UnknownSessionFromBackend], serviceExpected[kUnknownSessionFromBackend]);
+    QCOMPARE(service->counters()[Counter::SessionsClosed], quint64(0));
     QCOMPARE(backend->sessionIds("disconnect").size(), 0);
 }
 
@@ -257,8 +265,8 @@ void tst_ZmqBridge::eventsWaitForLateBackend()
     QCOMPARE(post(bare.port(), "/svc/000/early/xhr").body, QByteArray("o\n"));
     QCOMPARE(post(bare.port(), "/svc/000/early/xhr_send", "[\"m1\",\"m2\"]").status, 204);
     QCOMPARE(post(bare.port(), "/svc/000/early/xhr_send", "[\"m3\"]").status, 204);
-    QCOMPARE(service->bridge()->counters().sentConnect, quint64(1));
-    QCOMPARE(service->bridge()->counters().sentMessage, quint64(3));
+    QCOMPARE(service->bridge()->counters()[Counter::BackendSentConnect], quint64(1));
+    QCOMPARE(service->bridge()->counters()[Counter::BackendSentMessage], quint64(3));
     QCOMPARE(service->bridge()->queuedToBackend(), qsizetype(4));
     QCOMPARE(service->bridge()->droppedToBackend(), quint64(0));
 
@@ -276,7 +284,7 @@ void tst_ZmqBridge::eventsWaitForLateBackend()
     QCOMPARE(service->bridge()->queuedToBackend(), qsizetype(0));
 
     // The echoes reach the session, queued into one frame for the next poll.
-    QTRY_COMPARE_WITH_TIMEOUT(service->counters().messagesToClients, quint64(3), kWaitMs);
+    QTRY_COMPARE_WITH_TIMEOUT(service->counters()[Counter::MessagesOut], quint64(3), kWaitMs);
     QCOMPARE(post(bare.port(), "/svc/000/early/xhr").body, QByteArray("a[\"m1\",\"m2\",\"m3\"]\n"));
 }
 
@@ -292,7 +300,7 @@ void tst_ZmqBridge::backendRestart()
     QTRY_COMPARE_WITH_TIMEOUT(first->sessionIds("connect").size(), 1, kWaitMs);
     const QByteArray id = first->sessionIds("connect").first();
     QCOMPARE(post(bare.port(), "/svc/000/lives/xhr_send", "[\"before\"]").status, 204);
-    QTRY_COMPARE_WITH_TIMEOUT(service->counters().messagesToClients, quint64(1), kWaitMs);
+    QTRY_COMPARE_WITH_TIMEOUT(service->counters()[Counter::MessagesOut], quint64(1), kWaitMs);
     QCOMPARE(post(bare.port(), "/svc/000/lives/xhr").body, QByteArray("a[\"before\"]\n"));
 
     // The backend goes away and comes back on the same endpoints. What the
@@ -311,7 +319,7 @@ void tst_ZmqBridge::backendRestart()
     QCOMPARE(second.events().first().type, QByteArray("message"));
     QCOMPARE(second.events().first().sessionId, id);
     QCOMPARE(second.events().first().data, QByteArray("after"));
-    QTRY_COMPARE_WITH_TIMEOUT(service->counters().messagesToClients, quint64(2), kWaitMs);
+    QTRY_COMPARE_WITH_TIMEOUT(service->counters()[Counter::MessagesOut], quint64(2), kWaitMs);
     QCOMPARE(post(bare.port(), "/svc/000/lives/xhr").body, QByteArray("a[\"after\"]\n"));
 
     // New sessions reach the new backend too, and it can close them.

@@ -19,16 +19,16 @@ using Samples = QList<QPair<qint64, quint64>>; // (nowMs, base counter value)
 Counters counters(quint64 value)
 {
     Counters c;
-    c.sessionsOpened = value;
-    c.sessionsClosed = 2 * value;
-    c.messagesIn = 3 * value;
-    c.messagesOut = 4 * value;
-    c.bytesIn = 5 * value;
-    c.bytesOut = 6 * value;
-    c.drops = 7 * value + 1;
-    c.protocolErrors = 11 * value + 3;
-    c.backendEvents = 13 * value;
-    c.backendErrors = 17 * value;
+    c[Counter::SessionsOpened] = value;
+    c[Counter::SessionsClosed] = 2 * value;
+    c[Counter::MessagesIn] = 3 * value;
+    c[Counter::MessagesOut] = 4 * value;
+    c[Counter::BytesIn] = 5 * value;
+    c[Counter::BytesOut] = 6 * value;
+    c[Counter::Drops] = 7 * value + 1;
+    c[Counter::ProtocolErrors] = 11 * value + 3;
+    c[Counter::BackendEvents] = 13 * value;
+    c[Counter::BackendErrors] = 17 * value;
     return c;
 }
 
@@ -107,7 +107,7 @@ void tst_RateTracker::oneFieldGoesBack()
     RateTracker tracker;
     tracker.sample(0, counters(100));
     Counters next = counters(200);
-    next.messagesIn = 5; // was 300
+    next[Counter::MessagesIn] = 5; // was 300
     const Rates rates = tracker.sample(1000, next);
     QCOMPARE(rates.messagesIn, 0.0);
     QCOMPARE(rates.sessionsOpened, 100.0);
@@ -116,7 +116,7 @@ void tst_RateTracker::oneFieldGoesBack()
     QCOMPARE(rates.bytesIn, 500.0);
     QCOMPARE(rates.bytesOut, 600.0);
 
-    next.messagesIn = 15;
+    next[Counter::MessagesIn] = 15;
     QCOMPARE(tracker.sample(2000, next).messagesIn, 10.0);
 }
 
@@ -140,20 +140,20 @@ void tst_RateTracker::largeCounters()
     constexpr quint64 big = quint64(1) << 53;
     RateTracker tracker;
     Counters a;
-    a.messagesIn = big;
-    a.bytesOut = std::numeric_limits<quint64>::max() - 1000;
+    a[Counter::MessagesIn] = big;
+    a[Counter::BytesOut] = std::numeric_limits<quint64>::max() - 1000;
     tracker.sample(0, a);
     Counters b = a;
-    b.messagesIn = big + 2000;
-    b.bytesOut = std::numeric_limits<quint64>::max();
+    b[Counter::MessagesIn] = big + 2000;
+    b[Counter::BytesOut] = std::numeric_limits<quint64>::max();
     Rates rates = tracker.sample(2000, b);
     QCOMPARE(rates.messagesIn, 1000.0);
     QCOMPARE(rates.bytesOut, 500.0);
 
     // Wrapped to small values: a reset, not a huge rate.
     Counters c;
-    c.bytesOut = 10;
-    c.messagesIn = 1;
+    c[Counter::BytesOut] = 10;
+    c[Counter::MessagesIn] = 1;
     rates = tracker.sample(3000, c);
     QCOMPARE(rates.bytesOut, 0.0);
     QCOMPARE(rates.messagesIn, 0.0);

@@ -1,0 +1,305 @@
+#pragma once
+
+#include <QtGlobal>
+
+#include <array>
+#include <cstddef>
+#include <cstring>
+
+namespace SockJsProxy {
+
+// Every counter of the proxy, in one table. The exporters walk the table:
+// /metrics (Prometheus), /api/snapshot and the stream's stats events (JSON),
+// the in-process Monitor, the RemoteMonitor and the monitor window's
+// counters panel. None of them names a counter, so none can forget one.
+//
+// Adding a counter: one enumerator in Counter and one row in kCounterTable
+// (same order), then increment it where it happens:
+//     ++m_counters[Counter::MyThing];
+// The static_asserts below catch a row out of order.
+//
+// Labels. A row may carry one fixed Prometheus label pair (label, e.g.
+// reason="max_sessions"): rows of one metric name sit next to each other and
+// share one HELP/TYPE; each row is its own JSON key and panel entry. A label
+// whose values are known only at run time (one per cluster peer, say) does
+// not fit a fixed-size array: give it a row whose label is the label's name
+// and keep its values beside the array in a map from label value to count
+// (QHash<QString, quint64>), which the Prometheus writer prints as one line
+// per value and the JSON writer as an object under the row's key.
+//
+// Scope says who keeps a counter and how it is exported:
+//  - Service: Service::counters(); one value per service, exported with a
+//    service="/prefix" label;
+//  - Backend: ZmqBridge::counters(), the ZeroMQ link of one service; exported
+//    like Service ones (one link per service);
+//  - Server: Server::counters(); one value for the process, no label.
+// A sum row (sum = true) is kept by nobody: its value is the sum of the rows
+// whose partOf names it, filled in by Counters::computeSums().
+enum class Counter {
+    // Service
+    SessionsOpened,
+    SessionsClosed,
+    MessagesIn,
+    MessagesOut,
+    BytesIn,
+    BytesOut,
+    Drops,
+    DroppedForClosedSession,
+    ProtocolErrors,
+    BackendEvents,
+    BackendErrors,
+    UnknownSessionFromBackend,
+    RefusedOrigins,
+    RefusedSessionsMaxSessions,
+    RefusedSessionsPerAddress,
+    AddressMismatches,
+    ServiceNotFound,
+    // Backend
+    BackendReceivedMessage,
+    BackendReceivedDisconnect,
+    BackendMalformed,
+    BackendUnknownType,
+    BackendQueueDrops,
+    BackendSentConnect,
+    BackendSentMessage,
+    BackendSentDisconnect,
+    // Server
+    HttpRequests,
+    HttpRejected,
+    HttpNotFound,
+    ConnectionsAccepted,
+    WebSocketUpgrades,
+};
+
+enum class CounterScope { Service, Backend, Server };
+
+struct CounterInfo
+{
+    Counter id;
+    CounterScope scope;
+    const char *name;  // Prometheus metric name
+    const char *label; // "" or one Prometheus label pair: reason="max_sessions"
+    const char *key;   // JSON key under "counters" in snapshots and stats events
+    const char *title; // the monitor window's label (translated in context "Counters")
+    const char *help;  // Prometheus HELP, the README's words
+    bool sum = false;  // the sum of the rows whose partOf is this one
+    Counter partOf = id;
+    bool bytes = false; // counts bytes (shown as KiB, MiB, ...)
+
+    // Builders for the table's rows: a copy with one field changed.
+    template<typename T>
+    constexpr CounterInfo with(T CounterInfo::*field, T value) const
+    {
+        CounterInfo copy = *this;
+        copy.*field = value;
+        return copy;
+    }
+    constexpr CounterInfo withLabel(const char *pair) const { return with(&CounterInfo::label, pair); }
+    constexpr CounterInfo sumOfParts() const { return with(&CounterInfo::sum, true); }
+    constexpr CounterInfo addsTo(Counter total) const { return with(&CounterInfo::partOf, total); }
+    constexpr CounterInfo inBytes() const { return with(&CounterInfo::bytes, true); }
+    constexpr bool hasPart() const { return partOf != id; }
+};
+
+#define SOCKJSPROXY_COUNTER_TITLE(text) QT_TRANSLATE_NOOP("Counters", text)
+
+// clang-format off
+inline constexpr CounterInfo kCounterTable[] = {
+    {Counter::SessionsOpened, CounterScope::Service, "sockjsproxy_sessions_opened_total", "", "sessions_opened",
+     SOCKJSPROXY_COUNTER_TITLE("Opened"), "Sessions opened."},
+    {Counter::SessionsClosed, CounterScope::Service, "sockjsproxy_sessions_closed_total", "", "sessions_closed",
+     SOCKJSPROXY_COUNTER_TITLE("Closed"), "Sessions closed."},
+    {Counter::MessagesIn, CounterScope::Service, "sockjsproxy_messages_in_total", "", "messages_in",
+     SOCKJSPROXY_COUNTER_TITLE("Messages in"), "Messages from clients to backends."},
+    {Counter::MessagesOut, CounterScope::Service, "sockjsproxy_messages_out_total", "", "messages_out",
+     SOCKJSPROXY_COUNTER_TITLE("Messages out"), "Messages from backends to clients."},
+    CounterInfo{Counter::BytesIn, CounterScope::Service, "sockjsproxy_bytes_in_total", "", "bytes_in",
+     SOCKJSPROXY_COUNTER_TITLE("Bytes in"), "Message bytes from clients."}.inBytes(),
+    CounterInfo{Counter::BytesOut, CounterScope::Service, "sockjsproxy_bytes_out_total", "", "bytes_out",
+     SOCKJSPROXY_COUNTER_TITLE("Bytes out"), "Message bytes to clients."}.inBytes(),
+    CounterInfo{Counter::Drops, CounterScope::Service, "sockjsproxy_drops_total", "", "drops",
+     SOCKJSPROXY_COUNTER_TITLE("Drops"),
+     "Messages dropped (closed sessions, full queues, no backend)."}.sumOfParts(),
+    CounterInfo{Counter::DroppedForClosedSession, CounterScope::Service,
+     "sockjsproxy_dropped_for_closed_session_total", "", "dropped_for_closed_session",
+     SOCKJSPROXY_COUNTER_TITLE("Dropped, session closed"),
+     "Backend messages dropped: the session was closing or its queue full."}.addsTo(Counter::Drops),
+    {Counter::ProtocolErrors, CounterScope::Service, "sockjsproxy_protocol_errors_total", "", "protocol_errors",
+     SOCKJSPROXY_COUNTER_TITLE("Protocol errors"), "Client protocol errors."},
+    CounterInfo{Counter::BackendEvents, CounterScope::Service, "sockjsproxy_backend_events_total", "",
+     "backend_events", SOCKJSPROXY_COUNTER_TITLE("Backend events"),
+     "Messages received from backends."}.sumOfParts(),
+    CounterInfo{Counter::BackendErrors, CounterScope::Service, "sockjsproxy_backend_errors_total", "",
+     "backend_errors", SOCKJSPROXY_COUNTER_TITLE("Backend errors"),
+     "Malformed backend messages and unknown sessions."}.sumOfParts(),
+    CounterInfo{Counter::UnknownSessionFromBackend, CounterScope::Service,
+     "sockjsproxy_backend_unknown_session_total", "", "backend_unknown_session",
+     SOCKJSPROXY_COUNTER_TITLE("Unknown sessions"),
+     "Backend messages and disconnects dropped: no such session (any more)."}.addsTo(Counter::BackendErrors),
+    {Counter::RefusedOrigins, CounterScope::Service, "sockjsproxy_origins_refused_total", "", "origins_refused",
+     SOCKJSPROXY_COUNTER_TITLE("Origins refused"), "Requests and upgrades refused: Origin not allowed (403)."},
+    CounterInfo{Counter::RefusedSessionsMaxSessions, CounterScope::Service, "sockjsproxy_sessions_refused_total", "",
+     "sessions_refused_max_sessions", SOCKJSPROXY_COUNTER_TITLE("Refused, max_sessions"),
+     "New sessions refused (503, WebSocket 1013), by the limit reached."}.withLabel("reason=\"max_sessions\""),
+    CounterInfo{Counter::RefusedSessionsPerAddress, CounterScope::Service, "sockjsproxy_sessions_refused_total", "",
+     "sessions_refused_max_sessions_per_address", SOCKJSPROXY_COUNTER_TITLE("Refused, per address"),
+     "New sessions refused (503, WebSocket 1013), by the limit reached."}
+        .withLabel("reason=\"max_sessions_per_address\""),
+    {Counter::AddressMismatches, CounterScope::Service, "sockjsproxy_address_mismatches_total", "",
+     "address_mismatches", SOCKJSPROXY_COUNTER_TITLE("Address mismatches"),
+     "Session requests from another client address refused (check_address, 403)."},
+    {Counter::ServiceNotFound, CounterScope::Service, "sockjsproxy_not_found_total", "", "not_found",
+     SOCKJSPROXY_COUNTER_TITLE("Not found"),
+     "Requests under the service's prefix answered 404 (no such endpoint, transport or session)."},
+
+    CounterInfo{Counter::BackendReceivedMessage, CounterScope::Backend, "sockjsproxy_backend_received_total", "",
+     "backend_received_message", SOCKJSPROXY_COUNTER_TITLE("Backend messages"),
+     "Well-formed messages received from backends, by type."}
+        .withLabel("type=\"message\"").addsTo(Counter::BackendEvents),
+    CounterInfo{Counter::BackendReceivedDisconnect, CounterScope::Backend, "sockjsproxy_backend_received_total", "",
+     "backend_received_disconnect", SOCKJSPROXY_COUNTER_TITLE("Backend disconnects"),
+     "Well-formed messages received from backends, by type."}
+        .withLabel("type=\"disconnect\"").addsTo(Counter::BackendEvents),
+    CounterInfo{Counter::BackendMalformed, CounterScope::Backend, "sockjsproxy_backend_malformed_total", "",
+     "backend_malformed", SOCKJSPROXY_COUNTER_TITLE("Backend malformed"),
+     "Backend messages dropped: not 3 frames."}.addsTo(Counter::BackendErrors),
+    CounterInfo{Counter::BackendUnknownType, CounterScope::Backend, "sockjsproxy_backend_unknown_type_total", "",
+     "backend_unknown_type", SOCKJSPROXY_COUNTER_TITLE("Backend unknown type"),
+     "Backend messages dropped: type neither message nor disconnect."}.addsTo(Counter::BackendErrors),
+    CounterInfo{Counter::BackendQueueDrops, CounterScope::Backend, "sockjsproxy_backend_queue_dropped_total", "",
+     "backend_queue_dropped", SOCKJSPROXY_COUNTER_TITLE("Backend queue drops"),
+     "Events to backends dropped: ZeroMQ queue full (queue_limit, no backend)."}.addsTo(Counter::Drops),
+    CounterInfo{Counter::BackendSentConnect, CounterScope::Backend, "sockjsproxy_backend_sent_total", "",
+     "backend_sent_connect", SOCKJSPROXY_COUNTER_TITLE("Sent connect"),
+     "Events queued for backends, by type."}.withLabel("type=\"connect\""),
+    CounterInfo{Counter::BackendSentMessage, CounterScope::Backend, "sockjsproxy_backend_sent_total", "",
+     "backend_sent_message", SOCKJSPROXY_COUNTER_TITLE("Sent message"),
+     "Events queued for backends, by type."}.withLabel("type=\"message\""),
+    CounterInfo{Counter::BackendSentDisconnect, CounterScope::Backend, "sockjsproxy_backend_sent_total", "",
+     "backend_sent_disconnect", SOCKJSPROXY_COUNTER_TITLE("Sent disconnect"),
+     "Events queued for backends, by type."}.withLabel("type=\"disconnect\""),
+
+    {Counter::HttpRequests, CounterScope::Server, "sockjsproxy_http_requests_total", "", "http_requests",
+     SOCKJSPROXY_COUNTER_TITLE("HTTP requests"), "HTTP requests received."},
+    {Counter::HttpRejected, CounterScope::Server, "sockjsproxy_http_rejected_total", "", "http_rejected",
+     SOCKJSPROXY_COUNTER_TITLE("HTTP rejected"), "HTTP requests refused (malformed, over a limit, too slow)."},
+    {Counter::HttpNotFound, CounterScope::Server, "sockjsproxy_http_not_found_total", "", "http_not_found",
+     SOCKJSPROXY_COUNTER_TITLE("HTTP not found"), "Requests for no service or static file answered 404."},
+    {Counter::ConnectionsAccepted, CounterScope::Server, "sockjsproxy_connections_accepted_total", "",
+     "connections_accepted", SOCKJSPROXY_COUNTER_TITLE("Connections"), "TCP connections accepted."},
+    {Counter::WebSocketUpgrades, CounterScope::Server, "sockjsproxy_websocket_upgrades_total", "",
+     "websocket_upgrades", SOCKJSPROXY_COUNTER_TITLE("WebSocket upgrades"),
+     "Upgrade requests handed to the WebSocket handshake."},
+};
+// clang-format on
+
+inline constexpr std::size_t kCounterCount = std::size(kCounterTable);
+
+constexpr const CounterInfo &counterInfo(Counter id) { return kCounterTable[std::size_t(id)]; }
+
+namespace CounterTableChecks {
+constexpr bool sameText(const char *a, const char *b)
+{
+    while (*a && *a == *b) {
+        ++a;
+        ++b;
+    }
+    return *a == *b;
+}
+constexpr bool rowsInOrder()
+{
+    for (std::size_t i = 0; i < kCounterCount; ++i) {
+        if (std::size_t(kCounterTable[i].id) != i)
+            return false;
+    }
+    return true;
+}
+// Rows of one Prometheus name are adjacent, of one scope, and all labelled.
+constexpr bool namesGrouped()
+{
+    for (std::size_t i = 0; i < kCounterCount; ++i) {
+        for (std::size_t j = i + 1; j < kCounterCount; ++j) {
+            const CounterInfo &a = kCounterTable[i];
+            const CounterInfo &b = kCounterTable[j];
+            if (!sameText(a.name, b.name))
+                continue;
+            if (j != i + 1 && !sameText(kCounterTable[j - 1].name, a.name))
+                return false;
+            if ((a.scope == CounterScope::Server) != (b.scope == CounterScope::Server) || !*a.label || !*b.label)
+                return false;
+        }
+    }
+    return true;
+}
+constexpr bool keysUnique()
+{
+    for (std::size_t i = 0; i < kCounterCount; ++i) {
+        for (std::size_t j = i + 1; j < kCounterCount; ++j) {
+            if (sameText(kCounterTable[i].key, kCounterTable[j].key))
+                return false;
+        }
+    }
+    return true;
+}
+// A part adds to a sum row of a scope exported with the same labels.
+constexpr bool partsAddToSums()
+{
+    for (const CounterInfo &row : kCounterTable) {
+        if (!row.hasPart())
+            continue;
+        const CounterInfo &total = counterInfo(row.partOf);
+        if (!total.sum || row.sum || (row.scope == CounterScope::Server) != (total.scope == CounterScope::Server))
+            return false;
+    }
+    return true;
+}
+} // namespace CounterTableChecks
+
+static_assert(CounterTableChecks::rowsInOrder(), "kCounterTable: one row per Counter, in enum order");
+static_assert(CounterTableChecks::namesGrouped(), "kCounterTable: rows sharing a name are adjacent and labelled");
+static_assert(CounterTableChecks::keysUnique(), "kCounterTable: JSON keys are unique");
+static_assert(CounterTableChecks::partsAddToSums(), "kCounterTable: partOf names a sum row");
+
+// One value per row of kCounterTable: what an owner keeps (only its own
+// scope's rows move) and what the exporters carry around.
+class Counters
+{
+public:
+    quint64 &operator[](Counter id) { return m_values[std::size_t(id)]; }
+    quint64 operator[](Counter id) const { return m_values[std::size_t(id)]; }
+
+    Counters &operator+=(const Counters &other)
+    {
+        for (std::size_t i = 0; i < kCounterCount; ++i)
+            m_values[i] += other.m_values[i];
+        return *this;
+    }
+    // Each value less baseline's, never below zero (counters reset underneath).
+    Counters since(const Counters &baseline) const
+    {
+        Counters result;
+        for (std::size_t i = 0; i < kCounterCount; ++i)
+            result.m_values[i] = m_values[i] >= baseline.m_values[i] ? m_values[i] - baseline.m_values[i] : 0;
+        return result;
+    }
+    // Sets every sum row to the sum of its parts.
+    Counters &computeSums()
+    {
+        for (const CounterInfo &row : kCounterTable) {
+            if (row.sum)
+                (*this)[row.id] = 0;
+        }
+        for (const CounterInfo &row : kCounterTable) {
+            if (row.hasPart())
+                (*this)[row.partOf] += (*this)[row.id];
+        }
+        return *this;
+    }
+    bool operator==(const Counters &other) const { return m_values == other.m_values; }
+    bool operator!=(const Counters &other) const { return m_values != other.m_values; }
+
+private:
+    std::array<quint64, kCounterCount> m_values{};
+};
+
+} // namespace SockJsProxy
