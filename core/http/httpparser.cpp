@@ -1,11 +1,14 @@
 #include "httpparser.h"
 
 #include "base/logging.h"
+#include "httpchars.h"
 
 #include <limits>
 #include <utility>
 
 namespace SockJsProxy {
+
+using namespace HttpChars;
 
 namespace {
 
@@ -18,70 +21,6 @@ constexpr qsizetype kCompactThreshold = 4096;
 constexpr qsizetype kKeepCapacity = 64 * 1024;
 // Chunk extensions are ignored, but a size line must not grow unboundedly.
 constexpr qsizetype kMaxChunkSizeLine = 4096;
-
-bool isOws(char c) { return c == ' ' || c == '\t'; }
-
-// RFC 9110 5.6.2 tchar.
-bool isTchar(char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-        return true;
-    default:
-        return false;
-    }
-}
-
-bool isToken(QByteArrayView s)
-{
-    if (s.isEmpty())
-        return false;
-    for (const char c : s) {
-        if (!isTchar(c))
-            return false;
-    }
-    return true;
-}
-
-bool isDigit(char c) { return c >= '0' && c <= '9'; }
-
-int hexValue(char c)
-{
-    if (isDigit(c))
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-QByteArrayView trimOws(QByteArrayView s)
-{
-    qsizetype begin = 0;
-    qsizetype end = s.size();
-    while (begin < end && isOws(s.at(begin)))
-        ++begin;
-    while (end > begin && isOws(s.at(end - 1)))
-        --end;
-    return s.sliced(begin, end - begin);
-}
 
 bool startsWithNoCase(QByteArrayView s, QByteArrayView prefix)
 {
@@ -497,17 +436,7 @@ bool HttpParser::parseFraming()
             contentLength = h.second;
         } else if (h.first.compare("Transfer-Encoding", Qt::CaseInsensitive) == 0) {
             hasTransferEncoding = true;
-            const QByteArrayView value(h.second);
-            qsizetype start = 0;
-            while (start <= value.size()) {
-                qsizetype comma = value.indexOf(',', start);
-                if (comma < 0)
-                    comma = value.size();
-                const QByteArrayView coding = trimOws(value.sliced(start, comma - start));
-                if (!coding.isEmpty()) // empty list elements are allowed and ignored
-                    codings.append(coding);
-                start = comma + 1;
-            }
+            codings += listElements(h.second); // empty list elements are allowed and ignored
         }
     }
 

@@ -1,34 +1,12 @@
 #include "httprequest.h"
 
+#include "httpchars.h"
+
 namespace SockJsProxy {
 
+using namespace HttpChars;
+
 namespace {
-
-bool isOws(char c) { return c == ' ' || c == '\t'; }
-
-// Trims spaces and tabs only: QByteArray::trimmed() would also eat CR, LF,
-// VT and FF, which are not optional whitespace in HTTP.
-QByteArrayView trimOws(QByteArrayView s)
-{
-    qsizetype begin = 0;
-    qsizetype end = s.size();
-    while (begin < end && isOws(s.at(begin)))
-        ++begin;
-    while (end > begin && isOws(s.at(end - 1)))
-        --end;
-    return s.sliced(begin, end - begin);
-}
-
-int hexValue(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 // application/x-www-form-urlencoded decoding: '+' is a space, %XX a byte.
 // A '%' not followed by two hex digits is kept literally (Qt's
@@ -79,16 +57,9 @@ bool HttpRequest::headerHasToken(const QByteArray &name, const QByteArray &token
     for (const auto &h : headers) {
         if (h.first.compare(name, Qt::CaseInsensitive) != 0)
             continue;
-        const QByteArrayView value(h.second);
-        qsizetype start = 0;
-        while (start <= value.size()) {
-            qsizetype comma = value.indexOf(',', start);
-            if (comma < 0)
-                comma = value.size();
-            const QByteArrayView element = trimOws(value.sliced(start, comma - start));
-            if (!element.isEmpty() && element.compare(token, Qt::CaseInsensitive) == 0)
+        for (const QByteArrayView element : listElements(h.second)) {
+            if (element.compare(token, Qt::CaseInsensitive) == 0)
                 return true;
-            start = comma + 1;
         }
     }
     return false;

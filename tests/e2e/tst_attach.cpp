@@ -10,195 +10,30 @@
 // condition holds or its deadline passes.
 
 #include "httpclient.h"
+#include "ports.h"
+#include "processguard.h"
 #include "testbackend.h"
 #include "testpaths.h"
+#include "waituntil.h"
+#include "websocketclient.h"
 
 #include "control/remotemonitor.h"
 
-#include <QDeadlineTimer>
-#include <QEventLoop>
 #include <QFile>
-#include <QHostAddress>
-#include <QJsonArray>
-#include <QJsonDocument>
 #include <QProcess>
 #include <QSignalSpy>
-#include <QTcpServer>
 #include <QTest>
-#include <QTimer>
-#include <QUrl>
-#include <QWebSocket>
 
 #include <algorithm>
-#include <memory>
-#include <vector>
-
-#ifdef Q_OS_LINUX
-#include <csignal>
-#include <sys/prctl.h>
-#endif
 
 using namespace SockJsProxy;
 using namespace SockJsProxy::Test;
 
 namespace {
 
-constexpr int kStartMs = 20000; // the child up and serving (ASan)
-constexpr int kWaitMs = 10000;  // anything else; passing runs take far less
+constexpr int kWaitMs = 10000; // passing runs take far less
 
-const QByteArray kGreeting = QByteArrayLiteral("Welcome to SockJS!\n");
 const QByteArray kGoAway = QByteArrayLiteral("c[3000,\"Go away!\"]");
-
-template<typename Predicate>
-bool waitUntil(Predicate &&predicate, int timeoutMs = kWaitMs)
-{
-    const QDeadlineTimer deadline(timeoutMs);
-    while (!predicate()) {
-        if (deadline.hasExpired())
-            return predicate();
-        QEventLoop loop;
-        QTimer::singleShot(10, &loop, &QEventLoop::quit);
-        loop.exec();
-    }
-    return true;
-}
-
-// Ports nobody listens on right now, all different (held at once, then
-// released for the child).
-QList<quint16> freePorts(int count)
-{
-    std::vector<std::unique_ptr<QTcpServer>> servers;
-    QList<quint16> ports;
-    for (int i = 0; i < count; ++i) {
-        auto server = std::make_unique<QTcpServer>();
-        if (!server->listen(QHostAddress::LocalHost, 0))
-            return {};
-        ports.append(server->serverPort());
-        servers.push_back(std::move(server));
-    }
-    return ports;
-}
-
-// A child process and everything it wrote, collected as it arrives.
-class Child : public QProcess
-{
-public:
-    Child()
-    {
-        connect(this, &QProcess::readyReadStandardOutput, this, [this] { m_output += readAllStandardOutput(); });
-        connect(this, &QProcess::readyReadStandardError, this, [this] { m_output += readAllStandardError(); });
-    }
-    QByteArray output() const { return m_output; }
-    bool isRunning() const { return state() != QProcess::NotRunning; }
-
-private:
-    QByteArray m_output;
-};
-
-// Kills the child when the test function returns, passed or failed; a
-// failed test gets the child's output in its log.
-class ProcessGuard
-{
-public:
-    ProcessGuard() = default;
-    ProcessGuard(const ProcessGuard &) = delete;
-    ProcessGuard &operator=(const ProcessGuard &) = delete;
-    ~ProcessGuard()
-    {
-        if (!m_child)
-            return;
-        if (m_child->isRunning()) {
-            m_child->kill();
-            m_child->waitForFinished(5000);
-        }
-        if (QTest::currentTestFailed())
-            qInfo().noquote() << "---- output of sockjsproxy-cli" << m_child->arguments().join(QLatin1Char(' '))
-                              << "----\n" + QString::fromUtf8(m_child->output());
-    }
-
-    Child *start(const QString &program, const QStringList &args)
-    {
-        m_child = std::make_unique<Child>();
-        m_child->setProgram(program);
-        m_child->setArguments(args);
-        QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
-        environment.remove(QStringLiteral("SOCKJSPROXY_CONTROL_TOKEN")); // only what the arguments say
-        environment.remove(QStringLiteral("QT_LOGGING_RULES"));
-        environment.remove(QStringLiteral("QT_MESSAGE_PATTERN"));
-        m_child->setProcessEnvironment(environment);
-#ifdef Q_OS_LINUX
-        m_child->setChildProcessModifier([] { ::prctl(PR_SET_PDEATHSIG, SIGKILL); });
-#endif
-        m_child->start();
-        if (!m_child->waitForStarted(kStartMs)) {
-            qWarning().noquote() << "cannot start" << program << ":" << m_child->errorString();
-            return nullptr;
-        }
-        return m_child.get();
-    }
-
-private:
-    std::unique_ptr<Child> m_child;
-};
-
-// A SockJS client over WebSocket recording every frame.
-class WsClient : public QObject
-{
-public:
-    WsClient()
-    {
-        connect(&socket, &QWebSocket::textMessageReceived, this,
-                [this](const QString &message) { frames.append(message.toUtf8()); });
-        connect(&socket, &QWebSocket::disconnected, this, [this] { disconnected = true; });
-    }
-    bool open(quint16 port, const QByteArray &path)
-    {
-        socket.open(QUrl(QStringLiteral("ws://127.0.0.1:%1%2").arg(port).arg(QString::fromLatin1(path))));
-        return waitUntil([this] { return !frames.isEmpty() || disconnected; }) && frames.value(0) == "o";
-    }
-    void send(const QString &message)
-    {
-        socket.sendTextMessage(QString::fromUtf8(QJsonDocument(QJsonArray{message}).toJson(QJsonDocument::Compact)));
-    }
-    QStringList messages() const
-    {
-        QStringList result;
-        for (const QByteArray &frame : frames) {
-            if (!frame.startsWith('a'))
-                continue;
-            const QJsonArray array = QJsonDocument::fromJson(frame.mid(1)).array();
-            for (const QJsonValue &value : array)
-                result.append(value.toString());
-        }
-        return result;
-    }
-    bool waitForMessage(const QString &message)
-    {
-        return waitUntil([&] { return messages().contains(message) || disconnected; }) && messages().contains(message);
-    }
-    QList<QByteArray> significantFrames() const
-    {
-        QList<QByteArray> result = frames;
-        result.removeAll("h");
-        return result;
-    }
-
-    QWebSocket socket;
-    QList<QByteArray> frames;
-    bool disconnected = false;
-};
-
-// Reads a chunked SockJS stream until what was read contains needle.
-bool readStreamUntil(HttpClient &client, QByteArray *received, const QByteArray &needle)
-{
-    while (!received->contains(needle)) {
-        const QByteArray chunk = client.readChunk();
-        if (chunk.isEmpty()) // timeout (null) or the last chunk
-            return received->contains(needle);
-        *received += chunk;
-    }
-    return true;
-}
 
 SessionInfo findSession(const QList<SessionInfo> &sessions, const QByteArray &id)
 {
@@ -258,33 +93,12 @@ void tst_Attach::attach()
     const quint16 control = ports.at(3);
 
     ProcessGuard guard;
-    QStringList args{QStringLiteral("--http-address"),
-                     QStringLiteral("127.0.0.1"),
-                     QStringLiteral("-p"),
-                     QString::number(http),
-                     QStringLiteral("-a"),
-                     QStringLiteral("127.0.0.1"),
-                     QStringLiteral("-i"),
-                     QString::number(in),
-                     QStringLiteral("-o"),
-                     QString::number(out),
-                     QStringLiteral("--control"),
-                     QStringLiteral("127.0.0.1:%1").arg(control)};
+    QStringList args = Ports{http, in, out}.proxyArgs();
+    args << QStringLiteral("--control") << QStringLiteral("127.0.0.1:%1").arg(control);
     if (!token.isEmpty())
         args << QStringLiteral("--control-token") << QString::fromUtf8(token);
-    Child *proxy = guard.start(cliPath(), args);
+    Child *proxy = guard.startProxy(args, http); // up and greeting on GET /
     QVERIFY(proxy);
-    bool greeted = false;
-    waitUntil(
-        [&] {
-            if (!proxy->isRunning())
-                return true;
-            const HttpClient::Response response = HttpClient::request(http, "GET", "/");
-            greeted = response.ok && response.status == 200 && response.body == kGreeting;
-            return greeted;
-        },
-        kStartMs);
-    QVERIFY2(greeted, proxy->output().constData());
 
     // The backend, in this process, over tcp.
     TestBackend backend(QStringLiteral("tcp://127.0.0.1:%1").arg(in), QStringLiteral("tcp://127.0.0.1:%1").arg(out),
@@ -307,8 +121,8 @@ void tst_Attach::attach()
     QCOMPARE(remote.stats().services.first().backend.inEndpoint, QStringLiteral("tcp://127.0.0.1:%1").arg(in));
 
     // A WebSocket client and an xhr-streaming client.
-    WsClient ws;
-    QVERIFY(ws.open(http, "/000/attach/websocket"));
+    WebSocketClient ws;
+    QVERIFY(ws.openSession(http, "/000/attach/websocket"));
     QVERIFY(waitUntil([&] { return backend.sessionIds("connect").size() == 1; }));
     const QByteArray wsId = backend.sessionIds("connect").at(0);
 
@@ -319,7 +133,7 @@ void tst_Attach::attach()
     QVERIFY(head.ok);
     QCOMPARE(head.status, 200);
     QByteArray streamed;
-    QVERIFY(readStreamUntil(stream, &streamed, "o\n"));
+    QVERIFY(stream.readChunksUntil(&streamed, "o\n"));
     QVERIFY(waitUntil([&] { return backend.sessionIds("connect").size() == 2; }));
     const QByteArray streamId = backend.sessionIds("connect").at(1);
 
@@ -335,7 +149,7 @@ void tst_Attach::attach()
         QCOMPARE(info.remoteAddress, QStringLiteral("127.0.0.1"));
         QCOMPARE(info.state, QStringLiteral("open"));
     }
-    QCOMPARE(findSession(remote.sessions(), wsId).remotePort, ws.socket.localPort());
+    QCOMPARE(findSession(remote.sessions(), wsId).remotePort, ws.socket().localPort());
     QCOMPARE(findSession(remote.sessions(), streamId).remotePort, stream.socket().localPort());
 
     // Inspect the WebSocket session. Commands run in order on the control
@@ -345,7 +159,7 @@ void tst_Attach::attach()
     remote.sendToSession(wsId, "inspection on");
     QVERIFY(ws.waitForMessage(QStringLiteral("inspection on")));
     const QString text = QString::fromUtf8("seen by the monitor \xe2\x98\x83");
-    ws.send(text);
+    ws.send({text});
     QVERIFY(ws.waitForMessage(text)); // the echo
     QVERIFY(waitUntil([&] {
         const QList<TrafficEvent> events = trafficOf(trafficSpy, wsId);
@@ -365,7 +179,7 @@ void tst_Attach::attach()
 
     // The other session is not inspected: its messages are no traffic events.
     QCOMPARE(HttpClient::request(http, "POST", "/000/streamer/xhr_send", "[\"private\"]").status, 204);
-    QVERIFY(readStreamUntil(stream, &streamed, "private"));
+    QVERIFY(stream.readChunksUntil(&streamed, "private"));
     // A traffic event of the inspected session, caused after that: whatever
     // the proxy sent the monitor before it has arrived.
     remote.sendToSession(wsId, "sync");
@@ -377,14 +191,14 @@ void tst_Attach::attach()
 
     // Disconnect both from the monitor: the clients get 3000, the backend "disconnect".
     remote.disconnectSessions({wsId});
-    QVERIFY(waitUntil([&] { return ws.disconnected; }));
+    QVERIFY(waitUntil([&] { return ws.isDisconnected(); }));
     QCOMPARE(ws.significantFrames().constLast(), kGoAway);
-    QCOMPARE(int(ws.socket.closeCode()), 3000);
+    QCOMPARE(int(ws.socket().closeCode()), 3000);
     QVERIFY(waitUntil([&] { return backend.sessionIds("disconnect").contains(wsId); }));
     QVERIFY(!backend.sessionIds("disconnect").contains(streamId));
 
     remote.disconnectSessions({streamId});
-    QVERIFY(readStreamUntil(stream, &streamed, kGoAway + '\n'));
+    QVERIFY(stream.readChunksUntil(&streamed, kGoAway + '\n'));
     QVERIFY(waitUntil([&] { return backend.sessionIds("disconnect").contains(streamId); }));
     QCOMPARE(backend.sessionIds("disconnect").size(), 2);
     // The monitor sees them go: the WebSocket session at once, the HTTP

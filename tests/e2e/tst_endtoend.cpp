@@ -1,7 +1,7 @@
 // End to end: the real sockjsproxy-cli and real backends (samples/echo-sjp.py,
 // samples/datereply-sjp.py, sockjsproxy-echo-backend) run as child processes;
 // the test is the browser, speaking HTTP (HttpClient) and WebSocket
-// (QWebSocket) to the proxy on 127.0.0.1.
+// (WebSocketClient) to the proxy on 127.0.0.1.
 //
 // Every child belongs to a ProcessGuard that kills it when the test function
 // returns, passed or failed (and PR_SET_PDEATHSIG kills it should this
@@ -9,33 +9,25 @@
 // spins the event loop until a condition holds or its deadline passes.
 
 #include "httpclient.h"
+#include "ports.h"
+#include "processguard.h"
+#include "sockjsframes.h"
 #include "sockjsproxy_version.h"
 #include "testbackend.h"
 #include "testpaths.h"
+#include "waituntil.h"
+#include "websocketclient.h"
 
 #include <QDeadlineTimer>
-#include <QEventLoop>
 #include <QFile>
 #include <QHostAddress>
-#include <QJsonArray>
-#include <QJsonDocument>
 #include <QProcess>
 #include <QRegularExpression>
 #include <QTcpServer>
 #include <QTemporaryDir>
 #include <QTest>
-#include <QTimer>
-#include <QUrl>
-#include <QWebSocket>
 
 #include <algorithm>
-#include <memory>
-#include <vector>
-
-#ifdef Q_OS_LINUX
-#include <csignal>
-#include <sys/prctl.h>
-#endif
 
 using namespace SockJsProxy::Test;
 
@@ -45,288 +37,6 @@ constexpr int kStartMs = 20000; // a child up and serving (ASan, Python imports)
 constexpr int kWaitMs = 10000;  // anything else; passing runs take far less
 
 const QByteArray kGreeting = QByteArrayLiteral("Welcome to SockJS!\n");
-
-// Spins the event loop until predicate() holds or timeoutMs pass, re-checking
-// every 10 ms (what QTRY_VERIFY does, usable in helpers that return a value).
-template<typename Predicate>
-bool waitUntil(Predicate &&predicate, int timeoutMs = kWaitMs)
-{
-    const QDeadlineTimer deadline(timeoutMs);
-    while (!predicate()) {
-        if (deadline.hasExpired())
-            return predicate();
-        QEventLoop loop;
-        QTimer::singleShot(10, &loop, &QEventLoop::quit);
-        loop.exec();
-    }
-    return true;
-}
-
-// Ports nobody listens on right now: all are held at once (so they differ),
-// then released for the child that will bind them.
-QList<quint16> freePorts(int count)
-{
-    std::vector<std::unique_ptr<QTcpServer>> servers;
-    QList<quint16> ports;
-    for (int i = 0; i < count; ++i) {
-        auto server = std::make_unique<QTcpServer>();
-        if (!server->listen(QHostAddress::LocalHost, 0))
-            return {};
-        ports.append(server->serverPort());
-        servers.push_back(std::move(server));
-    }
-    return ports;
-}
-
-// One proxy's ports: HTTP, ZeroMQ in (PUSH), ZeroMQ out (PULL).
-struct Ports
-{
-    quint16 http = 0;
-    quint16 in = 0;
-    quint16 out = 0;
-
-    static Ports pick()
-    {
-        const QList<quint16> ports = freePorts(3);
-        Ports result;
-        if (ports.size() == 3) {
-            result.http = ports.at(0);
-            result.in = ports.at(1);
-            result.out = ports.at(2);
-        }
-        return result;
-    }
-    bool ok() const { return http != 0; }
-
-    // Everything on 127.0.0.1: nothing of the test is reachable from outside.
-    QStringList proxyArgs() const
-    {
-        return {QStringLiteral("--http-address"),
-                QStringLiteral("127.0.0.1"),
-                QStringLiteral("-p"),
-                QString::number(http),
-                QStringLiteral("-a"),
-                QStringLiteral("127.0.0.1"),
-                QStringLiteral("-i"),
-                QString::number(in),
-                QStringLiteral("-o"),
-                QString::number(out)};
-    }
-    // The flags of the Python samples.
-    QStringList pythonArgs() const
-    {
-        return {QStringLiteral("-a"), QStringLiteral("127.0.0.1"), QStringLiteral("-i"),
-                QString::number(in),  QStringLiteral("-o"),        QString::number(out)};
-    }
-    QString inEndpoint() const { return QStringLiteral("tcp://127.0.0.1:%1").arg(in); }
-    QString outEndpoint() const { return QStringLiteral("tcp://127.0.0.1:%1").arg(out); }
-    QStringList cppArgs() const
-    {
-        return {QStringLiteral("--in"), inEndpoint(), QStringLiteral("--out"), outEndpoint()};
-    }
-};
-
-// A child process and everything it has written so far (collected as it
-// arrives, so waiting on output never blocks the event loop).
-class Child : public QProcess
-{
-public:
-    explicit Child(const QString &name) : m_name(name)
-    {
-        connect(this, &QProcess::readyReadStandardOutput, this, [this] {
-            const QByteArray bytes = readAllStandardOutput();
-            m_stdout += bytes;
-            m_all += bytes;
-        });
-        connect(this, &QProcess::readyReadStandardError, this, [this] {
-            const QByteArray bytes = readAllStandardError();
-            m_stderr += bytes;
-            m_all += bytes;
-        });
-    }
-
-    QString name() const { return m_name; }
-    QByteArray standardOutput() const { return m_stdout; }
-    QByteArray standardError() const { return m_stderr; }
-    QByteArray output() const { return m_all; }
-    bool isRunning() const { return state() != QProcess::NotRunning; }
-
-    QList<QByteArray> lines() const
-    {
-        QList<QByteArray> result = m_all.split('\n');
-        if (!result.isEmpty() && result.constLast().isEmpty())
-            result.removeLast();
-        return result;
-    }
-    bool hasLineContaining(const QByteArray &text) const
-    {
-        const QList<QByteArray> all = lines();
-        return std::any_of(all.cbegin(), all.cend(), [&](const QByteArray &line) { return line.contains(text); });
-    }
-    // Lines that start with prefix ("connect " but not "disconnect ...").
-    QList<QByteArray> linesStartingWith(const QByteArray &prefix) const
-    {
-        QList<QByteArray> result;
-        for (const QByteArray &line : lines()) {
-            if (line.startsWith(prefix))
-                result.append(line);
-        }
-        return result;
-    }
-
-private:
-    QString m_name;
-    QByteArray m_stdout;
-    QByteArray m_stderr;
-    QByteArray m_all;
-};
-
-// Waits until a line of the child's output contains text (false on timeout
-// or when the child exits without writing it).
-bool waitForLine(Child *child, const QByteArray &text, int timeoutMs = kWaitMs)
-{
-    waitUntil([&] { return child->hasLineContaining(text) || !child->isRunning(); }, timeoutMs);
-    return child->hasLineContaining(text);
-}
-
-// Waits until count lines of the child's output start with prefix.
-bool waitForLinesStartingWith(Child *child, const QByteArray &prefix, int count, int timeoutMs = kWaitMs)
-{
-    waitUntil([&] { return child->linesStartingWith(prefix).size() >= count || !child->isRunning(); }, timeoutMs);
-    return child->linesStartingWith(prefix).size() >= count;
-}
-
-bool waitForExit(Child *child, int timeoutMs = kWaitMs)
-{
-    return waitUntil([&] { return !child->isRunning(); }, timeoutMs);
-}
-
-// Owns the children of one test function and kills every one still running
-// when it goes out of scope, however the test ended. A failed test gets the
-// children's output in its log.
-class ProcessGuard
-{
-public:
-    ProcessGuard() = default;
-    ProcessGuard(const ProcessGuard &) = delete;
-    ProcessGuard &operator=(const ProcessGuard &) = delete;
-
-    ~ProcessGuard()
-    {
-        for (const auto &child : m_children) {
-            if (child->isRunning()) {
-                child->kill();
-                child->waitForFinished(5000); // also reads what is left in the pipes
-            }
-        }
-        // A sanitizer report from a child fails the test even if every check passed.
-        for (const auto &child : m_children) {
-            const QByteArray output = child->output();
-            if (!QTest::currentTestFailed()
-                && (output.contains("ERROR: AddressSanitizer") || output.contains("ERROR: LeakSanitizer")
-                    || output.contains("runtime error:"))) {
-                QTest::qFail(qPrintable(QStringLiteral("sanitizer report from %1").arg(child->name())), __FILE__,
-                             __LINE__);
-            }
-        }
-        if (!QTest::currentTestFailed())
-            return;
-        for (const auto &child : m_children) {
-            qInfo().noquote() << "---- output of" << child->name() << child->arguments().join(QLatin1Char(' '))
-                              << "----\n" + QString::fromUtf8(child->output());
-        }
-    }
-
-    // Starts a program; null (and a warning) when it cannot be started.
-    Child *start(const QString &name, const QString &program, const QStringList &args)
-    {
-        auto child = std::make_unique<Child>(name);
-        child->setProgram(program);
-        child->setArguments(args);
-        QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
-        environment.insert(QStringLiteral("PYTHONUNBUFFERED"), QStringLiteral("1"));
-        environment.remove(QStringLiteral("SOCKJSPROXY_SAMPLES_DIR")); // --samples must find them by itself
-        environment.remove(QStringLiteral("QT_LOGGING_RULES"));
-        environment.remove(QStringLiteral("QT_MESSAGE_PATTERN"));
-        child->setProcessEnvironment(environment);
-#ifdef Q_OS_LINUX
-        child->setChildProcessModifier([] { ::prctl(PR_SET_PDEATHSIG, SIGKILL); });
-#endif
-        child->start();
-        Child *raw = child.get();
-        m_children.push_back(std::move(child));
-        if (!raw->waitForStarted(kStartMs)) {
-            qWarning().noquote() << "cannot start" << program << ":" << raw->errorString();
-            return nullptr;
-        }
-        return raw;
-    }
-
-    // Starts sockjsproxy-cli and polls GET greetingPath until it answers
-    // "Welcome to SockJS!\n". Null (and a warning) when it does not.
-    Child *startProxy(const QStringList &args, quint16 httpPort, const QByteArray &greetingPath = "/")
-    {
-        Child *proxy = start(QStringLiteral("sockjsproxy-cli"), cliPath(), args);
-        if (!proxy)
-            return nullptr;
-        bool greeted = false;
-        waitUntil(
-            [&] {
-                if (!proxy->isRunning())
-                    return true;
-                const HttpClient::Response response = HttpClient::request(httpPort, "GET", greetingPath);
-                greeted = response.ok && response.status == 200 && response.body == kGreeting;
-                return greeted;
-            },
-            kStartMs);
-        if (!greeted || !proxy->isRunning()) {
-            qWarning().noquote() << "the proxy did not come up:\n" + QString::fromUtf8(proxy->output());
-            return nullptr;
-        }
-        return proxy;
-    }
-
-    // Starts samples/<script> with the Python that has pyzmq and waits for
-    // its start-up line (its sockets are connected by then).
-    Child *startPythonBackend(const QString &script, const QStringList &args)
-    {
-        const QStringList arguments = QStringList{sourceDir() + QStringLiteral("/samples/") + script} + args;
-        Child *backend = start(script, pythonPath(), arguments);
-        if (!backend)
-            return nullptr;
-        if (!waitForLine(backend, "pulling from", kStartMs)) {
-            qWarning().noquote() << script << "did not start:\n" + QString::fromUtf8(backend->output());
-            return nullptr;
-        }
-        return backend;
-    }
-
-    Child *startCppBackend(const QStringList &args)
-    {
-        Child *backend = start(QStringLiteral("sockjsproxy-echo-backend"), echoBackendPath(), args);
-        if (!backend)
-            return nullptr;
-        if (!waitForLine(backend, "pulling from", kStartMs)) {
-            qWarning().noquote() << "the echo backend did not start:\n" + QString::fromUtf8(backend->output());
-            return nullptr;
-        }
-        return backend;
-    }
-
-    // Runs sockjsproxy-cli to its end (it must exit by itself).
-    Child *runCli(const QStringList &args)
-    {
-        Child *cli = start(QStringLiteral("sockjsproxy-cli"), cliPath(), args);
-        if (!cli || !waitForExit(cli)) {
-            qWarning() << "sockjsproxy-cli" << args << "did not exit";
-            return nullptr;
-        }
-        return cli;
-    }
-
-private:
-    std::vector<std::unique_ptr<Child>> m_children;
-};
 
 // The lines of stderr that are not log lines ("2024-05-01 12:00:00.000 info ...").
 QList<QByteArray> errorLines(const QByteArray &stderrBytes)
@@ -341,29 +51,6 @@ QList<QByteArray> errorLines(const QByteArray &stderrBytes)
 }
 
 // ---- SockJS framing
-
-// A client's SockJS message frame: ["m1","m2",...].
-QByteArray sockJsMessages(const QStringList &messages)
-{
-    QJsonArray array;
-    for (const QString &message : messages)
-        array.append(message);
-    return QJsonDocument(array).toJson(QJsonDocument::Compact);
-}
-
-// The strings of every a[...] frame, in order; other frames are skipped.
-QStringList decodedMessages(const QList<QByteArray> &frames)
-{
-    QStringList result;
-    for (const QByteArray &frame : frames) {
-        if (!frame.startsWith('a'))
-            continue;
-        const QJsonArray array = QJsonDocument::fromJson(frame.mid(1)).array();
-        for (const QJsonValue &value : array)
-            result.append(value.toString());
-    }
-    return result;
-}
 
 // Frames of an HTTP transport body: one per line.
 QList<QByteArray> bodyFrames(const QByteArray &body)
@@ -386,55 +73,6 @@ QStringList unusualMessages()
         QStringLiteral("nul>") + QChar(0) + QStringLiteral("<nul"),
         QStringLiteral("quote \" backslash \\ tab \t newline \n end"),
     };
-}
-
-// A QWebSocket that records every frame it receives.
-class WsClient : public QObject
-{
-public:
-    WsClient()
-    {
-        connect(&socket, &QWebSocket::textMessageReceived, this,
-                [this](const QString &message) { frames.append(message.toUtf8()); });
-        connect(&socket, &QWebSocket::disconnected, this, [this] { disconnected = true; });
-    }
-
-    // Opens ws://127.0.0.1:port + path and waits for the open frame.
-    bool open(quint16 port, const QByteArray &path)
-    {
-        socket.open(QUrl(QStringLiteral("ws://127.0.0.1:%1%2").arg(port).arg(QString::fromLatin1(path))));
-        return waitUntil([this] { return frames.contains("o") || disconnected; }) && frames.value(0) == "o";
-    }
-
-    void send(const QStringList &messages) { socket.sendTextMessage(QString::fromUtf8(sockJsMessages(messages))); }
-    QStringList messages() const { return decodedMessages(frames); }
-    bool waitForMessages(qsizetype count)
-    {
-        return waitUntil([&] { return messages().size() >= count || disconnected; }) && messages().size() >= count;
-    }
-    // Frames other than heartbeats.
-    QList<QByteArray> significantFrames() const
-    {
-        QList<QByteArray> result = frames;
-        result.removeAll("h");
-        return result;
-    }
-
-    QWebSocket socket;
-    QList<QByteArray> frames;
-    bool disconnected = false;
-};
-
-// Reads a chunked SockJS stream until the bytes read contain needle.
-bool readStreamUntil(HttpClient &client, QByteArray *received, const QByteArray &needle)
-{
-    while (!received->contains(needle)) {
-        const QByteArray chunk = client.readChunk();
-        if (chunk.isEmpty()) // null: timeout; empty: the stream ended
-            return false;
-        *received += chunk;
-    }
-    return true;
 }
 
 // The session id a backend printed in its "connect <id>" line.
@@ -651,13 +289,13 @@ void tst_EndToEnd::echo()
     const QStringList sent = unusualMessages();
     QStringList received;
     if (transport == QLatin1String("websocket")) {
-        WsClient ws;
-        QVERIFY(ws.open(ports.http, "/000/echo/websocket"));
+        WebSocketClient ws;
+        QVERIFY(ws.openSession(ports.http, "/000/echo/websocket"));
         for (const QString &message : sent)
             ws.send({message});
         QVERIFY(ws.waitForMessages(sent.size()));
         received = ws.messages();
-        QVERIFY(!ws.disconnected);
+        QVERIFY(!ws.isDisconnected());
     } else {
         const HttpClient::Response open = HttpClient::request(ports.http, "POST", "/000/echo/xhr");
         QVERIFY(open.ok);
@@ -704,10 +342,10 @@ void tst_EndToEnd::samplesFlow()
         guard.startPythonBackend(QStringLiteral("datereply-sjp.py"), ports.pythonArgs() << QStringLiteral("-v"));
     QVERIFY(backend);
 
-    WsClient ws;
-    QVERIFY(ws.open(ports.http, "/000/demo/websocket"));
+    WebSocketClient ws;
+    QVERIFY(ws.openSession(ports.http, "/000/demo/websocket"));
     ws.send({QStringLiteral("what time is it?")});
-    QVERIFY(waitUntil([&] { return ws.disconnected; }));
+    QVERIFY(waitUntil([&] { return ws.isDisconnected(); }));
     const QList<QByteArray> frames = ws.significantFrames();
     QCOMPARE(frames.size(), 3);
     QCOMPARE(frames.at(0), QByteArray("o"));
@@ -731,8 +369,8 @@ void tst_EndToEnd::backendStartsAfterProxy()
     Child *proxy = guard.startProxy(ports.proxyArgs() << QStringLiteral("-v"), ports.http);
     QVERIFY(proxy);
 
-    WsClient ws;
-    QVERIFY(ws.open(ports.http, "/000/early/websocket"));
+    WebSocketClient ws;
+    QVERIFY(ws.openSession(ports.http, "/000/early/websocket"));
     ws.send({QStringLiteral("sent before any backend")});
     // The proxy has the message (its verbose log says so) and nobody to give it to.
     QVERIFY(waitForLine(proxy, "sent before any backend"));
@@ -763,8 +401,8 @@ void tst_EndToEnd::backendRestartsMidSession()
     Child *first = guard.startPythonBackend(QStringLiteral("echo-sjp.py"), ports.pythonArgs() << QStringLiteral("-v"));
     QVERIFY(first);
 
-    WsClient ws;
-    QVERIFY(ws.open(ports.http, "/000/restart/websocket"));
+    WebSocketClient ws;
+    QVERIFY(ws.openSession(ports.http, "/000/restart/websocket"));
     ws.send({QStringLiteral("to the first backend")});
     QVERIFY(ws.waitForMessages(1));
     QVERIFY(waitForLinesStartingWith(first, "connect ", 1));
@@ -779,7 +417,7 @@ void tst_EndToEnd::backendRestartsMidSession()
     QVERIFY(ws.waitForMessages(2));
     QCOMPARE(ws.messages(),
              (QStringList{QStringLiteral("to the first backend"), QStringLiteral("to the second backend")}));
-    QVERIFY(!ws.disconnected);
+    QVERIFY(!ws.isDisconnected());
     // The same session, now served by the new process.
     QVERIFY(waitForLine(second, "message " + sessionId + ": to the second backend"));
 }
@@ -803,11 +441,11 @@ void tst_EndToEnd::clientDropsMidStream()
         QVERIFY(head.ok);
         QCOMPARE(head.status, 200);
         QByteArray received;
-        QVERIFY(readStreamUntil(stream, &received, "o\n"));
+        QVERIFY(stream.readChunksUntil(&received, "o\n"));
         const HttpClient::Response send = HttpClient::request(ports.http, "POST", "/000/dropper/xhr_send",
                                                               sockJsMessages({QStringLiteral("mid-stream")}));
         QCOMPARE(send.status, 204);
-        QVERIFY(readStreamUntil(stream, &received, "a[\"mid-stream\"]\n"));
+        QVERIFY(stream.readChunksUntil(&received, "a[\"mid-stream\"]\n"));
 
         stream.socket().abort(); // gone without a goodbye, the response still open
     }
@@ -821,8 +459,8 @@ void tst_EndToEnd::clientDropsMidStream()
     const HttpClient::Response greeting = HttpClient::request(ports.http, "GET", "/");
     QVERIFY(greeting.ok);
     QCOMPARE(greeting.body, kGreeting);
-    WsClient ws;
-    QVERIFY(ws.open(ports.http, "/000/after-drop/websocket"));
+    WebSocketClient ws;
+    QVERIFY(ws.openSession(ports.http, "/000/after-drop/websocket"));
     ws.send({QStringLiteral("still here")});
     QVERIFY(ws.waitForMessages(1));
     QCOMPARE(ws.messages(), QStringList{QStringLiteral("still here")});
@@ -867,10 +505,10 @@ void tst_EndToEnd::twoServicesOnOnePort()
     Child *backendB = guard.startPythonBackend(QStringLiteral("echo-sjp.py"), b.pythonArgs() << QStringLiteral("-v"));
     QVERIFY(backendB);
 
-    WsClient wsA;
-    WsClient wsB;
-    QVERIFY(wsA.open(http, "/a/000/one/websocket"));
-    QVERIFY(wsB.open(http, "/b/000/two/websocket"));
+    WebSocketClient wsA;
+    WebSocketClient wsB;
+    QVERIFY(wsA.openSession(http, "/a/000/one/websocket"));
+    QVERIFY(wsB.openSession(http, "/b/000/two/websocket"));
     wsA.send({QStringLiteral("for service a")});
     wsB.send({QStringLiteral("for service b")});
     QVERIFY(wsA.waitForMessages(1));
@@ -896,8 +534,8 @@ void tst_EndToEnd::sigtermClosesSessions()
     QVERIFY(proxy);
     TestBackend backend(ports.inEndpoint(), ports.outEndpoint(), TestBackend::Mode::Echo);
 
-    WsClient ws;
-    QVERIFY(ws.open(ports.http, "/000/socket/websocket"));
+    WebSocketClient ws;
+    QVERIFY(ws.openSession(ports.http, "/000/socket/websocket"));
     ws.send({QStringLiteral("ping")});
     QVERIFY(ws.waitForMessages(1)); // the backend is connected and serving
 
@@ -908,14 +546,14 @@ void tst_EndToEnd::sigtermClosesSessions()
     QVERIFY(head.ok);
     QCOMPARE(head.status, 200);
     QByteArray streamed;
-    QVERIFY(readStreamUntil(stream, &streamed, "o\n"));
+    QVERIFY(stream.readChunksUntil(&streamed, "o\n"));
     QVERIFY(waitUntil([&] { return backend.sessionIds("connect").size() == 2; }));
 
     proxy->terminate(); // SIGTERM
 
-    QVERIFY(waitUntil([&] { return ws.disconnected; }));
+    QVERIFY(waitUntil([&] { return ws.isDisconnected(); }));
     QVERIFY2(ws.significantFrames().constLast().startsWith("c["), ws.significantFrames().constLast().constData());
-    QVERIFY(readStreamUntil(stream, &streamed, "c["));
+    QVERIFY(stream.readChunksUntil(&streamed, "c["));
     QVERIFY(stream.waitForClose());
 
     QVERIFY(waitUntil([&] { return backend.sessionIds("disconnect").size() >= 2; }));

@@ -1,6 +1,6 @@
 // The monitor window on a real in-process proxy: a TestServer (services
 // /echo, /close, ... with in-process echo backends), a Monitor on it and a
-// MainWindow on the Monitor, offscreen. Real clients (QWebSocket and a raw
+// MainWindow on the Monitor, offscreen. Real clients (WebSocketClient and a raw
 // xhr-streaming request) show up in the table with their transports; the
 // inspector shows the selected session's messages; Disconnect closes the
 // session through the core (client: c[3000,"Go away!"], backend: "disconnect").
@@ -16,6 +16,7 @@
 #include "testbackend.h"
 #include "testserver.h"
 #include "trafficmodel.h"
+#include "websocketclient.h"
 
 #include <QAction>
 #include <QComboBox>
@@ -25,7 +26,6 @@
 #include <QSignalSpy>
 #include <QTableView>
 #include <QTest>
-#include <QWebSocket>
 
 #include <memory>
 
@@ -108,12 +108,9 @@ void tst_MonitorWindow::showsSessionsInspectsAndDisconnects()
     QVERIFY(!window.windowIcon().pixmap(QSize(32, 32)).isNull());
 
     // A WebSocket session...
-    QWebSocket ws;
-    QStringList wsMessages;
-    connect(&ws, &QWebSocket::textMessageReceived, this, [&wsMessages](const QString &m) { wsMessages.append(m); });
-    QSignalSpy wsDisconnected(&ws, &QWebSocket::disconnected);
-    ws.open(QUrl(QStringLiteral("ws://127.0.0.1:%1/echo/000/aaa/websocket").arg(port)));
-    QTRY_COMPARE_WITH_TIMEOUT(wsMessages, QStringList{QStringLiteral("o")}, kWaitMs);
+    WebSocketClient ws;
+    ws.open(port, "/echo/000/aaa/websocket");
+    QTRY_COMPARE_WITH_TIMEOUT(ws.texts(), QStringList{QStringLiteral("o")}, kWaitMs);
 
     // ...and an xhr-streaming one.
     HttpClient http(port, kWaitMs);
@@ -156,8 +153,8 @@ void tst_MonitorWindow::showsSessionsInspectsAndDisconnects()
     QVERIFY(window.sendAction()->isEnabled());
 
     // A message from the client: in the inspector, both ways (the backend echoes).
-    ws.sendTextMessage(QStringLiteral("[\"hello monitor\"]"));
-    QTRY_VERIFY_WITH_TIMEOUT(wsMessages.contains(QStringLiteral("a[\"hello monitor\"]")), kWaitMs);
+    ws.sendText(QStringLiteral("[\"hello monitor\"]"));
+    QTRY_VERIFY_WITH_TIMEOUT(ws.texts().contains(QStringLiteral("a[\"hello monitor\"]")), kWaitMs);
     QTRY_VERIFY_WITH_TIMEOUT(
         inspectorShows(window.inspector(), TrafficEvent::Direction::In, QStringLiteral("hello monitor")), kWaitMs);
     QTRY_VERIFY_WITH_TIMEOUT(
@@ -170,8 +167,8 @@ void tst_MonitorWindow::showsSessionsInspectsAndDisconnects()
     TestBackend *backend = m_server->backend(QStringLiteral("/echo"));
     QVERIFY(backend);
     window.disconnectAction()->trigger();
-    QTRY_VERIFY_WITH_TIMEOUT(wsMessages.contains(QStringLiteral("c[3000,\"Go away!\"]")), kWaitMs);
-    QTRY_VERIFY_WITH_TIMEOUT(wsDisconnected.count() > 0, kWaitMs);
+    QTRY_VERIFY_WITH_TIMEOUT(ws.texts().contains(QStringLiteral("c[3000,\"Go away!\"]")), kWaitMs);
+    QTRY_VERIFY_WITH_TIMEOUT(ws.isDisconnected(), kWaitMs);
     QCOMPARE(int(ws.closeCode()), 3000);
     QCOMPARE(ws.closeReason(), QStringLiteral("Go away!"));
     QTRY_VERIFY_WITH_TIMEOUT(backend->sessionIds("disconnect").contains(wsId), kWaitMs);
@@ -185,9 +182,9 @@ void tst_MonitorWindow::filtersByTransport()
 {
     MainWindow &window = *m_window;
     const quint16 port = m_server->port();
-    QWebSocket ws;
-    QSignalSpy connected(&ws, &QWebSocket::connected);
-    ws.open(QUrl(QStringLiteral("ws://127.0.0.1:%1/echo/000/ccc/websocket").arg(port)));
+    WebSocketClient ws;
+    QSignalSpy connected(&ws.socket(), &QWebSocket::connected);
+    ws.open(port, "/echo/000/ccc/websocket");
     QTRY_VERIFY_WITH_TIMEOUT(connected.count() > 0, kWaitMs);
     HttpClient http(port, kWaitMs);
     QVERIFY(http.connectToServer());
@@ -222,9 +219,8 @@ void tst_MonitorWindow::filtersByTransport()
     view->selectRow(0);
     const QByteArray wsId = window.selectedSessionIds().value(0);
     QVERIFY(!wsId.isEmpty());
-    QSignalSpy wsDisconnected(&ws, &QWebSocket::disconnected);
     QTest::keyClick(view, Qt::Key_Delete);
-    QTRY_VERIFY_WITH_TIMEOUT(wsDisconnected.count() > 0, kWaitMs);
+    QTRY_VERIFY_WITH_TIMEOUT(ws.isDisconnected(), kWaitMs);
     QCOMPARE(int(ws.closeCode()), 3000);
     QTRY_VERIFY_WITH_TIMEOUT(m_server->backend(QStringLiteral("/echo"))->sessionIds("disconnect").contains(wsId),
                              kWaitMs);
@@ -260,18 +256,15 @@ void tst_MonitorWindow::detachAndStartLocalProxy()
     QVERIFY(port != 0);
     QVERIFY(window.windowTitle().contains(QLatin1String("local proxy")));
 
-    QWebSocket ws;
-    QSignalSpy disconnected(&ws, &QWebSocket::disconnected);
-    QStringList messages;
-    connect(&ws, &QWebSocket::textMessageReceived, this, [&messages](const QString &m) { messages.append(m); });
-    ws.open(QUrl(QStringLiteral("ws://127.0.0.1:%1/local/000/eee/websocket").arg(port)));
+    WebSocketClient ws;
+    ws.open(port, "/local/000/eee/websocket");
     QTRY_COMPARE_WITH_TIMEOUT(window.sessionModel()->rowCount(), 1, kWaitMs);
 
     // Detaching shuts the local proxy down: the client gets a close frame.
     window.detach();
     QVERIFY(!window.localServer());
-    QTRY_VERIFY_WITH_TIMEOUT(disconnected.count() > 0, kWaitMs);
-    QVERIFY(messages.last().startsWith(QLatin1Char('c')));
+    QTRY_VERIFY_WITH_TIMEOUT(ws.isDisconnected(), kWaitMs);
+    QVERIFY(ws.texts().last().startsWith(QLatin1Char('c')));
 
     // Another local proxy can follow. (Not on the same endpoints at once:
     // ZeroMQ releases them asynchronously after the old sockets close.)

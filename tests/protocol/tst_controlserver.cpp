@@ -11,6 +11,8 @@
 #include "httpclient.h"
 #include "testbackend.h"
 #include "testserver.h"
+#include "waituntil.h"
+#include "websocketclient.h"
 
 #include "control/controlserver.h"
 #include "control/remotemonitor.h"
@@ -18,17 +20,12 @@
 #include "sockjs/service.h"
 #include "sockjsproxy_version.h"
 
-#include <QDeadlineTimer>
-#include <QEventLoop>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QSignalSpy>
 #include <QTest>
-#include <QTimer>
-#include <QUrl>
 #include <QUrlQuery>
-#include <QWebSocket>
 
 #include <algorithm>
 #include <memory>
@@ -44,97 +41,35 @@ const QByteArray kToken = QByteArrayLiteral("s3cr3t-t0ken");
 
 using Headers = QList<QPair<QByteArray, QByteArray>>;
 
-template<typename Predicate>
-bool waitUntil(Predicate &&predicate, int timeoutMs = kWaitMs)
-{
-    const QDeadlineTimer deadline(timeoutMs);
-    while (!predicate()) {
-        if (deadline.hasExpired())
-            return predicate();
-        QEventLoop loop;
-        QTimer::singleShot(5, &loop, &QEventLoop::quit);
-        loop.exec();
-    }
-    return true;
-}
-
 QJsonObject jsonObject(const QByteArray &bytes) { return QJsonDocument::fromJson(bytes).object(); }
 
 QByteArray json(const QJsonObject &object) { return QJsonDocument(object).toJson(QJsonDocument::Compact); }
 
-QStringList decodedMessages(const QList<QByteArray> &frames)
-{
-    QStringList result;
-    for (const QByteArray &frame : frames) {
-        if (!frame.startsWith('a'))
-            continue;
-        const QJsonArray array = QJsonDocument::fromJson(frame.mid(1)).array();
-        for (const QJsonValue &value : array)
-            result.append(value.toString());
-    }
-    return result;
-}
-
-// A SockJS client over WebSocket (the proxy's user).
-class SockJsClient : public QObject
-{
-public:
-    SockJsClient()
-    {
-        connect(&socket, &QWebSocket::textMessageReceived, this,
-                [this](const QString &message) { frames.append(message.toUtf8()); });
-        connect(&socket, &QWebSocket::disconnected, this, [this] { disconnected = true; });
-    }
-    bool open(quint16 port, const QByteArray &path)
-    {
-        socket.open(QUrl(QStringLiteral("ws://127.0.0.1:%1%2").arg(port).arg(QString::fromLatin1(path))));
-        return waitUntil([this] { return !frames.isEmpty() || disconnected; }) && frames.value(0) == "o";
-    }
-    void send(const QStringList &messages)
-    {
-        socket.sendTextMessage(
-            QString::fromUtf8(QJsonDocument(QJsonArray::fromStringList(messages)).toJson(QJsonDocument::Compact)));
-    }
-    QStringList messages() const { return decodedMessages(frames); }
-    bool waitForMessages(qsizetype count)
-    {
-        return waitUntil([&] { return messages().size() >= count || disconnected; }) && messages().size() >= count;
-    }
-    bool waitForDisconnect()
-    {
-        return waitUntil([this] { return disconnected; });
-    }
-
-    QWebSocket socket;
-    QList<QByteArray> frames;
-    bool disconnected = false;
-};
-
 // A client of the control stream: records every event as a JSON object.
-class StreamClient : public QObject
+class StreamClient : public WebSocketClient
 {
 public:
     StreamClient()
     {
-        connect(&socket, &QWebSocket::textMessageReceived, this,
-                [this](const QString &message) { events.append(jsonObject(message.toUtf8())); });
-        connect(&socket, &QWebSocket::disconnected, this, [this] { disconnected = true; });
-        connect(&socket, qOverload<QAbstractSocket::SocketError>(&QWebSocket::error), this, [this] { failed = true; });
+        connect(&socket(), &QWebSocket::textMessageReceived, this,
+                [this](const QString &message) { m_events.append(jsonObject(message.toUtf8())); });
     }
     bool open(quint16 port, const QString &query = QString())
     {
-        QUrl url(QStringLiteral("ws://127.0.0.1:%1/api/stream").arg(port));
+        QByteArray path = "/api/stream";
         if (!query.isEmpty())
-            url.setQuery(query);
-        socket.open(url);
-        return waitUntil([this] { return !events.isEmpty() || disconnected || failed; }) && !events.isEmpty();
+            path += '?' + query.toUtf8();
+        WebSocketClient::open(port, path);
+        return waitUntil([this] { return !m_events.isEmpty() || isDisconnected() || hasError(); })
+               && !m_events.isEmpty();
     }
-    void command(const QJsonObject &object) { socket.sendTextMessage(QString::fromUtf8(json(object))); }
+    void command(const QJsonObject &object) { sendText(QString::fromUtf8(json(object))); }
 
+    const QList<QJsonObject> &events() const { return m_events; }
     QList<QJsonObject> ofType(const QString &type) const
     {
         QList<QJsonObject> result;
-        for (const QJsonObject &event : events) {
+        for (const QJsonObject &event : m_events) {
             if (event.value(QStringLiteral("type")).toString() == type)
                 result.append(event);
         }
@@ -166,12 +101,8 @@ public:
         return reply;
     }
 
-    QWebSocket socket;
-    QList<QJsonObject> events;
-    bool disconnected = false;
-    bool failed = false;
-
 private:
+    QList<QJsonObject> m_events;
     int m_tag = 0;
 };
 
@@ -230,7 +161,7 @@ private Q_SLOTS:
 
 private:
     bool startControl(const QByteArray &token = QByteArray());
-    QByteArray openSockJsSession(SockJsClient *client, const QByteArray &urlId);
+    QByteArray openSockJsSession(WebSocketClient *client, const QByteArray &urlId);
     Service *service(const QString &prefix) const;
     HttpClient::Response get(const QByteArray &path, const Headers &headers = {});
     HttpClient::Response post(const QByteArray &path, const QByteArray &body, const Headers &headers = {});
@@ -268,9 +199,9 @@ bool tst_ControlServer::startControl(const QByteArray &token)
     return m_control->port() != 0 && m_control->address() == QHostAddress(QHostAddress::LocalHost);
 }
 
-QByteArray tst_ControlServer::openSockJsSession(SockJsClient *client, const QByteArray &urlId)
+QByteArray tst_ControlServer::openSockJsSession(WebSocketClient *client, const QByteArray &urlId)
 {
-    if (!client->open(m_server->port(), "/echo/000/" + urlId + "/websocket"))
+    if (!client->openSession(m_server->port(), "/echo/000/" + urlId + "/websocket"))
         return QByteArray();
     TestBackend *backend = m_server->backend(QStringLiteral("/echo"));
     const int wanted = ++m_connects;
@@ -376,7 +307,7 @@ void tst_ControlServer::listenOnBusyPort()
 void tst_ControlServer::snapshot()
 {
     QVERIFY(startControl());
-    SockJsClient client;
+    WebSocketClient client;
     const QByteArray id = openSockJsSession(&client, "snap");
     QVERIFY(!id.isEmpty());
     m_monitor->sampleStats(5000);
@@ -404,7 +335,7 @@ void tst_ControlServer::snapshot()
 void tst_ControlServer::metrics()
 {
     QVERIFY(startControl());
-    SockJsClient client;
+    WebSocketClient client;
     QVERIFY(!openSockJsSession(&client, "m").isEmpty());
     client.send({QStringLiteral("abc")});
     QVERIFY(client.waitForMessages(1));
@@ -422,8 +353,8 @@ void tst_ControlServer::metrics()
 void tst_ControlServer::disconnectCommand()
 {
     QVERIFY(startControl());
-    SockJsClient a;
-    SockJsClient b;
+    WebSocketClient a;
+    WebSocketClient b;
     const QByteArray idA = openSockJsSession(&a, "a");
     const QByteArray idB = openSockJsSession(&b, "b");
     QVERIFY(!idA.isEmpty() && !idB.isEmpty());
@@ -435,17 +366,17 @@ void tst_ControlServer::disconnectCommand()
     QCOMPARE(jsonObject(response.body).value(QStringLiteral("requested")).toInt(), 2);
 
     QVERIFY(a.waitForDisconnect());
-    QCOMPARE(a.frames.last(), kGoAway);
-    QCOMPARE(int(a.socket.closeCode()), 3000);
+    QCOMPARE(a.frames().last(), kGoAway);
+    QCOMPARE(int(a.socket().closeCode()), 3000);
     TestBackend *backend = m_server->backend(QStringLiteral("/echo"));
     QTRY_COMPARE_WITH_TIMEOUT(backend->sessionIds("disconnect"), QList<QByteArray>{idA}, kWaitMs);
-    QVERIFY(!b.disconnected);
+    QVERIFY(!b.isDisconnected());
 }
 
 void tst_ControlServer::sendCommand()
 {
     QVERIFY(startControl());
-    SockJsClient client;
+    WebSocketClient client;
     const QByteArray id = openSockJsSession(&client, "s");
     const QString message = QString::fromUtf8("hello from control \xe2\x98\x83");
     const HttpClient::Response response =
@@ -461,7 +392,7 @@ void tst_ControlServer::sendCommand()
 void tst_ControlServer::inspectCommand()
 {
     QVERIFY(startControl());
-    SockJsClient client;
+    WebSocketClient client;
     const QByteArray id = openSockJsSession(&client, "i");
     Session *session = service(QStringLiteral("/echo"))->sessionByBackendId(id);
     QVERIFY(session);
@@ -494,7 +425,7 @@ void tst_ControlServer::inspectCommand()
 void tst_ControlServer::clearCountersCommand()
 {
     QVERIFY(startControl());
-    SockJsClient client;
+    WebSocketClient client;
     QVERIFY(!openSockJsSession(&client, "c").isEmpty());
     client.send({QStringLiteral("1"), QStringLiteral("2")});
     QVERIFY(client.waitForMessages(2));
@@ -564,7 +495,7 @@ void tst_ControlServer::httpErrors()
     QFETCH(int, status);
     QFETCH(QByteArray, allow);
     QVERIFY(startControl());
-    SockJsClient client;
+    WebSocketClient client;
     QVERIFY(!openSockJsSession(&client, "e").isEmpty());
 
     const HttpClient::Response response = HttpClient::request(m_control->port(), method, path, body);
@@ -575,8 +506,8 @@ void tst_ControlServer::httpErrors()
     const QJsonObject answer = jsonObject(response.body);
     QVERIFY2(!answer.value(QStringLiteral("error")).toString().isEmpty(), response.body.constData());
     // Nothing happened to the session.
-    QVERIFY(!client.disconnected);
-    QVERIFY(client.frames.size() == 1);
+    QVERIFY(!client.isDisconnected());
+    QVERIFY(client.frames().size() == 1);
     QVERIFY(m_server->backend(QStringLiteral("/echo"))->sessionIds("disconnect").isEmpty());
 }
 
@@ -628,13 +559,13 @@ void tst_ControlServer::token()
     }
 
     // Commands as well: refused without the token, and nothing happens.
-    SockJsClient client;
+    WebSocketClient client;
     const QByteArray id = openSockJsSession(&client, "t");
     const QByteArray body = json({{QStringLiteral("ids"), QJsonArray{QString::fromLatin1(id)}}});
     QCOMPARE(post("/api/sessions/disconnect", body).status, 401);
     QCOMPARE(post("/api/sessions/disconnect?token=wrong", body).status, 401);
     QCOMPARE(post("/api/counters/clear", QByteArray()).status, 401);
-    QVERIFY(!client.disconnected);
+    QVERIFY(!client.isDisconnected());
     QCOMPARE(post("/api/sessions/disconnect", body, {{"Authorization", "Bearer " + kToken}}).status, 200);
     QVERIFY(client.waitForDisconnect());
 }
@@ -644,14 +575,14 @@ void tst_ControlServer::streamNeedsToken()
     QVERIFY(startControl(kToken));
     StreamClient none;
     QVERIFY(!none.open(m_control->port()));
-    QVERIFY(none.events.isEmpty());
+    QVERIFY(none.events().isEmpty());
     StreamClient wrong;
     QVERIFY(!wrong.open(m_control->port(), QStringLiteral("token=nope")));
-    QVERIFY(wrong.events.isEmpty());
+    QVERIFY(wrong.events().isEmpty());
 
     StreamClient right;
     QVERIFY(right.open(m_control->port(), QStringLiteral("token=") + QString::fromLatin1(kToken)));
-    QCOMPARE(right.events.first().value(QStringLiteral("type")).toString(), QStringLiteral("snapshot"));
+    QCOMPARE(right.events().first().value(QStringLiteral("type")).toString(), QStringLiteral("snapshot"));
 
     // The handshake refused over plain HTTP: 401.
     HttpClient http(m_control->port());
@@ -667,21 +598,21 @@ void tst_ControlServer::streamNeedsToken()
 void tst_ControlServer::streamSnapshotThenEvents()
 {
     QVERIFY(startControl());
-    SockJsClient before;
+    WebSocketClient before;
     const QByteArray idBefore = openSockJsSession(&before, "before");
     m_monitor->publishSessionChanges(); // the monitor knows it already
 
     StreamClient stream;
     QVERIFY(stream.open(m_control->port()));
     // First: the snapshot, with the session already there.
-    const QJsonObject snapshot = stream.events.first();
+    const QJsonObject snapshot = stream.events().first();
     QCOMPARE(snapshot.value(QStringLiteral("type")).toString(), QStringLiteral("snapshot"));
     QCOMPARE(snapshot.value(QStringLiteral("version")).toString(), QStringLiteral(SOCKJSPROXY_VERSION));
     QVERIFY(hasSession(snapshot.value(QStringLiteral("sessions")).toArray(), idBefore, "websocket"));
     QVERIFY(snapshot.value(QStringLiteral("stats")).isObject());
 
     // A new session: a "sessions" event upserting it.
-    SockJsClient after;
+    WebSocketClient after;
     const QByteArray idAfter = openSockJsSession(&after, "after");
     m_monitor->publishSessionChanges();
     QJsonObject sessions = stream.waitFor(QStringLiteral("sessions"));
@@ -691,7 +622,7 @@ void tst_ControlServer::streamSnapshotThenEvents()
     QVERIFY(sessions.value(QStringLiteral("removed")).toArray().isEmpty());
 
     // Gone: removed.
-    before.socket.close();
+    before.socket().close();
     QTRY_VERIFY_WITH_TIMEOUT(!hasSession(m_monitor->sessions(), idBefore), kWaitMs);
     m_monitor->publishSessionChanges();
     sessions = stream.waitFor(QStringLiteral("sessions"), 2);
@@ -711,7 +642,7 @@ void tst_ControlServer::streamSnapshotThenEvents()
 
     // The snapshot came before everything else.
     QCOMPARE(stream.ofType(QStringLiteral("snapshot")).size(), 1);
-    QCOMPARE(stream.events.first().value(QStringLiteral("type")).toString(), QStringLiteral("snapshot"));
+    QCOMPARE(stream.events().first().value(QStringLiteral("type")).toString(), QStringLiteral("snapshot"));
     QVERIFY(stream.ofType(QStringLiteral("traffic")).isEmpty()); // nothing inspected
 }
 
@@ -720,8 +651,8 @@ void tst_ControlServer::streamCommands()
     QVERIFY(startControl());
     StreamClient stream;
     QVERIFY(stream.open(m_control->port()));
-    SockJsClient a;
-    SockJsClient b;
+    WebSocketClient a;
+    WebSocketClient b;
     const QByteArray idA = openSockJsSession(&a, "a");
     const QByteArray idB = openSockJsSession(&b, "b");
 
@@ -739,8 +670,8 @@ void tst_ControlServer::streamCommands()
     QCOMPARE(reply.value(QStringLiteral("type")).toString(), QStringLiteral("reply"));
     QCOMPARE(reply.value(QStringLiteral("requested")).toInt(), 1);
     QVERIFY(b.waitForDisconnect());
-    QCOMPARE(b.frames.last(), kGoAway);
-    QCOMPARE(int(b.socket.closeCode()), 3000);
+    QCOMPARE(b.frames().last(), kGoAway);
+    QCOMPARE(int(b.socket().closeCode()), 3000);
     QTRY_COMPARE_WITH_TIMEOUT(m_server->backend(QStringLiteral("/echo"))->sessionIds("disconnect"),
                               QList<QByteArray>{idB}, kWaitMs);
 
@@ -759,10 +690,10 @@ void tst_ControlServer::streamCommands()
     reply = stream.request({{QStringLiteral("command"), QStringLiteral("disconnect")}, {QStringLiteral("ids"), 5}});
     QVERIFY(!reply.value(QStringLiteral("error")).toString().isEmpty());
     const qsizetype replies = stream.ofType(QStringLiteral("reply")).size();
-    stream.socket.sendTextMessage(QStringLiteral("this is not JSON"));
+    stream.socket().sendTextMessage(QStringLiteral("this is not JSON"));
     QVERIFY(stream.waitFor(QStringLiteral("reply"), replies + 1).contains(QStringLiteral("error")));
-    QVERIFY(!stream.disconnected);
-    QVERIFY(!a.disconnected);
+    QVERIFY(!stream.isDisconnected());
+    QVERIFY(!a.isDisconnected());
 }
 
 void tst_ControlServer::streamLog()
@@ -775,7 +706,7 @@ void tst_ControlServer::streamLog()
     const QJsonObject log = stream.waitFor(QStringLiteral("log"));
     QVERIFY(!log.isEmpty());
     // Other warnings may come first (none expected); find ours.
-    QTRY_VERIFY_WITH_TIMEOUT(std::any_of(stream.events.cbegin(), stream.events.cend(),
+    QTRY_VERIFY_WITH_TIMEOUT(std::any_of(stream.events().cbegin(), stream.events().cend(),
                                          [](const QJsonObject &e) {
                                              return e.value(QStringLiteral("text")).toString()
                                                     == QLatin1String("control stream log marker 42");
@@ -797,8 +728,8 @@ void tst_ControlServer::trafficOnlyToInspectingClient()
     StreamClient bystander;
     QVERIFY(watcher.open(m_control->port()));
     QVERIFY(bystander.open(m_control->port()));
-    SockJsClient a;
-    SockJsClient b;
+    WebSocketClient a;
+    WebSocketClient b;
     const QByteArray idA = openSockJsSession(&a, "a");
     const QByteArray idB = openSockJsSession(&b, "b");
 
@@ -835,7 +766,7 @@ void tst_ControlServer::trafficOnlyToInspectingClient()
     Session *session = service(QStringLiteral("/echo"))->sessionByBackendId(idA);
     QVERIFY(session);
     QVERIFY(session->isInspected());
-    watcher.socket.close();
+    watcher.socket().close();
     QTRY_VERIFY_WITH_TIMEOUT(!session->isInspected(), kWaitMs);
 }
 
@@ -846,7 +777,7 @@ void tst_ControlServer::inspectionCountedOverClients()
     StreamClient two;
     QVERIFY(one.open(m_control->port()));
     QVERIFY(two.open(m_control->port()));
-    SockJsClient a;
+    WebSocketClient a;
     const QByteArray idA = openSockJsSession(&a, "a");
     Session *session = service(QStringLiteral("/echo"))->sessionByBackendId(idA);
     QVERIFY(session);
@@ -886,7 +817,7 @@ void tst_ControlServer::inspectionCountedOverClients()
 void tst_ControlServer::remoteMonitor()
 {
     QVERIFY(startControl(kToken));
-    SockJsClient early;
+    WebSocketClient early;
     const QByteArray idEarly = openSockJsSession(&early, "early");
 
     RemoteMonitor remote;
@@ -902,7 +833,7 @@ void tst_ControlServer::remoteMonitor()
     QCOMPARE(remote.sessions().first().transport, QByteArray("websocket"));
 
     // Sessions mirrored.
-    SockJsClient late;
+    WebSocketClient late;
     const QByteArray idLate = openSockJsSession(&late, "late");
     m_monitor->publishSessionChanges();
     QTRY_VERIFY_WITH_TIMEOUT(hasSession(remote.sessions(), idLate), kWaitMs);
@@ -945,11 +876,11 @@ void tst_ControlServer::remoteMonitor()
     // Disconnect through the remote: the real client gets 3000, the backend "disconnect".
     remote.disconnectSessions({idEarly});
     QVERIFY(early.waitForDisconnect());
-    QCOMPARE(early.frames.last(), kGoAway);
-    QCOMPARE(int(early.socket.closeCode()), 3000);
+    QCOMPARE(early.frames().last(), kGoAway);
+    QCOMPARE(int(early.socket().closeCode()), 3000);
     QTRY_COMPARE_WITH_TIMEOUT(m_server->backend(QStringLiteral("/echo"))->sessionIds("disconnect"),
                               QList<QByteArray>{idEarly}, kWaitMs);
-    QVERIFY(!late.disconnected);
+    QVERIFY(!late.isDisconnected());
     // ...and the remote sees it go.
     QTRY_VERIFY_WITH_TIMEOUT(!hasSession(m_monitor->sessions(), idEarly), kWaitMs);
     m_monitor->publishSessionChanges();
@@ -966,7 +897,7 @@ void tst_ControlServer::remoteMonitor()
     QVERIFY(remote.sessions().isEmpty());
     // Commands while detached go nowhere.
     remote.disconnectSessions({idLate});
-    QVERIFY(late.socket.state() == QAbstractSocket::ConnectedState);
+    QVERIFY(late.socket().state() == QAbstractSocket::ConnectedState);
     // The server forgets the detached client's inspection.
     QTRY_VERIFY_WITH_TIMEOUT(!session->isInspected(), kWaitMs);
 }
@@ -974,7 +905,7 @@ void tst_ControlServer::remoteMonitor()
 void tst_ControlServer::remoteMonitorLosesConnection()
 {
     QVERIFY(startControl());
-    SockJsClient client;
+    WebSocketClient client;
     const QByteArray id = openSockJsSession(&client, "x");
     RemoteMonitor remote;
     QSignalSpy connectionSpy(&remote, &MonitorSource::connectionChanged);

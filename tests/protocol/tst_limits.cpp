@@ -16,6 +16,7 @@
 #include "sockjs/service.h"
 #include "sockjs/session.h"
 #include "sockjs/transports/websocket.h"
+#include "sockjsframes.h"
 #include "testbackend.h"
 #include "testserver.h"
 #include "zmq/zmqbridge.h"
@@ -281,20 +282,6 @@ private:
     int m_sent = 0;
     quint64 m_baseline = 0;
 };
-
-// The strings of every a[...] frame in the frames, in order.
-QStringList messagesOfFrames(const QList<QByteArray> &frames)
-{
-    QStringList result;
-    for (const QByteArray &frame : frames) {
-        if (!frame.startsWith('a'))
-            continue;
-        const QJsonArray array = QJsonDocument::fromJson(frame.mid(1)).array();
-        for (const QJsonValue &value : array)
-            result.append(value.toString());
-    }
-    return result;
-}
 
 // Sequence numbers 0, 1, 2, ... without gaps or repeats.
 bool consecutiveFromZero(const QStringList &messages)
@@ -1191,7 +1178,7 @@ void tst_Limits::slowWebSocketReaderResumes()
         QCOMPARE(frame.opcode, text.isEmpty() ? 0x1 : 0x0);
         text += frame.payload;
         if (frame.fin) {
-            messages += messagesOfFrames({text});
+            messages += decodedMessages({text});
             text.clear();
         }
     }
@@ -1295,7 +1282,7 @@ void tst_Limits::outboxBoundWebSocket()
     QVERIFY(ws.readUntilClose(&texts, &close));
     QCOMPARE(texts.constLast(), QByteArray("c[1013,\"Outgoing queue full\"]"));
     QCOMPARE(close.closeCode(), 1013);
-    const QStringList messages = messagesOfFrames(texts);
+    const QStringList messages = decodedMessages(texts);
     QVERIFY(consecutiveFromZero(messages));
     QCOMPARE(quint64(messages.size()), counters[Counter::MessagesOut]);
     QVERIFY(ws.http().waitForClose());
@@ -1400,7 +1387,7 @@ void tst_Limits::outboxBoundXhrStreaming()
     }
     QVERIFY(!frames.isEmpty());
     QCOMPARE(frames.constLast(), QByteArray("c[1013,\"Outgoing queue full\"]"));
-    const QStringList messages = messagesOfFrames(frames);
+    const QStringList messages = decodedMessages(frames);
     QVERIFY(consecutiveFromZero(messages));
     QCOMPARE(quint64(messages.size()), service->counters()[Counter::MessagesOut]);
     // The stream ended; the session answers later polls with its close frame.

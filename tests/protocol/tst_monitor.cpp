@@ -9,25 +9,20 @@
 // wait spins the event loop until a condition holds or a deadline passes.
 
 #include "httpclient.h"
+#include "sockjsframes.h"
 #include "testbackend.h"
 #include "testserver.h"
+#include "waituntil.h"
+#include "websocketclient.h"
 
 #include "metrics/monitor.h"
 #include "sockjs/service.h"
 #include "zmq/zmqbridge.h"
 
-#include <QDeadlineTimer>
-#include <QEventLoop>
-#include <QJsonArray>
-#include <QJsonDocument>
-#include <QNetworkRequest>
 #include <QRegularExpression>
 #include <QSet>
 #include <QSignalSpy>
 #include <QTest>
-#include <QTimer>
-#include <QUrl>
-#include <QWebSocket>
 
 #include <algorithm>
 #include <memory>
@@ -42,80 +37,6 @@ constexpr int kDisconnectDelayMs = 200; // /echo's, so ended HTTP sessions go qu
 
 const QByteArray kGoAway = QByteArrayLiteral("c[3000,\"Go away!\"]");
 const QByteArray kEcho = QByteArrayLiteral("/echo");
-
-template<typename Predicate>
-bool waitUntil(Predicate &&predicate, int timeoutMs = kWaitMs)
-{
-    const QDeadlineTimer deadline(timeoutMs);
-    while (!predicate()) {
-        if (deadline.hasExpired())
-            return predicate();
-        QEventLoop loop;
-        QTimer::singleShot(5, &loop, &QEventLoop::quit);
-        loop.exec();
-    }
-    return true;
-}
-
-QByteArray sockJsMessages(const QStringList &messages)
-{
-    return QJsonDocument(QJsonArray::fromStringList(messages)).toJson(QJsonDocument::Compact);
-}
-
-// The strings of every a[...] frame, in order.
-QStringList decodedMessages(const QList<QByteArray> &frames)
-{
-    QStringList result;
-    for (const QByteArray &frame : frames) {
-        if (!frame.startsWith('a'))
-            continue;
-        const QJsonArray array = QJsonDocument::fromJson(frame.mid(1)).array();
-        for (const QJsonValue &value : array)
-            result.append(value.toString());
-    }
-    return result;
-}
-
-// A SockJS client over WebSocket that records every frame.
-class WsClient : public QObject
-{
-public:
-    explicit WsClient(const QString &origin = QString()) : socket(origin)
-    {
-        connect(&socket, &QWebSocket::textMessageReceived, this,
-                [this](const QString &message) { frames.append(message.toUtf8()); });
-        connect(&socket, &QWebSocket::disconnected, this, [this] { disconnected = true; });
-    }
-
-    // Opens ws://127.0.0.1:port + path and waits for the open frame
-    // (raw WebSocket: for the handshake).
-    bool open(quint16 port, const QByteArray &path, const QByteArray &userAgent = QByteArray(), bool raw = false)
-    {
-        QNetworkRequest request(QUrl(QStringLiteral("ws://127.0.0.1:%1%2").arg(port).arg(QString::fromLatin1(path))));
-        if (!userAgent.isEmpty())
-            request.setRawHeader("User-Agent", userAgent);
-        socket.open(request);
-        if (raw)
-            return waitUntil([this] { return socket.state() == QAbstractSocket::ConnectedState || disconnected; })
-                   && socket.state() == QAbstractSocket::ConnectedState;
-        return waitUntil([this] { return !frames.isEmpty() || disconnected; }) && frames.value(0) == "o";
-    }
-
-    void send(const QStringList &messages) { socket.sendTextMessage(QString::fromUtf8(sockJsMessages(messages))); }
-    QStringList messages() const { return decodedMessages(frames); }
-    bool waitForMessages(qsizetype count)
-    {
-        return waitUntil([&] { return messages().size() >= count || disconnected; }) && messages().size() >= count;
-    }
-    bool waitForDisconnect()
-    {
-        return waitUntil([this] { return disconnected; });
-    }
-
-    QWebSocket socket;
-    QList<QByteArray> frames;
-    bool disconnected = false;
-};
 
 // A SockJS client over xhr_streaming (receiving) and xhr_send (sending).
 class XhrStreamClient
@@ -142,16 +63,7 @@ public:
     }
 
     // Reads chunks until what was received contains needle.
-    bool readUntil(const QByteArray &needle)
-    {
-        while (!m_received.contains(needle)) {
-            const QByteArray chunk = m_http.readChunk();
-            if (chunk.isEmpty()) // timeout (null) or the end of the stream
-                return m_received.contains(needle);
-            m_received += chunk;
-        }
-        return true;
-    }
+    bool readUntil(const QByteArray &needle) { return m_http.readChunksUntil(&m_received, needle); }
 
     QStringList messages() const
     {
@@ -334,14 +246,16 @@ void tst_Monitor::sessionsAppearAndDisappear()
     QCOMPARE(recorder.changes.size(), 0); // nothing yet, nothing said
     QVERIFY(m_monitor->sessions().isEmpty());
 
-    std::unique_ptr<WsClient> ws;
+    std::unique_ptr<WebSocketClient> ws;
     std::unique_ptr<XhrStreamClient> stream;
     quint16 clientPort = 0;
     if (transport == "websocket" || transport == "rawwebsocket") {
-        ws = std::make_unique<WsClient>(origin);
-        const bool raw = transport == "rawwebsocket";
-        QVERIFY(ws->open(m_server->port(), raw ? "/echo/websocket" : "/echo/000/s1/websocket", userAgent, raw));
-        clientPort = ws->socket.localPort();
+        ws = std::make_unique<WebSocketClient>(origin);
+        const WebSocketClient::Headers headers{{"User-Agent", userAgent}};
+        // Raw WebSocket: no open frame, the handshake is all.
+        QVERIFY(transport == "rawwebsocket" ? ws->connectTo(m_server->port(), "/echo/websocket", headers)
+                                            : ws->openSession(m_server->port(), "/echo/000/s1/websocket", headers));
+        clientPort = ws->socket().localPort();
     } else if (transport == "xhr-streaming") {
         stream = std::make_unique<XhrStreamClient>(m_server->port(), kEcho, "s1");
         QVERIFY(stream->open({{"Origin", origin.toUtf8()}, {"User-Agent", userAgent}}));
@@ -384,7 +298,7 @@ void tst_Monitor::sessionsAppearAndDisappear()
 
     // The session ends: removed, and gone from sessions().
     if (ws)
-        ws->socket.close();
+        ws->socket().close();
     else if (stream)
         stream->http().socket().abort();
     // (xhr-polling: no request comes back; the disconnect delay ends it.)
@@ -404,11 +318,11 @@ void tst_Monitor::sessionsAppearAndDisappear()
 void tst_Monitor::onlyChangesRepublished()
 {
     Recorder recorder(m_monitor.get());
-    WsClient a;
-    QVERIFY(a.open(m_server->port(), "/echo/000/a/websocket"));
+    WebSocketClient a;
+    QVERIFY(a.openSession(m_server->port(), "/echo/000/a/websocket"));
     const QByteArray idA = waitForConnect();
-    WsClient b;
-    QVERIFY(b.open(m_server->port(), "/echo/000/b/websocket"));
+    WebSocketClient b;
+    QVERIFY(b.openSession(m_server->port(), "/echo/000/b/websocket"));
     const QByteArray idB = waitForConnect();
     QVERIFY(idA != idB);
 
@@ -435,8 +349,8 @@ void tst_Monitor::onlyChangesRepublished()
     QCOMPARE(recorder.latest.value(idA).messagesOut, quint64(1));
 
     // B goes: only B is removed, A is not re-sent.
-    QVERIFY(b.socket.state() == QAbstractSocket::ConnectedState);
-    b.socket.close();
+    QVERIFY(b.socket().state() == QAbstractSocket::ConnectedState);
+    b.socket().close();
     QTRY_VERIFY_WITH_TIMEOUT(!containsSession(m_monitor->sessions(), idB), kWaitMs);
     m_monitor->publishSessionChanges();
     QCOMPARE(recorder.changes.size(), 3);
@@ -448,8 +362,8 @@ void tst_Monitor::onlyChangesRepublished()
 // Per-session counters count messages and their bytes in both directions.
 void tst_Monitor::sessionCounters()
 {
-    WsClient ws;
-    QVERIFY(ws.open(m_server->port(), "/echo/000/c/websocket"));
+    WebSocketClient ws;
+    QVERIFY(ws.openSession(m_server->port(), "/echo/000/c/websocket"));
     const QByteArray id = waitForConnect();
     const QStringList messages{QStringLiteral("one"), QString::fromUtf8("t\xc3\xa9"), QStringLiteral("three!")};
     ws.send(messages);
@@ -478,8 +392,8 @@ void tst_Monitor::countersAndRates()
     QFETCH(int, count);
     QFETCH(int, intervalMs);
     Recorder recorder(m_monitor.get());
-    WsClient ws;
-    QVERIFY(ws.open(m_server->port(), "/echo/000/r/websocket"));
+    WebSocketClient ws;
+    QVERIFY(ws.openSession(m_server->port(), "/echo/000/r/websocket"));
     waitForConnect();
 
     const qint64 t0 = 1'000'000; // fake time
@@ -537,7 +451,7 @@ void tst_Monitor::countersAndRates()
     QCOMPARE(echo->counters[Counter::MessagesIn], quint64(count));
 
     // The session closes: sessions_closed counts it, its rate shows.
-    ws.socket.close();
+    ws.socket().close();
     QTRY_COMPARE_WITH_TIMEOUT(m_server->backend(QStringLiteral("/echo"))->sessionIds("disconnect").size(), qsizetype(1),
                               kWaitMs);
     QTRY_VERIFY_WITH_TIMEOUT(m_monitor->sessions().isEmpty(), kWaitMs);
@@ -550,8 +464,8 @@ void tst_Monitor::countersAndRates()
 
 void tst_Monitor::clearCounters()
 {
-    WsClient ws;
-    QVERIFY(ws.open(m_server->port(), "/echo/000/x/websocket"));
+    WebSocketClient ws;
+    QVERIFY(ws.openSession(m_server->port(), "/echo/000/x/websocket"));
     waitForConnect();
     ws.send({QStringLiteral("a"), QStringLiteral("b"), QStringLiteral("c")});
     QVERIFY(ws.waitForMessages(3));
@@ -617,15 +531,15 @@ void tst_Monitor::traffic()
     const QString text = QString::fromUtf8("inspect me \xe2\x98\x83");
 
     // inspected: A; not: B (always a WebSocket).
-    WsClient wsA;
+    WebSocketClient wsA;
     XhrStreamClient streamA(m_server->port(), kEcho, "a");
     if (websocket)
-        QVERIFY(wsA.open(m_server->port(), "/echo/000/a/websocket"));
+        QVERIFY(wsA.openSession(m_server->port(), "/echo/000/a/websocket"));
     else
         QVERIFY(streamA.open());
     const QByteArray idA = waitForConnect();
-    WsClient wsB;
-    QVERIFY(wsB.open(m_server->port(), "/echo/000/b/websocket"));
+    WebSocketClient wsB;
+    QVERIFY(wsB.openSession(m_server->port(), "/echo/000/b/websocket"));
     const QByteArray idB = waitForConnect();
 
     m_monitor->setInspected(idA, true);
@@ -663,8 +577,8 @@ void tst_Monitor::traffic()
 void tst_Monitor::trafficStopsWhenUninspected()
 {
     Recorder recorder(m_monitor.get());
-    WsClient ws;
-    QVERIFY(ws.open(m_server->port(), "/echo/000/t/websocket"));
+    WebSocketClient ws;
+    QVERIFY(ws.openSession(m_server->port(), "/echo/000/t/websocket"));
     const QByteArray id = waitForConnect();
 
     m_monitor->setInspected(id, true);
@@ -705,31 +619,31 @@ void tst_Monitor::disconnectSessions()
     QFETCH(QByteArray, transport);
     TestBackend *backend = m_server->backend(QStringLiteral("/echo"));
 
-    WsClient wsA;
+    WebSocketClient wsA;
     XhrStreamClient streamA(m_server->port(), kEcho, "a");
     if (transport == "websocket")
-        QVERIFY(wsA.open(m_server->port(), "/echo/000/a/websocket"));
+        QVERIFY(wsA.openSession(m_server->port(), "/echo/000/a/websocket"));
     else
         QVERIFY(streamA.open());
     const QByteArray idA = waitForConnect();
-    WsClient other;
-    QVERIFY(other.open(m_server->port(), "/echo/000/o/websocket"));
+    WebSocketClient other;
+    QVERIFY(other.openSession(m_server->port(), "/echo/000/o/websocket"));
     const QByteArray idOther = waitForConnect();
 
     m_monitor->disconnectSessions({idA});
 
     if (transport == "websocket") {
         QVERIFY(wsA.waitForDisconnect());
-        QCOMPARE(wsA.frames.last(), kGoAway);
-        QCOMPARE(int(wsA.socket.closeCode()), 3000);
-        QCOMPARE(wsA.socket.closeReason(), QStringLiteral("Go away!"));
+        QCOMPARE(wsA.frames().last(), kGoAway);
+        QCOMPARE(int(wsA.socket().closeCode()), 3000);
+        QCOMPARE(wsA.socket().closeReason(), QStringLiteral("Go away!"));
     } else {
         QVERIFY(streamA.readUntil(kGoAway + '\n'));
     }
     QTRY_COMPARE_WITH_TIMEOUT(backend->sessionIds("disconnect"), QList<QByteArray>{idA}, kWaitMs);
 
     // The other session is untouched and still works.
-    QVERIFY(!other.disconnected);
+    QVERIFY(!other.isDisconnected());
     other.send({QStringLiteral("still here")});
     QVERIFY(other.waitForMessages(1));
     QCOMPARE(backend->sessionIds("disconnect"), QList<QByteArray>{idA});
@@ -737,14 +651,14 @@ void tst_Monitor::disconnectSessions()
     QTRY_VERIFY_WITH_TIMEOUT(!containsSession(m_monitor->sessions(), idA), kWaitMs);
 
     // Several at once.
-    WsClient c1;
-    QVERIFY(c1.open(m_server->port(), "/echo/000/c1/websocket"));
+    WebSocketClient c1;
+    QVERIFY(c1.openSession(m_server->port(), "/echo/000/c1/websocket"));
     const QByteArray id1 = waitForConnect();
     m_monitor->disconnectSessions({id1, idOther});
     QVERIFY(c1.waitForDisconnect());
     QVERIFY(other.waitForDisconnect());
-    QCOMPARE(c1.frames.last(), kGoAway);
-    QCOMPARE(other.frames.last(), kGoAway);
+    QCOMPARE(c1.frames().last(), kGoAway);
+    QCOMPARE(other.frames().last(), kGoAway);
     QTRY_COMPARE_WITH_TIMEOUT(backend->sessionIds("disconnect").size(), qsizetype(3), kWaitMs);
     QVERIFY(backend->sessionIds("disconnect").contains(id1));
     QVERIFY(backend->sessionIds("disconnect").contains(idOther));
@@ -763,10 +677,10 @@ void tst_Monitor::sendToSession()
     TestBackend *backend = m_server->backend(QStringLiteral("/echo"));
     const QString message = QString::fromUtf8("from the monitor \xf0\x9f\x98\x80 \"quoted\"");
 
-    WsClient ws;
+    WebSocketClient ws;
     XhrStreamClient stream(m_server->port(), kEcho, "s");
     if (transport == "websocket")
-        QVERIFY(ws.open(m_server->port(), "/echo/000/s/websocket"));
+        QVERIFY(ws.openSession(m_server->port(), "/echo/000/s/websocket"));
     else
         QVERIFY(stream.open());
     const QByteArray id = waitForConnect();
@@ -789,8 +703,8 @@ void tst_Monitor::sendToSession()
 void tst_Monitor::commandsForUnknownSessions()
 {
     Recorder recorder(m_monitor.get());
-    WsClient ws;
-    QVERIFY(ws.open(m_server->port(), "/echo/000/u/websocket"));
+    WebSocketClient ws;
+    QVERIFY(ws.openSession(m_server->port(), "/echo/000/u/websocket"));
     waitForConnect();
     m_monitor->disconnectSessions({"no-such-session", QByteArray()});
     m_monitor->sendToSession("no-such-session", "lost");
@@ -798,7 +712,7 @@ void tst_Monitor::commandsForUnknownSessions()
     m_monitor->disconnectSessions({});
     ws.send({QStringLiteral("alive")});
     QVERIFY(ws.waitForMessages(1));
-    QVERIFY(!ws.disconnected);
+    QVERIFY(!ws.isDisconnected());
     QCOMPARE(ws.messages(), QStringList{QStringLiteral("alive")});
     QVERIFY(recorder.traffic.isEmpty());
     QVERIFY(m_server->backend(QStringLiteral("/echo"))->sessionIds("disconnect").isEmpty());
@@ -810,8 +724,8 @@ void tst_Monitor::commandsForUnknownSessions()
 void tst_Monitor::backendStatusInproc()
 {
     // The backend of /echo is connected (it echoes).
-    WsClient ws;
-    QVERIFY(ws.open(m_server->port(), "/echo/000/i/websocket"));
+    WebSocketClient ws;
+    QVERIFY(ws.openSession(m_server->port(), "/echo/000/i/websocket"));
     waitForConnect();
     ws.send({QStringLiteral("ping")});
     QVERIFY(ws.waitForMessages(1));
@@ -870,8 +784,8 @@ void tst_Monitor::backendStatusTcp()
     QCOMPARE(monitor.stats().services.first().backend.inEndpoint, status.inEndpoint);
 
     // The backend works through those endpoints.
-    WsClient ws;
-    QVERIFY(ws.open(server.httpPort(), "/tcp/000/t/websocket"));
+    WebSocketClient ws;
+    QVERIFY(ws.openSession(server.httpPort(), "/tcp/000/t/websocket"));
     ws.send({QStringLiteral("over tcp")});
     QVERIFY(ws.waitForMessages(1));
     QCOMPARE(ws.messages(), QStringList{QStringLiteral("over tcp")});
@@ -883,14 +797,14 @@ void tst_Monitor::backendStatusTcp()
 
 void tst_Monitor::prometheusText()
 {
-    WsClient ws;
-    QVERIFY(ws.open(m_server->port(), "/echo/000/p/websocket"));
+    WebSocketClient ws;
+    QVERIFY(ws.openSession(m_server->port(), "/echo/000/p/websocket"));
     waitForConnect();
     ws.send({QStringLiteral("12345"), QStringLiteral("678")});
     QVERIFY(ws.waitForMessages(2));
     // A session of /close: the backend closes it at once.
-    WsClient closed;
-    QVERIFY(closed.open(m_server->port(), "/close/000/c/websocket"));
+    WebSocketClient closed;
+    QVERIFY(closed.openSession(m_server->port(), "/close/000/c/websocket"));
     QVERIFY(closed.waitForDisconnect());
     QTRY_VERIFY_WITH_TIMEOUT(!service(QStringLiteral("/close"))->sessionCount(), kWaitMs);
     // A plain HTTP request.

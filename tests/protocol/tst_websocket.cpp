@@ -7,15 +7,12 @@
 // until a condition holds or a timeout fails the test.
 
 #include "httpclient.h"
+#include "sockjsframes.h"
 #include "testbackend.h"
 #include "testserver.h"
+#include "websocketclient.h"
 
-#include <QJsonArray>
-#include <QJsonDocument>
-#include <QSignalSpy>
 #include <QTest>
-#include <QUrl>
-#include <QWebSocket>
 
 #include <memory>
 
@@ -27,60 +24,6 @@ namespace {
 constexpr int kWaitMs = 5000; // generous under ASan; passing runs take far less
 
 using Headers = QList<QPair<QByteArray, QByteArray>>;
-
-// A QWebSocket that records everything it receives.
-class WsClient : public QObject
-{
-public:
-    WsClient()
-    {
-        connect(&socket, &QWebSocket::textMessageReceived, this,
-                [this](const QString &message) { messages.append(message); });
-        connect(&socket, &QWebSocket::binaryMessageReceived, this,
-                [this](const QByteArray &message) { binaryMessages.append(message); });
-        connect(&socket, &QWebSocket::disconnected, this, [this] { disconnected = true; });
-    }
-
-    // Opens ws://127.0.0.1:port + path and waits for the handshake.
-    bool open(quint16 port, const QByteArray &path)
-    {
-        QSignalSpy connectedSpy(&socket, &QWebSocket::connected);
-        socket.open(QUrl(QStringLiteral("ws://127.0.0.1:%1%2").arg(port).arg(QString::fromLatin1(path))));
-        return connectedSpy.wait(kWaitMs) || socket.state() == QAbstractSocket::ConnectedState;
-    }
-
-    void send(const QString &text) { socket.sendTextMessage(text); }
-
-    bool closeAndWait()
-    {
-        if (disconnected)
-            return true;
-        QSignalSpy spy(&socket, &QWebSocket::disconnected);
-        socket.close();
-        return disconnected || spy.wait(kWaitMs);
-    }
-
-    QWebSocket socket;
-    QStringList messages;
-    QList<QByteArray> binaryMessages;
-    bool disconnected = false;
-};
-
-// The strings of every a[...] frame in messages, in order; frames that are
-// not message frames are skipped.
-QStringList decodedMessages(const QStringList &frames)
-{
-    QStringList result;
-    for (const QString &frame : frames) {
-        if (!frame.startsWith(QLatin1Char('a')))
-            continue;
-        const QJsonDocument document = QJsonDocument::fromJson(frame.mid(1).toUtf8());
-        const QJsonArray array = document.array();
-        for (const QJsonValue &value : array)
-            result.append(value.toString());
-    }
-    return result;
-}
 
 QByteArray websocketRequest(quint16 port, const QByteArray &method, const QByteArray &path, const Headers &headers)
 {
@@ -265,30 +208,30 @@ void tst_WebSocket::handshake()
 
 void tst_WebSocket::transport()
 {
-    WsClient ws;
-    QVERIFY(ws.open(m_server->port(), "/echo/000/transport/websocket"));
-    QTRY_COMPARE_WITH_TIMEOUT(ws.messages, QStringList{QStringLiteral("o")}, kWaitMs);
-    ws.send(QStringLiteral("[\"a\"]"));
-    QTRY_COMPARE_WITH_TIMEOUT(ws.messages.size(), 2, kWaitMs);
-    QCOMPARE(ws.messages, (QStringList{QStringLiteral("o"), QStringLiteral("a[\"a\"]")}));
-    QVERIFY(ws.binaryMessages.isEmpty());
-    QVERIFY(!ws.disconnected);
+    WebSocketClient ws;
+    QVERIFY(ws.connectTo(m_server->port(), "/echo/000/transport/websocket"));
+    QTRY_COMPARE_WITH_TIMEOUT(ws.texts(), QStringList{QStringLiteral("o")}, kWaitMs);
+    ws.sendText(QStringLiteral("[\"a\"]"));
+    QTRY_COMPARE_WITH_TIMEOUT(ws.texts().size(), 2, kWaitMs);
+    QCOMPARE(ws.texts(), (QStringList{QStringLiteral("o"), QStringLiteral("a[\"a\"]")}));
+    QVERIFY(ws.binaryMessages().isEmpty());
+    QVERIFY(!ws.isDisconnected());
     QVERIFY(ws.closeAndWait());
 }
 
 void tst_WebSocket::emptyFrame()
 {
     TestBackend *backend = m_server->backend(QStringLiteral("/echo"));
-    WsClient ws;
-    QVERIFY(ws.open(m_server->port(), "/echo/000/empty/websocket"));
-    QTRY_COMPARE_WITH_TIMEOUT(ws.messages, QStringList{QStringLiteral("o")}, kWaitMs);
-    ws.send(QString());
-    ws.send(QStringLiteral("[]"));
-    ws.send(QStringLiteral("[\"a\"]"));
-    QTRY_COMPARE_WITH_TIMEOUT(ws.messages.size(), 2, kWaitMs);
-    QCOMPARE(ws.messages, (QStringList{QStringLiteral("o"), QStringLiteral("a[\"a\"]")}));
-    QVERIFY(!ws.disconnected);
-    QCOMPARE(ws.socket.state(), QAbstractSocket::ConnectedState);
+    WebSocketClient ws;
+    QVERIFY(ws.connectTo(m_server->port(), "/echo/000/empty/websocket"));
+    QTRY_COMPARE_WITH_TIMEOUT(ws.texts(), QStringList{QStringLiteral("o")}, kWaitMs);
+    ws.sendText(QString());
+    ws.sendText(QStringLiteral("[]"));
+    ws.sendText(QStringLiteral("[\"a\"]"));
+    QTRY_COMPARE_WITH_TIMEOUT(ws.texts().size(), 2, kWaitMs);
+    QCOMPARE(ws.texts(), (QStringList{QStringLiteral("o"), QStringLiteral("a[\"a\"]")}));
+    QVERIFY(!ws.isDisconnected());
+    QCOMPARE(ws.socket().state(), QAbstractSocket::ConnectedState);
     // Nothing reached the backend for the empty frames.
     const QList<TestBackend::Event> messages = backend->eventsOfType("message");
     QCOMPARE(messages.size(), 1);
@@ -300,15 +243,15 @@ void tst_WebSocket::emptyFrame()
 void tst_WebSocket::brokenJson()
 {
     TestBackend *backend = m_server->backend(QStringLiteral("/echo"));
-    WsClient ws;
-    QVERIFY(ws.open(m_server->port(), "/echo/000/broken/websocket"));
-    QTRY_COMPARE_WITH_TIMEOUT(ws.messages, QStringList{QStringLiteral("o")}, kWaitMs);
+    WebSocketClient ws;
+    QVERIFY(ws.connectTo(m_server->port(), "/echo/000/broken/websocket"));
+    QTRY_COMPARE_WITH_TIMEOUT(ws.texts(), QStringList{QStringLiteral("o")}, kWaitMs);
     QTRY_COMPARE_WITH_TIMEOUT(backend->sessionIds("connect").size(), 1, kWaitMs);
     const QByteArray id = backend->sessionIds("connect").first();
 
-    ws.send(QStringLiteral("[\"a"));
-    QTRY_VERIFY_WITH_TIMEOUT(ws.disconnected, 3000);
-    QCOMPARE(ws.messages, QStringList{QStringLiteral("o")});
+    ws.sendText(QStringLiteral("[\"a"));
+    QTRY_VERIFY_WITH_TIMEOUT(ws.isDisconnected(), 3000);
+    QCOMPARE(ws.texts(), QStringList{QStringLiteral("o")});
     // The session ended with its connection: the backend is told, once.
     QTRY_COMPARE_WITH_TIMEOUT(backend->sessionIds("disconnect"), QList<QByteArray>{id}, kWaitMs);
     QCOMPARE(backend->eventsOfType("message").size(), 0);
@@ -317,12 +260,12 @@ void tst_WebSocket::brokenJson()
 void tst_WebSocket::close()
 {
     TestBackend *backend = m_server->backend(QStringLiteral("/close"));
-    WsClient ws;
-    QVERIFY(ws.open(m_server->port(), "/close/000/close/websocket"));
-    QTRY_VERIFY_WITH_TIMEOUT(ws.disconnected, kWaitMs);
-    QCOMPARE(ws.messages, (QStringList{QStringLiteral("o"), QStringLiteral("c[3000,\"Go away!\"]")}));
-    QCOMPARE(int(ws.socket.closeCode()), 3000);
-    QCOMPARE(ws.socket.closeReason(), QStringLiteral("Go away!"));
+    WebSocketClient ws;
+    QVERIFY(ws.connectTo(m_server->port(), "/close/000/close/websocket"));
+    QTRY_VERIFY_WITH_TIMEOUT(ws.isDisconnected(), kWaitMs);
+    QCOMPARE(ws.texts(), (QStringList{QStringLiteral("o"), QStringLiteral("c[3000,\"Go away!\"]")}));
+    QCOMPARE(int(ws.socket().closeCode()), 3000);
+    QCOMPARE(ws.socket().closeReason(), QStringLiteral("Go away!"));
     // The backend closed the session and hears "disconnect" back for it.
     QTRY_COMPARE_WITH_TIMEOUT(backend->sessionIds("disconnect").size(), 1, kWaitMs);
     QCOMPARE(backend->sessionIds("disconnect"), backend->sessionIds("connect"));
@@ -332,22 +275,22 @@ void tst_WebSocket::reuseSessionId()
 {
     TestBackend *backend = m_server->backend(QStringLiteral("/echo"));
     const QByteArray path = "/echo/000/reused/websocket";
-    WsClient first;
-    WsClient second;
-    QVERIFY(first.open(m_server->port(), path));
-    QVERIFY(second.open(m_server->port(), path));
-    QTRY_COMPARE_WITH_TIMEOUT(first.messages, QStringList{QStringLiteral("o")}, kWaitMs);
-    QTRY_COMPARE_WITH_TIMEOUT(second.messages, QStringList{QStringLiteral("o")}, kWaitMs);
+    WebSocketClient first;
+    WebSocketClient second;
+    QVERIFY(first.connectTo(m_server->port(), path));
+    QVERIFY(second.connectTo(m_server->port(), path));
+    QTRY_COMPARE_WITH_TIMEOUT(first.texts(), QStringList{QStringLiteral("o")}, kWaitMs);
+    QTRY_COMPARE_WITH_TIMEOUT(second.texts(), QStringList{QStringLiteral("o")}, kWaitMs);
     QTRY_COMPARE_WITH_TIMEOUT(backend->sessionIds("connect").size(), 2, kWaitMs);
     const QList<QByteArray> ids = backend->sessionIds("connect");
     QVERIFY(ids.at(0) != ids.at(1));
 
-    first.send(QStringLiteral("[\"one\"]"));
-    QTRY_COMPARE_WITH_TIMEOUT(first.messages.size(), 2, kWaitMs);
-    second.send(QStringLiteral("[\"two\"]"));
-    QTRY_COMPARE_WITH_TIMEOUT(second.messages.size(), 2, kWaitMs);
-    QCOMPARE(first.messages, (QStringList{QStringLiteral("o"), QStringLiteral("a[\"one\"]")}));
-    QCOMPARE(second.messages, (QStringList{QStringLiteral("o"), QStringLiteral("a[\"two\"]")}));
+    first.sendText(QStringLiteral("[\"one\"]"));
+    QTRY_COMPARE_WITH_TIMEOUT(first.texts().size(), 2, kWaitMs);
+    second.sendText(QStringLiteral("[\"two\"]"));
+    QTRY_COMPARE_WITH_TIMEOUT(second.texts().size(), 2, kWaitMs);
+    QCOMPARE(first.texts(), (QStringList{QStringLiteral("o"), QStringLiteral("a[\"one\"]")}));
+    QCOMPARE(second.texts(), (QStringList{QStringLiteral("o"), QStringLiteral("a[\"two\"]")}));
     // Each message reached the backend under its own session's id.
     const QList<TestBackend::Event> messages = backend->eventsOfType("message");
     QCOMPARE(messages.size(), 2);
@@ -360,36 +303,36 @@ void tst_WebSocket::reuseSessionId()
     // Closing one leaves the other working.
     QVERIFY(first.closeAndWait());
     QTRY_COMPARE_WITH_TIMEOUT(backend->sessionIds("disconnect"), QList<QByteArray>{messages.at(0).sessionId}, kWaitMs);
-    second.send(QStringLiteral("[\"still\"]"));
-    QTRY_COMPARE_WITH_TIMEOUT(second.messages.size(), 3, kWaitMs);
-    QCOMPARE(second.messages.last(), QStringLiteral("a[\"still\"]"));
+    second.sendText(QStringLiteral("[\"still\"]"));
+    QTRY_COMPARE_WITH_TIMEOUT(second.texts().size(), 3, kWaitMs);
+    QCOMPARE(second.texts().last(), QStringLiteral("a[\"still\"]"));
     QVERIFY(second.closeAndWait());
     QTRY_COMPARE_WITH_TIMEOUT(backend->sessionIds("disconnect").size(), 2, kWaitMs);
 
     // The same URL opens a brand-new session.
-    WsClient third;
-    QVERIFY(third.open(m_server->port(), path));
-    QTRY_COMPARE_WITH_TIMEOUT(third.messages, QStringList{QStringLiteral("o")}, kWaitMs);
+    WebSocketClient third;
+    QVERIFY(third.connectTo(m_server->port(), path));
+    QTRY_COMPARE_WITH_TIMEOUT(third.texts(), QStringList{QStringLiteral("o")}, kWaitMs);
     QTRY_COMPARE_WITH_TIMEOUT(backend->sessionIds("connect").size(), 3, kWaitMs);
     const QByteArray thirdId = backend->sessionIds("connect").at(2);
     QVERIFY(!ids.contains(thirdId));
-    third.send(QStringLiteral("[\"three\"]"));
-    QTRY_COMPARE_WITH_TIMEOUT(third.messages.size(), 2, kWaitMs);
-    QCOMPARE(third.messages.last(), QStringLiteral("a[\"three\"]"));
+    third.sendText(QStringLiteral("[\"three\"]"));
+    QTRY_COMPARE_WITH_TIMEOUT(third.texts().size(), 2, kWaitMs);
+    QCOMPARE(third.texts().last(), QStringLiteral("a[\"three\"]"));
     QVERIFY(third.closeAndWait());
 }
 
 void tst_WebSocket::rawTransport()
 {
     TestBackend *backend = m_server->backend(QStringLiteral("/echo"));
-    WsClient ws;
-    QVERIFY(ws.open(m_server->port(), "/echo/websocket"));
+    WebSocketClient ws;
+    QVERIFY(ws.connectTo(m_server->port(), "/echo/websocket"));
     const QString hello = QStringLiteral("Hello world!") + QChar(0xffff);
-    ws.send(hello);
-    QTRY_COMPARE_WITH_TIMEOUT(ws.messages.size(), 1, kWaitMs);
+    ws.sendText(hello);
+    QTRY_COMPARE_WITH_TIMEOUT(ws.texts().size(), 1, kWaitMs);
     // No SockJS framing at all: no "o", the text back verbatim.
-    QCOMPARE(ws.messages, QStringList{hello});
-    QVERIFY(ws.binaryMessages.isEmpty());
+    QCOMPARE(ws.texts(), QStringList{hello});
+    QVERIFY(ws.binaryMessages().isEmpty());
     const QList<TestBackend::Event> messages = backend->eventsOfType("message");
     QCOMPARE(messages.size(), 1);
     QCOMPARE(messages.first().data, QByteArray("Hello world!\xef\xbf\xbf"));
@@ -402,13 +345,13 @@ void tst_WebSocket::rawTransport()
 void tst_WebSocket::rawClose()
 {
     TestBackend *backend = m_server->backend(QStringLiteral("/close"));
-    WsClient ws;
-    QVERIFY(ws.open(m_server->port(), "/close/websocket"));
-    QTRY_VERIFY_WITH_TIMEOUT(ws.disconnected, kWaitMs);
-    QCOMPARE(ws.socket.closeReason(), QStringLiteral("Go away!"));
-    QCOMPARE(int(ws.socket.closeCode()), 3000);
-    QVERIFY(ws.messages.isEmpty());
-    QVERIFY(ws.binaryMessages.isEmpty());
+    WebSocketClient ws;
+    QVERIFY(ws.connectTo(m_server->port(), "/close/websocket"));
+    QTRY_VERIFY_WITH_TIMEOUT(ws.isDisconnected(), kWaitMs);
+    QCOMPARE(ws.socket().closeReason(), QStringLiteral("Go away!"));
+    QCOMPARE(int(ws.socket().closeCode()), 3000);
+    QVERIFY(ws.texts().isEmpty());
+    QVERIFY(ws.binaryMessages().isEmpty());
     QTRY_COMPARE_WITH_TIMEOUT(backend->sessionIds("disconnect").size(), 1, kWaitMs);
     QCOMPARE(backend->sessionIds("disconnect"), backend->sessionIds("connect"));
 }
@@ -416,9 +359,9 @@ void tst_WebSocket::rawClose()
 void tst_WebSocket::backendSeesEveryMessageOnce()
 {
     TestBackend *backend = m_server->backend(QStringLiteral("/echo"));
-    WsClient ws;
-    QVERIFY(ws.open(m_server->port(), "/echo/000/order/websocket"));
-    QTRY_COMPARE_WITH_TIMEOUT(ws.messages, QStringList{QStringLiteral("o")}, kWaitMs);
+    WebSocketClient ws;
+    QVERIFY(ws.connectTo(m_server->port(), "/echo/000/order/websocket"));
+    QTRY_COMPARE_WITH_TIMEOUT(ws.texts(), QStringList{QStringLiteral("o")}, kWaitMs);
     QTRY_COMPARE_WITH_TIMEOUT(backend->events().size(), 1, kWaitMs);
     const QByteArray id = backend->events().first().sessionId;
     QCOMPARE(backend->events().first().type, QByteArray("connect"));
@@ -437,13 +380,13 @@ void tst_WebSocket::backendSeesEveryMessageOnce()
     QCOMPARE(big.size(), 64 * 1024);
 
     // What the client sends (JSON text) and what the backend must see (UTF-8).
-    ws.send(QStringLiteral("[\"a\"]"));
-    ws.send(QStringLiteral("[\"b\",\"c\"]"));
-    ws.send(QStringLiteral("[\"x\\u0000y\"]"));
-    ws.send(QString::fromUtf8("[\"\xf0\x9f\x98\x80 \xf0\x9d\x84\x9e\"]"));
-    ws.send(QStringLiteral("[\"\\ud83d\\ude00\"]"));
-    ws.send(QStringLiteral("[\"") + QString::fromUtf8(big) + QStringLiteral("\"]"));
-    ws.send(QStringLiteral("[\"last\"]"));
+    ws.sendText(QStringLiteral("[\"a\"]"));
+    ws.sendText(QStringLiteral("[\"b\",\"c\"]"));
+    ws.sendText(QStringLiteral("[\"x\\u0000y\"]"));
+    ws.sendText(QString::fromUtf8("[\"\xf0\x9f\x98\x80 \xf0\x9d\x84\x9e\"]"));
+    ws.sendText(QStringLiteral("[\"\\ud83d\\ude00\"]"));
+    ws.sendText(QStringLiteral("[\"") + QString::fromUtf8(big) + QStringLiteral("\"]"));
+    ws.sendText(QStringLiteral("[\"last\"]"));
     const QList<QByteArray> expected{
         "a", "b", "c", QByteArray("x\0y", 3), "\xf0\x9f\x98\x80 \xf0\x9d\x84\x9e", "\xf0\x9f\x98\x80", big, "last"};
 
@@ -461,11 +404,11 @@ void tst_WebSocket::backendSeesEveryMessageOnce()
     QStringList expectedEchoes;
     for (const QByteArray &message : expected)
         expectedEchoes.append(QString::fromUtf8(message));
-    QTRY_COMPARE_WITH_TIMEOUT(decodedMessages(ws.messages).size(), expectedEchoes.size(), kWaitMs);
-    QCOMPARE(decodedMessages(ws.messages), expectedEchoes);
+    QTRY_COMPARE_WITH_TIMEOUT(decodedMessages(ws.frames()).size(), expectedEchoes.size(), kWaitMs);
+    QCOMPARE(decodedMessages(ws.frames()), expectedEchoes);
     // U+0000 goes out JSON-escaped, lower-case hex.
     bool nulEscaped = false;
-    for (const QString &frame : std::as_const(ws.messages))
+    for (const QString &frame : ws.texts())
         nulEscaped = nulEscaped || frame.contains(QStringLiteral("\"x\\u0000y\""));
     QVERIFY(nulEscaped);
 
@@ -477,8 +420,8 @@ void tst_WebSocket::backendSeesEveryMessageOnce()
     QCOMPARE(backend->events().last().data, QByteArray());
     // A later session's connect arrives behind anything still in flight for
     // the first one: nothing else was sent for it.
-    WsClient next;
-    QVERIFY(next.open(m_server->port(), "/echo/000/order/websocket"));
+    WebSocketClient next;
+    QVERIFY(next.connectTo(m_server->port(), "/echo/000/order/websocket"));
     QTRY_COMPARE_WITH_TIMEOUT(backend->events().size(), 3 + expected.size(), kWaitMs);
     QCOMPARE(backend->events().last().type, QByteArray("connect"));
     QVERIFY(backend->events().last().sessionId != id);
@@ -489,23 +432,23 @@ void tst_WebSocket::backendSeesEveryMessageOnce()
 void tst_WebSocket::backendMessageAndDisconnect()
 {
     TestBackend *backend = m_server->backend(QStringLiteral("/echo"));
-    WsClient ws;
-    QVERIFY(ws.open(m_server->port(), "/echo/000/pushed/websocket"));
+    WebSocketClient ws;
+    QVERIFY(ws.connectTo(m_server->port(), "/echo/000/pushed/websocket"));
     QTRY_COMPARE_WITH_TIMEOUT(backend->sessionIds("connect").size(), 1, kWaitMs);
     const QByteArray id = backend->sessionIds("connect").first();
-    QTRY_COMPARE_WITH_TIMEOUT(ws.messages, QStringList{QStringLiteral("o")}, kWaitMs);
+    QTRY_COMPARE_WITH_TIMEOUT(ws.texts(), QStringList{QStringLiteral("o")}, kWaitMs);
 
     // The backend speaks first.
     backend->sendMessage(id, "from backend \"quoted\"");
-    QTRY_COMPARE_WITH_TIMEOUT(ws.messages.size(), 2, kWaitMs);
-    QCOMPARE(ws.messages.at(1), QStringLiteral("a[\"from backend \\\"quoted\\\"\"]"));
+    QTRY_COMPARE_WITH_TIMEOUT(ws.texts().size(), 2, kWaitMs);
+    QCOMPARE(ws.texts().at(1), QStringLiteral("a[\"from backend \\\"quoted\\\"\"]"));
 
     backend->sendDisconnect(id);
-    QTRY_VERIFY_WITH_TIMEOUT(ws.disconnected, kWaitMs);
-    QCOMPARE(ws.messages, (QStringList{QStringLiteral("o"), QStringLiteral("a[\"from backend \\\"quoted\\\"\"]"),
-                                       QStringLiteral("c[3000,\"Go away!\"]")}));
-    QCOMPARE(int(ws.socket.closeCode()), 3000);
-    QCOMPARE(ws.socket.closeReason(), QStringLiteral("Go away!"));
+    QTRY_VERIFY_WITH_TIMEOUT(ws.isDisconnected(), kWaitMs);
+    QCOMPARE(ws.texts(), (QStringList{QStringLiteral("o"), QStringLiteral("a[\"from backend \\\"quoted\\\"\"]"),
+                                      QStringLiteral("c[3000,\"Go away!\"]")}));
+    QCOMPARE(int(ws.socket().closeCode()), 3000);
+    QCOMPARE(ws.socket().closeReason(), QStringLiteral("Go away!"));
     QTRY_COMPARE_WITH_TIMEOUT(backend->sessionIds("disconnect"), QList<QByteArray>{id}, kWaitMs);
     QCOMPARE(backend->events().last().type, QByteArray("disconnect"));
 }
@@ -513,22 +456,22 @@ void tst_WebSocket::backendMessageAndDisconnect()
 void tst_WebSocket::rawBackendMessages()
 {
     TestBackend *backend = m_server->backend(QStringLiteral("/echo"));
-    WsClient ws;
-    QVERIFY(ws.open(m_server->port(), "/echo/websocket"));
+    WebSocketClient ws;
+    QVERIFY(ws.connectTo(m_server->port(), "/echo/websocket"));
     QTRY_COMPARE_WITH_TIMEOUT(backend->sessionIds("connect").size(), 1, kWaitMs);
     const QByteArray id = backend->sessionIds("connect").first();
 
     // Verbatim both ways: no JSON, U+0000 and astral characters untouched.
     const QByteArray text = QByteArray("[\"not json framing\"] ") + QByteArray(1, '\0') + " \xf0\x9f\x98\x80";
     backend->sendMessage(id, text);
-    QTRY_COMPARE_WITH_TIMEOUT(ws.messages.size(), 1, kWaitMs);
-    QCOMPARE(ws.messages.first().toUtf8(), text);
+    QTRY_COMPARE_WITH_TIMEOUT(ws.texts().size(), 1, kWaitMs);
+    QCOMPARE(ws.texts().first().toUtf8(), text);
 
     backend->sendDisconnect(id);
-    QTRY_VERIFY_WITH_TIMEOUT(ws.disconnected, kWaitMs);
-    QCOMPARE(int(ws.socket.closeCode()), 3000);
-    QCOMPARE(ws.socket.closeReason(), QStringLiteral("Go away!"));
-    QCOMPARE(ws.messages.size(), 1);
+    QTRY_VERIFY_WITH_TIMEOUT(ws.isDisconnected(), kWaitMs);
+    QCOMPARE(int(ws.socket().closeCode()), 3000);
+    QCOMPARE(ws.socket().closeReason(), QStringLiteral("Go away!"));
+    QCOMPARE(ws.texts().size(), 1);
     QTRY_COMPARE_WITH_TIMEOUT(backend->sessionIds("disconnect"), QList<QByteArray>{id}, kWaitMs);
 }
 
@@ -543,12 +486,12 @@ void tst_WebSocket::heartbeat()
     QVERIFY(server.start(config));
 
     TestBackend *backend = server.backend(QStringLiteral("/fast"));
-    WsClient ws;
-    QVERIFY(ws.open(server.port(), "/fast/000/idle/websocket"));
+    WebSocketClient ws;
+    QVERIFY(ws.connectTo(server.port(), "/fast/000/idle/websocket"));
     QTRY_COMPARE_WITH_TIMEOUT(backend->sessionIds("connect").size(), 1, kWaitMs);
-    QTRY_COMPARE_WITH_TIMEOUT(ws.messages.size(), 3, kWaitMs);
-    QCOMPARE(ws.messages, (QStringList{QStringLiteral("o"), QStringLiteral("h"), QStringLiteral("h")}));
-    QVERIFY(!ws.disconnected);
+    QTRY_COMPARE_WITH_TIMEOUT(ws.texts().size(), 3, kWaitMs);
+    QCOMPARE(ws.texts(), (QStringList{QStringLiteral("o"), QStringLiteral("h"), QStringLiteral("h")}));
+    QVERIFY(!ws.isDisconnected());
     // Heartbeats are not messages: the backend saw only the connect.
     QCOMPARE(backend->events().size(), 1);
     QVERIFY(ws.closeAndWait());

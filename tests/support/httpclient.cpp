@@ -152,6 +152,23 @@ QByteArray HttpClient::readChunk()
     return data;
 }
 
+bool HttpClient::readChunksUntil(QByteArray *received, const QByteArray &needle)
+{
+    while (!received->contains(needle)) {
+        const QByteArray chunk = readChunk();
+        if (chunk.isEmpty()) // null: timeout; empty: the stream ended
+            return false;
+        *received += chunk;
+    }
+    return true;
+}
+
+QByteArray HttpClient::unread()
+{
+    m_buffer += m_socket.readAll();
+    return m_buffer;
+}
+
 QByteArray HttpClient::readBytes(qsizetype n)
 {
     if (!fill(n))

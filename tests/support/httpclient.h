@@ -46,8 +46,15 @@ public:
     // After readHead() on a chunked stream: the next chunk's data (empty QByteArray
     // for the terminating chunk), or a null QByteArray on timeout.
     QByteArray readChunk();
+    // After readHead() on a chunked stream: reads chunks, appending their
+    // data to *received, until *received contains needle. False when the
+    // stream ends or a chunk times out first.
+    bool readChunksUntil(QByteArray *received, const QByteArray &needle);
     // Reads exactly n bytes (raw streams), null on timeout.
     QByteArray readBytes(qsizetype n);
+    // What has arrived and was not read yet, without waiting and without
+    // consuming it (for tests that keep many connections going at once).
+    QByteArray unread();
     // True when the server closes the connection within the timeout.
     bool waitForClose();
 
