@@ -1,5 +1,7 @@
 #include "jsoncodec.h"
 
+#include "http/httpchars.h"
+
 #include <QtAlgorithms>
 #include <QtGlobal>
 
@@ -242,17 +244,6 @@ inline const uchar *skipWhitespace(const uchar *p, const uchar *end)
     return p;
 }
 
-inline int hexValue(uchar c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 // The 4 hex digits at p as a UTF-16 code unit, or -1 if there are not 4.
 inline int readHex4(const uchar *p, const uchar *end)
 {
@@ -260,7 +251,7 @@ inline int readHex4(const uchar *p, const uchar *end)
         return -1;
     int value = 0;
     for (int i = 0; i < 4; ++i) {
-        const int digit = hexValue(p[i]);
+        const int digit = HttpChars::hexValue(char(p[i]));
         if (digit < 0)
             return -1;
         value = (value << 4) | digit;
