@@ -1,6 +1,7 @@
 #include "service.h"
 
 #include "base/logging.h"
+#include "endpoints.h"
 #include "frames.h"
 #include "http/connection.h"
 #include "jsoncodec.h"
@@ -13,19 +14,13 @@
 #include "transports/xhrstreaming.h"
 #include "zmq/zmqbridge.h"
 
-#include <QCryptographicHash>
-#include <QDateTime>
-#include <QLocale>
 #include <QRandomGenerator>
-#include <QUrl>
 #include <QWebSocket>
 
 namespace SockJsProxy {
 
 namespace {
 
-const QByteArray kNoCache = QByteArrayLiteral("no-store, no-cache, no-transform, must-revalidate, max-age=0");
-constexpr int kOneYear = 365 * 24 * 3600;
 constexpr qsizetype kMaxCallbackLength = 64;
 
 // Backend session ids: a random tag per process and a counter, so an id is
@@ -37,11 +32,6 @@ QByteArray nextBackendId()
             .rightJustified(5, '0');
     static quint64 counter = 0;
     return tag + '-' + QByteArray::number(++counter, 36);
-}
-
-QByteArray httpDate(const QDateTime &time)
-{
-    return QLocale::c().toString(time.toUTC(), QStringLiteral("ddd, dd MMM yyyy hh:mm:ss 'GMT'")).toLatin1();
 }
 
 bool isValidCallback(const QByteArray &callback)
@@ -70,13 +60,6 @@ bool isIframePath(const QByteArray &path)
     return true;
 }
 
-HttpResponse methodNotAllowed(const QByteArray &allow)
-{
-    HttpResponse response(405);
-    response.setHeader("Allow", allow);
-    return response;
-}
-
 } // namespace
 
 struct Service::Route
@@ -88,32 +71,13 @@ struct Service::Route
 
 Service::Service(const ServiceConfig &config, QObject *parent)
     : QObject(parent), m_config(config),
-      m_bridge(new ZmqBridge(config.zmqIn, config.zmqOut, config.zmqQueueLimit, this)), m_origins(config.origins)
+      m_bridge(new ZmqBridge(config.zmqIn, config.zmqOut, config.zmqQueueLimit, this)), m_origins(config.origins),
+      m_endpoints(std::make_unique<Endpoints>(config))
 {
     m_sessionOptions.heartbeatDelayMs = config.heartbeatDelayMs;
     m_sessionOptions.disconnectDelayMs = config.disconnectDelayMs;
     m_sessionOptions.maxQueuedMessages = config.maxQueuedMessages;
     m_sessionOptions.maxQueuedBytes = config.maxQueuedBytes;
-
-    m_iframePage = QByteArrayLiteral("<!DOCTYPE html>\n"
-                                     "<html>\n"
-                                     "<head>\n"
-                                     "  <meta http-equiv=\"X-UA-Compatible\" content=\"IE=edge\" />\n"
-                                     "  <meta http-equiv=\"Content-Type\" content=\"text/html; charset=UTF-8\" />\n"
-                                     "  <script src=\"")
-                   + config.sockjsUrl.toHtmlEscaped().toUtf8()
-                   + QByteArrayLiteral("\"></script>\n"
-                                       "  <script>\n"
-                                       "    document.domain = document.domain;\n"
-                                       "    SockJS.bootstrap_iframe();\n"
-                                       "  </script>\n"
-                                       "</head>\n"
-                                       "<body>\n"
-                                       "  <h2>Don't panic!</h2>\n"
-                                       "  <p>This is a SockJS hidden iframe. It's used for cross domain magic.</p>\n"
-                                       "</body>\n"
-                                       "</html>");
-    m_iframeEtag = '"' + QCryptographicHash::hash(m_iframePage, QCryptographicHash::Md5).toHex() + '"';
 
     connect(m_bridge, &ZmqBridge::messageFromBackend, this, &Service::onMessageFromBackend);
     connect(m_bridge, &ZmqBridge::disconnectFromBackend, this, &Service::onDisconnectFromBackend);
@@ -186,118 +150,24 @@ bool Service::acceptsWebSocket(const QByteArray &relativePath) const
            || (route.kind == Route::Kind::Session && route.transport == "websocket");
 }
 
-// --- Header sets -------------------------------------------------------------
-
-void Service::addNoCache(HttpResponse &response) { response.setHeader("Cache-Control", kNoCache); }
-
-void Service::addCacheForever(HttpResponse &response)
-{
-    response.setHeader("Cache-Control", "public, max-age=" + QByteArray::number(kOneYear));
-    response.setHeader("Expires", httpDate(QDateTime::currentDateTimeUtc().addSecs(kOneYear)));
-}
-
-void Service::addCors(HttpResponse &response, const HttpRequest &request) const
-{
-    const QByteArray origin = request.header("Origin");
-    if (origin.isNull()) {
-        response.setHeader("Access-Control-Allow-Origin", "*");
-        return;
-    }
-    // The origin as sent, "null" included: credentials forbid "*".
-    response.setHeader("Access-Control-Allow-Origin", origin);
-    response.setHeader("Access-Control-Allow-Credentials", "true");
-    response.setHeader("Vary", "Origin");
-}
-
-void Service::addCookie(HttpResponse &response, const HttpRequest &request) const
-{
-    if (!m_config.cookieNeeded)
-        return;
-    QByteArray value = "dummy";
-    const QByteArray cookies = request.header("Cookie");
-    for (const QByteArray &part : cookies.split(';')) {
-        const QByteArray cookie = part.trimmed();
-        if (cookie.startsWith("JSESSIONID=")) {
-            value = cookie.mid(11);
-            break;
-        }
-    }
-    response.setHeader("Set-Cookie", "JSESSIONID=" + value + "; path=/");
-}
-
-HttpResponse Service::preflight(const HttpRequest &request, const QByteArray &methods) const
-{
-    HttpResponse response(204);
-    addCacheForever(response);
-    addCors(response, request);
-    response.setHeader("Access-Control-Allow-Methods", methods);
-    response.setHeader("Access-Control-Max-Age", QByteArray::number(kOneYear));
-    const QByteArray requested = request.header("Access-Control-Request-Headers");
-    if (!requested.isEmpty())
-        response.setHeader("Access-Control-Allow-Headers", requested);
-    return response;
-}
-
-// --- Fixed endpoints -----------------------------------------------------------
+// --- Fixed endpoints (endpoints.h) ------------------------------------------------
 
 void Service::handleGreeting(Connection *connection)
 {
-    const QByteArray &method = connection->request().method;
-    if (method != "GET" && method != "HEAD")
-        return connection->respond(methodNotAllowed("GET, HEAD"));
-    HttpResponse response(200);
-    response.setHeader("Content-Type", "text/plain;charset=UTF-8");
-    response.body = QByteArrayLiteral("Welcome to SockJS!\n");
-    connection->respond(response);
+    connection->respond(m_endpoints->greeting(connection->request()));
 }
 
 void Service::handleInfo(Connection *connection)
 {
     const HttpRequest &request = connection->request();
-    if (request.method == "OPTIONS")
-        return connection->respond(preflight(request, "OPTIONS, GET"));
-    if (request.method != "GET" && request.method != "HEAD")
-        return connection->respond(methodNotAllowed("OPTIONS, GET"));
-
+    if (const std::optional<HttpResponse> early = Endpoints::infoBeforeOriginCheck(request))
+        return connection->respond(*early);
     if (refuseOrigin(connection))
         return;
-    QByteArray originsJson = "[";
-    for (const QString &origin : m_origins.patterns()) {
-        if (originsJson.size() > 1)
-            originsJson += ',';
-        JsonCodec::appendQuoted(originsJson, origin.toUtf8());
-    }
-    originsJson += ']';
-
-    HttpResponse response(200);
-    response.setHeader("Content-Type", "application/json;charset=UTF-8");
-    addNoCache(response);
-    addCors(response, request);
-    response.body = QByteArrayLiteral("{\"websocket\":") + (m_config.websocket ? "true" : "false")
-                    + QByteArrayLiteral(",\"cookie_needed\":") + (m_config.cookieNeeded ? "true" : "false")
-                    + QByteArrayLiteral(",\"origins\":") + originsJson + QByteArrayLiteral(",\"entropy\":")
-                    + QByteArray::number(QRandomGenerator::global()->generate()) + '}';
-    connection->respond(response);
+    connection->respond(m_endpoints->info(request, m_origins.patterns()));
 }
 
-void Service::handleIframe(Connection *connection)
-{
-    const HttpRequest &request = connection->request();
-    if (request.method != "GET" && request.method != "HEAD")
-        return connection->respond(methodNotAllowed("GET, HEAD"));
-    if (request.header("If-None-Match") == m_iframeEtag) {
-        HttpResponse notModified(304);
-        notModified.setHeader("ETag", m_iframeEtag);
-        addCacheForever(notModified);
-        return connection->respond(notModified);
-    }
-    HttpResponse response(200);
-    response.setHeader("Content-Type", "text/html;charset=UTF-8");
-    addCacheForever(response);
-    response.setHeader("ETag", m_iframeEtag);
-    response.body = m_iframePage;
-    connection->respond(response);
-}
+void Service::handleIframe(Connection *connection) { connection->respond(m_endpoints->iframe(connection->request())); }
 
 // --- Session transports ----------------------------------------------------------
 
@@ -313,7 +183,7 @@ void Service::handleTransport(Connection *connection, const Route &route)
         if (!m_config.websocket)
             return respondNotFound(connection);
         if (method != "GET")
-            return connection->respond(methodNotAllowed("GET"));
+            return connection->respond(Endpoints::methodNotAllowed("GET"));
         // A proper upgrade never gets here: the server hands it to QWebSocketServer.
         if (!request.headerHasToken("Upgrade", "websocket"))
             return connection->respond(HttpResponse::text(400, "Can \"Upgrade\" only to \"WebSocket\"."));
@@ -340,13 +210,13 @@ void Service::handleTransport(Connection *connection, const Route &route)
         return respondNotFound(connection);
 
     if (method == "OPTIONS" && endpoint->preflight) {
-        HttpResponse response = preflight(request, QByteArray("OPTIONS, ") + endpoint->method);
-        addCookie(response, request);
+        HttpResponse response = Endpoints::preflight(request, QByteArray("OPTIONS, ") + endpoint->method);
+        m_endpoints->addCookie(response, request);
         return connection->respond(response);
     }
     if (method != endpoint->method) {
-        return connection->respond(methodNotAllowed(endpoint->preflight ? QByteArray("OPTIONS, ") + endpoint->method
-                                                                        : QByteArray(endpoint->method)));
+        return connection->respond(Endpoints::methodNotAllowed(
+            endpoint->preflight ? QByteArray("OPTIONS, ") + endpoint->method : QByteArray(endpoint->method)));
     }
     if (transport == "xhr_send" || transport == "jsonp_send")
         return handleSend(connection, route, transport == "jsonp_send");
@@ -357,9 +227,9 @@ void Service::handleReceive(Connection *connection, const Route &route, const QB
 {
     const HttpRequest &request = connection->request();
     HttpResponse head(200);
-    addNoCache(head);
-    addCors(head, request);
-    addCookie(head, request);
+    Endpoints::addNoCache(head);
+    Endpoints::addCors(head, request);
+    m_endpoints->addCookie(head, request);
 
     QByteArray callback;
     if (transport == "htmlfile" || transport == "jsonp") {
@@ -445,9 +315,9 @@ void Service::handleSend(Connection *connection, const Route &route, bool jsonp)
 
     HttpResponse response(jsonp ? 200 : 204);
     response.setHeader("Content-Type", "text/plain;charset=UTF-8");
-    addNoCache(response);
-    addCors(response, request);
-    addCookie(response, request);
+    Endpoints::addNoCache(response);
+    Endpoints::addCors(response, request);
+    m_endpoints->addCookie(response, request);
     if (jsonp)
         response.body = QByteArrayLiteral("ok");
     connection->respond(response);

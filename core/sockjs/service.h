@@ -9,6 +9,7 @@
 #include <QObject>
 #include <QPointer>
 
+#include <memory>
 #include <vector>
 
 class QWebSocket;
@@ -16,6 +17,7 @@ class QWebSocket;
 namespace SockJsProxy {
 
 class Connection;
+class Endpoints;
 struct HttpResponse;
 class ZmqBridge;
 struct HttpRequest;
@@ -97,13 +99,6 @@ private:
     void onDisconnectFromBackend(const QByteArray &sessionId);
     void flushScheduled();
 
-    // Header sets shared by the endpoints.
-    void addCors(HttpResponse &response, const HttpRequest &request) const;
-    void addCookie(HttpResponse &response, const HttpRequest &request) const;
-    static void addNoCache(HttpResponse &response);
-    static void addCacheForever(HttpResponse &response);
-    HttpResponse preflight(const HttpRequest &request, const QByteArray &methods) const;
-
     ServiceConfig m_config;
     ZmqBridge *m_bridge;
     Session::Options m_sessionOptions;
@@ -111,9 +106,8 @@ private:
     QHash<QByteArray, Session *> m_byBackendId; // every live session
     std::vector<QPointer<Session>> m_flushQueue;
     bool m_flushScheduled = false;
-    QByteArray m_iframePage;
-    QByteArray m_iframeEtag;
     OriginPolicy m_origins;
+    std::unique_ptr<Endpoints> m_endpoints; // greeting, /info, iframe, header sets
     QHash<QString, int> m_sessionsPerAddress;
     Counters m_counters;
 };
