@@ -5,13 +5,9 @@
 #include "frames.h"
 #include "http/connection.h"
 #include "jsoncodec.h"
-#include "transports/eventsource.h"
-#include "transports/htmlfile.h"
-#include "transports/jsonp.h"
-#include "transports/rawwebsocket.h"
+#include "transports/registry.h"
+#include "transports/transport.h"
 #include "transports/websocket.h"
-#include "transports/xhrpolling.h"
-#include "transports/xhrstreaming.h"
 #include "zmq/zmqbridge.h"
 
 #include <QRandomGenerator>
@@ -64,9 +60,9 @@ bool isIframePath(const QByteArray &path)
 
 struct Service::Route
 {
-    enum class Kind { Greeting, Info, Iframe, RawWebSocket, Session, NotFound } kind = Kind::NotFound;
-    QByteArray sessionId;
-    QByteArray transport;
+    enum class Kind { Greeting, Info, Iframe, Transport, NotFound } kind = Kind::NotFound;
+    QByteArray sessionId;                     // empty for transports at {prefix}/NAME
+    const TransportInfo *transport = nullptr; // Transport: null for an unknown name
 };
 
 Service::Service(const ServiceConfig &config, QObject *parent)
@@ -100,17 +96,18 @@ Service::Route Service::parseRoute(const QByteArray &path) const
         route.kind = Route::Kind::Greeting;
     } else if (path == "/info") {
         route.kind = Route::Kind::Info;
-    } else if (path == "/websocket") {
-        route.kind = Route::Kind::RawWebSocket;
+    } else if (const TransportInfo *transport = TransportRegistry::find(path.mid(1), TransportInfo::Path::Service)) {
+        route.kind = Route::Kind::Transport;
+        route.transport = transport;
     } else if (isIframePath(path)) {
         route.kind = Route::Kind::Iframe;
     } else {
         const QList<QByteArray> segments = path.mid(1).split('/');
         if (segments.size() == 3 && isValidSegment(segments.at(0)) && isValidSegment(segments.at(1))
             && !segments.at(2).isEmpty()) {
-            route.kind = Route::Kind::Session;
+            route.kind = Route::Kind::Transport;
             route.sessionId = segments.at(1);
-            route.transport = segments.at(2);
+            route.transport = TransportRegistry::find(segments.at(2), TransportInfo::Path::Session);
         }
     }
     return route;
@@ -132,8 +129,7 @@ void Service::handleRequest(Connection *connection, const QByteArray &relativePa
         return handleInfo(connection);
     case Route::Kind::Iframe:
         return handleIframe(connection);
-    case Route::Kind::RawWebSocket:
-    case Route::Kind::Session:
+    case Route::Kind::Transport:
         return handleTransport(connection, route);
     case Route::Kind::NotFound:
         break;
@@ -146,8 +142,8 @@ bool Service::acceptsWebSocket(const QByteArray &relativePath) const
     if (!m_config.websocket)
         return false;
     const Route route = parseRoute(relativePath);
-    return route.kind == Route::Kind::RawWebSocket
-           || (route.kind == Route::Kind::Session && route.transport == "websocket");
+    return route.kind == Route::Kind::Transport && route.transport
+           && route.transport->kind == TransportInfo::Kind::WebSocket;
 }
 
 // --- Fixed endpoints (endpoints.h) ------------------------------------------------
@@ -175,55 +171,36 @@ void Service::handleTransport(Connection *connection, const Route &route)
 {
     const HttpRequest &request = connection->request();
     const QByteArray &method = request.method;
-    const QByteArray transport = route.kind == Route::Kind::RawWebSocket ? QByteArray("websocket") : route.transport;
     if (refuseOrigin(connection))
         return;
+    const TransportInfo *transport = route.transport;
+    if (!transport)
+        return respondNotFound(connection);
 
-    if (transport == "websocket") {
+    if (transport->kind == TransportInfo::Kind::WebSocket) {
         if (!m_config.websocket)
             return respondNotFound(connection);
-        if (method != "GET")
-            return connection->respond(Endpoints::methodNotAllowed("GET"));
+        if (method != transport->method)
+            return connection->respond(Endpoints::methodNotAllowed(transport->allow()));
         // A proper upgrade never gets here: the server hands it to QWebSocketServer.
         if (!request.headerHasToken("Upgrade", "websocket"))
             return connection->respond(HttpResponse::text(400, "Can \"Upgrade\" only to \"WebSocket\"."));
         return connection->respond(HttpResponse::text(400, "\"Connection\" must be \"Upgrade\"."));
     }
 
-    struct Endpoint
-    {
-        const char *name;
-        const char *method;
-        bool preflight;
-    };
-    static const Endpoint endpoints[] = {
-        {"xhr", "POST", true},         {"xhr_send", "POST", true}, {"xhr_streaming", "POST", true},
-        {"eventsource", "GET", false}, {"htmlfile", "GET", false}, {"jsonp", "GET", false},
-        {"jsonp_send", "POST", false},
-    };
-    const Endpoint *endpoint = nullptr;
-    for (const Endpoint &candidate : endpoints) {
-        if (transport == candidate.name)
-            endpoint = &candidate;
-    }
-    if (!endpoint)
-        return respondNotFound(connection);
-
-    if (method == "OPTIONS" && endpoint->preflight) {
-        HttpResponse response = Endpoints::preflight(request, QByteArray("OPTIONS, ") + endpoint->method);
+    if (method == "OPTIONS" && transport->preflight) {
+        HttpResponse response = Endpoints::preflight(request, transport->allow());
         m_endpoints->addCookie(response, request);
         return connection->respond(response);
     }
-    if (method != endpoint->method) {
-        return connection->respond(Endpoints::methodNotAllowed(
-            endpoint->preflight ? QByteArray("OPTIONS, ") + endpoint->method : QByteArray(endpoint->method)));
-    }
-    if (transport == "xhr_send" || transport == "jsonp_send")
-        return handleSend(connection, route, transport == "jsonp_send");
-    handleReceive(connection, route, transport);
+    if (method != transport->method)
+        return connection->respond(Endpoints::methodNotAllowed(transport->allow()));
+    if (transport->kind == TransportInfo::Kind::Sending)
+        return handleSend(connection, route, *transport);
+    handleReceive(connection, route, *transport);
 }
 
-void Service::handleReceive(Connection *connection, const Route &route, const QByteArray &transport)
+void Service::handleReceive(Connection *connection, const Route &route, const TransportInfo &transport)
 {
     const HttpRequest &request = connection->request();
     HttpResponse head(200);
@@ -232,7 +209,7 @@ void Service::handleReceive(Connection *connection, const Route &route, const QB
     m_endpoints->addCookie(head, request);
 
     QByteArray callback;
-    if (transport == "htmlfile" || transport == "jsonp") {
+    if (transport.callback) {
         callback = request.queryItem("c");
         if (callback.isEmpty()) {
             ++m_counters[Counter::ProtocolErrors];
@@ -244,24 +221,8 @@ void Service::handleReceive(Connection *connection, const Route &route, const QB
         }
     }
 
-    HttpReceiver *receiver = nullptr;
-    const qint64 limit = m_config.responseLimit;
-    if (transport == "xhr") {
-        head.setHeader("Content-Type", "application/javascript;charset=UTF-8");
-        receiver = new XhrPollingTransport(connection, head);
-    } else if (transport == "xhr_streaming") {
-        head.setHeader("Content-Type", "application/javascript;charset=UTF-8");
-        receiver = new XhrStreamingTransport(connection, head, limit);
-    } else if (transport == "eventsource") {
-        head.setHeader("Content-Type", "text/event-stream");
-        receiver = new EventSourceTransport(connection, head, limit);
-    } else if (transport == "htmlfile") {
-        head.setHeader("Content-Type", "text/html;charset=UTF-8");
-        receiver = new HtmlFileTransport(connection, head, limit, callback);
-    } else {
-        head.setHeader("Content-Type", "application/javascript;charset=UTF-8");
-        receiver = new JsonpTransport(connection, head, callback);
-    }
+    head.setHeader("Content-Type", transport.contentType);
+    HttpReceiver *receiver = transport.createHttp(connection, head, m_config.responseLimit, callback);
     // The receiver lives as long as its request: it goes when the response ends.
     connect(receiver, &Receiver::finished, receiver, &QObject::deleteLater);
 
@@ -281,7 +242,7 @@ void Service::handleReceive(Connection *connection, const Route &route, const QB
     session->attach(receiver);
 }
 
-void Service::handleSend(Connection *connection, const Route &route, bool jsonp)
+void Service::handleSend(Connection *connection, const Route &route, const TransportInfo &transport)
 {
     const HttpRequest &request = connection->request();
     Session *session = m_byUrlId.value(route.sessionId);
@@ -293,7 +254,8 @@ void Service::handleSend(Connection *connection, const Route &route, bool jsonp)
     }
 
     QByteArray payload = request.body;
-    if (jsonp && request.header("Content-Type").trimmed().toLower().startsWith("application/x-www-form-urlencoded")) {
+    if (transport.formEncoded
+        && request.header("Content-Type").trimmed().toLower().startsWith("application/x-www-form-urlencoded")) {
         // The form field d; absent means no payload.
         HttpRequest form;
         form.query = request.body;
@@ -313,13 +275,13 @@ void Service::handleSend(Connection *connection, const Route &route, bool jsonp)
     }
     session->receive(messages);
 
-    HttpResponse response(jsonp ? 200 : 204);
-    response.setHeader("Content-Type", "text/plain;charset=UTF-8");
+    HttpResponse response(transport.reply ? 200 : 204);
+    response.setHeader("Content-Type", transport.contentType);
     Endpoints::addNoCache(response);
     Endpoints::addCors(response, request);
     m_endpoints->addCookie(response, request);
-    if (jsonp)
-        response.body = QByteArrayLiteral("ok");
+    if (transport.reply)
+        response.body = transport.reply;
     connection->respond(response);
 }
 
@@ -334,19 +296,11 @@ void Service::handleWebSocket(QWebSocket *socket, const QByteArray &relativePath
         socket->deleteLater();
         return;
     }
-    WebSocketReceiver *receiver = nullptr;
-    Session *session = nullptr;
     // WebSocket sessions are never looked up by URL: two connections on one
     // URL are two sessions (each lives as long as its connection).
-    if (route.kind == Route::Kind::RawWebSocket) {
-        session = createSession(QByteArray(), Session::Lifetime::Connection, client);
-        receiver = new RawWebSocketTransport(socket, m_config.maxMessageBytes, session);
-    } else {
-        session = createSession(route.sessionId, Session::Lifetime::Connection, client);
-        auto *transport = new WebSocketTransport(socket, m_config.maxMessageBytes, session);
-        connect(transport, &WebSocketTransport::brokenFraming, this, [this] { ++m_counters[Counter::ProtocolErrors]; });
-        receiver = transport;
-    }
+    Session *session = createSession(route.sessionId, Session::Lifetime::Connection, client);
+    WebSocketReceiver *receiver = route.transport->createWebSocket(socket, m_config.maxMessageBytes, session);
+    connect(receiver, &WebSocketReceiver::brokenFraming, this, [this] { ++m_counters[Counter::ProtocolErrors]; });
     session->attach(receiver);
 }
 

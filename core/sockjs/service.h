@@ -21,6 +21,7 @@ class Endpoints;
 struct HttpResponse;
 class ZmqBridge;
 struct HttpRequest;
+struct TransportInfo;
 
 // One SockJS service: everything under its prefix, its sessions and its
 // ZeroMQ bridge. Owns its sessions (children) and the bridge.
@@ -84,8 +85,8 @@ private:
     void handleInfo(Connection *connection);
     void handleIframe(Connection *connection);
     void handleTransport(Connection *connection, const Route &route);
-    void handleReceive(Connection *connection, const Route &route, const QByteArray &transport);
-    void handleSend(Connection *connection, const Route &route, bool jsonp);
+    void handleReceive(Connection *connection, const Route &route, const TransportInfo &transport);
+    void handleSend(Connection *connection, const Route &route, const TransportInfo &transport);
 
     Session *createSession(const QByteArray &urlId, Session::Lifetime lifetime, const Session::ClientInfo &client);
     // Whether one more session from address fits max_sessions(_per_address).
