@@ -100,9 +100,10 @@ Harness *harness = nullptr;
 
 void discardMessages(QtMsgType, const QMessageLogContext &, const QString &) {}
 
-quint64 bridgeTotal(const ZmqBridge::Counters &c)
+quint64 bridgeTotal(const Counters &c)
 {
-    return c.receivedMessage + c.receivedDisconnect + c.malformed + c.unknownType;
+    return c[Counter::BackendReceivedMessage] + c[Counter::BackendReceivedDisconnect] + c[Counter::BackendMalformed]
+           + c[Counter::BackendUnknownType];
 }
 
 bool waitUntil(const std::function<bool()> &done)
@@ -248,9 +249,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete);
 
     ZmqBridge *bridge = harness->service->bridge();
-    const ZmqBridge::Counters bridgeBefore = bridge->counters();
-    const Service::Counters serviceBefore = harness->service->counters();
-    const Server::Counters serverBefore = harness->server->counters();
+    const Counters bridgeBefore = bridge->counters();
+    const Counters serviceBefore = harness->service->counters();
+    const Counters serverBefore = harness->server->counters();
 
     // Build and send the messages.
     Input in(data, size);
@@ -292,43 +293,45 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     // the deferred deletes they caused.
     FUZZ_CHECK(waitUntil([&] { return bridgeTotal(bridge->counters()) - bridgeTotal(bridgeBefore) >= sent; }));
     FUZZ_CHECK(waitUntil([&] {
-        const ZmqBridge::Counters &c = bridge->counters();
-        return harness->backendReceived == c.sentConnect + c.sentDisconnect;
+        const Counters &c = bridge->counters();
+        return harness->backendReceived == c[Counter::BackendSentConnect] + c[Counter::BackendSentDisconnect];
     }));
     QCoreApplication::processEvents(QEventLoop::AllEvents);
     QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete);
 
     // The bridge: each message counted once, under its kind.
-    const ZmqBridge::Counters &b = bridge->counters();
+    const Counters &b = bridge->counters();
     FUZZ_CHECK(bridgeTotal(b) - bridgeTotal(bridgeBefore) == sent);
-    FUZZ_CHECK(b.receivedMessage - bridgeBefore.receivedMessage == expectMessage);
-    FUZZ_CHECK(b.receivedDisconnect - bridgeBefore.receivedDisconnect == expectDisconnect);
-    FUZZ_CHECK(b.malformed - bridgeBefore.malformed == expectMalformed);
-    FUZZ_CHECK(b.unknownType - bridgeBefore.unknownType == expectUnknown);
-    FUZZ_CHECK(b.sentMessage == 0); // no client said anything
+    FUZZ_CHECK(b[Counter::BackendReceivedMessage] - bridgeBefore[Counter::BackendReceivedMessage] == expectMessage);
+    FUZZ_CHECK(b[Counter::BackendReceivedDisconnect] - bridgeBefore[Counter::BackendReceivedDisconnect]
+               == expectDisconnect);
+    FUZZ_CHECK(b[Counter::BackendMalformed] - bridgeBefore[Counter::BackendMalformed] == expectMalformed);
+    FUZZ_CHECK(b[Counter::BackendUnknownType] - bridgeBefore[Counter::BackendUnknownType] == expectUnknown);
+    FUZZ_CHECK(b[Counter::BackendSentMessage] == 0); // no client said anything
     FUZZ_CHECK(bridge->queuedToBackend() == 0 && bridge->droppedToBackend() == 0);
 
     // The service: each message either delivered, dropped for a closed
     // session or for an unknown one; each disconnect either closed a session
     // or was for an unknown one.
-    const Service::Counters &s = harness->service->counters();
-    const quint64 delivered = s.messagesToClients - serviceBefore.messagesToClients;
-    const quint64 dropped = s.droppedForClosedSession - serviceBefore.droppedForClosedSession;
-    const quint64 unknown = s.unknownSessionFromBackend - serviceBefore.unknownSessionFromBackend;
+    const Counters &s = harness->service->counters();
+    const quint64 delivered = s[Counter::MessagesOut] - serviceBefore[Counter::MessagesOut];
+    const quint64 dropped = s[Counter::DroppedForClosedSession] - serviceBefore[Counter::DroppedForClosedSession];
+    const quint64 unknown = s[Counter::UnknownSessionFromBackend] - serviceBefore[Counter::UnknownSessionFromBackend];
     FUZZ_CHECK(delivered + dropped + unknown >= expectMessage);
     FUZZ_CHECK(delivered + dropped + unknown <= expectMessage + expectDisconnect);
     FUZZ_CHECK(delivered + dropped <= toLiveSession);
-    FUZZ_CHECK(s.bytesToClients - serviceBefore.bytesToClients <= messageBytes);
+    FUZZ_CHECK(s[Counter::BytesOut] - serviceBefore[Counter::BytesOut] <= messageBytes);
     if (delivered == 0)
-        FUZZ_CHECK(s.bytesToClients == serviceBefore.bytesToClients);
-    FUZZ_CHECK(s.messagesFromClients == 0 && s.bytesFromClients == 0 && s.protocolErrors == 0);
-    FUZZ_CHECK(s.sessionsClosed - serviceBefore.sessionsClosed <= expectDisconnect + expectMessage);
+        FUZZ_CHECK(s[Counter::BytesOut] == serviceBefore[Counter::BytesOut]);
+    FUZZ_CHECK(s[Counter::MessagesIn] == 0 && s[Counter::BytesIn] == 0 && s[Counter::ProtocolErrors] == 0);
+    FUZZ_CHECK(s[Counter::SessionsClosed] - serviceBefore[Counter::SessionsClosed] <= expectDisconnect + expectMessage);
 
     // Sessions: every open one is known to the backend and alive; every
     // closed one is gone (WebSocket sessions end with their connection) and
     // its object deleted.
-    FUZZ_CHECK(s.sessionsOpened - s.sessionsClosed == quint64(harness->service->sessionCount()));
-    FUZZ_CHECK(b.sentConnect == s.sessionsOpened && b.sentDisconnect == s.sessionsClosed);
+    FUZZ_CHECK(s[Counter::SessionsOpened] - s[Counter::SessionsClosed] == quint64(harness->service->sessionCount()));
+    FUZZ_CHECK(b[Counter::BackendSentConnect] == s[Counter::SessionsOpened]
+               && b[Counter::BackendSentDisconnect] == s[Counter::SessionsClosed]);
     QSet<QByteArray> live;
     for (Session *session : harness->service->sessions()) {
         FUZZ_CHECK(session->state() == Session::State::Open);
@@ -344,15 +347,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         std::fprintf(stderr,
                      "sent %llu: bridge message %llu disconnect %llu malformed %llu unknown-type %llu | "
                      "service delivered %llu dropped %llu unknown-session %llu opened %llu closed %llu\n",
-                     qulonglong(sent), qulonglong(b.receivedMessage), qulonglong(b.receivedDisconnect),
-                     qulonglong(b.malformed), qulonglong(b.unknownType), qulonglong(s.messagesToClients),
-                     qulonglong(s.droppedForClosedSession), qulonglong(s.unknownSessionFromBackend),
-                     qulonglong(s.sessionsOpened), qulonglong(s.sessionsClosed));
+                     qulonglong(sent), qulonglong(b[Counter::BackendReceivedMessage]),
+                     qulonglong(b[Counter::BackendReceivedDisconnect]), qulonglong(b[Counter::BackendMalformed]),
+                     qulonglong(b[Counter::BackendUnknownType]), qulonglong(s[Counter::MessagesOut]),
+                     qulonglong(s[Counter::DroppedForClosedSession]), qulonglong(s[Counter::UnknownSessionFromBackend]),
+                     qulonglong(s[Counter::SessionsOpened]), qulonglong(s[Counter::SessionsClosed]));
     }
 
     // No HTTP was involved.
-    const Server::Counters &server = harness->server->counters();
-    FUZZ_CHECK(server.requests == serverBefore.requests
-               && server.connectionsAccepted == serverBefore.connectionsAccepted);
+    const Counters &server = harness->server->counters();
+    FUZZ_CHECK(server[Counter::HttpRequests] == serverBefore[Counter::HttpRequests]
+               && server[Counter::ConnectionsAccepted] == serverBefore[Counter::ConnectionsAccepted]);
     return 0;
 }

@@ -13,6 +13,7 @@
 #include "sessionfiltermodel.h"
 #include "sessiontablemodel.h"
 #include "sockjs/service.h"
+#include "sockjs/transports/registry.h"
 #include "sockjsproxy_version.h"
 #include "startproxydialog.h"
 #include "zmq/zmqbridge.h"
@@ -44,11 +45,6 @@ namespace {
 
 // Bounded wait for the "disconnect" messages of a local proxy's shutdown.
 constexpr int kDrainMs = 2000;
-
-const QStringList kTransports{QStringLiteral("websocket"),     QStringLiteral("rawwebsocket"),
-                              QStringLiteral("xhr-streaming"), QStringLiteral("xhr-polling"),
-                              QStringLiteral("eventsource"),   QStringLiteral("htmlfile"),
-                              QStringLiteral("jsonp-polling")};
 
 } // namespace
 
@@ -101,7 +97,7 @@ void MainWindow::createViews()
     m_transportCombo = new QComboBox;
     m_transportCombo->setObjectName(QStringLiteral("transportFilterCombo"));
     m_transportCombo->addItem(tr("All transports"), QString());
-    for (const QString &transport : kTransports)
+    for (const QString &transport : TransportRegistry::displayNames())
         m_transportCombo->addItem(transport, transport);
     connect(m_transportCombo, &QComboBox::currentIndexChanged, this,
             [this] { m_sessionFilter->setTransportFilter(m_transportCombo->currentData().toString()); });

@@ -1,31 +1,22 @@
 #include "service.h"
 
 #include "base/logging.h"
+#include "endpoints.h"
 #include "frames.h"
 #include "http/connection.h"
 #include "jsoncodec.h"
-#include "transports/eventsource.h"
-#include "transports/htmlfile.h"
-#include "transports/jsonp.h"
-#include "transports/rawwebsocket.h"
+#include "transports/registry.h"
+#include "transports/transport.h"
 #include "transports/websocket.h"
-#include "transports/xhrpolling.h"
-#include "transports/xhrstreaming.h"
 #include "zmq/zmqbridge.h"
 
-#include <QCryptographicHash>
-#include <QDateTime>
-#include <QLocale>
 #include <QRandomGenerator>
-#include <QUrl>
 #include <QWebSocket>
 
 namespace SockJsProxy {
 
 namespace {
 
-const QByteArray kNoCache = QByteArrayLiteral("no-store, no-cache, no-transform, must-revalidate, max-age=0");
-constexpr int kOneYear = 365 * 24 * 3600;
 constexpr qsizetype kMaxCallbackLength = 64;
 
 // Backend session ids: a random tag per process and a counter, so an id is
@@ -37,11 +28,6 @@ QByteArray nextBackendId()
             .rightJustified(5, '0');
     static quint64 counter = 0;
     return tag + '-' + QByteArray::number(++counter, 36);
-}
-
-QByteArray httpDate(const QDateTime &time)
-{
-    return QLocale::c().toString(time.toUTC(), QStringLiteral("ddd, dd MMM yyyy hh:mm:ss 'GMT'")).toLatin1();
 }
 
 bool isValidCallback(const QByteArray &callback)
@@ -70,50 +56,24 @@ bool isIframePath(const QByteArray &path)
     return true;
 }
 
-HttpResponse methodNotAllowed(const QByteArray &allow)
-{
-    HttpResponse response(405);
-    response.setHeader("Allow", allow);
-    return response;
-}
-
 } // namespace
 
 struct Service::Route
 {
-    enum class Kind { Greeting, Info, Iframe, RawWebSocket, Session, NotFound } kind = Kind::NotFound;
-    QByteArray sessionId;
-    QByteArray transport;
+    enum class Kind { Greeting, Info, Iframe, Transport, NotFound } kind = Kind::NotFound;
+    QByteArray sessionId;                     // empty for transports at {prefix}/NAME
+    const TransportInfo *transport = nullptr; // Transport: null for an unknown name
 };
 
 Service::Service(const ServiceConfig &config, QObject *parent)
     : QObject(parent), m_config(config),
-      m_bridge(new ZmqBridge(config.zmqIn, config.zmqOut, config.zmqQueueLimit, this)), m_origins(config.origins)
+      m_bridge(new ZmqBridge(config.zmqIn, config.zmqOut, config.zmqQueueLimit, this)), m_origins(config.origins),
+      m_endpoints(std::make_unique<Endpoints>(config))
 {
     m_sessionOptions.heartbeatDelayMs = config.heartbeatDelayMs;
     m_sessionOptions.disconnectDelayMs = config.disconnectDelayMs;
     m_sessionOptions.maxQueuedMessages = config.maxQueuedMessages;
     m_sessionOptions.maxQueuedBytes = config.maxQueuedBytes;
-
-    m_iframePage = QByteArrayLiteral("<!DOCTYPE html>\n"
-                                     "<html>\n"
-                                     "<head>\n"
-                                     "  <meta http-equiv=\"X-UA-Compatible\" content=\"IE=edge\" />\n"
-                                     "  <meta http-equiv=\"Content-Type\" content=\"text/html; charset=UTF-8\" />\n"
-                                     "  <script src=\"")
-                   + config.sockjsUrl.toHtmlEscaped().toUtf8()
-                   + QByteArrayLiteral("\"></script>\n"
-                                       "  <script>\n"
-                                       "    document.domain = document.domain;\n"
-                                       "    SockJS.bootstrap_iframe();\n"
-                                       "  </script>\n"
-                                       "</head>\n"
-                                       "<body>\n"
-                                       "  <h2>Don't panic!</h2>\n"
-                                       "  <p>This is a SockJS hidden iframe. It's used for cross domain magic.</p>\n"
-                                       "</body>\n"
-                                       "</html>");
-    m_iframeEtag = '"' + QCryptographicHash::hash(m_iframePage, QCryptographicHash::Md5).toHex() + '"';
 
     connect(m_bridge, &ZmqBridge::messageFromBackend, this, &Service::onMessageFromBackend);
     connect(m_bridge, &ZmqBridge::disconnectFromBackend, this, &Service::onDisconnectFromBackend);
@@ -136,17 +96,18 @@ Service::Route Service::parseRoute(const QByteArray &path) const
         route.kind = Route::Kind::Greeting;
     } else if (path == "/info") {
         route.kind = Route::Kind::Info;
-    } else if (path == "/websocket") {
-        route.kind = Route::Kind::RawWebSocket;
+    } else if (const TransportInfo *transport = TransportRegistry::find(path.mid(1), TransportInfo::Path::Service)) {
+        route.kind = Route::Kind::Transport;
+        route.transport = transport;
     } else if (isIframePath(path)) {
         route.kind = Route::Kind::Iframe;
     } else {
         const QList<QByteArray> segments = path.mid(1).split('/');
         if (segments.size() == 3 && isValidSegment(segments.at(0)) && isValidSegment(segments.at(1))
             && !segments.at(2).isEmpty()) {
-            route.kind = Route::Kind::Session;
+            route.kind = Route::Kind::Transport;
             route.sessionId = segments.at(1);
-            route.transport = segments.at(2);
+            route.transport = TransportRegistry::find(segments.at(2), TransportInfo::Path::Session);
         }
     }
     return route;
@@ -168,8 +129,7 @@ void Service::handleRequest(Connection *connection, const QByteArray &relativePa
         return handleInfo(connection);
     case Route::Kind::Iframe:
         return handleIframe(connection);
-    case Route::Kind::RawWebSocket:
-    case Route::Kind::Session:
+    case Route::Kind::Transport:
         return handleTransport(connection, route);
     case Route::Kind::NotFound:
         break;
@@ -182,122 +142,28 @@ bool Service::acceptsWebSocket(const QByteArray &relativePath) const
     if (!m_config.websocket)
         return false;
     const Route route = parseRoute(relativePath);
-    return route.kind == Route::Kind::RawWebSocket
-           || (route.kind == Route::Kind::Session && route.transport == "websocket");
+    return route.kind == Route::Kind::Transport && route.transport
+           && route.transport->kind == TransportInfo::Kind::WebSocket;
 }
 
-// --- Header sets -------------------------------------------------------------
-
-void Service::addNoCache(HttpResponse &response) { response.setHeader("Cache-Control", kNoCache); }
-
-void Service::addCacheForever(HttpResponse &response)
-{
-    response.setHeader("Cache-Control", "public, max-age=" + QByteArray::number(kOneYear));
-    response.setHeader("Expires", httpDate(QDateTime::currentDateTimeUtc().addSecs(kOneYear)));
-}
-
-void Service::addCors(HttpResponse &response, const HttpRequest &request) const
-{
-    const QByteArray origin = request.header("Origin");
-    if (origin.isNull()) {
-        response.setHeader("Access-Control-Allow-Origin", "*");
-        return;
-    }
-    // The origin as sent, "null" included: credentials forbid "*".
-    response.setHeader("Access-Control-Allow-Origin", origin);
-    response.setHeader("Access-Control-Allow-Credentials", "true");
-    response.setHeader("Vary", "Origin");
-}
-
-void Service::addCookie(HttpResponse &response, const HttpRequest &request) const
-{
-    if (!m_config.cookieNeeded)
-        return;
-    QByteArray value = "dummy";
-    const QByteArray cookies = request.header("Cookie");
-    for (const QByteArray &part : cookies.split(';')) {
-        const QByteArray cookie = part.trimmed();
-        if (cookie.startsWith("JSESSIONID=")) {
-            value = cookie.mid(11);
-            break;
-        }
-    }
-    response.setHeader("Set-Cookie", "JSESSIONID=" + value + "; path=/");
-}
-
-HttpResponse Service::preflight(const HttpRequest &request, const QByteArray &methods) const
-{
-    HttpResponse response(204);
-    addCacheForever(response);
-    addCors(response, request);
-    response.setHeader("Access-Control-Allow-Methods", methods);
-    response.setHeader("Access-Control-Max-Age", QByteArray::number(kOneYear));
-    const QByteArray requested = request.header("Access-Control-Request-Headers");
-    if (!requested.isEmpty())
-        response.setHeader("Access-Control-Allow-Headers", requested);
-    return response;
-}
-
-// --- Fixed endpoints -----------------------------------------------------------
+// --- Fixed endpoints (endpoints.h) ------------------------------------------------
 
 void Service::handleGreeting(Connection *connection)
 {
-    const QByteArray &method = connection->request().method;
-    if (method != "GET" && method != "HEAD")
-        return connection->respond(methodNotAllowed("GET, HEAD"));
-    HttpResponse response(200);
-    response.setHeader("Content-Type", "text/plain;charset=UTF-8");
-    response.body = QByteArrayLiteral("Welcome to SockJS!\n");
-    connection->respond(response);
+    connection->respond(m_endpoints->greeting(connection->request()));
 }
 
 void Service::handleInfo(Connection *connection)
 {
     const HttpRequest &request = connection->request();
-    if (request.method == "OPTIONS")
-        return connection->respond(preflight(request, "OPTIONS, GET"));
-    if (request.method != "GET" && request.method != "HEAD")
-        return connection->respond(methodNotAllowed("OPTIONS, GET"));
-
+    if (const std::optional<HttpResponse> early = Endpoints::infoBeforeOriginCheck(request))
+        return connection->respond(*early);
     if (refuseOrigin(connection))
         return;
-    QByteArray originsJson = "[";
-    for (const QString &origin : m_origins.patterns()) {
-        if (originsJson.size() > 1)
-            originsJson += ',';
-        JsonCodec::appendQuoted(originsJson, origin.toUtf8());
-    }
-    originsJson += ']';
-
-    HttpResponse response(200);
-    response.setHeader("Content-Type", "application/json;charset=UTF-8");
-    addNoCache(response);
-    addCors(response, request);
-    response.body = QByteArrayLiteral("{\"websocket\":") + (m_config.websocket ? "true" : "false")
-                    + QByteArrayLiteral(",\"cookie_needed\":") + (m_config.cookieNeeded ? "true" : "false")
-                    + QByteArrayLiteral(",\"origins\":") + originsJson + QByteArrayLiteral(",\"entropy\":")
-                    + QByteArray::number(QRandomGenerator::global()->generate()) + '}';
-    connection->respond(response);
+    connection->respond(m_endpoints->info(request, m_origins.patterns()));
 }
 
-void Service::handleIframe(Connection *connection)
-{
-    const HttpRequest &request = connection->request();
-    if (request.method != "GET" && request.method != "HEAD")
-        return connection->respond(methodNotAllowed("GET, HEAD"));
-    if (request.header("If-None-Match") == m_iframeEtag) {
-        HttpResponse notModified(304);
-        notModified.setHeader("ETag", m_iframeEtag);
-        addCacheForever(notModified);
-        return connection->respond(notModified);
-    }
-    HttpResponse response(200);
-    response.setHeader("Content-Type", "text/html;charset=UTF-8");
-    addCacheForever(response);
-    response.setHeader("ETag", m_iframeEtag);
-    response.body = m_iframePage;
-    connection->respond(response);
-}
+void Service::handleIframe(Connection *connection) { connection->respond(m_endpoints->iframe(connection->request())); }
 
 // --- Session transports ----------------------------------------------------------
 
@@ -305,64 +171,45 @@ void Service::handleTransport(Connection *connection, const Route &route)
 {
     const HttpRequest &request = connection->request();
     const QByteArray &method = request.method;
-    const QByteArray transport = route.kind == Route::Kind::RawWebSocket ? QByteArray("websocket") : route.transport;
     if (refuseOrigin(connection))
         return;
+    const TransportInfo *transport = route.transport;
+    if (!transport)
+        return respondNotFound(connection);
 
-    if (transport == "websocket") {
+    if (transport->kind == TransportInfo::Kind::WebSocket) {
         if (!m_config.websocket)
             return respondNotFound(connection);
-        if (method != "GET")
-            return connection->respond(methodNotAllowed("GET"));
+        if (method != transport->method)
+            return connection->respond(Endpoints::methodNotAllowed(transport->allow()));
         // A proper upgrade never gets here: the server hands it to QWebSocketServer.
         if (!request.headerHasToken("Upgrade", "websocket"))
             return connection->respond(HttpResponse::text(400, "Can \"Upgrade\" only to \"WebSocket\"."));
         return connection->respond(HttpResponse::text(400, "\"Connection\" must be \"Upgrade\"."));
     }
 
-    struct Endpoint
-    {
-        const char *name;
-        const char *method;
-        bool preflight;
-    };
-    static const Endpoint endpoints[] = {
-        {"xhr", "POST", true},         {"xhr_send", "POST", true}, {"xhr_streaming", "POST", true},
-        {"eventsource", "GET", false}, {"htmlfile", "GET", false}, {"jsonp", "GET", false},
-        {"jsonp_send", "POST", false},
-    };
-    const Endpoint *endpoint = nullptr;
-    for (const Endpoint &candidate : endpoints) {
-        if (transport == candidate.name)
-            endpoint = &candidate;
-    }
-    if (!endpoint)
-        return respondNotFound(connection);
-
-    if (method == "OPTIONS" && endpoint->preflight) {
-        HttpResponse response = preflight(request, QByteArray("OPTIONS, ") + endpoint->method);
-        addCookie(response, request);
+    if (method == "OPTIONS" && transport->preflight) {
+        HttpResponse response = Endpoints::preflight(request, transport->allow());
+        m_endpoints->addCookie(response, request);
         return connection->respond(response);
     }
-    if (method != endpoint->method) {
-        return connection->respond(methodNotAllowed(endpoint->preflight ? QByteArray("OPTIONS, ") + endpoint->method
-                                                                        : QByteArray(endpoint->method)));
-    }
-    if (transport == "xhr_send" || transport == "jsonp_send")
-        return handleSend(connection, route, transport == "jsonp_send");
-    handleReceive(connection, route, transport);
+    if (method != transport->method)
+        return connection->respond(Endpoints::methodNotAllowed(transport->allow()));
+    if (transport->kind == TransportInfo::Kind::Sending)
+        return handleSend(connection, route, *transport);
+    handleReceive(connection, route, *transport);
 }
 
-void Service::handleReceive(Connection *connection, const Route &route, const QByteArray &transport)
+void Service::handleReceive(Connection *connection, const Route &route, const TransportInfo &transport)
 {
     const HttpRequest &request = connection->request();
     HttpResponse head(200);
-    addNoCache(head);
-    addCors(head, request);
-    addCookie(head, request);
+    Endpoints::addNoCache(head);
+    Endpoints::addCors(head, request);
+    m_endpoints->addCookie(head, request);
 
     QByteArray callback;
-    if (transport == "htmlfile" || transport == "jsonp") {
+    if (transport.callback) {
         callback = request.queryItem("c");
         if (callback.isEmpty()) {
             ++m_counters[Counter::ProtocolErrors];
@@ -374,24 +221,8 @@ void Service::handleReceive(Connection *connection, const Route &route, const QB
         }
     }
 
-    HttpReceiver *receiver = nullptr;
-    const qint64 limit = m_config.responseLimit;
-    if (transport == "xhr") {
-        head.setHeader("Content-Type", "application/javascript;charset=UTF-8");
-        receiver = new XhrPollingTransport(connection, head);
-    } else if (transport == "xhr_streaming") {
-        head.setHeader("Content-Type", "application/javascript;charset=UTF-8");
-        receiver = new XhrStreamingTransport(connection, head, limit);
-    } else if (transport == "eventsource") {
-        head.setHeader("Content-Type", "text/event-stream");
-        receiver = new EventSourceTransport(connection, head, limit);
-    } else if (transport == "htmlfile") {
-        head.setHeader("Content-Type", "text/html;charset=UTF-8");
-        receiver = new HtmlFileTransport(connection, head, limit, callback);
-    } else {
-        head.setHeader("Content-Type", "application/javascript;charset=UTF-8");
-        receiver = new JsonpTransport(connection, head, callback);
-    }
+    head.setHeader("Content-Type", transport.contentType);
+    HttpReceiver *receiver = transport.createHttp(connection, head, m_config.responseLimit, callback);
     // The receiver lives as long as its request: it goes when the response ends.
     connect(receiver, &Receiver::finished, receiver, &QObject::deleteLater);
 
@@ -411,7 +242,7 @@ void Service::handleReceive(Connection *connection, const Route &route, const QB
     session->attach(receiver);
 }
 
-void Service::handleSend(Connection *connection, const Route &route, bool jsonp)
+void Service::handleSend(Connection *connection, const Route &route, const TransportInfo &transport)
 {
     const HttpRequest &request = connection->request();
     Session *session = m_byUrlId.value(route.sessionId);
@@ -423,7 +254,8 @@ void Service::handleSend(Connection *connection, const Route &route, bool jsonp)
     }
 
     QByteArray payload = request.body;
-    if (jsonp && request.header("Content-Type").trimmed().toLower().startsWith("application/x-www-form-urlencoded")) {
+    if (transport.formEncoded
+        && request.header("Content-Type").trimmed().toLower().startsWith("application/x-www-form-urlencoded")) {
         // The form field d; absent means no payload.
         HttpRequest form;
         form.query = request.body;
@@ -443,13 +275,13 @@ void Service::handleSend(Connection *connection, const Route &route, bool jsonp)
     }
     session->receive(messages);
 
-    HttpResponse response(jsonp ? 200 : 204);
-    response.setHeader("Content-Type", "text/plain;charset=UTF-8");
-    addNoCache(response);
-    addCors(response, request);
-    addCookie(response, request);
-    if (jsonp)
-        response.body = QByteArrayLiteral("ok");
+    HttpResponse response(transport.reply ? 200 : 204);
+    response.setHeader("Content-Type", transport.contentType);
+    Endpoints::addNoCache(response);
+    Endpoints::addCors(response, request);
+    m_endpoints->addCookie(response, request);
+    if (transport.reply)
+        response.body = transport.reply;
     connection->respond(response);
 }
 
@@ -464,19 +296,11 @@ void Service::handleWebSocket(QWebSocket *socket, const QByteArray &relativePath
         socket->deleteLater();
         return;
     }
-    WebSocketReceiver *receiver = nullptr;
-    Session *session = nullptr;
     // WebSocket sessions are never looked up by URL: two connections on one
     // URL are two sessions (each lives as long as its connection).
-    if (route.kind == Route::Kind::RawWebSocket) {
-        session = createSession(QByteArray(), Session::Lifetime::Connection, client);
-        receiver = new RawWebSocketTransport(socket, m_config.maxMessageBytes, session);
-    } else {
-        session = createSession(route.sessionId, Session::Lifetime::Connection, client);
-        auto *transport = new WebSocketTransport(socket, m_config.maxMessageBytes, session);
-        connect(transport, &WebSocketTransport::brokenFraming, this, [this] { ++m_counters[Counter::ProtocolErrors]; });
-        receiver = transport;
-    }
+    Session *session = createSession(route.sessionId, Session::Lifetime::Connection, client);
+    WebSocketReceiver *receiver = route.transport->createWebSocket(socket, m_config.maxMessageBytes, session);
+    connect(receiver, &WebSocketReceiver::brokenFraming, this, [this] { ++m_counters[Counter::ProtocolErrors]; });
     session->attach(receiver);
 }
 

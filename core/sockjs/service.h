@@ -9,6 +9,7 @@
 #include <QObject>
 #include <QPointer>
 
+#include <memory>
 #include <vector>
 
 class QWebSocket;
@@ -16,9 +17,11 @@ class QWebSocket;
 namespace SockJsProxy {
 
 class Connection;
+class Endpoints;
 struct HttpResponse;
 class ZmqBridge;
 struct HttpRequest;
+struct TransportInfo;
 
 // One SockJS service: everything under its prefix, its sessions and its
 // ZeroMQ bridge. Owns its sessions (children) and the bridge.
@@ -82,8 +85,8 @@ private:
     void handleInfo(Connection *connection);
     void handleIframe(Connection *connection);
     void handleTransport(Connection *connection, const Route &route);
-    void handleReceive(Connection *connection, const Route &route, const QByteArray &transport);
-    void handleSend(Connection *connection, const Route &route, bool jsonp);
+    void handleReceive(Connection *connection, const Route &route, const TransportInfo &transport);
+    void handleSend(Connection *connection, const Route &route, const TransportInfo &transport);
 
     Session *createSession(const QByteArray &urlId, Session::Lifetime lifetime, const Session::ClientInfo &client);
     // Whether one more session from address fits max_sessions(_per_address).
@@ -97,13 +100,6 @@ private:
     void onDisconnectFromBackend(const QByteArray &sessionId);
     void flushScheduled();
 
-    // Header sets shared by the endpoints.
-    void addCors(HttpResponse &response, const HttpRequest &request) const;
-    void addCookie(HttpResponse &response, const HttpRequest &request) const;
-    static void addNoCache(HttpResponse &response);
-    static void addCacheForever(HttpResponse &response);
-    HttpResponse preflight(const HttpRequest &request, const QByteArray &methods) const;
-
     ServiceConfig m_config;
     ZmqBridge *m_bridge;
     Session::Options m_sessionOptions;
@@ -111,9 +107,8 @@ private:
     QHash<QByteArray, Session *> m_byBackendId; // every live session
     std::vector<QPointer<Session>> m_flushQueue;
     bool m_flushScheduled = false;
-    QByteArray m_iframePage;
-    QByteArray m_iframeEtag;
     OriginPolicy m_origins;
+    std::unique_ptr<Endpoints> m_endpoints; // greeting, /info, iframe, header sets
     QHash<QString, int> m_sessionsPerAddress;
     Counters m_counters;
 };

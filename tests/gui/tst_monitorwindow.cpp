@@ -13,6 +13,7 @@
 #include "ratechart.h"
 #include "sessionfiltermodel.h"
 #include "sessiontablemodel.h"
+#include "sockjs/transports/registry.h"
 #include "testbackend.h"
 #include "testserver.h"
 #include "trafficmodel.h"
@@ -193,6 +194,11 @@ void tst_MonitorWindow::filtersByTransport()
     QTRY_COMPARE_WITH_TIMEOUT(window.sessionModel()->rowCount(), 2, kWaitMs);
 
     QComboBox *transport = window.transportFilterCombo();
+    // "All transports", then every transport of the registry.
+    const QStringList names = TransportRegistry::displayNames();
+    QCOMPARE(transport->count(), names.size() + 1);
+    for (int i = 0; i < names.size(); ++i)
+        QCOMPARE(transport->itemData(i + 1).toString(), names.at(i));
     transport->setCurrentIndex(transport->findData(QStringLiteral("xhr-streaming")));
     QCOMPARE(window.sessionFilter()->rowCount(), 1);
     QCOMPARE(window.sessionFilter()->index(0, SessionTableModel::TransportColumn).data().toString(),

@@ -2,6 +2,16 @@
 
 namespace SockJsProxy {
 
+namespace {
+HttpReceiver *create(Connection *connection, const HttpResponse &head, qint64 responseLimit, const QByteArray &)
+{
+    return new EventSourceTransport(connection, head, responseLimit);
+}
+} // namespace
+
+const TransportInfo EventSourceTransport::info =
+    TransportInfo::receiving("eventsource", "GET", "text/event-stream", "eventsource", &create);
+
 QByteArray EventSourceTransport::wrap(const QByteArray &frame) const
 {
     QByteArray event;

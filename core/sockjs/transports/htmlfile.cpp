@@ -4,6 +4,16 @@
 
 namespace SockJsProxy {
 
+namespace {
+HttpReceiver *create(Connection *connection, const HttpResponse &head, qint64 responseLimit, const QByteArray &callback)
+{
+    return new HtmlFileTransport(connection, head, responseLimit, callback);
+}
+} // namespace
+
+const TransportInfo HtmlFileTransport::info =
+    TransportInfo::receiving("htmlfile", "GET", "text/html;charset=UTF-8", "htmlfile", &create).needsCallback();
+
 QByteArray HtmlFileTransport::prelude() const
 {
     QByteArray page = QByteArrayLiteral("<!doctype html>\n"

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "transport.h"
+#include "transportinfo.h"
 
 namespace SockJsProxy {
 
@@ -17,7 +18,9 @@ public:
                       const QByteArray &callback)
         : HttpReceiver(connection, head, Mode::Streaming, responseLimit), m_callback(callback)
     {}
-    QByteArray transportName() const override { return QByteArrayLiteral("htmlfile"); }
+    // URL name, method, content type, factory, ...: listed by registry.h.
+    static const TransportInfo info;
+    QByteArray transportName() const override { return info.displayName; }
 
 protected:
     QByteArray prelude() const override;

@@ -4,6 +4,17 @@
 
 namespace SockJsProxy {
 
+namespace {
+HttpReceiver *create(Connection *connection, const HttpResponse &head, qint64, const QByteArray &callback)
+{
+    return new JsonpTransport(connection, head, callback);
+}
+} // namespace
+
+const TransportInfo JsonpTransport::info =
+    TransportInfo::receiving("jsonp", "GET", "application/javascript;charset=UTF-8", "jsonp-polling", &create)
+        .needsCallback();
+
 QByteArray JsonpTransport::wrap(const QByteArray &frame) const
 {
     QByteArray call;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "transport.h"
+#include "transportinfo.h"
 
 namespace SockJsProxy {
 
@@ -14,7 +15,9 @@ public:
     JsonpTransport(Connection *connection, const HttpResponse &head, const QByteArray &callback)
         : HttpReceiver(connection, head, Mode::Polling, 0), m_callback(callback)
     {}
-    QByteArray transportName() const override { return QByteArrayLiteral("jsonp-polling"); }
+    // URL name, method, content type, factory, ...: listed by registry.h.
+    static const TransportInfo info;
+    QByteArray transportName() const override { return info.displayName; }
 
 protected:
     QByteArray wrap(const QByteArray &frame) const override;

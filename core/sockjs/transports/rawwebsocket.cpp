@@ -6,6 +6,16 @@
 
 namespace SockJsProxy {
 
+namespace {
+WebSocketReceiver *create(QWebSocket *socket, qint64 maxMessageBytes, QObject *parent)
+{
+    return new RawWebSocketTransport(socket, maxMessageBytes, parent);
+}
+} // namespace
+
+const TransportInfo RawWebSocketTransport::info =
+    TransportInfo::webSocket("websocket", "rawwebsocket", &create).atServicePath();
+
 void RawWebSocketTransport::sendMessages(const QList<QByteArray> &messages)
 {
     if (isFinished())

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "transportinfo.h"
 #include "websocket.h"
 
 namespace SockJsProxy {
@@ -14,7 +15,9 @@ class RawWebSocketTransport : public WebSocketReceiver
 public:
     using WebSocketReceiver::WebSocketReceiver;
 
-    QByteArray transportName() const override { return QByteArrayLiteral("rawwebsocket"); }
+    // URL name, method, content type, factory, ...: listed by registry.h.
+    static const TransportInfo info;
+    QByteArray transportName() const override { return info.displayName; }
     void sendOpen() override {}
     void sendHeartbeat() override {}
     void sendMessages(const QList<QByteArray> &messages) override;

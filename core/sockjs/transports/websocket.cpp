@@ -8,6 +8,15 @@
 
 namespace SockJsProxy {
 
+namespace {
+WebSocketReceiver *create(QWebSocket *socket, qint64 maxMessageBytes, QObject *parent)
+{
+    return new WebSocketTransport(socket, maxMessageBytes, parent);
+}
+} // namespace
+
+const TransportInfo WebSocketTransport::info = TransportInfo::webSocket("websocket", "websocket", &create);
+
 WebSocketReceiver::WebSocketReceiver(QWebSocket *socket, qint64 maxMessageBytes, QObject *parent)
     : Receiver(parent), m_socket(socket)
 {

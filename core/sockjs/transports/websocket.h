@@ -1,6 +1,7 @@
 #pragma once
 
 #include "transport.h"
+#include "transportinfo.h"
 
 class QWebSocket;
 
@@ -23,6 +24,10 @@ public:
 
     static constexpr qint64 kMaxUnsentBytes = 1024 * 1024;
 
+Q_SIGNALS:
+    // The client broke the transport's framing (the connection is closed).
+    void brokenFraming();
+
 protected:
     void writeNow();
     void closeSocket(int code, const QByteArray &reason);
@@ -44,14 +49,13 @@ class WebSocketTransport : public WebSocketReceiver
 public:
     using WebSocketReceiver::WebSocketReceiver;
 
-    QByteArray transportName() const override { return QByteArrayLiteral("websocket"); }
+    // URL name, method, content type, factory, ...: listed by registry.h.
+    static const TransportInfo info;
+    QByteArray transportName() const override { return info.displayName; }
     void sendOpen() override;
     void sendHeartbeat() override;
     void sendMessages(const QList<QByteArray> &messages) override;
     void sendClose(int code, const QByteArray &reason) override;
-
-Q_SIGNALS:
-    void brokenFraming();
 
 protected:
     void onText(const QString &text) override;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "transport.h"
+#include "transportinfo.h"
 
 namespace SockJsProxy {
 
@@ -13,7 +14,9 @@ public:
     XhrPollingTransport(Connection *connection, const HttpResponse &head)
         : HttpReceiver(connection, head, Mode::Polling, 0)
     {}
-    QByteArray transportName() const override { return QByteArrayLiteral("xhr-polling"); }
+    // URL name, method, content type, factory, ...: listed by registry.h.
+    static const TransportInfo info;
+    QByteArray transportName() const override { return info.displayName; }
 
 protected:
     QByteArray wrap(const QByteArray &frame) const override { return frame + '\n'; }

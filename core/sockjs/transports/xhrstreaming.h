@@ -1,6 +1,7 @@
 #pragma once
 
 #include "transport.h"
+#include "transportinfo.h"
 
 namespace SockJsProxy {
 
@@ -14,7 +15,9 @@ public:
     XhrStreamingTransport(Connection *connection, const HttpResponse &head, qint64 responseLimit)
         : HttpReceiver(connection, head, Mode::Streaming, responseLimit)
     {}
-    QByteArray transportName() const override { return QByteArrayLiteral("xhr-streaming"); }
+    // URL name, method, content type, factory, ...: listed by registry.h.
+    static const TransportInfo info;
+    QByteArray transportName() const override { return info.displayName; }
 
 protected:
     QByteArray prelude() const override;
