@@ -309,6 +309,7 @@ std::optional<Config> Config::fromJson(const QByteArray &json, const QString &ba
             }
         }
     }
+    root.integer("shutdown_timeout_ms", &config.shutdownTimeoutMs, 0, 3600 * 1000);
     if (!root.finish())
         return std::nullopt;
     if (!config.validate(error))

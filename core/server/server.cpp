@@ -1,7 +1,7 @@
 #include "server.h"
 
-#include "http/connection.h"
 #include "base/logging.h"
+#include "http/connection.h"
 #include "sockjs/service.h"
 #include "sockjsproxy_version.h"
 #include "staticfiles.h"
@@ -15,12 +15,6 @@
 #include <algorithm>
 
 namespace SockJsProxy {
-
-namespace {
-// Closing a backend socket at exit may spend this long delivering the last
-// "disconnect"s; a dead backend never holds the exit up longer.
-constexpr int kShutdownLingerMs = 2000;
-} // namespace
 
 Server::Server(const Config &config, QObject *parent)
     : QObject(parent), m_config(config), m_tcpServer(new QTcpServer(this)),
@@ -189,7 +183,9 @@ void Server::shutdown()
     m_tcpServer->close();
     for (Service *service : std::as_const(m_services)) {
         service->closeAll(1001, QByteArrayLiteral("Server is shutting down"));
-        service->bridge()->setShutdownLinger(kShutdownLingerMs);
+        // Closing a backend socket may then spend this long delivering the
+        // last "disconnect"s; a dead backend never holds the exit up longer.
+        service->bridge()->setShutdownLinger(m_config.shutdownTimeoutMs);
     }
     const auto connections = findChildren<Connection *>(QString(), Qt::FindDirectChildrenOnly);
     for (Connection *connection : connections)

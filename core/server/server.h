@@ -54,7 +54,9 @@ public:
     const Counters &counters() const { return m_counters; }
 
     // Stops accepting, closes every session with a close frame (backends get
-    // "disconnect") and then every connection.
+    // "disconnect") and then every connection. Closing the ZeroMQ sockets
+    // afterwards may take up to Config::shutdownTimeoutMs to deliver what
+    // they still hold.
     void shutdown();
 
     // The header, count and body limits of a request for path (not decoded):
