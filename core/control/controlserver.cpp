@@ -1,8 +1,8 @@
 #include "controlserver.h"
 
 #include "base/logging.h"
-#include "metrics/monitor.h"
 #include "http/connection.h"
+#include "metrics/monitor.h"
 #include "sockjsproxy_version.h"
 
 #include <QJsonArray>
@@ -137,7 +137,7 @@ bool ControlServer::listen(const QString &endpoint, QString *error)
         return false;
     }
     if (!m_tcpServer->listen(address, port)) {
-        *error = QStringLiteral("control %1: %2").arg(endpoint, m_tcpServer->errorString());
+        *error = QStringLiteral("--control %1: %2").arg(endpoint, m_tcpServer->errorString());
         return false;
     }
     qCInfo(lcServer).noquote() << "control endpoint on"
