@@ -109,8 +109,6 @@ int runProgram(int argc, char *argv[], const ServiceHooks *service)
     ProxyInstance proxy;
     if (!proxy.start(*options, &error))
         return fail(error, 1);
-    for (const StaticMount &mount : options->config.statics)
-        qCInfo(lcServer).noquote() << "static" << mount.url << "->" << mount.path;
 
     // A second signal exits at once in the watcher itself; a second request
     // that gets here (the service's stop) ends the drain at once.

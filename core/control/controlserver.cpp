@@ -140,9 +140,6 @@ bool ControlServer::listen(const QString &endpoint, QString *error)
         *error = QStringLiteral("--control %1: %2").arg(endpoint, m_tcpServer->errorString());
         return false;
     }
-    qCInfo(lcServer).noquote() << "control endpoint on"
-                               << QStringLiteral("%1:%2").arg(address.toString()).arg(this->port())
-                               << (m_token.isEmpty() ? "(no token)" : "(token required)");
     return true;
 }
 

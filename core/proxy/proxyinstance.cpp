@@ -44,7 +44,29 @@ bool ProxyInstance::start(const CommandLine::Result &options, QString *error)
     m_monitor = std::move(monitor);
     m_control = std::move(control);
     m_state = State::Running;
+    logStarted();
     return true;
+}
+
+void ProxyInstance::logStarted() const
+{
+    // Only now that everything is bound: a start that fails says one thing,
+    // its error, and never "listening" first.
+    for (const Service *service : m_server->services()) {
+        qCInfo(lcServer).noquote() << "SockJS service at" << service->prefix() << "- backends: PUSH (in) on"
+                                   << service->bridge()->boundInEndpoint() << "- PULL (out) on"
+                                   << service->bridge()->boundOutEndpoint();
+    }
+    qCInfo(lcServer).noquote() << "HTTP on"
+                               << QStringLiteral("%1:%2").arg(m_server->config().httpAddress).arg(m_server->httpPort());
+    for (const StaticMount &mount : m_server->config().statics)
+        qCInfo(lcServer).noquote() << "static" << mount.url << "->" << mount.path;
+    if (m_control) {
+        qCInfo(lcServer).noquote()
+            << "control endpoint on"
+            << QStringLiteral("%1:%2").arg(m_control->address().toString()).arg(m_control->port())
+            << (m_control->hasToken() ? "(token required)" : "(no token)");
+    }
 }
 
 qsizetype ProxyInstance::queuedToBackends() const

@@ -60,6 +60,7 @@ protected:
     void timerEvent(QTimerEvent *event) override;
 
 private:
+    void logStarted() const;
     void finish();
 
     Monitoring m_monitoring;

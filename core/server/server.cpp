@@ -73,9 +73,6 @@ bool Server::start(QString *error)
                      .arg(m_tcpServer->errorString());
         return false;
     }
-    qCInfo(lcServer).noquote() << "HTTP on" << QStringLiteral("%1:%2").arg(m_config.httpAddress).arg(httpPort());
-    for (const Service *service : std::as_const(m_services))
-        qCInfo(lcServer).noquote() << "SockJS service at" << service->prefix();
     return true;
 }
 

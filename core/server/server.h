@@ -47,6 +47,7 @@ public:
 
     // Binds every service's ZeroMQ sockets, then the HTTP port. On failure
     // *error says what and where ("HTTP 0.0.0.0:8080: address in use").
+    // Logs nothing: what listens is said once everything is (ProxyInstance).
     bool start(QString *error);
     quint16 httpPort() const;
     const Config &config() const { return m_config; }
