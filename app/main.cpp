@@ -87,18 +87,15 @@ int runProgram(int argc, char *argv[], const ServiceHooks *service)
     const QCommandLineOption versionOption(QStringLiteral("version"), QStringLiteral("Show the version and exit."));
     parser.addOption(versionOption);
     CommandLine::addOptions(parser);
-    // process() prints to the console and exits on a bad option or --help;
-    // the service must report its stop instead.
-    if (!service)
-        parser.process(app);
-    else if (!parser.parse(QCoreApplication::arguments()))
-        return fail(parser.errorText(), 2);
+    // Not process(): it exits 1 on a bad option, where the README says 2.
+    QString error;
+    if (!CommandLine::parse(parser, QCoreApplication::arguments(), &error))
+        return fail(error, 2);
     if (parser.isSet(versionOption)) {
         std::printf("sockjsproxy-cli %s (sockjs-client %s)\n", SOCKJSPROXY_VERSION, SOCKJSPROXY_SOCKJS_CLIENT_VERSION);
         return 0;
     }
 
-    QString error;
     const auto options = CommandLine::toConfig(parser, &error);
     if (!options)
         return fail(error, 2);

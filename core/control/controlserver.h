@@ -44,8 +44,6 @@ public:
     quint16 port() const;
     QHostAddress address() const;
 
-    static bool parseEndpoint(const QString &endpoint, QHostAddress *address, quint16 *port, QString *error);
-
 private:
     void onNewConnection();
     void onRequest(Connection *connection);

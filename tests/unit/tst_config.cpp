@@ -464,6 +464,8 @@ void tst_Config::errors_data()
     row("static[0].url", "\"files\"", "static", "must start with '/'");
 
     // Consistency.
+    row("http.address", "\"localhost\"", "http.address", "is not an IP address");
+    row("http.address", "\"\"", "http.address", "is not an IP address");
     row("services[1].prefix", "\"/a\"", "services[1].prefix", "used twice");
     row("services[0].prefix", "\"echo\"", "services[0].prefix", "must start with '/'");
     row("services[0].prefix", "\"/echo/\"", "services[0].prefix", "not end with '/'");
