@@ -38,7 +38,7 @@ const QCommandLineOption samplesOption(QStringLiteral("samples"),
                                        QStringLiteral("Serve the bundled samples under /SAMPLES/."),
                                        QStringLiteral("SAMPLES"));
 const QCommandLineOption verboseOption({QStringLiteral("verbose"), QStringLiteral("v")},
-                                       QStringLiteral("Log every session and every message (useful for debugging)."));
+                                       QStringLiteral("Log every request and every message (useful for debugging)."));
 const QCommandLineOption configOption(QStringLiteral("config"),
                                       QStringLiteral("Serve the SockJS services of this JSON file (see the README)."),
                                       QStringLiteral("FILE"));

@@ -1,9 +1,9 @@
 #include "service.h"
 
-#include "frames.h"
-#include "jsoncodec.h"
 #include "base/logging.h"
+#include "frames.h"
 #include "http/connection.h"
+#include "jsoncodec.h"
 #include "transports/eventsource.h"
 #include "transports/htmlfile.h"
 #include "transports/jsonp.h"
@@ -529,8 +529,8 @@ Session *Service::findOrCreateHttpSession(const QByteArray &urlId, Connection *c
 void Service::sessionOpened(Session *session)
 {
     ++m_counters.sessionsOpened;
-    qCDebug(lcSession).noquote() << m_config.prefix << "session" << QString::fromLatin1(session->backendId())
-                                 << "opened over" << QString::fromLatin1(session->transportName());
+    qCInfo(lcSession).noquote() << m_config.prefix << "session" << QString::fromLatin1(session->backendId())
+                                << "opened over" << QString::fromLatin1(session->transportName());
     m_bridge->sendConnect(session->backendId());
 }
 
@@ -546,8 +546,8 @@ void Service::sessionMessages(Session *session, const QList<QByteArray> &message
 void Service::sessionClosed(Session *session)
 {
     ++m_counters.sessionsClosed;
-    qCDebug(lcSession).noquote() << m_config.prefix << "session" << QString::fromLatin1(session->backendId())
-                                 << "closed:" << session->closeCode() << QString::fromUtf8(session->closeReason());
+    qCInfo(lcSession).noquote() << m_config.prefix << "session" << QString::fromLatin1(session->backendId())
+                                << "closed:" << session->closeCode() << QString::fromUtf8(session->closeReason());
     m_bridge->sendDisconnect(session->backendId());
 }
 

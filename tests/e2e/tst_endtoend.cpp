@@ -463,6 +463,7 @@ private Q_SLOTS:
     void clientDropsMidStream();
     void twoServicesOnOnePort();
     void sigtermClosesSessions();
+    void sessionEventsLoggedOnce();
 
 private:
     QTemporaryDir m_dir;
@@ -962,6 +963,41 @@ void tst_EndToEnd::sigtermClosesSessions()
     QVERIFY(waitForExit(proxy, 5000));
     QCOMPARE(proxy->exitStatus(), QProcess::NormalExit);
     QCOMPARE(proxy->exitCode(), 0);
+}
+
+// Without --verbose, a session's open and its close are one info line each.
+void tst_EndToEnd::sessionEventsLoggedOnce()
+{
+    const Ports ports = Ports::pick();
+    QVERIFY(ports.ok());
+    ProcessGuard guard;
+    Child *proxy = guard.startProxy(ports.proxyArgs(), ports.http);
+    QVERIFY(proxy);
+
+    WsClient ws;
+    QVERIFY(ws.open(ports.http, "/000/logged/websocket"));
+    ws.socket.close();
+    QVERIFY(waitForLine(proxy, " closed: "));
+    // Everything written by the time it exits.
+    proxy->terminate();
+    QVERIFY(waitForExit(proxy));
+
+    QList<QByteArray> sessionLines;
+    for (const QByteArray &line : proxy->lines()) {
+        if (line.contains(" session "))
+            sessionLines.append(line);
+    }
+    QCOMPARE(sessionLines.size(), 2);
+    const QList<QByteArray> opened = sessionLines.at(0).split(' ');
+    QVERIFY2(sessionLines.at(0).contains(" info sockjsproxy.session: / session ")
+                 && sessionLines.at(0).endsWith(" opened over websocket"),
+             sessionLines.at(0).constData());
+    QVERIFY2(sessionLines.at(1).contains(" info sockjsproxy.session: / session ")
+                 && sessionLines.at(1).contains(" closed: "),
+             sessionLines.at(1).constData());
+    const QByteArray id = opened.value(opened.indexOf("session") + 1);
+    QVERIFY(!id.isEmpty());
+    QVERIFY2(sessionLines.at(1).contains(" session " + id + " closed: "), sessionLines.at(1).constData());
 }
 
 QTEST_GUILESS_MAIN(tst_EndToEnd)
