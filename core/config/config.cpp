@@ -3,6 +3,7 @@
 #include "http/originpolicy.h"
 
 #include <QDir>
+#include <QHostAddress>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -309,6 +310,7 @@ std::optional<Config> Config::fromJson(const QByteArray &json, const QString &ba
             }
         }
     }
+    root.integer("shutdown_timeout_ms", &config.shutdownTimeoutMs, 0, 3600 * 1000);
     if (!root.finish())
         return std::nullopt;
     if (!config.validate(error))
@@ -318,6 +320,10 @@ std::optional<Config> Config::fromJson(const QByteArray &json, const QString &ba
 
 bool Config::validate(QString *error) const
 {
+    if (QHostAddress(httpAddress).isNull()) {
+        *error = QStringLiteral("http.address: \"%1\" is not an IP address").arg(httpAddress);
+        return false;
+    }
     if (services.isEmpty()) {
         *error = QStringLiteral("services: at least one service is required");
         return false;

@@ -62,6 +62,9 @@ struct Config
     // per port: they apply before a request is routed, or to a connection
     // that may carry requests for several services.
     Connection::Options http;
+    // shutdown_timeout_ms: how long a shutdown waits for the "disconnect"s
+    // and other events queued for backends to leave (0: not at all).
+    int shutdownTimeoutMs = 2000;
 
     // Parses the --config JSON. Unknown keys and wrong types are errors that
     // name the key ("services[0].heartbeat_delay_ms: expected an integer").

@@ -16,12 +16,6 @@
 
 namespace SockJsProxy {
 
-namespace {
-// Closing a backend socket at exit may spend this long delivering the last
-// "disconnect"s; a dead backend never holds the exit up longer.
-constexpr int kShutdownLingerMs = 2000;
-} // namespace
-
 Server::Server(const Config &config, QObject *parent)
     : QObject(parent), m_config(config), m_tcpServer(new QTcpServer(this)),
       m_webSocketServer(new QWebSocketServer(QStringLiteral("SockJSProxy/" SOCKJSPROXY_VERSION),
@@ -79,9 +73,6 @@ bool Server::start(QString *error)
                      .arg(m_tcpServer->errorString());
         return false;
     }
-    qCInfo(lcServer).noquote() << "HTTP on" << QStringLiteral("%1:%2").arg(m_config.httpAddress).arg(httpPort());
-    for (const Service *service : std::as_const(m_services))
-        qCInfo(lcServer).noquote() << "SockJS service at" << service->prefix();
     return true;
 }
 
@@ -189,7 +180,9 @@ void Server::shutdown()
     m_tcpServer->close();
     for (Service *service : std::as_const(m_services)) {
         service->closeAll(1001, QByteArrayLiteral("Server is shutting down"));
-        service->bridge()->setShutdownLinger(kShutdownLingerMs);
+        // Closing a backend socket may then spend this long delivering the
+        // last "disconnect"s; a dead backend never holds the exit up longer.
+        service->bridge()->setShutdownLinger(m_config.shutdownTimeoutMs);
     }
     const auto connections = findChildren<Connection *>(QString(), Qt::FindDirectChildrenOnly);
     for (Connection *connection : connections)

@@ -39,6 +39,7 @@ public:
 
     // Binds every service's ZeroMQ sockets, then the HTTP port. On failure
     // *error says what and where ("HTTP 0.0.0.0:8080: address in use").
+    // Logs nothing: what listens is said once everything is (ProxyInstance).
     bool start(QString *error);
     quint16 httpPort() const;
     const Config &config() const { return m_config; }
@@ -47,7 +48,9 @@ public:
     const Counters &counters() const { return m_counters; }
 
     // Stops accepting, closes every session with a close frame (backends get
-    // "disconnect") and then every connection.
+    // "disconnect") and then every connection. Closing the ZeroMQ sockets
+    // afterwards may take up to Config::shutdownTimeoutMs to deliver what
+    // they still hold.
     void shutdown();
 
     // The header, count and body limits of a request for path (not decoded):

@@ -359,8 +359,8 @@ Session *Service::findOrCreateHttpSession(const QByteArray &urlId, Connection *c
 void Service::sessionOpened(Session *session)
 {
     ++m_counters[Counter::SessionsOpened];
-    qCDebug(lcSession).noquote() << m_config.prefix << "session" << QString::fromLatin1(session->backendId())
-                                 << "opened over" << QString::fromLatin1(session->transportName());
+    qCInfo(lcSession).noquote() << m_config.prefix << "session" << QString::fromLatin1(session->backendId())
+                                << "opened over" << QString::fromLatin1(session->transportName());
     m_bridge->sendConnect(session->backendId());
 }
 
@@ -376,8 +376,8 @@ void Service::sessionMessages(Session *session, const QList<QByteArray> &message
 void Service::sessionClosed(Session *session)
 {
     ++m_counters[Counter::SessionsClosed];
-    qCDebug(lcSession).noquote() << m_config.prefix << "session" << QString::fromLatin1(session->backendId())
-                                 << "closed:" << session->closeCode() << QString::fromUtf8(session->closeReason());
+    qCInfo(lcSession).noquote() << m_config.prefix << "session" << QString::fromLatin1(session->backendId())
+                                << "closed:" << session->closeCode() << QString::fromUtf8(session->closeReason());
     m_bridge->sendDisconnect(session->backendId());
 }
 

@@ -67,10 +67,7 @@ bool ZmqBridge::start(QString *error)
 
     if (!m_push->bind(m_inEndpoint, error))
         return false;
-    if (!m_pull->bind(m_outEndpoint, error))
-        return false;
-    qCInfo(lcZmq).noquote() << "backends: PUSH (in) on" << boundInEndpoint() << "- PULL (out) on" << boundOutEndpoint();
-    return true;
+    return m_pull->bind(m_outEndpoint, error);
 }
 
 // Follows connections of backends to socket with zmq_socket_monitor: its

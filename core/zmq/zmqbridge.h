@@ -24,6 +24,7 @@ public:
     ZmqBridge(const QString &inEndpoint, const QString &outEndpoint, qsizetype queueLimit, QObject *parent = nullptr);
     ~ZmqBridge() override;
 
+    // Binds "in" and "out"; on failure *error names the endpoint. Logs nothing.
     bool start(QString *error);
     // Before exiting: lets closing the sockets spend up to milliseconds
     // delivering what is queued (the final "disconnect"s), never longer.

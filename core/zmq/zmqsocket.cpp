@@ -146,14 +146,20 @@ bool ZmqSocket::connectTo(const QString &endpoint, QString *error) { return atta
 bool ZmqSocket::attach(const QString &endpoint, QString *error, bool bind)
 {
     const char *verb = bind ? "bind" : "connect";
-    if (!m_socket) {
-        const QString what = endpoint + QStringLiteral(": socket not created");
-        qCWarning(lcZmq).noquote() << verb << "failed:" << what;
-        if (error)
+    // A caller that takes the error reports it: logged here as well, it
+    // would be said twice (sockjsproxy-cli prints it as its one error line).
+    const auto failed = [&](const QString &what) {
+        if (error) {
+            qCDebug(lcZmq).noquote() << typeName(m_type) << verb << "failed:" << what;
             *error = what;
+        } else {
+            qCWarning(lcZmq).noquote() << typeName(m_type) << verb << "failed:" << what;
+        }
         Q_EMIT this->error(what); // may delete this: touch nothing afterwards
         return false;
-    }
+    };
+    if (!m_socket)
+        return failed(endpoint + QStringLiteral(": socket not created"));
 
     QString attached = endpoint;
     try {
@@ -168,12 +174,7 @@ bool ZmqSocket::attach(const QString &endpoint, QString *error, bool bind)
             m_socket->connect(address.constData());
         }
     } catch (const zmq::error_t &e) {
-        const QString what = endpoint + QStringLiteral(": ") + zmqErrorText(e);
-        qCWarning(lcZmq).noquote() << typeName(m_type) << verb << "failed:" << what;
-        if (error)
-            *error = what;
-        Q_EMIT this->error(what); // may delete this: touch nothing afterwards
-        return false;
+        return failed(endpoint + QStringLiteral(": ") + zmqErrorText(e));
     }
 
     m_endpoints.append(attached);

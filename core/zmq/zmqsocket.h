@@ -36,7 +36,8 @@ using ZmqMessage = QList<QByteArray>; // one multipart message, a QByteArray per
 // Linger is 0: closing never waits for peers.
 //
 // Errors are logged under sockjsproxy.zmq and reported by error(); no
-// exception leaves this class. A slot connected to messageReceived may delete
+// exception leaves this class. A bind()/connectTo() failure returned in
+// *error is left to the caller to report (logged at debug level only). A slot connected to messageReceived may delete
 // this socket.
 class ZmqSocket : public QObject
 {

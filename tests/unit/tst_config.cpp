@@ -16,6 +16,7 @@ const QString kBaseDir = QStringLiteral("/srv/proxy");
 // breaks exactly one thing.
 const char kBase[] = R"({
   "http": {"address": "127.0.0.1", "port": 0},
+  "shutdown_timeout_ms": 500,
   "static": [{"url": "/s", "path": "s"}],
   "limits": {"max_request_line": 1024, "max_header_bytes": 4096, "max_header_count": 20,
              "max_body_bytes": 2048, "request_timeout_ms": 1000, "keepalive_timeout_ms": 2000},
@@ -101,6 +102,7 @@ private Q_SLOTS:
 void tst_Config::readmeExample()
 {
     const QByteArray json = R"({"http": {"address": "0.0.0.0", "port": 8080},
+ "shutdown_timeout_ms": 2000,
  "static": [{"url": "/samples", "path": "samples"}],
  "services": [
    {"prefix": "/echo",
@@ -116,6 +118,7 @@ void tst_Config::readmeExample()
 
     QCOMPARE(config->httpAddress, QStringLiteral("0.0.0.0"));
     QCOMPARE(config->httpPort, quint16(8080));
+    QCOMPARE(config->shutdownTimeoutMs, 2000);
     QCOMPARE(config->statics.size(), 1);
     QCOMPARE(config->statics.at(0).url, QStringLiteral("/samples"));
     QCOMPARE(config->statics.at(0).path, QStringLiteral("/etc/sockjsproxy/samples"));
@@ -137,6 +140,7 @@ void tst_Config::everyKey()
 {
     const QByteArray json = R"({
       "http": {"address": "127.0.0.1", "port": 9000},
+      "shutdown_timeout_ms": 750,
       "static": [{"url": "/one", "path": "/abs/one"}, {"url": "/two", "path": "rel/two"}],
       "limits": {"max_request_line": 1000, "max_header_bytes": 2000, "max_header_count": 30,
                  "max_body_bytes": 4000, "request_timeout_ms": 5000, "keepalive_timeout_ms": 6000},
@@ -153,6 +157,7 @@ void tst_Config::everyKey()
 
     QCOMPARE(config->httpAddress, QStringLiteral("127.0.0.1"));
     QCOMPARE(config->httpPort, quint16(9000));
+    QCOMPARE(config->shutdownTimeoutMs, 750);
     QCOMPARE(config->statics.size(), 2);
     QCOMPARE(config->statics.at(0).url, QStringLiteral("/one"));
     QCOMPARE(config->statics.at(0).path, QStringLiteral("/abs/one"));
@@ -201,6 +206,7 @@ void tst_Config::defaults()
 
     QCOMPARE(config->httpAddress, QStringLiteral("0.0.0.0"));
     QCOMPARE(config->httpPort, quint16(8080));
+    QCOMPARE(config->shutdownTimeoutMs, 2000);
     QVERIFY(config->statics.isEmpty());
     QCOMPARE(config->http.limits.maxRequestLine, 8 * 1024);
     QCOMPARE(config->http.limits.maxHeaderBytes, 32 * 1024);
@@ -281,6 +287,8 @@ void tst_Config::accepted_data()
     QTest::newRow("baseline") << QString() << QByteArray();
     QTest::newRow("port 0") << "http.port" << QByteArray("0");
     QTest::newRow("port 65535") << "http.port" << QByteArray("65535");
+    QTest::newRow("shutdown_timeout_ms 0") << "shutdown_timeout_ms" << QByteArray("0");
+    QTest::newRow("shutdown_timeout_ms 3600000") << "shutdown_timeout_ms" << QByteArray("3600000");
     QTest::newRow("heartbeat minimum") << "services[0].heartbeat_delay_ms" << QByteArray("100");
     QTest::newRow("disconnect maximum") << "services[0].disconnect_delay_ms" << QByteArray("86400000");
     QTest::newRow("integer written with exponent") << "services[0].response_limit" << QByteArray("1e3");
@@ -313,6 +321,8 @@ void tst_Config::accepted()
         QCOMPARE(config->services.at(0).responseLimit, qint64(value == "1e3" ? 1000 : 4096));
     if (key == QLatin1String("http.port"))
         QCOMPARE(config->httpPort, quint16(value.toUInt()));
+    if (key == QLatin1String("shutdown_timeout_ms"))
+        QCOMPARE(config->shutdownTimeoutMs, value.toInt());
 }
 
 void tst_Config::errors_data()
@@ -356,6 +366,9 @@ void tst_Config::errors_data()
     same("http.address", "1", string);
     same("http.port", "\"8080\"", integer);
     same("http.port", "null", integer);
+    same("shutdown_timeout_ms", "\"2000\"", integer);
+    same("shutdown_timeout_ms", "true", integer);
+    same("shutdown_timeout_ms", "null", integer);
     same("limits", "1", object);
     same("limits.max_request_line", "\"1k\"", integer);
     same("limits.max_header_bytes", "true", integer);
@@ -389,6 +402,7 @@ void tst_Config::errors_data()
 
     // Non-integer numbers.
     same("http.port", "80.5", integer);
+    same("shutdown_timeout_ms", "1.5", integer);
     same("services[0].heartbeat_delay_ms", "25000.5", integer);
     same("services[0].max_queued_bytes", "4096.25", integer);
     same("limits.max_header_count", "1.5", integer);
@@ -398,6 +412,9 @@ void tst_Config::errors_data()
     same("http.port", "-1", between);
     same("http.port", "65536", between);
     same("http.port", "1e300", between);
+    same("shutdown_timeout_ms", "-1", between);
+    same("shutdown_timeout_ms", "-2000", between);
+    same("shutdown_timeout_ms", "3600001", between);
     same("services[0].heartbeat_delay_ms", "99", between);
     same("services[0].heartbeat_delay_ms", "86400001", between);
     same("services[0].heartbeat_delay_ms", "-25000", between);
@@ -447,6 +464,8 @@ void tst_Config::errors_data()
     row("static[0].url", "\"files\"", "static", "must start with '/'");
 
     // Consistency.
+    row("http.address", "\"localhost\"", "http.address", "is not an IP address");
+    row("http.address", "\"\"", "http.address", "is not an IP address");
     row("services[1].prefix", "\"/a\"", "services[1].prefix", "used twice");
     row("services[0].prefix", "\"echo\"", "services[0].prefix", "must start with '/'");
     row("services[0].prefix", "\"/echo/\"", "services[0].prefix", "not end with '/'");

@@ -484,7 +484,9 @@ void tst_ZmqSocket::budgetYieldsToEventLoop()
 }
 
 // A taken port, an unknown transport, a malformed address: false, an error
-// text naming the endpoint, error() emitted once, no exception.
+// text naming the endpoint, error() emitted once, no exception. Without an
+// error pointer the failure is a warning; a caller that takes the error text
+// reports it, so no warning then (it would be said twice).
 void tst_ZmqSocket::bindFailure()
 {
     ZmqSocket first(ZmqSocket::Type::Push);
@@ -493,33 +495,33 @@ void tst_ZmqSocket::bindFailure()
 
     ZmqSocket second(ZmqSocket::Type::Push);
     QSignalSpy errors(&second, &ZmqSocket::error);
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("bind failed: ") + endpoint));
+    QVERIFY(!second.bind(endpoint));
+    QCOMPARE(errors.count(), 1);
+
+    // From here to the end of the function.
+    QTest::failOnWarning(QRegularExpression(QStringLiteral("failed")));
     QString error;
-    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("bind failed")));
     QVERIFY(!second.bind(endpoint, &error));
     QVERIFY2(error.startsWith(endpoint + QStringLiteral(": ")), qPrintable(error));
     QVERIFY(error.size() > endpoint.size() + 2);
 #ifdef Q_OS_LINUX
     QCOMPARE(error, endpoint + QStringLiteral(": Address already in use"));
 #endif
-    QCOMPARE(errors.count(), 1);
-    QCOMPARE(errors.at(0).at(0).toString(), error);
+    QCOMPARE(errors.count(), 2);
+    QCOMPARE(errors.at(1).at(0).toString(), error);
 
     const QString bogus = QStringLiteral("bogus://nowhere");
-    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("bind failed")));
     QVERIFY(!second.bind(bogus, &error));
     QVERIFY2(error.startsWith(bogus + QStringLiteral(": ")), qPrintable(error));
-    QCOMPARE(errors.count(), 2);
-
-    const QString malformed = QStringLiteral("tcp://");
-    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("connect failed")));
-    QVERIFY(!second.connectTo(malformed, &error));
-    QVERIFY2(error.startsWith(malformed + QStringLiteral(": ")), qPrintable(error));
     QCOMPARE(errors.count(), 3);
 
-    // Without an error pointer, and the socket is still usable afterwards.
-    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("bind failed")));
-    QVERIFY(!second.bind(endpoint));
+    const QString malformed = QStringLiteral("tcp://");
+    QVERIFY(!second.connectTo(malformed, &error));
+    QVERIFY2(error.startsWith(malformed + QStringLiteral(": ")), qPrintable(error));
     QCOMPARE(errors.count(), 4);
+
+    // The socket is still usable afterwards.
     QVERIFY(second.bind(kTcpAny));
     QVERIFY(second.lastEndpoint() != endpoint);
 }
