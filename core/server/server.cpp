@@ -1,7 +1,7 @@
 #include "server.h"
 
-#include "http/connection.h"
 #include "base/logging.h"
+#include "http/connection.h"
 #include "sockjs/service.h"
 #include "sockjsproxy_version.h"
 #include "staticfiles.h"
@@ -42,7 +42,7 @@ Server::Server(const Config &config, QObject *parent)
     m_statics.push_back(
         std::make_unique<StaticFiles>(QStringLiteral("/sockjs-client"), QStringLiteral(":/sockjsproxy")));
     for (const StaticMount &mount : m_config.statics)
-        m_statics.push_back(std::make_unique<StaticFiles>(mount.url, mount.path));
+        m_statics.push_back(std::make_unique<StaticFiles>(mount.url, mount.path, mount.followSymlinks));
 
     m_tcpServer->setMaxPendingConnections(1024);
     m_webSocketServer->setMaxPendingConnections(1024);
