@@ -279,6 +279,7 @@ std::optional<Config> Config::fromJson(const QByteArray &json, const QString &ba
                 ObjectReader reader(array.at(i).toObject(), path, error);
                 reader.string("url", &mount.url);
                 reader.string("path", &mount.path);
+                reader.boolean("follow_symlinks", &mount.followSymlinks);
                 if (!reader.finish())
                     return std::nullopt;
                 if (mount.url.isEmpty() || mount.path.isEmpty()) {

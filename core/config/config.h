@@ -49,6 +49,9 @@ struct StaticMount
 {
     QString url;  // "/samples"
     QString path; // directory on disk
+    // Serve files whose real path (symbolic links resolved) lies outside
+    // path. Off: such files are 404 like missing ones.
+    bool followSymlinks = false;
 };
 
 struct Config

@@ -36,7 +36,7 @@ Server::Server(const Config &config, QObject *parent)
     m_statics.push_back(
         std::make_unique<StaticFiles>(QStringLiteral("/sockjs-client"), QStringLiteral(":/sockjsproxy")));
     for (const StaticMount &mount : m_config.statics)
-        m_statics.push_back(std::make_unique<StaticFiles>(mount.url, mount.path));
+        m_statics.push_back(std::make_unique<StaticFiles>(mount.url, mount.path, mount.followSymlinks));
 
     m_tcpServer->setMaxPendingConnections(1024);
     m_webSocketServer->setMaxPendingConnections(1024);

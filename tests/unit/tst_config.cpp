@@ -17,7 +17,7 @@ const QString kBaseDir = QStringLiteral("/srv/proxy");
 const char kBase[] = R"({
   "http": {"address": "127.0.0.1", "port": 0},
   "shutdown_timeout_ms": 500,
-  "static": [{"url": "/s", "path": "s"}],
+  "static": [{"url": "/s", "path": "s", "follow_symlinks": false}],
   "limits": {"max_request_line": 1024, "max_header_bytes": 4096, "max_header_count": 20,
              "max_body_bytes": 2048, "request_timeout_ms": 1000, "keepalive_timeout_ms": 2000},
   "services": [
@@ -122,6 +122,7 @@ void tst_Config::readmeExample()
     QCOMPARE(config->statics.size(), 1);
     QCOMPARE(config->statics.at(0).url, QStringLiteral("/samples"));
     QCOMPARE(config->statics.at(0).path, QStringLiteral("/etc/sockjsproxy/samples"));
+    QCOMPARE(config->statics.at(0).followSymlinks, false);
     QCOMPARE(config->services.size(), 1);
     const ServiceConfig &service = config->services.at(0);
     QCOMPARE(service.prefix, QStringLiteral("/echo"));
@@ -141,7 +142,7 @@ void tst_Config::everyKey()
     const QByteArray json = R"({
       "http": {"address": "127.0.0.1", "port": 9000},
       "shutdown_timeout_ms": 750,
-      "static": [{"url": "/one", "path": "/abs/one"}, {"url": "/two", "path": "rel/two"}],
+      "static": [{"url": "/one", "path": "/abs/one", "follow_symlinks": true}, {"url": "/two", "path": "rel/two"}],
       "limits": {"max_request_line": 1000, "max_header_bytes": 2000, "max_header_count": 30,
                  "max_body_bytes": 4000, "request_timeout_ms": 5000, "keepalive_timeout_ms": 6000},
       "services": [
@@ -161,8 +162,10 @@ void tst_Config::everyKey()
     QCOMPARE(config->statics.size(), 2);
     QCOMPARE(config->statics.at(0).url, QStringLiteral("/one"));
     QCOMPARE(config->statics.at(0).path, QStringLiteral("/abs/one"));
+    QCOMPARE(config->statics.at(0).followSymlinks, true);
     QCOMPARE(config->statics.at(1).url, QStringLiteral("/two"));
     QCOMPARE(config->statics.at(1).path, QStringLiteral("/base/rel/two"));
+    QCOMPARE(config->statics.at(1).followSymlinks, false);
 
     QCOMPARE(config->http.limits.maxRequestLine, 1000);
     QCOMPARE(config->http.limits.maxHeaderBytes, 2000);
@@ -381,6 +384,8 @@ void tst_Config::errors_data()
     same("static[0]", "\"s\"", object);
     same("static[0].url", "1", string);
     same("static[0].path", "false", string);
+    same("static[0].follow_symlinks", "\"true\"", boolean);
+    same("static[0].follow_symlinks", "1", boolean);
     same("services", "{}", array);
     same("services[0]", "[]", object);
     same("services[0].prefix", "1", string);
