@@ -99,6 +99,8 @@ ZmqSocket::ZmqSocket(Type type, QObject *parent) : QObject(parent), m_type(type)
 {
     m_canReceive = type != Type::Push && type != Type::Pub;
     m_canSend = type != Type::Pull && type != Type::Sub;
+    m_lockstep = type == Type::Req || type == Type::Rep;
+    m_sendTurn = type == Type::Req;
 
     // Safety net only: ZMQ_FD should signal when a peer arrives or a full
     // pipe drains, but if a wake-up is ever missed while messages wait in the
@@ -345,6 +347,7 @@ bool ZmqSocket::sendFront()
     }
     m_outbox.pop_front();
     ++m_sent;
+    m_sendTurn = false;
     return true;
 }
 
@@ -446,13 +449,15 @@ void ZmqSocket::process()
             bool progress = false;
             bool drained = false; // a receive found nothing: commands are processed
             if (!m_held) {
-                while (!m_outbox.empty() && handled < budget && sendFront()) {
+                while (!m_outbox.empty() && handled < budget && maySend() && sendFront()) {
                     progress = true;
                     ++handled;
                 }
             }
             if (m_canReceive) {
-                while (handled < budget) {
+                // Req and Rep: one message, then the send that answers it
+                // (receiving again first would fail with EFSM).
+                while (handled < budget && mayReceive()) {
                     ZmqMessage message;
                     if (!receiveOne(message)) {
                         drained = true;
@@ -461,6 +466,7 @@ void ZmqSocket::process()
                     progress = true;
                     ++handled;
                     ++m_received;
+                    m_sendTurn = m_lockstep;
                     Q_EMIT messageReceived(message);
                     if (!self)
                         return; // a slot deleted us; the notifier went with us
@@ -472,7 +478,7 @@ void ZmqSocket::process()
             }
             if (progress)
                 continue;
-            const bool mayStillSend = !m_held && !m_outbox.empty();
+            const bool mayStillSend = !m_held && !m_outbox.empty() && maySend();
             if (drained && !mayStillSend)
                 break;
             const int events = m_socket->get(zmq::sockopt::events);
