@@ -13,12 +13,25 @@ namespace SockJsProxy {
 // Where the proxy serves its own copy of sockjs-client.
 inline QString builtinSockJsUrl() { return QStringLiteral("/sockjs-client/sockjs.min.js"); }
 
+// zmq.curve of a service: the proxy is the CURVE server of its backends
+// (encrypted and authenticated ZeroMQ). Only the text of the configuration:
+// the keys are read and checked when the service starts (zmq/curvekeys.h),
+// allowedKeysDir again on SIGHUP.
+struct ZmqCurveConfig
+{
+    QString secretKey;       // secret_key: the proxy's secret key, Z85; or
+    QString secretKeyFile;   // secret_key_file: a key file (absolute)
+    QStringList allowedKeys; // allowed_keys: backends' public keys, Z85
+    QString allowedKeysDir;  // allowed_keys_dir: a directory of *.key files (absolute)
+};
+
 struct ServiceConfig
 {
     QString prefix = QStringLiteral("/");
     QString zmqIn = QStringLiteral("tcp://*:9241");
     QString zmqOut = QStringLiteral("tcp://*:9242");
-    qsizetype zmqQueueLimit = 100000; // messages waiting for a backend; more are dropped
+    qsizetype zmqQueueLimit = 100000;       // messages waiting for a backend; more are dropped
+    std::optional<ZmqCurveConfig> zmqCurve; // unset: plain ZeroMQ
     bool websocket = true;
     bool cookieNeeded = false;
     int heartbeatDelayMs = 25000;

@@ -97,6 +97,9 @@ private Q_SLOTS:
     void firstErrorIsReported();
     void serviceLimits();
     void serviceLimitsDefaultToBuiltIns();
+    void zmqCurve();
+    void zmqCurveErrors_data();
+    void zmqCurveErrors();
 };
 
 void tst_Config::readmeExample()
@@ -233,6 +236,7 @@ void tst_Config::defaults()
     QCOMPARE(service.maxMessageBytes, qint64(1024 * 1024));
     QCOMPARE(service.maxQueuedMessages, 10000);
     QCOMPARE(service.maxQueuedBytes, qint64(16 * 1024 * 1024));
+    QVERIFY(!service.zmqCurve);
 
     // Empty sub-objects change nothing either.
     const auto empty =
@@ -679,6 +683,94 @@ void tst_Config::serviceLimitsDefaultToBuiltIns()
     const HttpParser::Limits later = config->services.at(0).httpLimits(changed);
     QCOMPARE(later.maxBodyBytes, 12);
     QCOMPARE(later.maxHeaderCount, 7);
+}
+
+namespace {
+// A service with zmq.curve set to curveText (JSON), on tcp:// endpoints.
+QByteArray withCurve(const QByteArray &curveText, const QByteArray &in = "tcp://*:9241")
+{
+    return R"({"services": [{"zmq": {"in": ")" + in + R"(", "out": "ipc:///run/proxy-out", "curve": )" + curveText
+           + "}}]}";
+}
+} // namespace
+
+void tst_Config::zmqCurve()
+{
+    QString error;
+    // Paths relative to the config file's directory; the keys are only text here.
+    auto config = Config::fromJson(withCurve(R"({"secret_key_file": "keys/proxy.key_secret",
+        "allowed_keys": ["a", "b"], "allowed_keys_dir": "backends"})"),
+                                   kBaseDir, &error);
+    QVERIFY2(config, qPrintable(error));
+    QVERIFY(config->services.at(0).zmqCurve);
+    ZmqCurveConfig curve = *config->services.at(0).zmqCurve;
+    QCOMPARE(curve.secretKey, QString());
+    QCOMPARE(curve.secretKeyFile, QStringLiteral("/srv/proxy/keys/proxy.key_secret"));
+    QCOMPARE(curve.allowedKeys, (QStringList{QStringLiteral("a"), QStringLiteral("b")}));
+    QCOMPARE(curve.allowedKeysDir, QStringLiteral("/srv/proxy/backends"));
+
+    config = Config::fromJson(
+        withCurve(R"({"secret_key": "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6", "allowed_keys_dir": "/etc/keys"})"),
+        kBaseDir, &error);
+    QVERIFY2(config, qPrintable(error));
+    curve = *config->services.at(0).zmqCurve;
+    QCOMPARE(curve.secretKey, QStringLiteral("JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6"));
+    QCOMPARE(curve.secretKeyFile, QString());
+    QVERIFY(curve.allowedKeys.isEmpty());
+    QCOMPARE(curve.allowedKeysDir, QStringLiteral("/etc/keys"));
+
+    // An empty list is a choice (keys come from the directory alone).
+    config = Config::fromJson(withCurve(R"({"secret_key": "k", "allowed_keys": []})"), kBaseDir, &error);
+    QVERIFY2(config, qPrintable(error));
+    QVERIFY(config->services.at(0).zmqCurve->allowedKeys.isEmpty());
+}
+
+void tst_Config::zmqCurveErrors_data()
+{
+    QTest::addColumn<QByteArray>("json");
+    QTest::addColumn<QString>("expected"); // the error starts with it
+
+    const QString curve = QStringLiteral("services[0].zmq.curve: ");
+    QTest::newRow("not an object") << withCurve("[]") << curve + QStringLiteral("expected an object");
+    QTest::newRow("empty") << withCurve("{}")
+                           << curve
+                                  + QStringLiteral("the proxy's secret key is required (secret_key or "
+                                                   "secret_key_file)");
+    QTest::newRow("no secret") << withCurve(R"({"allowed_keys": ["a"]})")
+                               << curve + QStringLiteral("the proxy's secret key is required");
+    QTest::newRow("both secrets") << withCurve(R"({"secret_key": "k", "secret_key_file": "f", "allowed_keys": []})")
+                                  << curve + QStringLiteral("secret_key and secret_key_file exclude each other");
+    QTest::newRow("nobody allowed") << withCurve(R"({"secret_key": "k"})")
+                                    << curve + QStringLiteral("allowed_keys, allowed_keys_dir or both are required");
+    QTest::newRow("secret_key number") << withCurve(R"({"secret_key": 5, "allowed_keys": []})")
+                                       << QStringLiteral("services[0].zmq.curve.secret_key: expected a string");
+    QTest::newRow("allowed_keys string") << withCurve(R"({"secret_key": "k", "allowed_keys": "a"})")
+                                         << QStringLiteral(
+                                                "services[0].zmq.curve.allowed_keys: expected an array of strings");
+    QTest::newRow("allowed_keys numbers")
+        << withCurve(R"({"secret_key": "k", "allowed_keys": [1]})")
+        << QStringLiteral("services[0].zmq.curve.allowed_keys: expected an array of strings");
+    QTest::newRow("allowed_keys_dir array")
+        << withCurve(R"({"secret_key": "k", "allowed_keys_dir": ["d"]})")
+        << QStringLiteral("services[0].zmq.curve.allowed_keys_dir: expected a string");
+    QTest::newRow("unknown key") << withCurve(R"({"secret_key": "k", "allowed_keys": [], "public_key": "p"})")
+                                 << QStringLiteral("services[0].zmq.curve.public_key: unknown key");
+    QTest::newRow("empty secret_key_file") << withCurve(R"({"secret_key_file": "", "allowed_keys": []})")
+                                           << QStringLiteral("services[0].zmq.curve.secret_key_file: empty path");
+    QTest::newRow("empty allowed_keys_dir") << withCurve(R"({"secret_key": "k", "allowed_keys_dir": ""})")
+                                            << QStringLiteral("services[0].zmq.curve.allowed_keys_dir: empty path");
+    QTest::newRow("inproc") << withCurve(R"({"secret_key": "k", "allowed_keys": []})", "inproc://in")
+                            << curve + QStringLiteral("inproc://in is not a tcp:// or ipc:// endpoint");
+}
+
+void tst_Config::zmqCurveErrors()
+{
+    QFETCH(QByteArray, json);
+    QFETCH(QString, expected);
+    QString error;
+    const auto config = Config::fromJson(json, kBaseDir, &error);
+    QVERIFY2(!config, json.constData());
+    QVERIFY2(error.startsWith(expected), qPrintable(error));
 }
 
 QTEST_GUILESS_MAIN(tst_Config)
