@@ -52,8 +52,36 @@ Server::~Server()
     m_services.clear();
 }
 
+bool Server::loadKeys(QString *error)
+{
+    for (Service *service : std::as_const(m_services)) {
+        QString keyError;
+        if (!service->loadKeys(&keyError)) {
+            *error = QStringLiteral("service %1: %2").arg(service->prefix(), keyError);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool Server::reloadKeys()
+{
+    bool ok = true;
+    for (Service *service : std::as_const(m_services)) {
+        QString keyError;
+        if (!service->reloadKeys(&keyError)) {
+            qCWarning(lcServer).noquote()
+                << "service" << service->prefix() << "- keys not reloaded, those in use stay:" << keyError;
+            ok = false;
+        }
+    }
+    return ok;
+}
+
 bool Server::start(QString *error)
 {
+    if (!loadKeys(error))
+        return false;
     for (Service *service : std::as_const(m_services)) {
         QString zmqError;
         if (!service->start(&zmqError)) {

@@ -37,6 +37,16 @@ public:
     explicit Server(const Config &config, QObject *parent = nullptr);
     ~Server() override;
 
+    // Reads every service's key material (zmq.curve). start() does it when
+    // not done yet; call it first to tell bad keys, a configuration error,
+    // from ports that cannot be bound. *error names the service, the key
+    // and the file.
+    bool loadKeys(QString *error);
+    // Re-reads what may change while running (on SIGHUP): each service's
+    // allowed backend keys. Logs what it did; a service whose keys cannot be
+    // read keeps those it has. False when one could not.
+    bool reloadKeys();
+
     // Binds every service's ZeroMQ sockets, then the HTTP port. On failure
     // *error says what and where ("HTTP 0.0.0.0:8080: address in use").
     // Logs nothing: what listens is said once everything is (ProxyInstance).

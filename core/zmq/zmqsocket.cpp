@@ -272,6 +272,25 @@ void ZmqSocket::setHeld(bool held)
         process();
 }
 
+bool ZmqSocket::setCurveServer(const QByteArray &secretKey, const QByteArray &zapDomain, QString *error)
+{
+    if (!m_socket) {
+        *error = QStringLiteral("socket not created");
+        return false;
+    }
+    // Raw options: the key is text here, and must never reach a log line.
+    void *socket = m_socket->handle();
+    const int on = 1;
+    if (zmq_setsockopt(socket, ZMQ_CURVE_SERVER, &on, sizeof on) != 0
+        || zmq_setsockopt(socket, ZMQ_CURVE_SECRETKEY, secretKey.constData(), size_t(secretKey.size())) != 0
+        || zmq_setsockopt(socket, ZMQ_ZAP_DOMAIN, zapDomain.constData(), size_t(zapDomain.size())) != 0) {
+        *error = QStringLiteral("cannot make the %1 socket a CURVE server: %2")
+                     .arg(QLatin1String(typeName(m_type)), QString::fromLocal8Bit(zmq_strerror(zmq_errno())));
+        return false;
+    }
+    return true;
+}
+
 void ZmqSocket::setLinger(int milliseconds) { setIntOption(ZMQ_LINGER, milliseconds, "linger"); }
 
 void ZmqSocket::setIntOption(int option, int value, const char *name)

@@ -82,6 +82,11 @@ public:
     void setHeld(bool held);
     bool isHeld() const { return m_held; }
 
+    // Makes this socket a CURVE server (before bind): secretKey is its secret
+    // key (Z85), and every client's public key is put to the ZAP handler
+    // under zapDomain (see ZapHandler). False and *error when refused.
+    bool setCurveServer(const QByteArray &secretKey, const QByteArray &zapDomain, QString *error);
+
     // How long closing may keep delivering queued messages (0 at creation).
     void setLinger(int milliseconds);
 
