@@ -9,6 +9,7 @@
 #include "proxy/proxyinstance.h"
 #include "signalwatcher.h"
 #include "sockjsproxy_version.h"
+#include "zmq/curvekeys.h"
 
 #include <QCoreApplication>
 #include <QLoggingCategory>
@@ -86,6 +87,10 @@ int runProgram(int argc, char *argv[], const ServiceHooks *service)
     // Not addVersionOption(): it would take -v, which is --verbose here as in the original.
     const QCommandLineOption versionOption(QStringLiteral("version"), QStringLiteral("Show the version and exit."));
     parser.addOption(versionOption);
+    const QCommandLineOption curveKeygenOption(
+        QStringLiteral("curve-keygen"),
+        QStringLiteral("Print a new CURVE key pair (a ZeroMQ certificate, see zmq.curve in the README) and exit."));
+    parser.addOption(curveKeygenOption);
     CommandLine::addOptions(parser);
     // Not process(): it exits 1 on a bad option, where the README says 2.
     QString error;
@@ -93,6 +98,14 @@ int runProgram(int argc, char *argv[], const ServiceHooks *service)
         return fail(error, 2);
     if (parser.isSet(versionOption)) {
         std::printf("sockjsproxy-cli %s (sockjs-client %s)\n", SOCKJSPROXY_VERSION, SOCKJSPROXY_SOCKJS_CLIENT_VERSION);
+        return 0;
+    }
+    if (parser.isSet(curveKeygenOption)) {
+        const CurveKeys::KeyPair pair = CurveKeys::generate();
+        if (pair.secretKey.isEmpty())
+            return fail(QStringLiteral("--curve-keygen: this libzmq has no CURVE support (built without libsodium)"),
+                        1);
+        std::fputs(CurveKeys::certificate(pair).constData(), stdout);
         return 0;
     }
 
@@ -104,8 +117,9 @@ int runProgram(int argc, char *argv[], const ServiceHooks *service)
 
     // The monitoring layer and control endpoint exist only with --control.
     ProxyInstance proxy;
+    // Bad key material is a configuration error (2), unlike a port in use (1).
     if (!proxy.start(*options, &error))
-        return fail(error, 1);
+        return fail(error, proxy.startFailure() == ProxyInstance::Failure::Configuration ? 2 : 1);
 
     // A second signal exits at once in the watcher itself; a second request
     // that gets here (the service's stop) ends the drain at once.
@@ -115,6 +129,10 @@ int runProgram(int argc, char *argv[], const ServiceHooks *service)
         proxy.shutdown();
     });
     QObject::connect(&proxy, &ProxyInstance::stopped, &app, &QCoreApplication::quit);
+    QObject::connect(&signals, &SignalWatcher::reloadRequested, &proxy, [&proxy] {
+        qCInfo(lcServer) << "SIGHUP - reloading keys";
+        proxy.reload();
+    });
     // The service's stop goes through the watcher too (requestStop()
     // below), so it must exist before the service accepts stop requests.
     if (service)

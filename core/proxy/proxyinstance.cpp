@@ -26,6 +26,10 @@ bool ProxyInstance::start(const CommandLine::Result &options, QString *error)
     // Declared in the members' order: on failure the locals go control
     // first, server last, and close what they had bound.
     auto server = std::make_unique<Server>(options.config);
+    m_startFailure = Failure::Configuration;
+    if (!server->loadKeys(error))
+        return false;
+    m_startFailure = Failure::Bind;
     if (!server->start(error))
         return false;
     std::unique_ptr<Monitor> monitor;
@@ -44,6 +48,7 @@ bool ProxyInstance::start(const CommandLine::Result &options, QString *error)
     m_monitor = std::move(monitor);
     m_control = std::move(control);
     m_state = State::Running;
+    m_startFailure = Failure::None;
     logStarted();
     return true;
 }
@@ -56,6 +61,11 @@ void ProxyInstance::logStarted() const
         qCInfo(lcServer).noquote() << "SockJS service at" << service->prefix() << "- backends: PUSH (in) on"
                                    << service->bridge()->boundInEndpoint() << "- PULL (out) on"
                                    << service->bridge()->boundOutEndpoint();
+        // What backends need as their server key; never the secret one.
+        if (service->bridge()->hasCurve())
+            qCInfo(lcZmq).noquote() << "service" << service->prefix() << "- CURVE server public key"
+                                    << QString::fromLatin1(service->curvePublicKey()) << "-"
+                                    << service->bridge()->allowedKeys().size() << "backend key(s) allowed";
     }
     qCInfo(lcServer).noquote() << "HTTP on"
                                << QStringLiteral("%1:%2").arg(m_server->config().httpAddress).arg(m_server->httpPort());
@@ -77,6 +87,12 @@ qsizetype ProxyInstance::queuedToBackends() const
             queued += service->bridge()->queuedToBackend();
     }
     return queued;
+}
+
+void ProxyInstance::reload()
+{
+    if (m_state == State::Running)
+        m_server->reloadKeys();
 }
 
 void ProxyInstance::shutdown()

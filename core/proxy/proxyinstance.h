@@ -38,12 +38,21 @@ public:
     explicit ProxyInstance(Monitoring monitoring = Monitoring::WithControl, QObject *parent = nullptr);
     ~ProxyInstance() override;
 
+    // Why the last start() failed: bad key material (zmq.curve) is a
+    // configuration error, which sockjsproxy-cli exits 2 for; anything else
+    // (a port in use, say) is Bind, exit 1.
+    enum class Failure { None, Configuration, Bind };
+
     // Once, from Idle. On failure *error is one line naming what failed
     // ("HTTP 0.0.0.0:8080: ...", "--control 9999: ..."), nothing stays bound
     // and the state stays Idle.
     bool start(const CommandLine::Result &options, QString *error);
+    Failure startFailure() const { return m_startFailure; }
     // Running: starts the drain; Draining: ends it at once; otherwise nothing.
     void shutdown();
+    // Running: re-reads what may change while running (SIGHUP): each
+    // service's allowed backend keys (Server::reloadKeys()). Otherwise nothing.
+    void reload();
 
     State state() const { return m_state; }
     Server *server() const { return m_server.get(); }    // null until started
@@ -65,6 +74,7 @@ private:
 
     Monitoring m_monitoring;
     State m_state = State::Idle;
+    Failure m_startFailure = Failure::None;
     // Destroyed control first, server last: each uses the one below it.
     std::unique_ptr<Server> m_server;
     std::unique_ptr<Monitor> m_monitor;

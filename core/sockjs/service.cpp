@@ -121,10 +121,8 @@ bool Service::loadKeys(QString *error)
     if (!allowed)
         return false;
     m_bridge->setCurve(*secretKey, *allowed);
+    m_curvePublicKey = *publicKey;
     m_keysLoaded = true;
-    // What backends need as their server key; never the secret one.
-    qCInfo(lcZmq).noquote() << "service" << prefix() << "- CURVE server public key" << QString::fromLatin1(*publicKey)
-                            << "-" << allowed->size() << "backend key(s) allowed";
     return true;
 }
 

@@ -52,6 +52,9 @@ public:
     // connections from now on. On an error the keys in use stay, and
     // *error says why.
     bool reloadKeys(QString *error);
+    // The proxy's CURVE public key (Z85) once loadKeys() read zmq.curve;
+    // empty without it.
+    QByteArray curvePublicKey() const { return m_curvePublicKey; }
 
     // Binds the ZeroMQ sockets.
     bool start(QString *error);
@@ -127,6 +130,7 @@ private:
     QHash<QString, int> m_sessionsPerAddress;
     Counters m_counters;
     bool m_keysLoaded = false;
+    QByteArray m_curvePublicKey;
 };
 
 } // namespace SockJsProxy
