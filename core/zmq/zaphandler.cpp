@@ -85,11 +85,15 @@ void ZapHandler::onRequest(const ZmqMessage &request)
                                    << QString::fromLatin1(parsed.address) << "refused";
         return reply("400", "Unknown domain");
     }
-    if (parsed.mechanism != "CURVE" || request.size() != FirstCredential + 1
-        || request.at(FirstCredential).size() != kCurveKeyBytes) {
+    if (parsed.mechanism != "CURVE") {
         qCWarning(lcZmq).noquote() << "ZAP request of mechanism" << QString::fromLatin1(parsed.mechanism) << "from"
                                    << QString::fromLatin1(parsed.address) << "refused (CURVE only)";
         return reply("400", "CURVE only");
+    }
+    if (request.size() != FirstCredential + 1 || request.at(FirstCredential).size() != kCurveKeyBytes) {
+        qCWarning(lcZmq).noquote() << "malformed CURVE ZAP request from" << QString::fromLatin1(parsed.address)
+                                   << "refused: no 32-byte key";
+        return reply("500", "Malformed request");
     }
     char z85[kCurveKeyBytes * 5 / 4 + 1] = {};
     zmq_z85_encode(z85, reinterpret_cast<const uint8_t *>(request.at(FirstCredential).constData()), kCurveKeyBytes);
