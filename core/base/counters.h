@@ -69,6 +69,7 @@ enum class Counter {
     HttpNotFound,
     ConnectionsAccepted,
     WebSocketUpgrades,
+    ForwardedMalformed,
 };
 
 enum class CounterScope { Service, Backend, Server };
@@ -190,6 +191,9 @@ inline constexpr CounterInfo kCounterTable[] = {
     {Counter::WebSocketUpgrades, CounterScope::Server, "sockjsproxy_websocket_upgrades_total", "",
      "websocket_upgrades", SOCKJSPROXY_COUNTER_TITLE("WebSocket upgrades"),
      "Upgrade requests handed to the WebSocket handshake."},
+    {Counter::ForwardedMalformed, CounterScope::Server, "sockjsproxy_forwarded_malformed_total", "",
+     "forwarded_malformed", SOCKJSPROXY_COUNTER_TITLE("Forwarded malformed"),
+     "Requests from trusted proxies with malformed forwarding headers, served as from the proxy."},
 };
 // clang-format on
 

@@ -56,6 +56,13 @@ const QCommandLineOption controlTokenOption(QStringLiteral("control-token"),
                                                            "$SOCKJSPROXY_CONTROL_TOKEN)."),
                                             QStringLiteral("TOKEN"));
 
+const QCommandLineOption
+    trustedProxyOption(QStringLiteral("trusted-proxy"),
+                       QStringLiteral("Believe this load balancer (an address or CIDR range; repeatable) about the "
+                                      "client's address: Forwarded, X-Forwarded-For, X-Real-IP. "
+                                      "Replaces http.trusted_proxies of --config."),
+                       QStringLiteral("CIDR"));
+
 bool parsePort(const QString &text, const QString &flag, quint16 *port, QString *error)
 {
     bool ok = false;
@@ -83,7 +90,7 @@ void addOptions(QCommandLineParser &parser)
 {
     parser.addOptions({addressOption, inPortOption, outPortOption, httpPortOption, httpAddressOption, staticPathOption,
                        staticUrlOption, samplesOption, verboseOption, configOption, prefixOption, controlOption,
-                       controlTokenOption});
+                       controlTokenOption, trustedProxyOption});
 }
 
 QString samplesDirectory()
@@ -155,6 +162,16 @@ std::optional<Result> toConfig(const QCommandLineParser &parser, QString *error)
     }
     if (!parser.isSet(configOption) || parser.isSet(httpAddressOption))
         result.config.httpAddress = parser.value(httpAddressOption);
+
+    if (parser.isSet(trustedProxyOption)) {
+        QString proxiesError;
+        const auto proxies = TrustedProxies::parse(parser.values(trustedProxyOption), &proxiesError);
+        if (!proxies) {
+            *error = QStringLiteral("--trusted-proxy ") + proxiesError;
+            return std::nullopt;
+        }
+        result.config.http.trustedProxies = *proxies;
+    }
 
     if (parser.isSet(staticPathOption) != parser.isSet(staticUrlOption)) {
         *error = QStringLiteral("--static-path and --static-url go together: give both or neither");

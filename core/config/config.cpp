@@ -246,6 +246,13 @@ std::optional<Config> Config::fromJson(const QByteArray &json, const QString &ba
         ObjectReader reader(http, QStringLiteral("http"), error);
         reader.string("address", &config.httpAddress);
         reader.integer("port", &config.httpPort, 0, 65535);
+        QStringList trusted;
+        reader.stringList("trusted_proxies", &trusted);
+        QString trustedError;
+        if (const auto proxies = TrustedProxies::parse(trusted, &trustedError))
+            config.http.trustedProxies = *proxies;
+        else
+            reader.fail("trusted_proxies", trustedError);
         if (!reader.finish())
             return std::nullopt;
     }

@@ -36,7 +36,8 @@ qsizetype maxHeadBytes(qsizetype maxRequestLine, qsizetype maxHeaderBytes)
 Connection::Connection(QTcpSocket *socket, const Options &options, QObject *parent)
     : QObject(parent), m_socket(socket), m_options(options), m_parser(options.limits),
       m_maxHeadBytes(maxHeadBytes(options.limits.maxRequestLine, options.limits.maxHeaderBytes)),
-      m_peerAddress(socket->peerAddress()), m_peerPort(socket->peerPort())
+      m_peerAddress(socket->peerAddress()), m_peerPort(socket->peerPort()),
+      m_connectionClient(ClientAddress::direct(m_peerAddress, m_peerPort)), m_client(m_connectionClient)
 {
     m_socket->setParent(this);
     m_socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
@@ -145,7 +146,18 @@ bool Connection::offerUpgrade()
     }
     if (!head.hasHeader("Upgrade"))
         return false;
-    return m_upgradeHandler(this, head);
+    QByteArray malformed;
+    resolveClient(head, &malformed);
+    if (!m_upgradeHandler(this, head))
+        return false; // the parser reads the same request and resolves it again
+    if (!malformed.isEmpty())
+        Q_EMIT forwardingMalformed(malformed);
+    return true;
+}
+
+void Connection::resolveClient(const HttpRequest &request, QByteArray *malformed)
+{
+    m_client = resolveClientAddress(m_connectionClient, request, m_options.trustedProxies, malformed);
 }
 
 void Connection::dispatchBuffered()
@@ -167,6 +179,15 @@ void Connection::dispatchBuffered()
         m_keepAlive = m_request.keepAlive();
         m_idleTimer.stop();
         m_timingRequest = false;
+        QByteArray malformed;
+        resolveClient(m_request, &malformed);
+        if (!malformed.isEmpty()) {
+            Q_EMIT forwardingMalformed(malformed);
+            if (!guard)
+                return;
+            if (!m_socket || m_closing)
+                break;
+        }
         Q_EMIT requestReceived(this);
         if (!guard)
             return;
@@ -285,6 +306,7 @@ void Connection::finishResponse(bool keepAlive)
     m_responding = false;
     m_streaming = false;
     m_chunked = false;
+    m_client = m_connectionClient; // the next request on a kept-alive connection may be another client's
     if (!keepAlive) {
         close();
         return;
@@ -303,8 +325,7 @@ void Connection::close()
 
 void Connection::failRequest(int status, const QByteArray &reason)
 {
-    qCInfo(lcHttp).noquote() << m_peerAddress.toString() + QLatin1Char(':') + QString::number(m_peerPort) << status
-                             << QString::fromLatin1(reason);
+    qCInfo(lcHttp).noquote() << m_connectionClient.toString() << status << QString::fromLatin1(reason);
     Q_EMIT requestRejected(status, reason);
     if (!m_socket)
         return;

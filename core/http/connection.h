@@ -1,7 +1,9 @@
 #pragma once
 
+#include "http/clientaddress.h"
 #include "http/httpparser.h"
 #include "http/httpresponse.h"
+#include "http/trustedproxies.h"
 
 #include <QBasicTimer>
 #include <QHostAddress>
@@ -24,6 +26,9 @@ namespace SockJsProxy {
 // The Connection owns its socket and deletes itself (deleteLater) once the
 // socket is gone; closed() fires once, before that. Objects that write to a
 // connection hold a QPointer to it.
+//
+// Behind a load balancer (Options::trustedProxies) client() is the real
+// client: see ClientAddress and resolveClientAddress().
 class Connection : public QObject
 {
     Q_OBJECT
@@ -34,6 +39,8 @@ public:
         HttpParser::Limits limits;
         int requestTimeoutMs = 30000;    // a started request must complete within this (slow clients)
         int keepAliveTimeoutMs = 120000; // idle keep-alive connections are closed after this
+        // Peers whose forwarding headers name the client.
+        TrustedProxies trustedProxies;
     };
 
     // Offered a request head that asks for an Upgrade before any of it is read
@@ -54,8 +61,15 @@ public:
     // The request being answered; valid from requestReceived() until its
     // response ends.
     const HttpRequest &request() const { return m_request; }
+    // The TCP peer (the load balancer, when there is one).
     QHostAddress peerAddress() const { return m_peerAddress; }
     quint16 peerPort() const { return m_peerPort; }
+    // The client: of the request being answered (from requestReceived()
+    // until its response ends) or of the upgrade head being offered (while
+    // the upgrade handler runs); otherwise the connection's own (the TCP
+    // peer). The one address that limits, check_address, logs and the
+    // monitor use.
+    const ClientAddress &client() const { return m_client; }
     bool isOpen() const { return m_socket != nullptr; }
     bool isResponding() const { return m_responding; }
     bool isStreaming() const { return m_streaming; }
@@ -83,6 +97,9 @@ Q_SIGNALS:
     // A request was refused before it reached a handler (malformed, over a
     // limit, too slow); the connection answered status and closes.
     void requestRejected(int status, const QByteArray &reason);
+    // A request from a trusted peer had malformed forwarding headers; it is
+    // served with the peer's address. reason names the header and the fault.
+    void forwardingMalformed(const QByteArray &reason);
 
 protected:
     void timerEvent(QTimerEvent *event) override;
@@ -92,6 +109,7 @@ private:
     void onDisconnected();
     void dispatchBuffered();
     bool offerUpgrade();
+    void resolveClient(const HttpRequest &request, QByteArray *malformed);
     void finishResponse(bool keepAlive);
     void failRequest(int status, const QByteArray &reason);
     void armIdleTimer();
@@ -108,6 +126,8 @@ private:
     qsizetype m_maxHeadBytes = 0; // request line and header section with their line ends
     QHostAddress m_peerAddress;
     quint16 m_peerPort = 0;
+    ClientAddress m_connectionClient; // the TCP peer
+    ClientAddress m_client;           // of the current request; see client()
     QBasicTimer m_idleTimer;
     bool m_responding = false;
     bool m_streaming = false;

@@ -49,6 +49,8 @@ private Q_SLOTS:
     void errors_data();
     void errors();
     void configFileErrors();
+    void loadBalancer_data();
+    void loadBalancer();
 
 private:
     QTemporaryDir m_dir;
@@ -354,6 +356,10 @@ void tst_CommandLine::errors_data()
     QTest::newRow("--config with lone --static-url")
         << QStringList{"--config", "CONFIG", "-u", "/x"} << "--static-path";
     QTest::newRow("missing config file") << QStringList{"--config", "MISSING"} << "--config MISSING";
+    QTest::newRow("--trusted-proxy bad range")
+        << QStringList{"--trusted-proxy", "10.0.0.0/33"} << "--trusted-proxy \"10.0.0.0/33\": not an IP address";
+    QTest::newRow("--trusted-proxy host name")
+        << QStringList{"--trusted-proxy", "::1", "--trusted-proxy", "lb.local"} << "--trusted-proxy \"lb.local\"";
 }
 
 void tst_CommandLine::errors()
@@ -407,6 +413,43 @@ void tst_CommandLine::configFileErrors()
     error.clear();
     QVERIFY(!run({"--config", m_dir.path()}, &error));
     QVERIFY2(error.contains(m_dir.path()), qPrintable(error));
+}
+
+void tst_CommandLine::loadBalancer_data()
+{
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<QStringList>("trusted");
+
+    QTest::newRow("none") << QStringList() << QStringList();
+    QTest::newRow("one") << QStringList{"--trusted-proxy", "10.0.0.0/8"} << QStringList{"10.0.0.0/8"};
+    QTest::newRow("repeated") << QStringList{"--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "fd00::/8"}
+                              << QStringList{"10.0.0.0/8", "fd00::/8"};
+    QTest::newRow("added to --config") << QStringList{"--config", "CONFIG", "--trusted-proxy", "192.0.2.1"}
+                                       << QStringList{"192.0.2.1"};
+    QTest::newRow("from the file") << QStringList{"--config", "LB"} << QStringList{"10.0.0.0/8", "::1"};
+    QTest::newRow("flag replaces the file's")
+        << QStringList{"--config", "LB", "--trusted-proxy", "192.0.2.1"} << QStringList{"192.0.2.1"};
+}
+
+void tst_CommandLine::loadBalancer()
+{
+    QFETCH(QStringList, args);
+    QFETCH(QStringList, trusted);
+
+    const QString lbPath = m_dir.filePath(QStringLiteral("lb.json"));
+    QFile file(lbPath);
+    QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
+    file.write(R"({"http": {"trusted_proxies": ["10.0.0.0/8", "::1"], "port": 9300},
+                   "services": [{"prefix": "/echo"}]})");
+    file.close();
+    for (QString &arg : args) {
+        arg.replace(QLatin1String("CONFIG"), m_configPath);
+        arg.replace(QLatin1String("LB"), lbPath);
+    }
+    QString error;
+    const auto result = run(args, &error);
+    QVERIFY2(result, qPrintable(error));
+    QCOMPARE(result->config.http.trustedProxies.entries(), trusted);
 }
 
 QTEST_GUILESS_MAIN(tst_CommandLine)
