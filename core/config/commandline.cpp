@@ -59,9 +59,12 @@ const QCommandLineOption controlTokenOption(QStringLiteral("control-token"),
 const QCommandLineOption
     trustedProxyOption(QStringLiteral("trusted-proxy"),
                        QStringLiteral("Believe this load balancer (an address or CIDR range; repeatable) about the "
-                                      "client's address: Forwarded, X-Forwarded-For, X-Real-IP. "
+                                      "client's address: Forwarded, X-Forwarded-For, X-Real-IP, PROXY header. "
                                       "Replaces http.trusted_proxies of --config."),
                        QStringLiteral("CIDR"));
+const QCommandLineOption proxyProtocolOption(QStringLiteral("proxy-protocol"),
+                                             QStringLiteral("Every HTTP connection begins with a PROXY protocol "
+                                                            "header (v1 or v2) from a --trusted-proxy."));
 
 bool parsePort(const QString &text, const QString &flag, quint16 *port, QString *error)
 {
@@ -90,7 +93,7 @@ void addOptions(QCommandLineParser &parser)
 {
     parser.addOptions({addressOption, inPortOption, outPortOption, httpPortOption, httpAddressOption, staticPathOption,
                        staticUrlOption, samplesOption, verboseOption, configOption, prefixOption, controlOption,
-                       controlTokenOption, trustedProxyOption});
+                       controlTokenOption, trustedProxyOption, proxyProtocolOption});
 }
 
 QString samplesDirectory()
@@ -171,6 +174,13 @@ std::optional<Result> toConfig(const QCommandLineParser &parser, QString *error)
             return std::nullopt;
         }
         result.config.http.trustedProxies = *proxies;
+    }
+    if (parser.isSet(proxyProtocolOption))
+        result.config.http.proxyProtocol = true;
+    if (result.config.http.proxyProtocol && result.config.http.trustedProxies.isEmpty()) {
+        *error = QStringLiteral("--proxy-protocol needs --trusted-proxy (or http.trusted_proxies in --config): a "
+                                "PROXY header is accepted only from a trusted proxy");
+        return std::nullopt;
     }
 
     if (parser.isSet(staticPathOption) != parser.isSet(staticUrlOption)) {

@@ -253,6 +253,7 @@ std::optional<Config> Config::fromJson(const QByteArray &json, const QString &ba
             config.http.trustedProxies = *proxies;
         else
             reader.fail("trusted_proxies", trustedError);
+        reader.boolean("proxy_protocol", &config.http.proxyProtocol);
         if (!reader.finish())
             return std::nullopt;
     }
@@ -325,6 +326,11 @@ std::optional<Config> Config::fromJson(const QByteArray &json, const QString &ba
 
 bool Config::validate(QString *error) const
 {
+    if (http.proxyProtocol && http.trustedProxies.isEmpty()) {
+        *error = QStringLiteral("http.proxy_protocol: needs http.trusted_proxies (a PROXY header is accepted only "
+                                "from a trusted proxy)");
+        return false;
+    }
     if (services.isEmpty()) {
         *error = QStringLiteral("services: at least one service is required");
         return false;

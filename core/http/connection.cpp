@@ -46,6 +46,12 @@ Connection::Connection(QTcpSocket *socket, const Options &options, QObject *pare
     // A body larger than this (a service may allow more) still arrives: the
     // parser takes the socket's bytes as they come when no response is due.
     m_socket->setReadBufferSize(m_maxHeadBytes + m_options.limits.maxBodyBytes + kReadSlack);
+    if (m_options.proxyProtocol) {
+        m_proxyDecoder = std::make_unique<ProxyProtocolDecoder>();
+        // The longest header must fit, since it is peeked whole.
+        if (m_socket->readBufferSize() < ProxyProtocolDecoder::kMaxBytes)
+            m_socket->setReadBufferSize(ProxyProtocolDecoder::kMaxBytes);
+    }
 
     connect(m_socket, &QTcpSocket::readyRead, this, &Connection::onReadyRead);
     connect(m_socket, &QTcpSocket::disconnected, this, &Connection::onDisconnected);
@@ -109,6 +115,8 @@ void Connection::onReadyRead()
 {
     if (!m_socket || m_closing)
         return;
+    if (m_proxyDecoder && !readProxyHeader())
+        return;
     const bool atBoundary = !m_responding && m_parser.bufferedBytes() == 0;
     if (atBoundary && m_upgradeHandler && offerUpgrade())
         return;
@@ -153,6 +161,56 @@ bool Connection::offerUpgrade()
     if (!malformed.isEmpty())
         Q_EMIT forwardingMalformed(malformed);
     return true;
+}
+
+// The header is peeked, and only its own bytes are then read, so that what
+// follows stays in the socket for the parser or an upgrade.
+bool Connection::readProxyHeader()
+{
+    // The decoder asks for what it may still need (the fixed part of v2
+    // first, then its length), so loop while the socket holds more.
+    ProxyProtocolDecoder::Status status = ProxyProtocolDecoder::Status::NeedMore;
+    while (status == ProxyProtocolDecoder::Status::NeedMore) {
+        const QByteArray peeked = m_socket->peek(m_proxyFed + m_proxyDecoder->bytesWanted());
+        if (peeked.size() <= m_proxyFed)
+            return false; // wait for more
+        m_proxyDecoder->feed(QByteArrayView(peeked).sliced(m_proxyFed));
+        m_proxyFed = peeked.size();
+        status = m_proxyDecoder->next();
+    }
+    if (status == ProxyProtocolDecoder::Status::Error) {
+        refuseProxyHeader(m_proxyDecoder->isMissing() ? ProxyRefusal::Missing : ProxyRefusal::Malformed,
+                          m_proxyDecoder->errorReason());
+        return false;
+    }
+    m_socket->skip(m_proxyDecoder->consumed());
+    const ProxyProtocolDecoder::Header &header = m_proxyDecoder->header();
+    // LOCAL (the balancer's own check), UNKNOWN and address families we do
+    // not carry: the TCP peer is the client.
+    if (header.hasAddresses && header.source != m_peerAddress) {
+        m_connectionClient.address = header.source;
+        m_connectionClient.port = header.sourcePort;
+        m_connectionClient.via = m_peerAddress;
+        m_connectionClient.viaPort = m_peerPort;
+    } else if (header.hasAddresses) {
+        m_connectionClient.port = header.sourcePort;
+    }
+    m_client = m_connectionClient;
+    m_proxyDecoder.reset();
+    m_timingRequest = false;
+    armIdleTimer();
+    const QPointer<Connection> guard(this);
+    Q_EMIT proxyHeaderAccepted();
+    return guard && m_socket && !m_closing;
+}
+
+void Connection::refuseProxyHeader(ProxyRefusal refusal, const QByteArray &reason)
+{
+    m_proxyDecoder.reset();
+    qCDebug(lcHttp).noquote() << m_connectionClient.toString()
+                              << "PROXY header refused:" << QString::fromLatin1(reason);
+    Q_EMIT proxyHeaderRefused(refusal, reason);
+    close();
 }
 
 void Connection::resolveClient(const HttpRequest &request, QByteArray *malformed)
@@ -345,6 +403,13 @@ void Connection::armIdleTimer()
         m_timingRequest = false;
         return;
     }
+    if (m_proxyDecoder) {
+        // The PROXY header is due within the request timeout of the connection.
+        if (!m_timingRequest)
+            m_idleTimer.start(m_options.requestTimeoutMs, this);
+        m_timingRequest = true;
+        return;
+    }
     const bool requestStarted = m_parser.isMidRequest() || (m_socket && m_socket->bytesAvailable() > 0);
     if (requestStarted) {
         // Measured from the first byte, not reset by each trickle of bytes.
@@ -370,7 +435,9 @@ void Connection::timerEvent(QTimerEvent *event)
     }
     if (m_responding)
         return;
-    if (m_timingRequest)
+    if (m_proxyDecoder)
+        refuseProxyHeader(ProxyRefusal::Incomplete, "no complete PROXY header in time");
+    else if (m_timingRequest)
         failRequest(408, "Request not completed in time");
     else
         close();
@@ -382,6 +449,12 @@ void Connection::onDisconnected()
         return;
     m_closedEmitted = true;
     m_idleTimer.stop();
+    // Gone mid-header; a peer that connects and leaves without a byte (a
+    // balancer's plain TCP check) is not counted.
+    if (m_proxyDecoder && m_proxyFed > 0) {
+        m_proxyDecoder.reset();
+        Q_EMIT proxyHeaderRefused(ProxyRefusal::Incomplete, "closed before the PROXY header was complete");
+    }
     Q_EMIT closed();
     if (m_socket) {
         m_socket->disconnect(this);

@@ -3,6 +3,7 @@
 #include "http/clientaddress.h"
 #include "http/httpparser.h"
 #include "http/httpresponse.h"
+#include "http/proxyprotocol.h"
 #include "http/trustedproxies.h"
 
 #include <QBasicTimer>
@@ -10,6 +11,7 @@
 #include <QObject>
 
 #include <functional>
+#include <memory>
 
 class QTcpSocket;
 
@@ -27,8 +29,12 @@ namespace SockJsProxy {
 // socket is gone; closed() fires once, before that. Objects that write to a
 // connection hold a QPointer to it.
 //
-// Behind a load balancer (Options::trustedProxies) client() is the real
-// client: see ClientAddress and resolveClientAddress().
+// Behind a load balancer (Options::trustedProxies, Options::proxyProtocol)
+// client() is the real client: see ClientAddress and resolveClientAddress().
+// With proxyProtocol every connection must begin with a PROXY header, which
+// is read (only it) from the socket before anything else, so that an
+// upgrade finds the socket at the start of its request head as usual. The
+// caller accepts such connections from trusted peers only.
 class Connection : public QObject
 {
     Q_OBJECT
@@ -39,9 +45,20 @@ public:
         HttpParser::Limits limits;
         int requestTimeoutMs = 30000;    // a started request must complete within this (slow clients)
         int keepAliveTimeoutMs = 120000; // idle keep-alive connections are closed after this
-        // Peers whose forwarding headers name the client.
+        // Peers whose forwarding headers (and PROXY header) name the client.
         TrustedProxies trustedProxies;
+        // Every connection begins with a PROXY protocol header (v1 or v2),
+        // due within requestTimeoutMs of the connection.
+        bool proxyProtocol = false;
     };
+
+    // Why a connection was closed before its PROXY header was accepted.
+    enum class ProxyRefusal {
+        Missing,    // the first bytes are no PROXY header at all
+        Malformed,  // began like one but is not valid
+        Incomplete, // not complete within requestTimeoutMs, or the peer closed mid-header
+    };
+    Q_ENUM(ProxyRefusal)
 
     // Offered a request head that asks for an Upgrade before any of it is read
     // from the socket. Returns true when it took the socket (detachSocket()).
@@ -66,9 +83,9 @@ public:
     quint16 peerPort() const { return m_peerPort; }
     // The client: of the request being answered (from requestReceived()
     // until its response ends) or of the upgrade head being offered (while
-    // the upgrade handler runs); otherwise the connection's own (the TCP
-    // peer). The one address that limits, check_address, logs and the
-    // monitor use.
+    // the upgrade handler runs); otherwise the connection's own (the PROXY
+    // header's source, else the TCP peer). The one address that limits,
+    // check_address, logs and the monitor use.
     const ClientAddress &client() const { return m_client; }
     bool isOpen() const { return m_socket != nullptr; }
     bool isResponding() const { return m_responding; }
@@ -100,6 +117,10 @@ Q_SIGNALS:
     // A request from a trusted peer had malformed forwarding headers; it is
     // served with the peer's address. reason names the header and the fault.
     void forwardingMalformed(const QByteArray &reason);
+    // The PROXY header was read; the requests follow.
+    void proxyHeaderAccepted();
+    // The connection closes without a valid PROXY header; nothing is answered.
+    void proxyHeaderRefused(SockJsProxy::Connection::ProxyRefusal refusal, const QByteArray &reason);
 
 protected:
     void timerEvent(QTimerEvent *event) override;
@@ -109,6 +130,9 @@ private:
     void onDisconnected();
     void dispatchBuffered();
     bool offerUpgrade();
+    // Reads the PROXY header; true once it is in and the requests may follow.
+    bool readProxyHeader();
+    void refuseProxyHeader(ProxyRefusal refusal, const QByteArray &reason);
     void resolveClient(const HttpRequest &request, QByteArray *malformed);
     void finishResponse(bool keepAlive);
     void failRequest(int status, const QByteArray &reason);
@@ -126,8 +150,10 @@ private:
     qsizetype m_maxHeadBytes = 0; // request line and header section with their line ends
     QHostAddress m_peerAddress;
     quint16 m_peerPort = 0;
-    ClientAddress m_connectionClient; // the TCP peer
-    ClientAddress m_client;           // of the current request; see client()
+    ClientAddress m_connectionClient;                     // the PROXY header's source, else the TCP peer
+    ClientAddress m_client;                               // of the current request; see client()
+    std::unique_ptr<ProxyProtocolDecoder> m_proxyDecoder; // while the PROXY header is due
+    qsizetype m_proxyFed = 0;                             // bytes peeked into m_proxyDecoder
     QBasicTimer m_idleTimer;
     bool m_responding = false;
     bool m_streaming = false;

@@ -28,6 +28,18 @@ QString endpointsKey(const QHostAddress &peer, quint16 peerPort, const QHostAddr
            + QLatin1Char('|') + QString::number(localPort);
 }
 
+Counter proxyRefusalCounter(Connection::ProxyRefusal refusal)
+{
+    switch (refusal) {
+    case Connection::ProxyRefusal::Missing:
+        return Counter::ProxyRefusedMissing;
+    case Connection::ProxyRefusal::Malformed:
+        return Counter::ProxyRefusedMalformed;
+    case Connection::ProxyRefusal::Incomplete:
+        break;
+    }
+    return Counter::ProxyRefusedIncomplete;
+}
 } // namespace
 
 Server::Server(const Config &config, QObject *parent)
@@ -99,12 +111,30 @@ void Server::onNewConnection()
 {
     while (QTcpSocket *socket = m_tcpServer->nextPendingConnection()) {
         ++m_counters[Counter::ConnectionsAccepted];
+        if (m_config.http.proxyProtocol && !m_config.http.trustedProxies.contains(socket->peerAddress())) {
+            // Not a word is read from a peer that may not speak for others.
+            ++m_counters[Counter::ProxyRefusedUntrustedPeer];
+            onProxyHeaderRefused(ClientAddress::direct(socket->peerAddress(), socket->peerPort()),
+                                 "peer is not in http.trusted_proxies");
+            socket->abort();
+            socket->deleteLater();
+            continue;
+        }
         auto *connection = new Connection(socket, m_config.http, this);
         connect(connection, &Connection::requestReceived, this, &Server::onRequest);
         connect(connection, &Connection::requestRejected, this, [this] { ++m_counters[Counter::HttpRejected]; });
         if (!m_config.http.trustedProxies.isEmpty()) {
             connect(connection, &Connection::forwardingMalformed, this,
                     [this, connection](const QByteArray &reason) { onForwardingMalformed(connection, reason); });
+        }
+        if (m_config.http.proxyProtocol) {
+            connect(connection, &Connection::proxyHeaderAccepted, this,
+                    [this] { ++m_counters[Counter::ProxyHeadersAccepted]; });
+            connect(connection, &Connection::proxyHeaderRefused, this,
+                    [this, connection](Connection::ProxyRefusal refusal, const QByteArray &reason) {
+                        ++m_counters[proxyRefusalCounter(refusal)];
+                        onProxyHeaderRefused(connection->client(), reason);
+                    });
         }
         connection->setUpgradeHandler(
             [this](Connection *c, const HttpRequest &head) { return onUpgradeRequest(c, head); });
@@ -236,6 +266,15 @@ void Server::onForwardingMalformed(Connection *connection, const QByteArray &rea
                                                   "malformed %2%3")
                                        .arg(connection->client().toString(), QString::fromLatin1(reason),
                                             suppressedNote(suppressed));
+}
+
+void Server::onProxyHeaderRefused(const ClientAddress &peer, const QByteArray &reason)
+{
+    quint64 suppressed = 0;
+    if (!m_proxyProtocolLog.allow(&suppressed))
+        return;
+    qCWarning(lcHttp).noquote() << QStringLiteral("connection from %1 closed: PROXY protocol: %2%3")
+                                       .arg(peer.toString(), QString::fromLatin1(reason), suppressedNote(suppressed));
 }
 
 void Server::shutdown()

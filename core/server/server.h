@@ -31,8 +31,10 @@ struct HttpRequest;
 // routing chooses the HTTP limits of each request once its request line is
 // in: a service's own (services[].limits), else the top-level ones.
 //
-// Behind load balancers (http.trusted_proxies) every request and WebSocket
-// is attributed to its real client (Connection::client(), clientOf()).
+// Behind load balancers (http.trusted_proxies, http.proxy_protocol) every
+// request and WebSocket is attributed to its real client (Connection::client(),
+// clientOf()); with the PROXY protocol, connections from untrusted peers are
+// closed unread.
 //
 // Owns the services (and so their sessions and ZeroMQ sockets) and every
 // connection. One thread: everything runs on the Qt event loop.
@@ -62,8 +64,8 @@ public:
     HttpParser::Limits limitsFor(QByteArrayView path) const;
 
     // The client of a WebSocket this server handed to QWebSocketServer: as
-    // its Connection resolved it from the upgrade request's forwarding
-    // headers; the TCP peer when not known.
+    // its Connection resolved it from the PROXY header and the upgrade
+    // request's forwarding headers; the TCP peer when not known.
     ClientAddress clientOf(const QWebSocket *socket) const;
 
 private:
@@ -80,6 +82,8 @@ private:
     void onNewWebSocket();
     // Counts and logs (rate-limited) a request served as from its proxy.
     void onForwardingMalformed(Connection *connection, const QByteArray &reason);
+    // Logs (rate-limited) why a connection was closed for the PROXY protocol.
+    void onProxyHeaderRefused(const ClientAddress &peer, const QByteArray &reason);
     // The one prefix match of the routing (longest prefix first); null when
     // no service's prefix covers path.
     const Route *routeFor(QByteArrayView path) const;
@@ -103,6 +107,7 @@ private:
     };
     QHash<QString, PendingClient> m_pendingWebSocketClients;
     LogThrottle m_forwardingLog;
+    LogThrottle m_proxyProtocolLog;
 };
 
 } // namespace SockJsProxy

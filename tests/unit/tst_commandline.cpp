@@ -360,6 +360,10 @@ void tst_CommandLine::errors_data()
         << QStringList{"--trusted-proxy", "10.0.0.0/33"} << "--trusted-proxy \"10.0.0.0/33\": not an IP address";
     QTest::newRow("--trusted-proxy host name")
         << QStringList{"--trusted-proxy", "::1", "--trusted-proxy", "lb.local"} << "--trusted-proxy \"lb.local\"";
+    QTest::newRow("--proxy-protocol alone")
+        << QStringList{"--proxy-protocol"} << "--proxy-protocol needs --trusted-proxy";
+    QTest::newRow("--config with --proxy-protocol")
+        << QStringList{"--config", "CONFIG", "--proxy-protocol"} << "--proxy-protocol needs --trusted-proxy";
 }
 
 void tst_CommandLine::errors()
@@ -419,27 +423,31 @@ void tst_CommandLine::loadBalancer_data()
 {
     QTest::addColumn<QStringList>("args");
     QTest::addColumn<QStringList>("trusted");
+    QTest::addColumn<bool>("proxyProtocol");
 
-    QTest::newRow("none") << QStringList() << QStringList();
-    QTest::newRow("one") << QStringList{"--trusted-proxy", "10.0.0.0/8"} << QStringList{"10.0.0.0/8"};
+    QTest::newRow("none") << QStringList() << QStringList() << false;
+    QTest::newRow("one") << QStringList{"--trusted-proxy", "10.0.0.0/8"} << QStringList{"10.0.0.0/8"} << false;
     QTest::newRow("repeated") << QStringList{"--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "fd00::/8"}
-                              << QStringList{"10.0.0.0/8", "fd00::/8"};
+                              << QStringList{"10.0.0.0/8", "fd00::/8"} << false;
+    QTest::newRow("proxy protocol") << QStringList{"--trusted-proxy", "10.0.0.1", "--proxy-protocol"}
+                                    << QStringList{"10.0.0.1"} << true;
     QTest::newRow("added to --config") << QStringList{"--config", "CONFIG", "--trusted-proxy", "192.0.2.1"}
-                                       << QStringList{"192.0.2.1"};
-    QTest::newRow("from the file") << QStringList{"--config", "LB"} << QStringList{"10.0.0.0/8", "::1"};
+                                       << QStringList{"192.0.2.1"} << false;
+    QTest::newRow("from the file") << QStringList{"--config", "LB"} << QStringList{"10.0.0.0/8", "::1"} << true;
     QTest::newRow("flag replaces the file's")
-        << QStringList{"--config", "LB", "--trusted-proxy", "192.0.2.1"} << QStringList{"192.0.2.1"};
+        << QStringList{"--config", "LB", "--trusted-proxy", "192.0.2.1"} << QStringList{"192.0.2.1"} << true;
 }
 
 void tst_CommandLine::loadBalancer()
 {
     QFETCH(QStringList, args);
     QFETCH(QStringList, trusted);
+    QFETCH(bool, proxyProtocol);
 
     const QString lbPath = m_dir.filePath(QStringLiteral("lb.json"));
     QFile file(lbPath);
     QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
-    file.write(R"({"http": {"trusted_proxies": ["10.0.0.0/8", "::1"], "port": 9300},
+    file.write(R"({"http": {"trusted_proxies": ["10.0.0.0/8", "::1"], "proxy_protocol": true},
                    "services": [{"prefix": "/echo"}]})");
     file.close();
     for (QString &arg : args) {
@@ -450,6 +458,7 @@ void tst_CommandLine::loadBalancer()
     const auto result = run(args, &error);
     QVERIFY2(result, qPrintable(error));
     QCOMPARE(result->config.http.trustedProxies.entries(), trusted);
+    QCOMPARE(result->config.http.proxyProtocol, proxyProtocol);
 }
 
 QTEST_GUILESS_MAIN(tst_CommandLine)

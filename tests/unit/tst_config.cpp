@@ -136,7 +136,8 @@ void tst_Config::readmeExample()
 void tst_Config::everyKey()
 {
     const QByteArray json = R"({
-      "http": {"address": "127.0.0.1", "port": 9000, "trusted_proxies": ["10.0.0.0/8", "::1"]},
+      "http": {"address": "127.0.0.1", "port": 9000, "trusted_proxies": ["10.0.0.0/8", "::1"],
+               "proxy_protocol": true},
       "static": [{"url": "/one", "path": "/abs/one"}, {"url": "/two", "path": "rel/two"}],
       "limits": {"max_request_line": 1000, "max_header_bytes": 2000, "max_header_count": 30,
                  "max_body_bytes": 4000, "request_timeout_ms": 5000, "keepalive_timeout_ms": 6000},
@@ -155,6 +156,7 @@ void tst_Config::everyKey()
     QCOMPARE(config->httpPort, quint16(9000));
     QCOMPARE(config->http.trustedProxies.entries(), QStringList({"10.0.0.0/8", "::1"}));
     QVERIFY(config->http.trustedProxies.contains(QHostAddress(QStringLiteral("10.1.2.3"))));
+    QCOMPARE(config->http.proxyProtocol, true);
     QCOMPARE(config->statics.size(), 2);
     QCOMPARE(config->statics.at(0).url, QStringLiteral("/one"));
     QCOMPARE(config->statics.at(0).path, QStringLiteral("/abs/one"));
@@ -211,6 +213,7 @@ void tst_Config::defaults()
     QCOMPARE(config->http.requestTimeoutMs, 30000);
     QCOMPARE(config->http.keepAliveTimeoutMs, 120000);
     QVERIFY(config->http.trustedProxies.isEmpty());
+    QCOMPARE(config->http.proxyProtocol, false);
 
     QCOMPARE(config->services.size(), 1);
     const ServiceConfig &service = config->services.at(0);
@@ -303,6 +306,7 @@ void tst_Config::accepted_data()
     QTest::newRow("service max_header_bytes 256") << "services[0].limits.max_header_bytes" << QByteArray("256");
     QTest::newRow("trusted_proxies empty") << "http.trusted_proxies" << QByteArray("[]");
     QTest::newRow("trusted_proxies everything") << "http.trusted_proxies" << QByteArray(R"(["0.0.0.0/0", "::/0"])");
+    QTest::newRow("proxy_protocol false") << "http.proxy_protocol" << QByteArray("false");
 }
 
 void tst_Config::accepted()
@@ -467,6 +471,8 @@ void tst_Config::errors_data()
     same("http.trusted_proxies", "[1]", array);
     same("http.trusted_proxies", R"(["10.0.0.0/33"])", "\"10.0.0.0/33\": not an IP address or CIDR range");
     same("http.trusted_proxies", R"(["::1", "proxy.local"])", "\"proxy.local\": not an IP address or CIDR range");
+    same("http.proxy_protocol", "1", boolean);
+    same("http.proxy_protocol", "true", "needs http.trusted_proxies");
     row("services", "[]", "services", "at least one");
     row("services", QByteArray(), "services", "at least one");
 }
