@@ -47,7 +47,7 @@ Connection::Connection(QTcpSocket *socket, const Options &options, QObject *pare
     // parser takes the socket's bytes as they come when no response is due.
     m_socket->setReadBufferSize(m_maxHeadBytes + m_options.limits.maxBodyBytes + kReadSlack);
     if (m_options.proxyProtocol) {
-        m_proxyDecoder = std::make_unique<ProxyProtocolDecoder>();
+        m_proxyReader = std::make_unique<ProxyHeaderReader>();
         // The longest header must fit, since it is peeked whole.
         if (m_socket->readBufferSize() < ProxyProtocolDecoder::kMaxBytes)
             m_socket->setReadBufferSize(ProxyProtocolDecoder::kMaxBytes);
@@ -115,7 +115,7 @@ void Connection::onReadyRead()
 {
     if (!m_socket || m_closing)
         return;
-    if (m_proxyDecoder && !readProxyHeader())
+    if (m_proxyReader && !readProxyHeader())
         return;
     const bool atBoundary = !m_responding && m_parser.bufferedBytes() == 0;
     if (atBoundary && m_upgradeHandler && offerUpgrade())
@@ -163,28 +163,19 @@ bool Connection::offerUpgrade()
     return true;
 }
 
-// The header is peeked, and only its own bytes are then read, so that what
-// follows stays in the socket for the parser or an upgrade.
+// Only the header's own bytes are taken from the socket (ProxyHeaderReader),
+// so that what follows stays in it for the parser or an upgrade.
 bool Connection::readProxyHeader()
 {
-    // The decoder asks for what it may still need (the fixed part of v2
-    // first, then its length), so loop while the socket holds more.
-    ProxyProtocolDecoder::Status status = ProxyProtocolDecoder::Status::NeedMore;
-    while (status == ProxyProtocolDecoder::Status::NeedMore) {
-        const QByteArray peeked = m_socket->peek(m_proxyFed + m_proxyDecoder->bytesWanted());
-        if (peeked.size() <= m_proxyFed)
-            return false; // wait for more
-        m_proxyDecoder->feed(QByteArrayView(peeked).sliced(m_proxyFed));
-        m_proxyFed = peeked.size();
-        status = m_proxyDecoder->next();
-    }
-    if (status == ProxyProtocolDecoder::Status::Error) {
-        refuseProxyHeader(m_proxyDecoder->isMissing() ? ProxyRefusal::Missing : ProxyRefusal::Malformed,
-                          m_proxyDecoder->errorReason());
+    const ProxyHeaderReader::Status status = m_proxyReader->read(m_socket);
+    if (status == ProxyHeaderReader::Status::NeedMore)
+        return false; // wait for more
+    if (status == ProxyHeaderReader::Status::Error) {
+        refuseProxyHeader(m_proxyReader->isMissing() ? ProxyRefusal::Missing : ProxyRefusal::Malformed,
+                          m_proxyReader->errorReason());
         return false;
     }
-    m_socket->skip(m_proxyDecoder->consumed());
-    const ProxyProtocolDecoder::Header &header = m_proxyDecoder->header();
+    const ProxyProtocolDecoder::Header &header = m_proxyReader->header();
     // LOCAL (the balancer's own check), UNKNOWN and address families we do
     // not carry: the TCP peer is the client.
     if (header.hasAddresses && header.source != m_peerAddress) {
@@ -196,7 +187,7 @@ bool Connection::readProxyHeader()
         m_connectionClient.port = header.sourcePort;
     }
     m_client = m_connectionClient;
-    m_proxyDecoder.reset();
+    m_proxyReader.reset();
     m_timingRequest = false;
     armIdleTimer();
     const QPointer<Connection> guard(this);
@@ -206,7 +197,7 @@ bool Connection::readProxyHeader()
 
 void Connection::refuseProxyHeader(ProxyRefusal refusal, const QByteArray &reason)
 {
-    m_proxyDecoder.reset();
+    m_proxyReader.reset();
     qCDebug(lcHttp).noquote() << m_connectionClient.toString()
                               << "PROXY header refused:" << QString::fromLatin1(reason);
     Q_EMIT proxyHeaderRefused(refusal, reason);
@@ -403,7 +394,7 @@ void Connection::armIdleTimer()
         m_timingRequest = false;
         return;
     }
-    if (m_proxyDecoder) {
+    if (m_proxyReader) {
         // The PROXY header is due within the request timeout of the connection.
         if (!m_timingRequest)
             m_idleTimer.start(m_options.requestTimeoutMs, this);
@@ -435,7 +426,7 @@ void Connection::timerEvent(QTimerEvent *event)
     }
     if (m_responding)
         return;
-    if (m_proxyDecoder)
+    if (m_proxyReader)
         refuseProxyHeader(ProxyRefusal::Incomplete, "no complete PROXY header in time");
     else if (m_timingRequest)
         failRequest(408, "Request not completed in time");
@@ -451,8 +442,8 @@ void Connection::onDisconnected()
     m_idleTimer.stop();
     // Gone mid-header; a peer that connects and leaves without a byte (a
     // balancer's plain TCP check) is not counted.
-    if (m_proxyDecoder && m_proxyFed > 0) {
-        m_proxyDecoder.reset();
+    if (m_proxyReader && m_proxyReader->hasStarted()) {
+        m_proxyReader.reset();
         Q_EMIT proxyHeaderRefused(ProxyRefusal::Incomplete, "closed before the PROXY header was complete");
     }
     Q_EMIT closed();

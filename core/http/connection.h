@@ -3,7 +3,7 @@
 #include "http/clientaddress.h"
 #include "http/httpparser.h"
 #include "http/httpresponse.h"
-#include "http/proxyprotocol.h"
+#include "http/proxyheaderreader.h"
 #include "http/trustedproxies.h"
 
 #include <QBasicTimer>
@@ -150,10 +150,9 @@ private:
     qsizetype m_maxHeadBytes = 0; // request line and header section with their line ends
     QHostAddress m_peerAddress;
     quint16 m_peerPort = 0;
-    ClientAddress m_connectionClient;                     // the PROXY header's source, else the TCP peer
-    ClientAddress m_client;                               // of the current request; see client()
-    std::unique_ptr<ProxyProtocolDecoder> m_proxyDecoder; // while the PROXY header is due
-    qsizetype m_proxyFed = 0;                             // bytes peeked into m_proxyDecoder
+    ClientAddress m_connectionClient;                 // the PROXY header's source, else the TCP peer
+    ClientAddress m_client;                           // of the current request; see client()
+    std::unique_ptr<ProxyHeaderReader> m_proxyReader; // while the PROXY header is due
     QBasicTimer m_idleTimer;
     bool m_responding = false;
     bool m_streaming = false;
