@@ -71,6 +71,12 @@ enum class Counter {
     HttpNotFound,
     ConnectionsAccepted,
     WebSocketUpgrades,
+    ForwardedMalformed,
+    ProxyHeadersAccepted,
+    ProxyRefusedUntrustedPeer,
+    ProxyRefusedMissing,
+    ProxyRefusedMalformed,
+    ProxyRefusedIncomplete,
 };
 
 enum class CounterScope { Service, Backend, Server };
@@ -198,6 +204,24 @@ inline constexpr CounterInfo kCounterTable[] = {
     {Counter::WebSocketUpgrades, CounterScope::Server, "sockjsproxy_websocket_upgrades_total", "",
      "websocket_upgrades", SOCKJSPROXY_COUNTER_TITLE("WebSocket upgrades"),
      "Upgrade requests handed to the WebSocket handshake."},
+    {Counter::ForwardedMalformed, CounterScope::Server, "sockjsproxy_forwarded_malformed_total", "",
+     "forwarded_malformed", SOCKJSPROXY_COUNTER_TITLE("Forwarded malformed"),
+     "Requests from trusted proxies with malformed forwarding headers, served as from the proxy."},
+    {Counter::ProxyHeadersAccepted, CounterScope::Server, "sockjsproxy_proxy_headers_accepted_total", "",
+     "proxy_headers_accepted", SOCKJSPROXY_COUNTER_TITLE("PROXY headers"),
+     "Connections that began with a valid PROXY protocol header."},
+    CounterInfo{Counter::ProxyRefusedUntrustedPeer, CounterScope::Server, "sockjsproxy_proxy_headers_refused_total",
+     "", "proxy_headers_refused_untrusted_peer", SOCKJSPROXY_COUNTER_TITLE("PROXY refused, untrusted"),
+     "Connections closed without a valid PROXY protocol header, by reason."}.withLabel("reason=\"untrusted_peer\""),
+    CounterInfo{Counter::ProxyRefusedMissing, CounterScope::Server, "sockjsproxy_proxy_headers_refused_total", "",
+     "proxy_headers_refused_missing", SOCKJSPROXY_COUNTER_TITLE("PROXY refused, missing"),
+     "Connections closed without a valid PROXY protocol header, by reason."}.withLabel("reason=\"missing\""),
+    CounterInfo{Counter::ProxyRefusedMalformed, CounterScope::Server, "sockjsproxy_proxy_headers_refused_total", "",
+     "proxy_headers_refused_malformed", SOCKJSPROXY_COUNTER_TITLE("PROXY refused, malformed"),
+     "Connections closed without a valid PROXY protocol header, by reason."}.withLabel("reason=\"malformed\""),
+    CounterInfo{Counter::ProxyRefusedIncomplete, CounterScope::Server, "sockjsproxy_proxy_headers_refused_total", "",
+     "proxy_headers_refused_incomplete", SOCKJSPROXY_COUNTER_TITLE("PROXY refused, incomplete"),
+     "Connections closed without a valid PROXY protocol header, by reason."}.withLabel("reason=\"incomplete\""),
 };
 // clang-format on
 
