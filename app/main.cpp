@@ -7,6 +7,7 @@
 #include "eventloop/epolldispatcher.h"
 #endif
 #include "base/logging.h"
+#include "base/openfiles.h"
 #include "metrics/monitor.h"
 #include "server/server.h"
 #include "signalwatcher.h"
@@ -133,6 +134,9 @@ int runProgram(int argc, char *argv[], const ServiceHooks *service)
     if (options->verbose)
         QLoggingCategory::setFilterRules(QStringLiteral("sockjsproxy.*.debug=true"));
 
+    // Before anything opens a descriptor it keeps: the server derives
+    // max_connections from the limit set here.
+    applyOpenFilesLimit(options->config.resources.maxOpenFiles);
     Server server(options->config);
     if (!server.start(&error))
         return fail(error, 1);

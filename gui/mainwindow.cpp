@@ -2,6 +2,7 @@
 
 #include "attachdialog.h"
 #include "backendpanel.h"
+#include "base/openfiles.h"
 #include "control/controlserver.h"
 #include "control/remotemonitor.h"
 #include "inspectorwidget.h"
@@ -338,6 +339,7 @@ bool MainWindow::startLocalProxy(const CommandLine::Result &options, QString *er
     // Capture from now on: the startup lines (listening on ..., bound ...)
     // are delivered queued, once the Monitor below listens.
     LogCapture::instance();
+    applyOpenFilesLimit(options.config.resources.maxOpenFiles);
     auto server = std::make_unique<Server>(options.config);
     if (!server->start(error)) {
         m_detail = *error;

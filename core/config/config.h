@@ -45,6 +45,20 @@ struct ServiceConfig
     HttpParser::Limits httpLimits(const HttpParser::Limits &defaults) const;
 };
 
+// Limits of the process as a whole (the top-level "limits" object), so
+// that running out of descriptors never takes it down.
+struct ResourceLimits
+{
+    // The soft RLIMIT_NOFILE set at start (applyOpenFilesLimit()); 0: the
+    // hard limit.
+    qint64 maxOpenFiles = 0;
+    // Client connections open at once on the HTTP port; 0: the open files
+    // limit less a reserve (ConnectionLimits::defaultMaxConnections()).
+    int maxConnections = 0;
+    // ... of them from one client address; 0: no limit.
+    int maxConnectionsPerAddress = 256;
+};
+
 struct StaticMount
 {
     QString url;  // "/samples"
@@ -62,6 +76,7 @@ struct Config
     // per port: they apply before a request is routed, or to a connection
     // that may carry requests for several services.
     Connection::Options http;
+    ResourceLimits resources;
 
     // Parses the --config JSON. Unknown keys and wrong types are errors that
     // name the key ("services[0].heartbeat_delay_ms: expected an integer").

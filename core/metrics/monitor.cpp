@@ -66,6 +66,8 @@ Monitor::~Monitor()
     }
 }
 
+Server *Monitor::server() const { return m_server.data(); }
+
 void Monitor::start(int sessionIntervalMs, int statsIntervalMs)
 {
     m_sessionTimer.start(sessionIntervalMs, this);
@@ -308,6 +310,11 @@ QByteArray Monitor::prometheusText() const
     for (qsizetype i = 0; i < services.size(); ++i)
         out += sampleLine("sockjsproxy_backend_queue", serviceLabels.at(i),
                           quint64(services.at(i)->bridge()->queuedToBackend()));
+
+    head("sockjsproxy_connections_open", "gauge", "Client connections open on the HTTP port.");
+    out += sampleLine("sockjsproxy_connections_open", QByteArray(), quint64(m_server->openConnections()));
+    head("sockjsproxy_connections_max", "gauge", "limits.max_connections in force.");
+    out += sampleLine("sockjsproxy_connections_max", QByteArray(), quint64(m_server->maxConnections()));
     return out;
 }
 

@@ -1,13 +1,14 @@
 #include "server.h"
 
 #include "base/logging.h"
+#include "base/openfiles.h"
 #include "http/connection.h"
+#include "http/listener.h"
 #include "sockjs/service.h"
 #include "sockjsproxy_version.h"
 #include "staticfiles.h"
 #include "zmq/zmqbridge.h"
 
-#include <QTcpServer>
 #include <QTcpSocket>
 #include <QWebSocket>
 #include <QWebSocketServer>
@@ -23,7 +24,10 @@ constexpr int kShutdownLingerMs = 2000;
 } // namespace
 
 Server::Server(const Config &config, QObject *parent)
-    : QObject(parent), m_config(config), m_tcpServer(new QTcpServer(this)),
+    : QObject(parent), m_config(config),
+      m_listener(new Listener(QStringLiteral("HTTP"),
+                              {Counter::AcceptErrorsHttp, Counter::AcceptPausesHttp, Counter::AcceptRefusedHttp},
+                              this)),
       m_webSocketServer(new QWebSocketServer(QStringLiteral("SockJSProxy/" SOCKJSPROXY_VERSION),
                                              QWebSocketServer::NonSecureMode, this))
 {
@@ -44,9 +48,9 @@ Server::Server(const Config &config, QObject *parent)
     for (const StaticMount &mount : m_config.statics)
         m_statics.push_back(std::make_unique<StaticFiles>(mount.url, mount.path));
 
-    m_tcpServer->setMaxPendingConnections(1024);
+    m_listener->setCounters(&m_counters);
     m_webSocketServer->setMaxPendingConnections(1024);
-    connect(m_tcpServer, &QTcpServer::newConnection, this, &Server::onNewConnection);
+    connect(m_listener, &Listener::connectionAccepted, this, &Server::onNewConnection);
     connect(m_webSocketServer, &QWebSocketServer::newConnection, this, &Server::onNewWebSocket);
 }
 
@@ -72,32 +76,51 @@ bool Server::start(QString *error)
         *error = QStringLiteral("HTTP address \"%1\" is not an IP address").arg(m_config.httpAddress);
         return false;
     }
-    if (!m_tcpServer->listen(address, m_config.httpPort)) {
-        *error = QStringLiteral("HTTP %1:%2: %3")
-                     .arg(m_config.httpAddress)
-                     .arg(m_config.httpPort)
-                     .arg(m_tcpServer->errorString());
+    // Decided now, after the open files limit was set at start-up.
+    const ResourceLimits &resources = m_config.resources;
+    const qint64 openFiles = openFilesLimit().soft;
+    const int maxConnections = resources.maxConnections > 0
+                                   ? resources.maxConnections
+                                   : ConnectionLimits::defaultMaxConnections(openFiles, int(m_services.size()));
+    m_listener->setConnectionLimits(maxConnections, resources.maxConnectionsPerAddress);
+    QString listenError;
+    if (!m_listener->listen(address, m_config.httpPort, &listenError)) {
+        *error = QStringLiteral("HTTP %1:%2: %3").arg(m_config.httpAddress).arg(m_config.httpPort).arg(listenError);
         return false;
     }
     qCInfo(lcServer).noquote() << "HTTP on" << QStringLiteral("%1:%2").arg(m_config.httpAddress).arg(httpPort());
     for (const Service *service : std::as_const(m_services))
         qCInfo(lcServer).noquote() << "SockJS service at" << service->prefix();
+    const QString derivation =
+        resources.maxConnections > 0 ? QStringLiteral("limits.max_connections")
+        : openFiles > 0
+            ? QStringLiteral("the open files limit %1 less %2 reserved").arg(openFiles).arg(openFiles - maxConnections)
+            : QStringLiteral("no open files limit known");
+    qCInfo(lcServer).noquote() << QStringLiteral("at most %1 client connections (%2), %3 per address")
+                                      .arg(maxConnections)
+                                      .arg(derivation)
+                                      .arg(resources.maxConnectionsPerAddress > 0
+                                               ? QString::number(resources.maxConnectionsPerAddress)
+                                               : QStringLiteral("any number"));
     return true;
 }
 
-quint16 Server::httpPort() const { return m_tcpServer->serverPort(); }
+quint16 Server::httpPort() const { return m_listener->serverPort(); }
 
-void Server::onNewConnection()
+int Server::openConnections() const { return m_listener->openConnections(); }
+
+int Server::maxConnections() const { return m_listener->connectionLimits().maxTotal(); }
+
+int Server::maxConnectionsPerAddress() const { return m_listener->connectionLimits().maxPerAddress(); }
+
+void Server::onNewConnection(QTcpSocket *socket)
 {
-    while (QTcpSocket *socket = m_tcpServer->nextPendingConnection()) {
-        ++m_counters[Counter::ConnectionsAccepted];
-        auto *connection = new Connection(socket, m_config.http, this);
-        connect(connection, &Connection::requestReceived, this, &Server::onRequest);
-        connect(connection, &Connection::requestRejected, this, [this] { ++m_counters[Counter::HttpRejected]; });
-        connection->setUpgradeHandler(
-            [this](Connection *c, const HttpRequest &head) { return onUpgradeRequest(c, head); });
-        connection->setLimitsLookup([this](QByteArrayView path) { return limitsFor(path); }, m_largestHeaderBytes);
-    }
+    ++m_counters[Counter::ConnectionsAccepted];
+    auto *connection = new Connection(socket, m_config.http, this);
+    connect(connection, &Connection::requestReceived, this, &Server::onRequest);
+    connect(connection, &Connection::requestRejected, this, [this] { ++m_counters[Counter::HttpRejected]; });
+    connection->setUpgradeHandler([this](Connection *c, const HttpRequest &head) { return onUpgradeRequest(c, head); });
+    connection->setLimitsLookup([this](QByteArrayView path) { return limitsFor(path); }, m_largestHeaderBytes);
 }
 
 const Server::Route *Server::routeFor(QByteArrayView path) const
@@ -186,7 +209,7 @@ void Server::onNewWebSocket()
 
 void Server::shutdown()
 {
-    m_tcpServer->close();
+    m_listener->close();
     for (Service *service : std::as_const(m_services)) {
         service->closeAll(1001, QByteArrayLiteral("Server is shutting down"));
         service->bridge()->setShutdownLinger(kShutdownLingerMs);

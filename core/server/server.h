@@ -10,12 +10,13 @@
 #include <memory>
 #include <vector>
 
-class QTcpServer;
+class QTcpSocket;
 class QWebSocketServer;
 
 namespace SockJsProxy {
 
 class Connection;
+class Listener;
 class Service;
 class StaticFiles;
 struct HttpRequest;
@@ -26,6 +27,10 @@ struct HttpRequest;
 // QWebSocketServer with the handshake still unread in the socket. The same
 // routing chooses the HTTP limits of each request once its request line is
 // in: a service's own (services[].limits), else the top-level ones.
+//
+// Holds client connections to max_connections and
+// max_connections_per_address (Config::resources): the Listener refuses
+// the rest, and keeps accepting sanely when descriptors run out.
 //
 // Owns the services (and so their sessions and ZeroMQ sockets) and every
 // connection. One thread: everything runs on the Qt event loop.
@@ -39,12 +44,23 @@ public:
 
     // Binds every service's ZeroMQ sockets, then the HTTP port. On failure
     // *error says what and where ("HTTP 0.0.0.0:8080: address in use").
+    // max_connections, unless configured, is derived from the open files
+    // limit in force now (see applyOpenFilesLimit()).
     bool start(QString *error);
     quint16 httpPort() const;
     const Config &config() const { return m_config; }
     const QList<Service *> &services() const { return m_services; }
-    // Counters of CounterScope::Server (base/counters.h).
+    // Counters of CounterScope::Server (base/counters.h), the HTTP port's
+    // listener's included.
     const Counters &counters() const { return m_counters; }
+    // The same, for what counts whole-process rows outside the Server: the
+    // control endpoint's listener (Listener::setCounters()).
+    Counters &processCounters() { return m_counters; }
+
+    // Client connections open on the HTTP port, and the limits in force.
+    int openConnections() const;
+    int maxConnections() const;
+    int maxConnectionsPerAddress() const;
 
     // Stops accepting, closes every session with a close frame (backends get
     // "disconnect") and then every connection.
@@ -62,7 +78,7 @@ private:
         HttpParser::Limits limits;
     };
 
-    void onNewConnection();
+    void onNewConnection(QTcpSocket *socket);
     void onRequest(Connection *connection);
     bool onUpgradeRequest(Connection *connection, const HttpRequest &head);
     void onNewWebSocket();
@@ -72,7 +88,7 @@ private:
     Service *serviceFor(const QByteArray &path, QByteArray *relativePath) const;
 
     Config m_config;
-    QTcpServer *m_tcpServer;
+    Listener *m_listener;
     QWebSocketServer *m_webSocketServer;
     QList<Service *> m_services;        // children; sorted by prefix length, longest first
     std::vector<Route> m_routes;        // one per service, in the order of m_services
