@@ -79,6 +79,7 @@ enum class Counter {
     AcceptPausesControl,
     AcceptRefusedHttp,
     AcceptRefusedControl,
+    SessionsClosedQueueBudget,
 };
 
 enum class CounterScope { Service, Backend, Server };
@@ -233,6 +234,9 @@ inline constexpr CounterInfo kCounterTable[] = {
      "accept_refused_control", SOCKJSPROXY_COUNTER_TITLE("Refused, out of descriptors, control"),
      "Connection attempts refused at once (503, or closed) while out of file descriptors, by listening port."}
         .withLabel("listener=\"control\""),
+    {Counter::SessionsClosedQueueBudget, CounterScope::Server, "sockjsproxy_queue_budget_closes_total", "",
+     "sessions_closed_queue_budget", SOCKJSPROXY_COUNTER_TITLE("Closed, queue budget"),
+     "Sessions closed because all outgoing queues together passed limits.max_queued_bytes_total."},
 };
 // clang-format on
 

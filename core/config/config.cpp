@@ -175,7 +175,7 @@ bool readServiceLimits(ObjectReader &parent, ServiceConfig *service, QString *er
                                  .arg(QLatin1String(key)));
     }
     for (const char *key :
-         {"max_open_files", "max_connections", "max_connections_per_address"}) {
+         {"max_open_files", "max_connections", "max_connections_per_address", "max_queued_bytes_total"}) {
         if (!reader.take(key).isUndefined())
             reader.fail(
                 key, QStringLiteral("for the whole process, not per service; set limits.%1").arg(QLatin1String(key)));
@@ -270,6 +270,7 @@ std::optional<Config> Config::fromJson(const QByteArray &json, const QString &ba
             reader.fail("max_open_files", QStringLiteral("must be 0 (the hard limit) or at least 64"));
         reader.integer("max_connections", &resources.maxConnections, 0, 100000000);
         reader.integer("max_connections_per_address", &resources.maxConnectionsPerAddress, 0, 100000000);
+        reader.integer("max_queued_bytes_total", &resources.maxQueuedBytesTotal, 0, qint64(1) << 50);
         if (!reader.finish())
             return std::nullopt;
     }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "base/queuebudget.h"
 #include "http/connection.h"
 
 #include <QList>
@@ -57,6 +58,9 @@ struct ResourceLimits
     int maxConnections = 0;
     // ... of them from one client address; 0: no limit.
     int maxConnectionsPerAddress = 256;
+    // All outgoing queues together (sessions' and backend links'): past it
+    // the sessions with the largest queues are closed; 0: no limit.
+    qint64 maxQueuedBytesTotal = QueueBudget::kDefaultLimit;
 };
 
 struct StaticMount

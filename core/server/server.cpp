@@ -2,6 +2,7 @@
 
 #include "base/logging.h"
 #include "base/openfiles.h"
+#include "base/queuebudget.h"
 #include "http/connection.h"
 #include "http/listener.h"
 #include "sockjs/service.h"
@@ -9,6 +10,7 @@
 #include "staticfiles.h"
 #include "zmq/zmqbridge.h"
 
+#include <QPointer>
 #include <QTcpSocket>
 #include <QWebSocket>
 #include <QWebSocketServer>
@@ -28,11 +30,16 @@ Server::Server(const Config &config, QObject *parent)
       m_listener(new Listener(QStringLiteral("HTTP"),
                               {Counter::AcceptErrorsHttp, Counter::AcceptPausesHttp, Counter::AcceptRefusedHttp},
                               this)),
+      m_queueBudget(new QueueBudget(config.resources.maxQueuedBytesTotal, this)),
       m_webSocketServer(new QWebSocketServer(QStringLiteral("SockJSProxy/" SOCKJSPROXY_VERSION),
                                              QWebSocketServer::NonSecureMode, this))
 {
-    for (const ServiceConfig &serviceConfig : m_config.services)
+    for (const ServiceConfig &serviceConfig : m_config.services) {
         m_services.append(new Service(serviceConfig, this));
+        m_services.last()->setQueueBudget(m_queueBudget);
+    }
+    // Queued: it fires from inside the queue that grew.
+    connect(m_queueBudget, &QueueBudget::overLimit, this, &Server::onQueueBudgetOver, Qt::QueuedConnection);
     std::stable_sort(m_services.begin(), m_services.end(),
                      [](const Service *a, const Service *b) { return a->prefix().size() > b->prefix().size(); });
     // Prefixes and limits resolved once: the parser asks for every request.
@@ -205,6 +212,45 @@ void Server::onNewWebSocket()
         }
         service->handleWebSocket(socket, relativePath);
     }
+}
+
+void Server::onQueueBudgetOver()
+{
+    const qint64 before = m_queueBudget->total();
+    const qint64 lowWater = m_queueBudget->lowWater();
+    if (before <= lowWater)
+        return; // drained meanwhile
+    std::vector<std::pair<qint64, QPointer<Session>>> queues;
+    for (const Service *service : std::as_const(m_services)) {
+        const QList<Session *> sessions = service->sessions();
+        for (Session *session : sessions) {
+            if (session->queuedBytes() > 0)
+                queues.emplace_back(session->queuedBytes(), session);
+        }
+    }
+    std::sort(queues.begin(), queues.end(), [](const auto &a, const auto &b) { return a.first > b.first; });
+    int closed = 0;
+    for (const auto &[bytes, session] : queues) {
+        if (m_queueBudget->total() <= lowWater)
+            break;
+        if (!session)
+            continue;
+        // The client cannot keep up: what it has not read goes, the close
+        // frame alone follows.
+        session->dropQueue();
+        if (session->state() != Session::State::Closed) {
+            session->close(1013, QByteArrayLiteral("Outgoing queue full"));
+            ++closed;
+        }
+    }
+    m_counters[Counter::SessionsClosedQueueBudget] += quint64(closed);
+    qCWarning(lcServer).noquote()
+        << QStringLiteral("outgoing queues hold %1 bytes, over limits.max_queued_bytes_total %2: closed %3 "
+                          "session(s) with the largest queues, %4 bytes left queued")
+               .arg(before)
+               .arg(m_queueBudget->limit())
+               .arg(closed)
+               .arg(m_queueBudget->total());
 }
 
 void Server::shutdown()

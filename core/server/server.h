@@ -17,6 +17,7 @@ namespace SockJsProxy {
 
 class Connection;
 class Listener;
+class QueueBudget;
 class Service;
 class StaticFiles;
 struct HttpRequest;
@@ -31,6 +32,11 @@ struct HttpRequest;
 // Holds client connections to max_connections and
 // max_connections_per_address (Config::resources): the Listener refuses
 // the rest, and keeps accepting sanely when descriptors run out.
+//
+// Holds the sum of all outgoing queues to limits.max_queued_bytes_total:
+// past it, the sessions with the largest queues lose them and are closed
+// with 1013 "Outgoing queue full" (backends get "disconnect"), largest
+// first, until the sum is back at seven eighths of the limit.
 //
 // Owns the services (and so their sessions and ZeroMQ sockets) and every
 // connection. One thread: everything runs on the Qt event loop.
@@ -61,6 +67,9 @@ public:
     int openConnections() const;
     int maxConnections() const;
     int maxConnectionsPerAddress() const;
+    // Bytes in every outgoing queue (sessions' and backend links'), against
+    // limits.max_queued_bytes_total.
+    const QueueBudget &queueBudget() const { return *m_queueBudget; }
 
     // Stops accepting, closes every session with a close frame (backends get
     // "disconnect") and then every connection.
@@ -82,6 +91,7 @@ private:
     void onRequest(Connection *connection);
     bool onUpgradeRequest(Connection *connection, const HttpRequest &head);
     void onNewWebSocket();
+    void onQueueBudgetOver();
     // The one prefix match of the routing (longest prefix first); null when
     // no service's prefix covers path.
     const Route *routeFor(QByteArrayView path) const;
@@ -89,6 +99,7 @@ private:
 
     Config m_config;
     Listener *m_listener;
+    QueueBudget *m_queueBudget; // child; outlives the services (~Server deletes them first)
     QWebSocketServer *m_webSocketServer;
     QList<Service *> m_services;        // children; sorted by prefix length, longest first
     std::vector<Route> m_routes;        // one per service, in the order of m_services

@@ -17,6 +17,7 @@ namespace SockJsProxy {
 
 class Connection;
 struct HttpResponse;
+class QueueBudget;
 class ZmqBridge;
 struct HttpRequest;
 
@@ -35,6 +36,11 @@ public:
     ZmqBridge *bridge() const { return m_bridge; }
     // Counters of CounterScope::Service (base/counters.h).
     const Counters &counters() const { return m_counters; }
+
+    // Where the outgoing queues of its sessions and of its backend link
+    // count (limits.max_queued_bytes_total); budget must outlive the
+    // service. Call before start().
+    void setQueueBudget(QueueBudget *budget);
 
     // Binds the ZeroMQ sockets.
     bool start(QString *error);

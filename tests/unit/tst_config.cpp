@@ -141,7 +141,8 @@ void tst_Config::everyKey()
       "static": [{"url": "/one", "path": "/abs/one"}, {"url": "/two", "path": "rel/two"}],
       "limits": {"max_request_line": 1000, "max_header_bytes": 2000, "max_header_count": 30,
                  "max_body_bytes": 4000, "request_timeout_ms": 5000, "keepalive_timeout_ms": 6000,
-                 "max_open_files": 8192, "max_connections": 5000, "max_connections_per_address": 0},
+                 "max_open_files": 8192, "max_connections": 5000, "max_connections_per_address": 0,
+                 "max_queued_bytes_total": 1048576},
       "services": [
         {"prefix": "/echo", "zmq": {"in": "ipc:///tmp/in", "out": "ipc:///tmp/out", "queue_limit": 77},
          "websocket": false, "cookie_needed": true, "heartbeat_delay_ms": 1500, "disconnect_delay_ms": 2500,
@@ -170,6 +171,7 @@ void tst_Config::everyKey()
     QCOMPARE(config->resources.maxOpenFiles, qint64(8192));
     QCOMPARE(config->resources.maxConnections, 5000);
     QCOMPARE(config->resources.maxConnectionsPerAddress, 0);
+    QCOMPARE(config->resources.maxQueuedBytesTotal, qint64(1048576));
 
     QCOMPARE(config->services.size(), 2);
     const ServiceConfig &echo = config->services.at(0);
@@ -216,6 +218,7 @@ void tst_Config::defaults()
     QCOMPARE(config->resources.maxOpenFiles, qint64(0)); // the hard limit
     QCOMPARE(config->resources.maxConnections, 0);       // from the open files limit
     QCOMPARE(config->resources.maxConnectionsPerAddress, 256);
+    QCOMPARE(config->resources.maxQueuedBytesTotal, qint64(512) * 1024 * 1024);
 
     QCOMPARE(config->services.size(), 1);
     const ServiceConfig &service = config->services.at(0);
@@ -311,6 +314,7 @@ void tst_Config::accepted_data()
     QTest::newRow("max_connections 0") << "limits.max_connections" << QByteArray("0");
     QTest::newRow("max_connections 1") << "limits.max_connections" << QByteArray("1");
     QTest::newRow("max_connections_per_address 0") << "limits.max_connections_per_address" << QByteArray("0");
+    QTest::newRow("max_queued_bytes_total 0") << "limits.max_queued_bytes_total" << QByteArray("0");
 }
 
 void tst_Config::accepted()
@@ -379,6 +383,7 @@ void tst_Config::errors_data()
     same("limits.max_open_files", "\"1024\"", integer);
     same("limits.max_connections", "true", integer);
     same("limits.max_connections_per_address", "2.5", integer);
+    same("limits.max_queued_bytes_total", "\"1G\"", integer);
     same("static", "{}", array);
     same("static", "\"s\"", array);
     same("static[0]", "\"s\"", object);
@@ -435,6 +440,7 @@ void tst_Config::errors_data()
     same("limits.max_open_files", "63", QStringLiteral("must be 0 (the hard limit) or at least 64"));
     same("limits.max_connections", "-1", between);
     same("limits.max_connections_per_address", "-1", between);
+    same("limits.max_queued_bytes_total", "-1", between);
 
     // Per-service limits: the same keys, types and ranges as at the top
     // level; the per-port ones are refused by name.
@@ -463,6 +469,7 @@ void tst_Config::errors_data()
     const QString process = QStringLiteral("for the whole process, not per service");
     same("services[0].limits.max_open_files", "1024", process);
     same("services[0].limits.max_connections", "10", process);
+    same("services[0].limits.max_queued_bytes_total", "1000000", process);
     same("services[1].limits.max_connections_per_address", "10",
          QStringLiteral("set limits.max_connections_per_address"));
 
