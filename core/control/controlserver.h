@@ -5,13 +5,14 @@
 #include <QObject>
 #include <QSet>
 
-class QTcpServer;
+class QTcpSocket;
 class QWebSocket;
 class QWebSocketServer;
 
 namespace SockJsProxy {
 
 class Connection;
+class Listener;
 class Monitor;
 struct HttpRequest;
 
@@ -28,6 +29,10 @@ struct HttpRequest;
 //                                 events; accepts the same commands as JSON
 // When a token is set, every request must carry it ("Authorization: Bearer
 // TOKEN" or "?token=TOKEN"); listening beyond loopback requires one.
+//
+// Its port keeps accepting sanely when the process runs out of descriptors
+// (Listener), counted in the monitored Server's whole-process counters
+// under listener="control"; it has no connection limits of its own.
 class ControlServer : public QObject
 {
     Q_OBJECT
@@ -45,7 +50,7 @@ public:
     QHostAddress address() const;
 
 private:
-    void onNewConnection();
+    void onNewConnection(QTcpSocket *socket);
     void onRequest(Connection *connection);
     bool onUpgrade(Connection *connection, const HttpRequest &head);
     void onNewWebSocket();
@@ -58,7 +63,7 @@ private:
     void dropClient(QWebSocket *client);
 
     Monitor *m_monitor;
-    QTcpServer *m_tcpServer;
+    Listener *m_listener;
     QWebSocketServer *m_webSocketServer;
     QByteArray m_token;
     QList<QWebSocket *> m_clients;
