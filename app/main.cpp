@@ -1,23 +1,18 @@
 // sockjsproxy-cli: SockJS for browsers on one side, ZeroMQ for backends on
-// the other. Options -> Config -> Server; clean exit on SIGINT/SIGTERM.
+// the other. Options -> Config -> ProxyInstance; clean exit on SIGINT/SIGTERM.
 
 #include "config/commandline.h"
-#include "control/controlserver.h"
 #ifdef SOCKJSPROXY_EPOLL_DISPATCHER
 #include "eventloop/epolldispatcher.h"
 #endif
 #include "base/logging.h"
-#include "metrics/monitor.h"
-#include "server/server.h"
+#include "proxy/proxyinstance.h"
 #include "signalwatcher.h"
-#include "sockjs/service.h"
 #include "sockjsproxy_version.h"
-#include "zmq/zmqbridge.h"
+#include "zmq/curvekeys.h"
 
 #include <QCoreApplication>
-#include <QElapsedTimer>
 #include <QLoggingCategory>
-#include <QTimer>
 
 #include <cstdio>
 #include <functional>
@@ -32,28 +27,6 @@
 using namespace SockJsProxy;
 
 namespace {
-
-// Bounded wait for the "disconnect" messages of the shutdown to leave.
-constexpr int kShutdownFlushMs = 2000;
-
-void drainAndQuit(Server *server)
-{
-    QElapsedTimer elapsed;
-    elapsed.start();
-    auto *poll = new QTimer(server);
-    QObject::connect(poll, &QTimer::timeout, server, [server, poll, elapsed] {
-        qsizetype queued = 0;
-        for (const Service *service : server->services())
-            queued += service->bridge()->queuedToBackend();
-        if (queued == 0 || elapsed.elapsed() > kShutdownFlushMs) {
-            if (queued > 0)
-                qCWarning(lcZmq) << queued << "messages to backends not delivered at exit (no backend connected)";
-            poll->stop();
-            QCoreApplication::quit();
-        }
-    });
-    poll->start(20);
-}
 
 // Even the UNIX dispatcher polls every socket notifier on each loop
 // iteration: O(sessions) per iteration, which dominated with thousands of
@@ -76,7 +49,7 @@ struct ServiceHooks
     std::function<void()> serving; // the server listens: the service runs
 };
 
-// The program: options -> Config -> Server, then the event loop until
+// The program: options -> Config -> ProxyInstance, then the event loop until
 // SIGINT/SIGTERM or the service's stop. Returns the exit status (0, 1 or
 // 2, see README.md). service is null when run from a console.
 int runProgram(int argc, char *argv[], const ServiceHooks *service)
@@ -114,47 +87,51 @@ int runProgram(int argc, char *argv[], const ServiceHooks *service)
     // Not addVersionOption(): it would take -v, which is --verbose here as in the original.
     const QCommandLineOption versionOption(QStringLiteral("version"), QStringLiteral("Show the version and exit."));
     parser.addOption(versionOption);
+    const QCommandLineOption curveKeygenOption(
+        QStringLiteral("curve-keygen"),
+        QStringLiteral("Print a new CURVE key pair (a ZeroMQ certificate, see zmq.curve in the README) and exit."));
+    parser.addOption(curveKeygenOption);
     CommandLine::addOptions(parser);
-    // process() prints to the console and exits on a bad option or --help;
-    // the service must report its stop instead.
-    if (!service)
-        parser.process(app);
-    else if (!parser.parse(QCoreApplication::arguments()))
-        return fail(parser.errorText(), 2);
+    // Not process(): it exits 1 on a bad option, where the README says 2.
+    QString error;
+    if (!CommandLine::parse(parser, QCoreApplication::arguments(), &error))
+        return fail(error, 2);
     if (parser.isSet(versionOption)) {
         std::printf("sockjsproxy-cli %s (sockjs-client %s)\n", SOCKJSPROXY_VERSION, SOCKJSPROXY_SOCKJS_CLIENT_VERSION);
         return 0;
     }
+    if (parser.isSet(curveKeygenOption)) {
+        const CurveKeys::KeyPair pair = CurveKeys::generate();
+        if (pair.secretKey.isEmpty())
+            return fail(QStringLiteral("--curve-keygen: this libzmq has no CURVE support (built without libsodium)"),
+                        1);
+        std::fputs(CurveKeys::certificate(pair).constData(), stdout);
+        return 0;
+    }
 
-    QString error;
     const auto options = CommandLine::toConfig(parser, &error);
     if (!options)
         return fail(error, 2);
     if (options->verbose)
         QLoggingCategory::setFilterRules(QStringLiteral("sockjsproxy.*.debug=true"));
 
-    Server server(options->config);
-    if (!server.start(&error))
-        return fail(error, 1);
-    // The monitoring layer and control endpoint exist only when asked for.
-    std::unique_ptr<Monitor> monitor;
-    std::unique_ptr<ControlServer> control;
-    if (!options->controlEndpoint.isEmpty()) {
-        monitor = std::make_unique<Monitor>(&server);
-        control = std::make_unique<ControlServer>(monitor.get());
-        control->setToken(options->controlToken);
-        if (!control->listen(options->controlEndpoint, &error))
-            return fail(error, 1);
-        monitor->start();
-    }
-    for (const StaticMount &mount : options->config.statics)
-        qCInfo(lcServer).noquote() << "static" << mount.url << "->" << mount.path;
+    // The monitoring layer and control endpoint exist only with --control.
+    ProxyInstance proxy;
+    // Bad key material is a configuration error (2), unlike a port in use (1).
+    if (!proxy.start(*options, &error))
+        return fail(error, proxy.startFailure() == ProxyInstance::Failure::Configuration ? 2 : 1);
 
+    // A second signal exits at once in the watcher itself; a second request
+    // that gets here (the service's stop) ends the drain at once.
     SignalWatcher signals;
-    QObject::connect(&signals, &SignalWatcher::terminationRequested, &server, [&server](int signal) {
+    QObject::connect(&signals, &SignalWatcher::terminationRequested, &proxy, [&proxy](int signal) {
         qCInfo(lcServer) << "signal" << signal << "- closing sessions and exiting";
-        server.shutdown();
-        drainAndQuit(&server);
+        proxy.shutdown();
+    });
+    QObject::connect(&proxy, &ProxyInstance::stopped, &app, &QCoreApplication::quit);
+    QObject::connect(&signals, &SignalWatcher::reloadRequested, &proxy, [&proxy] {
+        qCInfo(lcServer) << "SIGHUP - reloading keys";
+        proxy.reload();
     });
     // The service's stop goes through the watcher too (requestStop()
     // below), so it must exist before the service accepts stop requests.

@@ -4,6 +4,7 @@
 #include <QPointer>
 
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
 
@@ -13,6 +14,7 @@
 #include <windows.h>
 #else
 #include <QSocketNotifier>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #endif
@@ -47,15 +49,26 @@ BOOL WINAPI consoleHandler(DWORD type)
 }
 #else
 int g_pipe[2] = {-1, -1};
+// What a byte on the pipe asks for.
+constexpr char kTerminate = 1;
+constexpr char kReload = 2;
 
 void posixHandler(int signal)
 {
+    // Only async-signal-safe calls here: the event loop reads the pipe.
+    const int savedErrno = errno;
+    if (signal == SIGHUP) {
+        const char byte = kReload;
+        [[maybe_unused]] const auto written = ::write(g_pipe[1], &byte, 1);
+        errno = savedErrno;
+        return;
+    }
     if (g_signalCount.fetch_add(1) > 0)
         std::_Exit(128 + signal);
     g_lastSignal = signal;
-    const char byte = 1;
-    // Only async-signal-safe calls here: the event loop reads the pipe.
+    const char byte = kTerminate;
     [[maybe_unused]] const auto written = ::write(g_pipe[1], &byte, 1);
+    errno = savedErrno;
 }
 #endif
 } // namespace
@@ -71,11 +84,18 @@ SignalWatcher::SignalWatcher(QObject *parent) : QObject(parent)
 #else
     g_watcher = this;
     if (::socketpair(AF_UNIX, SOCK_STREAM, 0, g_pipe) == 0) {
+        // A storm of SIGHUPs must not block the handler on a full buffer:
+        // a byte that does not fit is a reload already asked for.
+        ::fcntl(g_pipe[1], F_SETFL, ::fcntl(g_pipe[1], F_GETFL) | O_NONBLOCK);
         auto *notifier = new QSocketNotifier(g_pipe[0], QSocketNotifier::Read, this);
         connect(notifier, &QSocketNotifier::activated, this, [this] {
-            char byte;
-            [[maybe_unused]] const auto bytesRead = ::read(g_pipe[0], &byte, 1);
-            onNotified();
+            char byte = 0;
+            if (::read(g_pipe[0], &byte, 1) != 1)
+                return;
+            if (byte == kReload)
+                Q_EMIT reloadRequested();
+            else
+                onNotified();
         });
         struct sigaction action = {};
         action.sa_handler = posixHandler;
@@ -83,6 +103,7 @@ SignalWatcher::SignalWatcher(QObject *parent) : QObject(parent)
         action.sa_flags = SA_RESTART;
         sigaction(SIGINT, &action, nullptr);
         sigaction(SIGTERM, &action, nullptr);
+        sigaction(SIGHUP, &action, nullptr);
     }
 #endif
 }

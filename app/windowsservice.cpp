@@ -17,7 +17,8 @@ namespace {
 
 // How long the Service Control Manager should wait before it considers a
 // pending start or stop hung. Startup reads a file and binds sockets; the
-// stop flushes to the backends for at most 2 s (main.cpp).
+// stop flushes to the backends for at most shutdown_timeout_ms (2 s by
+// default; ProxyInstance).
 constexpr DWORD kStartWaitHintMs = 30000;
 constexpr DWORD kStopWaitHintMs = 15000;
 

@@ -83,7 +83,12 @@ int main(int argc, char *argv[])
     parser.addOption(screenshotOption);
     parser.addOption(screenshotDelayOption);
     parser.addOption(screenshotInspectOption);
-    parser.process(app);
+    // Not process(): it exits 1 on a bad option; 2 as for sockjsproxy-cli.
+    QString error;
+    if (!CommandLine::parse(parser, QCoreApplication::arguments(), &error)) {
+        std::fprintf(stderr, "sockjsproxy-monitor: %s\n", qPrintable(error));
+        return 2;
+    }
     if (parser.isSet(versionOption)) {
         std::printf("sockjsproxy-monitor %s\n", SOCKJSPROXY_VERSION);
         return 0;
@@ -96,7 +101,6 @@ int main(int argc, char *argv[])
                                      : qgetenv("SOCKJSPROXY_CONTROL_TOKEN");
         window.attach(parser.value(attachOption), token);
     } else {
-        QString error;
         const auto options = CommandLine::toConfig(parser, &error);
         if (!options) {
             std::fprintf(stderr, "sockjsproxy-monitor: %s\n", qPrintable(error));

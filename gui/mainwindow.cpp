@@ -8,15 +8,14 @@
 #include "logpane.h"
 #include "metrics/logcapture.h"
 #include "metrics/monitor.h"
+#include "proxy/proxyinstance.h"
 #include "ratechart.h"
 #include "server/server.h"
 #include "sessionfiltermodel.h"
 #include "sessiontablemodel.h"
-#include "sockjs/service.h"
 #include "sockjs/transports/registry.h"
 #include "sockjsproxy_version.h"
 #include "startproxydialog.h"
-#include "zmq/zmqbridge.h"
 
 #include <QAction>
 #include <QApplication>
@@ -35,18 +34,10 @@
 #include <QMessageBox>
 #include <QStatusBar>
 #include <QTableView>
-#include <QTimerEvent>
 #include <QToolBar>
 #include <QVBoxLayout>
 
 namespace SockJsProxy {
-
-namespace {
-
-// Bounded wait for the "disconnect" messages of a local proxy's shutdown.
-constexpr int kDrainMs = 2000;
-
-} // namespace
 
 MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
 {
@@ -60,15 +51,14 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
 
 MainWindow::~MainWindow()
 {
-    // Views first let go of the source (un-inspecting), then the sources go
-    // in order: control, monitor, server.
+    // Views first let go of the source (un-inspecting), then the sources go.
     unwatch();
-    m_control.reset();
-    m_localMonitor.reset();
     m_remote.reset();
-    m_server.reset();
+    m_proxy.reset();
     m_retiring.reset();
 }
+
+Server *MainWindow::localServer() const { return m_proxy ? m_proxy->server() : nullptr; }
 
 QIcon MainWindow::appIcon()
 {
@@ -330,40 +320,22 @@ bool MainWindow::startLocalProxy(const CommandLine::Result &options, QString *er
 {
     detach();
     m_retiring.reset(); // its ports may be the ones wanted now
-    m_drainTimer.stop();
     // Capture from now on: the startup lines (listening on ..., bound ...)
-    // are delivered queued, once the Monitor below listens.
+    // are delivered queued, once the Monitor listens.
     LogCapture::instance();
-    auto server = std::make_unique<Server>(options.config);
-    if (!server->start(error)) {
+    auto proxy = std::make_unique<ProxyInstance>(ProxyInstance::Monitoring::Always);
+    if (!proxy->start(options, error)) {
         m_detail = *error;
         m_logPane->addLine(QStringLiteral("critical"), QStringLiteral("monitor"), *error);
         updateStatus();
         return false;
     }
-    auto monitor = std::make_unique<Monitor>(server.get());
-    std::unique_ptr<ControlServer> control;
-    if (!options.controlEndpoint.isEmpty()) {
-        control = std::make_unique<ControlServer>(monitor.get());
-        control->setToken(options.controlToken);
-        if (!control->listen(options.controlEndpoint, error)) {
-            control.reset();
-            monitor.reset();
-            server->shutdown();
-            m_detail = *error;
-            m_logPane->addLine(QStringLiteral("critical"), QStringLiteral("monitor"), *error);
-            updateStatus();
-            return false;
-        }
-    }
-    monitor->start();
-    m_server = std::move(server);
-    m_localMonitor = std::move(monitor);
-    m_control = std::move(control);
-    QString description = tr("local proxy, HTTP %1:%2").arg(options.config.httpAddress).arg(m_server->httpPort());
-    if (m_control)
-        description += tr(", control %1:%2").arg(m_control->address().toString()).arg(m_control->port());
-    watch(m_localMonitor.get(), description, true);
+    m_proxy = std::move(proxy);
+    QString description =
+        tr("local proxy, HTTP %1:%2").arg(options.config.httpAddress).arg(m_proxy->server()->httpPort());
+    if (const ControlServer *control = m_proxy->control())
+        description += tr(", control %1:%2").arg(control->address().toString()).arg(control->port());
+    watch(m_proxy->monitor(), description, true);
     return true;
 }
 
@@ -380,7 +352,7 @@ void MainWindow::attach(const QString &endpoint, const QByteArray &token)
 
 void MainWindow::detach()
 {
-    if (m_server) {
+    if (m_proxy) {
         stopLocalProxy();
     } else {
         unwatch();
@@ -427,45 +399,38 @@ void MainWindow::unwatch()
 void MainWindow::stopLocalProxy()
 {
     unwatch();
-    m_control.reset();
-    m_localMonitor.reset();
-    if (!m_server)
+    if (!m_proxy)
         return;
     m_retiring.reset();
-    // Clients get a close frame, backends "disconnect"; the server stays
-    // until those left (or kDrainMs passed), as the CLI does at exit.
-    m_server->shutdown();
-    m_retiring = std::move(m_server);
-    m_drainElapsed.start();
-    m_drainTimer.start(20, this);
+    // Clients get a close frame, backends "disconnect"; the proxy stays
+    // until those left (or shutdown_timeout_ms passed), as the CLI does at exit.
+    m_retiring = std::move(m_proxy);
+    connect(m_retiring.get(), &ProxyInstance::stopped, this, &MainWindow::onLocalProxyStopped);
+    m_retiring->shutdown();
 }
 
-void MainWindow::timerEvent(QTimerEvent *event)
+void MainWindow::onLocalProxyStopped()
 {
-    if (event->timerId() != m_drainTimer.timerId()) {
-        QMainWindow::timerEvent(event);
-        return;
-    }
-    qsizetype queued = 0;
-    if (m_retiring) {
-        for (const Service *service : m_retiring->services())
-            queued += service->bridge()->queuedToBackend();
-    }
-    if (queued > 0 && m_drainElapsed.elapsed() < kDrainMs)
-        return;
-    m_drainTimer.stop();
-    m_retiring.reset();
+    // Not deleted inside its own signal; parented so that it goes with the
+    // window should the event loop end first.
+    ProxyInstance *retired = m_retiring.release();
+    retired->setParent(this);
+    retired->deleteLater();
     if (m_closeWhenDrained)
         close();
 }
 
 void MainWindow::closeEvent(QCloseEvent *event)
 {
-    if (m_server) {
+    if (m_proxy) {
         m_closeWhenDrained = true;
         stopLocalProxy();
         m_detail = tr("shutting down\u2026");
         updateStatus();
+    } else if (m_retiring && m_closeWhenDrained) {
+        // Asked to quit a second time: the drain ends at once.
+        m_closeWhenDrained = false;
+        m_retiring->shutdown(); // stopped(): m_retiring is let go
     }
     if (m_retiring) {
         m_closeWhenDrained = true;
@@ -549,7 +514,7 @@ void MainWindow::onSelectionChanged()
     m_copyIdAction->setEnabled(!rows.isEmpty());
     m_sendAction->setEnabled(rows.size() == 1 && m_source);
     m_clearCountersAction->setEnabled(m_source != nullptr);
-    m_detachAction->setEnabled(m_source != nullptr || m_server != nullptr);
+    m_detachAction->setEnabled(m_source != nullptr || m_proxy != nullptr);
     if (rows.isEmpty())
         return; // the inspector keeps the last session
 
@@ -634,7 +599,7 @@ void MainWindow::updateStatus()
     else
         title += QStringLiteral(" \u2014 ") + state;
     setWindowTitle(title);
-    m_detachAction->setEnabled(m_source != nullptr || m_server != nullptr);
+    m_detachAction->setEnabled(m_source != nullptr || m_proxy != nullptr);
 }
 
 void MainWindow::updateCountLabel()

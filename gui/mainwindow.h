@@ -3,8 +3,6 @@
 #include "config/commandline.h"
 #include "metrics/monitorsource.h"
 
-#include <QBasicTimer>
-#include <QElapsedTimer>
 #include <QMainWindow>
 #include <QPointer>
 
@@ -19,10 +17,9 @@ class QTableView;
 namespace SockJsProxy {
 
 class BackendPanel;
-class ControlServer;
 class InspectorWidget;
 class LogPane;
-class Monitor;
+class ProxyInstance;
 class RateChart;
 class RemoteMonitor;
 class Server;
@@ -33,9 +30,9 @@ class SessionTableModel;
 // (right docks), message inspector (bottom dock).
 //
 // It watches one MonitorSource at a time: a proxy it starts in this process
-// (startLocalProxy(): owns Server, Monitor and, with --control, a
-// ControlServer), a running CLI it attaches to (attach(): owns a
-// RemoteMonitor), or a source owned by the caller (setSource(), for tests).
+// (startLocalProxy(): owns a ProxyInstance with its Monitor), a running CLI
+// it attaches to (attach(): owns a RemoteMonitor), or a source owned by the
+// caller (setSource(), for tests).
 // It never touches sessions: actions send ids to the source.
 class MainWindow : public QMainWindow
 {
@@ -55,7 +52,7 @@ public:
     void detach();
 
     MonitorSource *source() const { return m_source; }
-    Server *localServer() const { return m_server.get(); }
+    Server *localServer() const;
     bool isConnected() const { return m_connected; }
     QString description() const { return m_description; }
 
@@ -86,7 +83,6 @@ public:
 
 protected:
     void closeEvent(QCloseEvent *event) override;
-    void timerEvent(QTimerEvent *event) override;
 
 private:
     void createActions();
@@ -94,6 +90,7 @@ private:
     void watch(MonitorSource *source, const QString &description, bool connected);
     void unwatch();
     void stopLocalProxy();
+    void onLocalProxyStopped();
     void onSessionsChanged(const QList<SockJsProxy::SessionInfo> &upserted, const QList<QByteArray> &removed);
     void onStatsUpdated(const SockJsProxy::MonitorStats &stats);
     void onConnectionChanged(bool connected, const QString &detail);
@@ -105,15 +102,11 @@ private:
     void showStartDialog();
     void showAttachDialog();
 
-    // Owned sources; declared in destruction order (control, monitor, server last).
-    std::unique_ptr<Server> m_server;
-    std::unique_ptr<Monitor> m_localMonitor;
-    std::unique_ptr<ControlServer> m_control;
+    // Owned sources.
+    std::unique_ptr<ProxyInstance> m_proxy;
     std::unique_ptr<RemoteMonitor> m_remote;
     // A local proxy shutting down: kept until backends got their "disconnect".
-    std::unique_ptr<Server> m_retiring;
-    QBasicTimer m_drainTimer;
-    QElapsedTimer m_drainElapsed;
+    std::unique_ptr<ProxyInstance> m_retiring;
     bool m_closeWhenDrained = false;
 
     QPointer<MonitorSource> m_source;

@@ -54,14 +54,8 @@ std::optional<CommandLine::Result> StartProxyDialog::parse(const QStringList &ar
 {
     QCommandLineParser parser;
     CommandLine::addOptions(parser);
-    if (!parser.parse(QStringList{QStringLiteral("sockjsproxy-monitor")} + arguments)) {
-        *error = parser.errorText();
+    if (!CommandLine::parse(parser, QStringList{QStringLiteral("sockjsproxy-monitor")} + arguments, error))
         return std::nullopt;
-    }
-    if (!parser.positionalArguments().isEmpty()) {
-        *error = tr("unexpected argument: %1").arg(parser.positionalArguments().first());
-        return std::nullopt;
-    }
     return CommandLine::toConfig(parser, error);
 }
 

@@ -63,6 +63,8 @@ enum class Counter {
     BackendSentConnect,
     BackendSentMessage,
     BackendSentDisconnect,
+    BackendRefusedKey,
+    BackendRefusedHandshake,
     // Server
     HttpRequests,
     HttpRejected,
@@ -178,6 +180,12 @@ inline constexpr CounterInfo kCounterTable[] = {
     CounterInfo{Counter::BackendSentDisconnect, CounterScope::Backend, "sockjsproxy_backend_sent_total", "",
      "backend_sent_disconnect", SOCKJSPROXY_COUNTER_TITLE("Sent disconnect"),
      "Events queued for backends, by type."}.withLabel("type=\"disconnect\""),
+    CounterInfo{Counter::BackendRefusedKey, CounterScope::Backend, "sockjsproxy_backend_refused_total", "",
+     "backend_refused_key_not_allowed", SOCKJSPROXY_COUNTER_TITLE("Refused, CURVE key"),
+     "Backend connections refused by zmq.curve, by reason."}.withLabel("reason=\"key_not_allowed\""),
+    CounterInfo{Counter::BackendRefusedHandshake, CounterScope::Backend, "sockjsproxy_backend_refused_total", "",
+     "backend_refused_handshake_failed", SOCKJSPROXY_COUNTER_TITLE("Refused, handshake"),
+     "Backend connections refused by zmq.curve, by reason."}.withLabel("reason=\"handshake_failed\""),
 
     {Counter::HttpRequests, CounterScope::Server, "sockjsproxy_http_requests_total", "", "http_requests",
      SOCKJSPROXY_COUNTER_TITLE("HTTP requests"), "HTTP requests received."},

@@ -38,7 +38,7 @@ const QCommandLineOption samplesOption(QStringLiteral("samples"),
                                        QStringLiteral("Serve the bundled samples under /SAMPLES/."),
                                        QStringLiteral("SAMPLES"));
 const QCommandLineOption verboseOption({QStringLiteral("verbose"), QStringLiteral("v")},
-                                       QStringLiteral("Log every session and every message (useful for debugging)."));
+                                       QStringLiteral("Log every request and every message (useful for debugging)."));
 const QCommandLineOption configOption(QStringLiteral("config"),
                                       QStringLiteral("Serve the SockJS services of this JSON file (see the README)."),
                                       QStringLiteral("FILE"));
@@ -86,6 +86,68 @@ void addOptions(QCommandLineParser &parser)
                        controlTokenOption});
 }
 
+bool parse(QCommandLineParser &parser, const QStringList &arguments, QString *error)
+{
+    if (!parser.parse(arguments)) {
+        *error = parser.errorText();
+        return false;
+    }
+    // Given, they were added: parse() refuses options it does not know.
+    static const QStringList helpNames{QStringLiteral("h"), QStringLiteral("help"), QStringLiteral("?"),
+                                       QStringLiteral("help-all")};
+    for (const QString &name : parser.optionNames()) {
+        if (helpNames.contains(name))
+            parser.process(arguments); // prints the help and exits 0: nothing else is wrong
+    }
+    if (!parser.positionalArguments().isEmpty()) {
+        *error = QStringLiteral("unexpected argument \"%1\" (every option starts with - or --)")
+                     .arg(parser.positionalArguments().constFirst());
+        return false;
+    }
+    return true;
+}
+
+bool parseControlEndpoint(const QString &endpoint, QHostAddress *address, quint16 *port, QString *error)
+{
+    QString host = QStringLiteral("127.0.0.1");
+    QString portText = endpoint;
+    const qsizetype colon = endpoint.lastIndexOf(QLatin1Char(':'));
+    if (colon >= 0) {
+        host = endpoint.left(colon);
+        portText = endpoint.mid(colon + 1);
+        if (host.startsWith(QLatin1Char('[')) && host.endsWith(QLatin1Char(']')))
+            host = host.mid(1, host.size() - 2);
+    }
+    bool ok = false;
+    const uint value = portText.toUInt(&ok);
+    if (!ok || value > 65535) {
+        *error = QStringLiteral("--control %1: expected PORT or HOST:PORT").arg(endpoint);
+        return false;
+    }
+    if (host == QLatin1String("localhost"))
+        host = QStringLiteral("127.0.0.1");
+    if (!address->setAddress(host)) {
+        *error = QStringLiteral("--control %1: \"%2\" is not an IP address").arg(endpoint, host);
+        return false;
+    }
+    *port = quint16(value);
+    return true;
+}
+
+bool checkControlEndpoint(const QString &endpoint, const QByteArray &token, QHostAddress *address, quint16 *port,
+                          QString *error)
+{
+    if (!parseControlEndpoint(endpoint, address, port, error))
+        return false;
+    if (!address->isLoopback() && token.isEmpty()) {
+        *error = QStringLiteral("--control %1 listens beyond loopback: set a token (--control-token or "
+                                "SOCKJSPROXY_CONTROL_TOKEN)")
+                     .arg(endpoint);
+        return false;
+    }
+    return true;
+}
+
 QString samplesDirectory()
 {
     const QString fromEnvironment = qEnvironmentVariable("SOCKJSPROXY_SAMPLES_DIR");
@@ -113,6 +175,12 @@ std::optional<Result> toConfig(const QCommandLineParser &parser, QString *error)
     result.controlEndpoint = parser.value(controlOption);
     result.controlToken = parser.isSet(controlTokenOption) ? parser.value(controlTokenOption).toUtf8()
                                                            : qgetenv("SOCKJSPROXY_CONTROL_TOKEN");
+    if (parser.isSet(controlOption)) {
+        QHostAddress address;
+        quint16 port = 0;
+        if (!checkControlEndpoint(result.controlEndpoint, result.controlToken, &address, &port, error))
+            return std::nullopt;
+    }
 
     if (parser.isSet(configOption)) {
         const QString path = parser.value(configOption);
@@ -153,8 +221,13 @@ std::optional<Result> toConfig(const QCommandLineParser &parser, QString *error)
         if (!parsePort(parser.value(httpPortOption), QStringLiteral("http-port"), &result.config.httpPort, error))
             return std::nullopt;
     }
-    if (!parser.isSet(configOption) || parser.isSet(httpAddressOption))
+    if (!parser.isSet(configOption) || parser.isSet(httpAddressOption)) {
         result.config.httpAddress = parser.value(httpAddressOption);
+        if (QHostAddress(result.config.httpAddress).isNull()) {
+            *error = QStringLiteral("--http-address %1: not an IP address").arg(result.config.httpAddress);
+            return std::nullopt;
+        }
+    }
 
     if (parser.isSet(staticPathOption) != parser.isSet(staticUrlOption)) {
         *error = QStringLiteral("--static-path and --static-url go together: give both or neither");

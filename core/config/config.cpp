@@ -3,6 +3,7 @@
 #include "http/originpolicy.h"
 
 #include <QDir>
+#include <QHostAddress>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -177,7 +178,63 @@ bool readServiceLimits(ObjectReader &parent, ServiceConfig *service, QString *er
     return reader.finish();
 }
 
-bool readService(const QJsonObject &object, const QString &path, ServiceConfig *service, QString *error)
+bool readCurve(ObjectReader &parent, const QString &baseDir, ServiceConfig *service, QString *error)
+{
+    const QJsonValue value = parent.take("curve");
+    if (value.isUndefined())
+        return true;
+    if (!value.isObject()) {
+        parent.fail("curve", QStringLiteral("expected an object"));
+        return false;
+    }
+    const QString path = parent.keyPath("curve");
+    ObjectReader reader(value.toObject(), path, error);
+    ZmqCurveConfig curve;
+    reader.string("secret_key", &curve.secretKey);
+    reader.string("secret_key_file", &curve.secretKeyFile);
+    reader.stringList("allowed_keys", &curve.allowedKeys);
+    reader.string("allowed_keys_dir", &curve.allowedKeysDir);
+    if (!reader.finish())
+        return false;
+    const QJsonObject object = value.toObject();
+    const bool hasSecret = object.contains(QLatin1String("secret_key"));
+    const bool hasSecretFile = object.contains(QLatin1String("secret_key_file"));
+    if (hasSecret == hasSecretFile) {
+        *error = path
+                 + (hasSecret ? QStringLiteral(": secret_key and secret_key_file exclude each other")
+                              : QStringLiteral(": the proxy's secret key is required (secret_key or secret_key_file)"));
+        return false;
+    }
+    if (!object.contains(QLatin1String("allowed_keys")) && !object.contains(QLatin1String("allowed_keys_dir"))) {
+        *error = path
+                 + QStringLiteral(": allowed_keys, allowed_keys_dir or both are required (without them no "
+                                  "backend could connect)");
+        return false;
+    }
+    for (const char *key : {"secret_key_file", "allowed_keys_dir"}) {
+        if (object.contains(QLatin1String(key)) && object.value(QLatin1String(key)).toString().isEmpty()) {
+            *error = path + QLatin1Char('.') + QLatin1String(key) + QStringLiteral(": empty path");
+            return false;
+        }
+    }
+    if (hasSecretFile)
+        curve.secretKeyFile = QDir(baseDir).absoluteFilePath(curve.secretKeyFile);
+    if (!curve.allowedKeysDir.isEmpty())
+        curve.allowedKeysDir = QDir(baseDir).absoluteFilePath(curve.allowedKeysDir);
+    // inproc:// connections skip ZeroMQ's security mechanisms altogether.
+    for (const QString &endpoint : {service->zmqIn, service->zmqOut}) {
+        if (!endpoint.startsWith(QLatin1String("tcp://")) && !endpoint.startsWith(QLatin1String("ipc://"))) {
+            *error =
+                path + QStringLiteral(": %1 is not a tcp:// or ipc:// endpoint (only those have CURVE)").arg(endpoint);
+            return false;
+        }
+    }
+    service->zmqCurve = curve;
+    return true;
+}
+
+bool readService(const QJsonObject &object, const QString &path, const QString &baseDir, ServiceConfig *service,
+                 QString *error)
 {
     ObjectReader reader(object, path, error);
     reader.string("prefix", &service->prefix);
@@ -189,7 +246,7 @@ bool readService(const QJsonObject &object, const QString &path, ServiceConfig *
         zmqReader.string("in", &service->zmqIn);
         zmqReader.string("out", &service->zmqOut);
         zmqReader.integer("queue_limit", &service->zmqQueueLimit, 1, 100000000);
-        if (!zmqReader.finish())
+        if (!zmqReader.ok() || !readCurve(zmqReader, baseDir, service, error) || !zmqReader.finish())
             return false;
     }
     reader.boolean("websocket", &service->websocket);
@@ -278,6 +335,7 @@ std::optional<Config> Config::fromJson(const QByteArray &json, const QString &ba
                 ObjectReader reader(array.at(i).toObject(), path, error);
                 reader.string("url", &mount.url);
                 reader.string("path", &mount.path);
+                reader.boolean("follow_symlinks", &mount.followSymlinks);
                 if (!reader.finish())
                     return std::nullopt;
                 if (mount.url.isEmpty() || mount.path.isEmpty()) {
@@ -303,12 +361,13 @@ std::optional<Config> Config::fromJson(const QByteArray &json, const QString &ba
                     return std::nullopt;
                 }
                 ServiceConfig service;
-                if (!readService(array.at(i).toObject(), path, &service, error))
+                if (!readService(array.at(i).toObject(), path, baseDir, &service, error))
                     return std::nullopt;
                 config.services.append(service);
             }
         }
     }
+    root.integer("shutdown_timeout_ms", &config.shutdownTimeoutMs, 0, 3600 * 1000);
     if (!root.finish())
         return std::nullopt;
     if (!config.validate(error))
@@ -318,6 +377,10 @@ std::optional<Config> Config::fromJson(const QByteArray &json, const QString &ba
 
 bool Config::validate(QString *error) const
 {
+    if (QHostAddress(httpAddress).isNull()) {
+        *error = QStringLiteral("http.address: \"%1\" is not an IP address").arg(httpAddress);
+        return false;
+    }
     if (services.isEmpty()) {
         *error = QStringLiteral("services: at least one service is required");
         return false;

@@ -13,12 +13,25 @@ namespace SockJsProxy {
 // Where the proxy serves its own copy of sockjs-client.
 inline QString builtinSockJsUrl() { return QStringLiteral("/sockjs-client/sockjs.min.js"); }
 
+// zmq.curve of a service: the proxy is the CURVE server of its backends
+// (encrypted and authenticated ZeroMQ). Only the text of the configuration:
+// the keys are read and checked when the service starts (zmq/curvekeys.h),
+// allowedKeysDir again on SIGHUP.
+struct ZmqCurveConfig
+{
+    QString secretKey;       // secret_key: the proxy's secret key, Z85; or
+    QString secretKeyFile;   // secret_key_file: a key file (absolute)
+    QStringList allowedKeys; // allowed_keys: backends' public keys, Z85
+    QString allowedKeysDir;  // allowed_keys_dir: a directory of *.key files (absolute)
+};
+
 struct ServiceConfig
 {
     QString prefix = QStringLiteral("/");
     QString zmqIn = QStringLiteral("tcp://*:9241");
     QString zmqOut = QStringLiteral("tcp://*:9242");
-    qsizetype zmqQueueLimit = 100000; // messages waiting for a backend; more are dropped
+    qsizetype zmqQueueLimit = 100000;       // messages waiting for a backend; more are dropped
+    std::optional<ZmqCurveConfig> zmqCurve; // unset: plain ZeroMQ
     bool websocket = true;
     bool cookieNeeded = false;
     int heartbeatDelayMs = 25000;
@@ -49,6 +62,9 @@ struct StaticMount
 {
     QString url;  // "/samples"
     QString path; // directory on disk
+    // Serve files whose real path (symbolic links resolved) lies outside
+    // path. Off: such files are 404 like missing ones.
+    bool followSymlinks = false;
 };
 
 struct Config
@@ -62,6 +78,9 @@ struct Config
     // per port: they apply before a request is routed, or to a connection
     // that may carry requests for several services.
     Connection::Options http;
+    // shutdown_timeout_ms: how long a shutdown waits for the "disconnect"s
+    // and other events queued for backends to leave (0: not at all).
+    int shutdownTimeoutMs = 2000;
 
     // Parses the --config JSON. Unknown keys and wrong types are errors that
     // name the key ("services[0].heartbeat_delay_ms: expected an integer").

@@ -1,8 +1,9 @@
 #include "controlserver.h"
 
 #include "base/logging.h"
-#include "metrics/monitor.h"
+#include "config/commandline.h"
 #include "http/connection.h"
+#include "metrics/monitor.h"
 #include "sockjsproxy_version.h"
 
 #include <QJsonArray>
@@ -97,52 +98,16 @@ ControlServer::~ControlServer()
         m_monitor->setInspected(it.key(), false);
 }
 
-bool ControlServer::parseEndpoint(const QString &endpoint, QHostAddress *address, quint16 *port, QString *error)
-{
-    QString host = QStringLiteral("127.0.0.1");
-    QString portText = endpoint;
-    const qsizetype colon = endpoint.lastIndexOf(QLatin1Char(':'));
-    if (colon >= 0) {
-        host = endpoint.left(colon);
-        portText = endpoint.mid(colon + 1);
-        if (host.startsWith(QLatin1Char('[')) && host.endsWith(QLatin1Char(']')))
-            host = host.mid(1, host.size() - 2);
-    }
-    bool ok = false;
-    const uint value = portText.toUInt(&ok);
-    if (!ok || value > 65535) {
-        *error = QStringLiteral("--control %1: expected PORT or HOST:PORT").arg(endpoint);
-        return false;
-    }
-    if (host == QLatin1String("localhost"))
-        host = QStringLiteral("127.0.0.1");
-    if (!address->setAddress(host)) {
-        *error = QStringLiteral("--control %1: \"%2\" is not an IP address").arg(endpoint, host);
-        return false;
-    }
-    *port = quint16(value);
-    return true;
-}
-
 bool ControlServer::listen(const QString &endpoint, QString *error)
 {
     QHostAddress address;
     quint16 port = 0;
-    if (!parseEndpoint(endpoint, &address, &port, error))
+    if (!CommandLine::checkControlEndpoint(endpoint, m_token, &address, &port, error))
         return false;
-    if (!address.isLoopback() && m_token.isEmpty()) {
-        *error = QStringLiteral("--control %1 listens beyond loopback: set a token (--control-token or "
-                                "SOCKJSPROXY_CONTROL_TOKEN)")
-                     .arg(endpoint);
-        return false;
-    }
     if (!m_tcpServer->listen(address, port)) {
-        *error = QStringLiteral("control %1: %2").arg(endpoint, m_tcpServer->errorString());
+        *error = QStringLiteral("--control %1: %2").arg(endpoint, m_tcpServer->errorString());
         return false;
     }
-    qCInfo(lcServer).noquote() << "control endpoint on"
-                               << QStringLiteral("%1:%2").arg(address.toString()).arg(this->port())
-                               << (m_token.isEmpty() ? "(no token)" : "(token required)");
     return true;
 }
 

@@ -37,12 +37,12 @@ public:
     ~ControlServer() override;
 
     void setToken(const QByteArray &token) { m_token = token; }
-    // "PORT", "HOST:PORT" or "[V6]:PORT"; HOST defaults to 127.0.0.1.
+    bool hasToken() const { return !m_token.isEmpty(); }
+    // "PORT", "HOST:PORT" or "[V6]:PORT"; HOST defaults to 127.0.0.1. On
+    // failure *error names the endpoint ("--control ..."). Logs nothing.
     bool listen(const QString &endpoint, QString *error);
     quint16 port() const;
     QHostAddress address() const;
-
-    static bool parseEndpoint(const QString &endpoint, QHostAddress *address, quint16 *port, QString *error);
 
 private:
     void onNewConnection();

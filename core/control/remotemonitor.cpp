@@ -1,6 +1,6 @@
 #include "remotemonitor.h"
 
-#include "controlserver.h"
+#include "config/commandline.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -25,7 +25,7 @@ void RemoteMonitor::attach(const QString &endpoint, const QByteArray &token)
     QHostAddress address;
     quint16 port = 0;
     QString error;
-    if (!ControlServer::parseEndpoint(endpoint, &address, &port, &error)) {
+    if (!CommandLine::parseControlEndpoint(endpoint, &address, &port, &error)) {
         Q_EMIT connectionChanged(false, error);
         return;
     }

@@ -16,12 +16,6 @@
 
 namespace SockJsProxy {
 
-namespace {
-// Closing a backend socket at exit may spend this long delivering the last
-// "disconnect"s; a dead backend never holds the exit up longer.
-constexpr int kShutdownLingerMs = 2000;
-} // namespace
-
 Server::Server(const Config &config, QObject *parent)
     : QObject(parent), m_config(config), m_tcpServer(new QTcpServer(this)),
       m_webSocketServer(new QWebSocketServer(QStringLiteral("SockJSProxy/" SOCKJSPROXY_VERSION),
@@ -42,7 +36,7 @@ Server::Server(const Config &config, QObject *parent)
     m_statics.push_back(
         std::make_unique<StaticFiles>(QStringLiteral("/sockjs-client"), QStringLiteral(":/sockjsproxy")));
     for (const StaticMount &mount : m_config.statics)
-        m_statics.push_back(std::make_unique<StaticFiles>(mount.url, mount.path));
+        m_statics.push_back(std::make_unique<StaticFiles>(mount.url, mount.path, mount.followSymlinks));
 
     m_tcpServer->setMaxPendingConnections(1024);
     m_webSocketServer->setMaxPendingConnections(1024);
@@ -58,8 +52,36 @@ Server::~Server()
     m_services.clear();
 }
 
+bool Server::loadKeys(QString *error)
+{
+    for (Service *service : std::as_const(m_services)) {
+        QString keyError;
+        if (!service->loadKeys(&keyError)) {
+            *error = QStringLiteral("service %1: %2").arg(service->prefix(), keyError);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool Server::reloadKeys()
+{
+    bool ok = true;
+    for (Service *service : std::as_const(m_services)) {
+        QString keyError;
+        if (!service->reloadKeys(&keyError)) {
+            qCWarning(lcServer).noquote()
+                << "service" << service->prefix() << "- keys not reloaded, those in use stay:" << keyError;
+            ok = false;
+        }
+    }
+    return ok;
+}
+
 bool Server::start(QString *error)
 {
+    if (!loadKeys(error))
+        return false;
     for (Service *service : std::as_const(m_services)) {
         QString zmqError;
         if (!service->start(&zmqError)) {
@@ -79,9 +101,6 @@ bool Server::start(QString *error)
                      .arg(m_tcpServer->errorString());
         return false;
     }
-    qCInfo(lcServer).noquote() << "HTTP on" << QStringLiteral("%1:%2").arg(m_config.httpAddress).arg(httpPort());
-    for (const Service *service : std::as_const(m_services))
-        qCInfo(lcServer).noquote() << "SockJS service at" << service->prefix();
     return true;
 }
 
@@ -189,7 +208,9 @@ void Server::shutdown()
     m_tcpServer->close();
     for (Service *service : std::as_const(m_services)) {
         service->closeAll(1001, QByteArrayLiteral("Server is shutting down"));
-        service->bridge()->setShutdownLinger(kShutdownLingerMs);
+        // Closing a backend socket may then spend this long delivering the
+        // last "disconnect"s; a dead backend never holds the exit up longer.
+        service->bridge()->setShutdownLinger(m_config.shutdownTimeoutMs);
     }
     const auto connections = findChildren<Connection *>(QString(), Qt::FindDirectChildrenOnly);
     for (Connection *connection : connections)

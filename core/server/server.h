@@ -37,8 +37,19 @@ public:
     explicit Server(const Config &config, QObject *parent = nullptr);
     ~Server() override;
 
+    // Reads every service's key material (zmq.curve). start() does it when
+    // not done yet; call it first to tell bad keys, a configuration error,
+    // from ports that cannot be bound. *error names the service, the key
+    // and the file.
+    bool loadKeys(QString *error);
+    // Re-reads what may change while running (on SIGHUP): each service's
+    // allowed backend keys. Logs what it did; a service whose keys cannot be
+    // read keeps those it has. False when one could not.
+    bool reloadKeys();
+
     // Binds every service's ZeroMQ sockets, then the HTTP port. On failure
     // *error says what and where ("HTTP 0.0.0.0:8080: address in use").
+    // Logs nothing: what listens is said once everything is (ProxyInstance).
     bool start(QString *error);
     quint16 httpPort() const;
     const Config &config() const { return m_config; }
@@ -47,7 +58,9 @@ public:
     const Counters &counters() const { return m_counters; }
 
     // Stops accepting, closes every session with a close frame (backends get
-    // "disconnect") and then every connection.
+    // "disconnect") and then every connection. Closing the ZeroMQ sockets
+    // afterwards may take up to Config::shutdownTimeoutMs to deliver what
+    // they still hold.
     void shutdown();
 
     // The header, count and body limits of a request for path (not decoded):

@@ -1,7 +1,7 @@
 #include "staticfiles.h"
 
-#include "http/connection.h"
 #include "base/logging.h"
+#include "http/connection.h"
 
 #include <QFile>
 #include <QFileInfo>
@@ -11,11 +11,26 @@ namespace SockJsProxy {
 
 namespace {
 constexpr qint64 kMaxFileBytes = 64 * 1024 * 1024;
-}
 
-StaticFiles::StaticFiles(const QString &urlPrefix, const QString &directory)
+// path's real location (links resolved) when it lies inside root's real
+// location, else empty. Both are resolved now, so a mount directory that
+// is itself a link, or is replaced, is followed.
+QString realPathInside(const QString &path, const QString &root)
+{
+    const QString realRoot = QFileInfo(root).canonicalFilePath();
+    const QString realPath = QFileInfo(path).canonicalFilePath();
+    if (realRoot.isEmpty() || realPath.isEmpty())
+        return QString();
+    const QString rootSlash = realRoot.endsWith(QLatin1Char('/')) ? realRoot : realRoot + QLatin1Char('/');
+    return realPath == realRoot || realPath.startsWith(rootSlash) ? realPath : QString();
+}
+} // namespace
+
+StaticFiles::StaticFiles(const QString &urlPrefix, const QString &directory, bool followSymlinks)
     : m_prefix(urlPrefix.endsWith(QLatin1Char('/')) && urlPrefix.size() > 1 ? urlPrefix.chopped(1) : urlPrefix),
-      m_directory(directory)
+      m_directory(directory),
+      // Qt resources have no links.
+      m_followSymlinks(followSymlinks || directory.startsWith(QLatin1Char(':')))
 {
     m_prefixBytes = m_prefix.toUtf8();
 }
@@ -43,6 +58,10 @@ void StaticFiles::serve(Connection *connection) const
     QString filePath = m_directory + QString::fromUtf8(decoded);
     QFileInfo info(filePath);
     if (info.isDir()) {
+        // A link in the directory may lead anywhere: checked before the
+        // redirect, which would tell that a directory exists out there.
+        if (!m_followSymlinks && realPathInside(filePath, m_directory).isEmpty())
+            return connection->respond(HttpResponse::text(404, "Not found"));
         if (!decoded.endsWith('/')) {
             HttpResponse redirect = HttpResponse::text(301, "Moved");
             redirect.setHeader("Location", request.path + '/');
@@ -53,6 +72,14 @@ void StaticFiles::serve(Connection *connection) const
     }
     if (!info.isFile())
         return connection->respond(HttpResponse::text(404, "Not found"));
+    if (!m_followSymlinks) {
+        // The file, or a directory on the way, may be a link. Open the
+        // resolved path, so that a link swapped after this check is not
+        // followed.
+        filePath = realPathInside(filePath, m_directory);
+        if (filePath.isEmpty())
+            return connection->respond(HttpResponse::text(404, "Not found"));
+    }
     if (info.size() > kMaxFileBytes)
         return connection->respond(HttpResponse::text(403, "File too large to serve"));
 

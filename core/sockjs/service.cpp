@@ -9,6 +9,7 @@
 #include "transports/registry.h"
 #include "transports/transport.h"
 #include "transports/websocket.h"
+#include "zmq/curvekeys.h"
 #include "zmq/zmqbridge.h"
 
 #include <QWebSocket>
@@ -76,7 +77,88 @@ Service::~Service()
         delete session;
 }
 
-bool Service::start(QString *error) { return m_bridge->start(error); }
+bool Service::loadKeys(QString *error)
+{
+    if (m_keysLoaded || !m_config.zmqCurve)
+        return true;
+    const ZmqCurveConfig &curve = *m_config.zmqCurve;
+    if (!CurveKeys::available()) {
+        *error = QStringLiteral("zmq.curve: this libzmq has no CURVE support (built without libsodium)");
+        return false;
+    }
+    QString keyError;
+    std::optional<QByteArray> secretKey;
+    if (!curve.secretKeyFile.isEmpty()) {
+        secretKey = CurveKeys::readFile(curve.secretKeyFile, CurveKeys::Kind::Secret, &keyError);
+        if (!secretKey) {
+            *error = QStringLiteral("zmq.curve.secret_key_file: ") + keyError;
+            return false;
+        }
+    } else {
+        secretKey = CurveKeys::parse(curve.secretKey.toUtf8(), &keyError);
+        if (!secretKey) {
+            *error = QStringLiteral("zmq.curve.secret_key: ") + keyError;
+            return false;
+        }
+    }
+    const auto publicKey = CurveKeys::publicKeyOf(*secretKey, &keyError);
+    if (!publicKey) {
+        *error = QStringLiteral("zmq.curve: ") + keyError;
+        return false;
+    }
+    const auto allowed = readAllowedKeys(error);
+    if (!allowed)
+        return false;
+    m_bridge->setCurve(*secretKey, *allowed);
+    m_curvePublicKey = *publicKey;
+    m_keysLoaded = true;
+    return true;
+}
+
+std::optional<QSet<QByteArray>> Service::readAllowedKeys(QString *error) const
+{
+    const ZmqCurveConfig &curve = *m_config.zmqCurve;
+    QSet<QByteArray> allowed;
+    for (qsizetype i = 0; i < curve.allowedKeys.size(); ++i) {
+        QString keyError;
+        const QByteArray text = curve.allowedKeys.at(i).toUtf8();
+        const auto key = CurveKeys::parse(text, &keyError);
+        if (!key) {
+            *error =
+                QStringLiteral("zmq.curve.allowed_keys[%1]: \"%2\": %3").arg(i).arg(curve.allowedKeys.at(i), keyError);
+            return std::nullopt;
+        }
+        allowed.insert(*key);
+    }
+    if (!curve.allowedKeysDir.isEmpty()) {
+        QString keyError;
+        const auto keys = CurveKeys::readDirectory(curve.allowedKeysDir, &keyError);
+        if (!keys) {
+            *error = QStringLiteral("zmq.curve.allowed_keys_dir: ") + keyError;
+            return std::nullopt;
+        }
+        allowed.unite(*keys);
+    }
+    return allowed;
+}
+
+bool Service::reloadKeys(QString *error)
+{
+    if (!m_config.zmqCurve || !m_keysLoaded)
+        return true;
+    const auto allowed = readAllowedKeys(error);
+    if (!allowed)
+        return false;
+    const QSet<QByteArray> &before = m_bridge->allowedKeys();
+    const qsizetype added = (*allowed - before).size();
+    const qsizetype removed = (before - *allowed).size();
+    m_bridge->setAllowedKeys(*allowed);
+    qCInfo(lcZmq).noquote() << "service" << prefix() << "- CURVE keys reloaded:" << allowed->size()
+                            << "backend key(s) allowed," << added << "added," << removed << "removed";
+    return true;
+}
+
+bool Service::start(QString *error) { return loadKeys(error) && m_bridge->start(error); }
 
 Service::Route Service::parseRoute(const QByteArray &path) const
 {
@@ -348,8 +430,8 @@ Session *Service::findOrCreateHttpSession(const QByteArray &urlId, Connection *c
 void Service::sessionOpened(Session *session)
 {
     ++m_counters[Counter::SessionsOpened];
-    qCDebug(lcSession).noquote() << m_config.prefix << "session" << QString::fromLatin1(session->backendId())
-                                 << "opened over" << QString::fromLatin1(session->transportName());
+    qCInfo(lcSession).noquote() << m_config.prefix << "session" << QString::fromLatin1(session->backendId())
+                                << "opened over" << QString::fromLatin1(session->transportName());
     m_bridge->sendConnect(session->backendId());
 }
 
@@ -365,8 +447,8 @@ void Service::sessionMessages(Session *session, const QList<QByteArray> &message
 void Service::sessionClosed(Session *session)
 {
     ++m_counters[Counter::SessionsClosed];
-    qCDebug(lcSession).noquote() << m_config.prefix << "session" << QString::fromLatin1(session->backendId())
-                                 << "closed:" << session->closeCode() << QString::fromUtf8(session->closeReason());
+    qCInfo(lcSession).noquote() << m_config.prefix << "session" << QString::fromLatin1(session->backendId())
+                                << "closed:" << session->closeCode() << QString::fromUtf8(session->closeReason());
     m_bridge->sendDisconnect(session->backendId());
 }
 

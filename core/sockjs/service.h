@@ -8,6 +8,9 @@
 #include <QHash>
 #include <QObject>
 #include <QPointer>
+#include <QSet>
+
+#include <optional>
 
 #include <memory>
 #include <vector>
@@ -38,6 +41,20 @@ public:
     ZmqBridge *bridge() const { return m_bridge; }
     // Counters of CounterScope::Service (base/counters.h).
     const Counters &counters() const { return m_counters; }
+
+    // Reads the key material of zmq.curve (none: nothing to do) and hands
+    // it to the bridge. start() does it when not done yet; call it first to
+    // tell bad keys (a configuration error) from sockets that cannot bind.
+    // *error names the key and the file ("zmq.curve.secret_key_file:
+    // /etc/proxy.key: cannot read: ...").
+    bool loadKeys(QString *error);
+    // Reads the backends' allowed keys again (SIGHUP): the new set applies to
+    // connections from now on. On an error the keys in use stay, and
+    // *error says why.
+    bool reloadKeys(QString *error);
+    // The proxy's CURVE public key (Z85) once loadKeys() read zmq.curve;
+    // empty without it.
+    QByteArray curvePublicKey() const { return m_curvePublicKey; }
 
     // Binds the ZeroMQ sockets.
     bool start(QString *error);
@@ -99,6 +116,7 @@ private:
     void onMessageFromBackend(const QByteArray &sessionId, const QByteArray &data);
     void onDisconnectFromBackend(const QByteArray &sessionId);
     void flushScheduled();
+    std::optional<QSet<QByteArray>> readAllowedKeys(QString *error) const;
 
     ServiceConfig m_config;
     ZmqBridge *m_bridge;
@@ -111,6 +129,8 @@ private:
     std::unique_ptr<Endpoints> m_endpoints; // greeting, /info, iframe, header sets
     QHash<QString, int> m_sessionsPerAddress;
     Counters m_counters;
+    bool m_keysLoaded = false;
+    QByteArray m_curvePublicKey;
 };
 
 } // namespace SockJsProxy

@@ -1,7 +1,7 @@
 #include "session.h"
 
-#include "frames.h"
 #include "base/logging.h"
+#include "frames.h"
 #include "transports/transport.h"
 
 #include <QTimerEvent>
@@ -141,8 +141,7 @@ void Session::close(int code, const QByteArray &reason)
     m_state = State::Closed;
     m_closeCode = code;
     m_closeReason = reason;
-    qCDebug(lcSession).noquote() << "session" << QString::fromLatin1(m_backendId) << "closed" << code
-                                 << QString::fromUtf8(reason);
+    // The host logs the close of an open session (once, with its service).
     if (wasOpen)
         m_host->sessionClosed(this);
     Q_EMIT stateChanged(m_state);

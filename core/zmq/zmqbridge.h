@@ -3,9 +3,16 @@
 #include "base/counters.h"
 #include "zmqsocket.h"
 
+#include <QElapsedTimer>
+#include <QHash>
 #include <QObject>
+#include <QSet>
+
+#include <memory>
 
 namespace SockJsProxy {
+
+class ZapHandler;
 
 // The wire protocol with the backends of one service, byte-compatible with
 // the original SockJSProxy:
@@ -16,6 +23,14 @@ namespace SockJsProxy {
 //    ignored but present).
 // Malformed messages from backends (wrong frame count, unknown type) are
 // logged, counted and dropped; never an exception, never a crash.
+//
+// With CURVE (setCurve()) both sockets are CURVE servers and a backend gets
+// in only with an allowed public key: the process's ZapHandler asks this
+// bridge. Until its handshake succeeds a backend has no pipe in ZeroMQ, so
+// not one event goes to a refused one. Refusals are counted
+// (BackendRefusedKey with the peer's address in the log,
+// BackendRefusedHandshake for a backend without CURVE or with another
+// server key) and logged at most once per ten seconds per kind and peer.
 class ZmqBridge : public QObject
 {
     Q_OBJECT
@@ -24,7 +39,17 @@ public:
     ZmqBridge(const QString &inEndpoint, const QString &outEndpoint, qsizetype queueLimit, QObject *parent = nullptr);
     ~ZmqBridge() override;
 
+    // Binds "in" and "out"; on failure *error names the endpoint. Logs nothing.
     bool start(QString *error);
+
+    // Before start(): makes both sockets CURVE servers with secretKey (Z85)
+    // and lets in only the backends whose public key (Z85) is allowed.
+    void setCurve(const QByteArray &secretKey, const QSet<QByteArray> &allowedKeys);
+    // Any time: the keys let in from now on. Backends connected with a key
+    // taken out stay connected until they reconnect.
+    void setAllowedKeys(const QSet<QByteArray> &allowedKeys);
+    bool hasCurve() const { return !m_curveSecretKey.isEmpty(); }
+    const QSet<QByteArray> &allowedKeys() const { return m_allowedKeys; }
     // Before exiting: lets closing the sockets spend up to milliseconds
     // delivering what is queued (the final "disconnect"s), never longer.
     void setShutdownLinger(int milliseconds);
@@ -59,6 +84,11 @@ private:
     void send(const QByteArray &type, const QByteArray &sessionId, const QByteArray &data);
     void onIncoming(const SockJsProxy::ZmqMessage &message);
     ZmqSocket *watchPeers(ZmqSocket *socket, const char *name, int *peers);
+    bool startCurve(QString *error);
+    bool authorize(const char *name, const QByteArray &address, const QByteArray &publicKey);
+    // Logs a refusal unless one of the same kind was logged less than ten
+    // seconds ago; the next line tells how many were not.
+    void logRefusal(const QString &kind, const QString &text);
 
     QString m_inEndpoint;
     QString m_outEndpoint;
@@ -68,6 +98,17 @@ private:
     int m_inPeers = 0;
     int m_outPeers = 0;
     bool m_holdWithoutPeers = false;
+
+    QByteArray m_curveSecretKey; // Z85; empty: no CURVE
+    QSet<QByteArray> m_allowedKeys;
+    std::shared_ptr<ZapHandler> m_zap; // outlives m_push and m_pull
+    QList<QByteArray> m_zapDomains;
+    struct RefusalLog
+    {
+        QElapsedTimer lastLine;
+        quint64 notLogged = 0;
+    };
+    QHash<QString, RefusalLog> m_refusalLog;
 };
 
 } // namespace SockJsProxy

@@ -99,6 +99,8 @@ ZmqSocket::ZmqSocket(Type type, QObject *parent) : QObject(parent), m_type(type)
 {
     m_canReceive = type != Type::Push && type != Type::Pub;
     m_canSend = type != Type::Pull && type != Type::Sub;
+    m_lockstep = type == Type::Req || type == Type::Rep;
+    m_sendTurn = type == Type::Req;
 
     // Safety net only: ZMQ_FD should signal when a peer arrives or a full
     // pipe drains, but if a wake-up is ever missed while messages wait in the
@@ -146,14 +148,20 @@ bool ZmqSocket::connectTo(const QString &endpoint, QString *error) { return atta
 bool ZmqSocket::attach(const QString &endpoint, QString *error, bool bind)
 {
     const char *verb = bind ? "bind" : "connect";
-    if (!m_socket) {
-        const QString what = endpoint + QStringLiteral(": socket not created");
-        qCWarning(lcZmq).noquote() << verb << "failed:" << what;
-        if (error)
+    // A caller that takes the error reports it: logged here as well, it
+    // would be said twice (sockjsproxy-cli prints it as its one error line).
+    const auto failed = [&](const QString &what) {
+        if (error) {
+            qCDebug(lcZmq).noquote() << typeName(m_type) << verb << "failed:" << what;
             *error = what;
+        } else {
+            qCWarning(lcZmq).noquote() << typeName(m_type) << verb << "failed:" << what;
+        }
         Q_EMIT this->error(what); // may delete this: touch nothing afterwards
         return false;
-    }
+    };
+    if (!m_socket)
+        return failed(endpoint + QStringLiteral(": socket not created"));
 
     QString attached = endpoint;
     try {
@@ -168,12 +176,7 @@ bool ZmqSocket::attach(const QString &endpoint, QString *error, bool bind)
             m_socket->connect(address.constData());
         }
     } catch (const zmq::error_t &e) {
-        const QString what = endpoint + QStringLiteral(": ") + zmqErrorText(e);
-        qCWarning(lcZmq).noquote() << typeName(m_type) << verb << "failed:" << what;
-        if (error)
-            *error = what;
-        Q_EMIT this->error(what); // may delete this: touch nothing afterwards
-        return false;
+        return failed(endpoint + QStringLiteral(": ") + zmqErrorText(e));
     }
 
     m_endpoints.append(attached);
@@ -269,6 +272,25 @@ void ZmqSocket::setHeld(bool held)
         process();
 }
 
+bool ZmqSocket::setCurveServer(const QByteArray &secretKey, const QByteArray &zapDomain, QString *error)
+{
+    if (!m_socket) {
+        *error = QStringLiteral("socket not created");
+        return false;
+    }
+    // Raw options: the key is text here, and must never reach a log line.
+    void *socket = m_socket->handle();
+    const int on = 1;
+    if (zmq_setsockopt(socket, ZMQ_CURVE_SERVER, &on, sizeof on) != 0
+        || zmq_setsockopt(socket, ZMQ_CURVE_SECRETKEY, secretKey.constData(), size_t(secretKey.size())) != 0
+        || zmq_setsockopt(socket, ZMQ_ZAP_DOMAIN, zapDomain.constData(), size_t(zapDomain.size())) != 0) {
+        *error = QStringLiteral("cannot make the %1 socket a CURVE server: %2")
+                     .arg(QLatin1String(typeName(m_type)), QString::fromLocal8Bit(zmq_strerror(zmq_errno())));
+        return false;
+    }
+    return true;
+}
+
 void ZmqSocket::setLinger(int milliseconds) { setIntOption(ZMQ_LINGER, milliseconds, "linger"); }
 
 void ZmqSocket::setIntOption(int option, int value, const char *name)
@@ -344,6 +366,7 @@ bool ZmqSocket::sendFront()
     }
     m_outbox.pop_front();
     ++m_sent;
+    m_sendTurn = false;
     return true;
 }
 
@@ -445,13 +468,15 @@ void ZmqSocket::process()
             bool progress = false;
             bool drained = false; // a receive found nothing: commands are processed
             if (!m_held) {
-                while (!m_outbox.empty() && handled < budget && sendFront()) {
+                while (!m_outbox.empty() && handled < budget && maySend() && sendFront()) {
                     progress = true;
                     ++handled;
                 }
             }
             if (m_canReceive) {
-                while (handled < budget) {
+                // Req and Rep: one message, then the send that answers it
+                // (receiving again first would fail with EFSM).
+                while (handled < budget && mayReceive()) {
                     ZmqMessage message;
                     if (!receiveOne(message)) {
                         drained = true;
@@ -460,6 +485,7 @@ void ZmqSocket::process()
                     progress = true;
                     ++handled;
                     ++m_received;
+                    m_sendTurn = m_lockstep;
                     Q_EMIT messageReceived(message);
                     if (!self)
                         return; // a slot deleted us; the notifier went with us
@@ -471,7 +497,7 @@ void ZmqSocket::process()
             }
             if (progress)
                 continue;
-            const bool mayStillSend = !m_held && !m_outbox.empty();
+            const bool mayStillSend = !m_held && !m_outbox.empty() && maySend();
             if (drained && !mayStillSend)
                 break;
             const int events = m_socket->get(zmq::sockopt::events);

@@ -35,8 +35,14 @@ using ZmqMessage = QList<QByteArray>; // one multipart message, a QByteArray per
 // (a PUSH socket with no peer); what overflows is dropped and counted.
 // Linger is 0: closing never waits for peers.
 //
+// Req and Rep take turns as ZeroMQ demands: a Rep socket receives one
+// request and then waits for its reply (queued with send(), from the slot or
+// later) before it receives the next; a Req socket sends one request and
+// then waits for the reply before it sends the next.
+//
 // Errors are logged under sockjsproxy.zmq and reported by error(); no
-// exception leaves this class. A slot connected to messageReceived may delete
+// exception leaves this class. A bind()/connectTo() failure returned in
+// *error is left to the caller to report (logged at debug level only). A slot connected to messageReceived may delete
 // this socket.
 class ZmqSocket : public QObject
 {
@@ -76,6 +82,11 @@ public:
     void setHeld(bool held);
     bool isHeld() const { return m_held; }
 
+    // Makes this socket a CURVE server (before bind): secretKey is its secret
+    // key (Z85), and every client's public key is put to the ZAP handler
+    // under zapDomain (see ZapHandler). False and *error when refused.
+    bool setCurveServer(const QByteArray &secretKey, const QByteArray &zapDomain, QString *error);
+
     // How long closing may keep delivering queued messages (0 at creation).
     void setLinger(int milliseconds);
 
@@ -100,6 +111,9 @@ private:
     bool sendFront();                        // false: would block; throws zmq::error_t
     bool sendNow(const ZmqMessage &message); // the same, without the outbox
     bool receiveOne(ZmqMessage &message);    // false: nothing queued; throws zmq::error_t
+    // Req and Rep: whose turn it is (always both for the other types).
+    bool maySend() const { return !m_lockstep || m_sendTurn; }
+    bool mayReceive() const { return !m_lockstep || !m_sendTurn; }
     void noteDrop();
     void setIntOption(int option, int value, const char *name);
     void reportError(const QString &what); // logs, emits error(): may delete this
@@ -124,6 +138,8 @@ private:
     bool m_firstFrameInterrupted = false; // the last sendNow() threw EINTR on its first frame
     bool m_canReceive = false;            // Pull, Sub, Rep, Req, Dealer, Router, Pair
     bool m_canSend = false;               // Push, Pub, Req, Rep, Dealer, Router, Pair
+    bool m_lockstep = false;              // Req, Rep: send and receive take turns
+    bool m_sendTurn = false;              // Req: no request out; Rep: a reply is due
     Type m_type;
     QTimer *m_retryTimer = nullptr; // runs only while the outbox waits for ZeroMQ
     QStringList m_endpoints;        // for log and error messages

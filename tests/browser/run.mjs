@@ -470,19 +470,37 @@ async function samplesFlow(opts) {
             const response = await page.goto(`${origin}/samples/`, { timeout: 10_000 });
             if (!check('GET /samples/ serves the demo page', response && response.status() === 200 &&
                        await page.locator('#send').count() === 1, `HTTP ${response && response.status()}`)) return;
+            // No click: the README says "open the page, type a message".
+            await page.waitForSelector('#status[data-state=open]', { timeout: 10_000 });
+            check('the page connects on load', await page.locator('.entry[data-kind=open]').count() === 1 &&
+                  await page.isDisabled('#connect'), 'no single open entry, or Connect still enabled');
+            // One round: type, send, the time comes back, the backend closes the session.
+            const round = async (n, text) => {
+                await page.fill('#message', text, { timeout: 5000 });
+                await page.press('#message', 'Enter', { timeout: 5000 });
+                const sent = await page.locator('.entry[data-kind=sent]').nth(n).textContent({ timeout: 5000 });
+                check(`${n ? 'again: ' : ''}Enter sends and logs the message`, sent === text, `sent entry ${show(sent)}`);
+                const received = await page.locator('.entry[data-kind=received]').nth(n).textContent({ timeout: 10_000 });
+                check(`${n ? 'again: ' : ''}a date/time comes back`,
+                      /^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d$/.test(received), `received ${show(received)}`);
+                await page.waitForSelector('#status[data-state=closed]', { timeout: 10_000 });
+                const status = (await page.textContent('#status')).trim();
+                check(`${n ? 'again: ' : ''}status shows the close "3000 Go away!"`, /\b3000 Go away!$/.test(status),
+                      `status ${show(status)}`);
+            };
+            await round(0, 'What time is it?');
+            // Connect stays for trying again.
             await page.click('#connect', { timeout: 5000 });
             await page.waitForSelector('#status[data-state=open]', { timeout: 10_000 });
-            check('connect opens a session', true);
-            const text = 'What time is it?';
-            await page.fill('#message', text, { timeout: 5000 });
-            await page.click('#send', { timeout: 5000 });
-            const sent = await page.locator('.entry[data-kind=sent]').first().textContent({ timeout: 5000 });
-            check('#send logs the sent message', sent === text, `sent entry ${show(sent)}`);
-            const received = await page.locator('.entry[data-kind=received]').first().textContent({ timeout: 10_000 });
-            check('a date/time comes back', /^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d/.test(received), `received ${show(received)}`);
-            await page.waitForSelector('#status[data-state=closed]', { timeout: 10_000 });
-            const status = (await page.textContent('#status')).trim();
-            check('status shows the close "3000 Go away!"', /\b3000 Go away!$/.test(status), `status ${show(status)}`);
+            check('Connect opens a new session', await page.locator('.entry[data-kind=open]').count() === 2,
+                  'not two open entries');
+            await round(1, 'And now?');
+            // ?autoconnect=0 waits for Connect: the page connects from its own
+            // script, so the state is settled when the load event has fired.
+            await page.goto(`${origin}/samples/?autoconnect=0`, { timeout: 10_000 });
+            const idle = (await page.textContent('#status')).trim();
+            check('?autoconnect=0 waits for Connect', idle === 'closed' && await page.isEnabled('#connect') &&
+                  await page.locator('.entry').count() === 0, `status ${show(idle)}`);
         } catch (e) {
             check('samples flow', false, e.message.split('\n')[0]);
             for (const l of consoleLines.slice(-15)) console.log(`    ${l.slice(0, 300)}`);

@@ -38,18 +38,6 @@ constexpr int kWaitMs = 10000;  // anything else; passing runs take far less
 
 const QByteArray kGreeting = QByteArrayLiteral("Welcome to SockJS!\n");
 
-// The lines of stderr that are not log lines ("2024-05-01 12:00:00.000 info ...").
-QList<QByteArray> errorLines(const QByteArray &stderrBytes)
-{
-    static const QRegularExpression logLine(QStringLiteral("^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3} "));
-    QList<QByteArray> result;
-    for (const QByteArray &line : stderrBytes.split('\n')) {
-        if (!line.trimmed().isEmpty() && !logLine.match(QString::fromUtf8(line)).hasMatch())
-            result.append(line);
-    }
-    return result;
-}
-
 // ---- SockJS framing
 
 // Frames of an HTTP transport body: one per line.
@@ -91,13 +79,12 @@ class tst_EndToEnd : public QObject
 private Q_SLOTS:
     void initTestCase();
 
-    // The command line: the original's flags, errors as one line.
+    // The command line: the original's flags; the README's exit codes, and
+    // errors as one line.
     void version();
     void help();
-    void badArguments_data();
-    void badArguments();
-    void portInUse_data();
-    void portInUse();
+    void exitCodes_data();
+    void exitCodes();
 
     // Echo through real backends, over WebSocket and HTTP transports.
     void echo_data();
@@ -113,6 +100,7 @@ private Q_SLOTS:
     void clientDropsMidStream();
     void twoServicesOnOnePort();
     void sigtermClosesSessions();
+    void sessionEventsLoggedOnce();
 
 private:
     QTemporaryDir m_dir;
@@ -140,6 +128,9 @@ void tst_EndToEnd::initTestCase()
                                                 "\"tcp://127.0.0.1:1\", \"out\": \"tcp://127.0.0.1:2\"}}]}"));
     QVERIFY(write(QStringLiteral("unknown-key.json"),
                   "{\"services\": [{\"prefix\": \"/a\", \"heartbeat_delay_msec\": 1000}]}"));
+    QVERIFY(write(QStringLiteral("negative-timeout.json"),
+                  "{\"shutdown_timeout_ms\": -1, \"services\": [{\"prefix\": \"/a\"}]}"));
+    QVERIFY(write(QStringLiteral("broken.json"), "{\"services\": [{\"prefix\": \"/a\""));
 }
 
 void tst_EndToEnd::version()
@@ -186,81 +177,124 @@ void tst_EndToEnd::help()
     }
 }
 
-void tst_EndToEnd::badArguments_data()
+// README "Exit codes": 2 for bad options (unknown, missing value, bad value,
+// a stray argument, --control beyond loopback without a token) and a bad
+// config file; 1 when a port cannot be bound. Either way stderr is exactly
+// one line, "sockjsproxy-cli: ..." naming the culprit, and nothing before it
+// (no "listening" lines of a start that then failed).
+void tst_EndToEnd::exitCodes_data()
 {
-    QTest::addColumn<QStringList>("arguments");
-    QTest::addColumn<QString>("named"); // what the error line must name
+    QTest::addColumn<QStringList>("arguments"); // "PORTS": free ports (HTTP, ZeroMQ in and out) on 127.0.0.1
+    QTest::addColumn<QString>("taken");         // held during the run: http, in, out or control
+    QTest::addColumn<int>("exitCode");
+    QTest::addColumn<QString>("named"); // what the error line must name; "TAKEN": the port held
 
     const QString samples = sourceDir() + QStringLiteral("/samples");
     const QString missing = m_dir.filePath(QStringLiteral("missing.json"));
     const QString valid = m_dir.filePath(QStringLiteral("valid.json"));
     const QString unknownKey = m_dir.filePath(QStringLiteral("unknown-key.json"));
+    const QString negativeTimeout = m_dir.filePath(QStringLiteral("negative-timeout.json"));
+    const QString broken = m_dir.filePath(QStringLiteral("broken.json"));
+    const QString ports = QStringLiteral("PORTS");
+    const QString none;
 
+    // Bad options: 2.
+    QTest::newRow("unknown option") << QStringList{ports, QStringLiteral("--bogus-flag")} << none << 2
+                                    << QStringLiteral("'bogus-flag'");
+    QTest::newRow("unknown short option")
+        << QStringList{ports, QStringLiteral("-x")} << none << 2 << QStringLiteral("'x'");
+    QTest::newRow("missing value") << QStringList{QStringLiteral("-p")} << none << 2 << QStringLiteral("'-p'");
+    QTest::newRow("bad value: http port too big")
+        << QStringList{QStringLiteral("-p"), QStringLiteral("70000")} << none << 2 << QStringLiteral("70000");
+    QTest::newRow("bad value: in port not a number")
+        << QStringList{QStringLiteral("--in-port"), QStringLiteral("abc")} << none << 2 << QStringLiteral("abc");
+    QTest::newRow("bad value: out port not a number")
+        << QStringList{QStringLiteral("-o"), QStringLiteral("9242x")} << none << 2 << QStringLiteral("9242x");
+    QTest::newRow("bad value: http address")
+        << QStringList{ports, QStringLiteral("--http-address"), QStringLiteral("nohost")} << none << 2
+        << QStringLiteral("--http-address nohost");
+    QTest::newRow("bad value: static-path not a directory")
+        << QStringList{QStringLiteral("-s"), missing, QStringLiteral("-u"), QStringLiteral("/static")} << none << 2
+        << missing;
     QTest::newRow("static-path without static-url")
-        << QStringList{QStringLiteral("--static-path"), samples} << QStringLiteral("--static-url");
+        << QStringList{QStringLiteral("--static-path"), samples} << none << 2 << QStringLiteral("--static-url");
     QTest::newRow("static-url without static-path")
-        << QStringList{QStringLiteral("-u"), QStringLiteral("/static")} << QStringLiteral("--static-path");
-    QTest::newRow("static-path not a directory")
-        << QStringList{QStringLiteral("-s"), missing, QStringLiteral("-u"), QStringLiteral("/static")} << missing;
-    QTest::newRow("http port too big") << QStringList{QStringLiteral("-p"), QStringLiteral("70000")}
-                                       << QStringLiteral("70000");
-    QTest::newRow("in port not a number")
-        << QStringList{QStringLiteral("--in-port"), QStringLiteral("abc")} << QStringLiteral("abc");
-    QTest::newRow("out port not a number")
-        << QStringList{QStringLiteral("-o"), QStringLiteral("9242x")} << QStringLiteral("9242x");
-    QTest::newRow("port without value") << QStringList{QStringLiteral("-p")} << QStringLiteral("-p");
-    QTest::newRow("unknown flag") << QStringList{QStringLiteral("--bogus-flag")} << QStringLiteral("bogus-flag");
-    QTest::newRow("config file missing") << QStringList{QStringLiteral("--config"), missing} << missing;
-    QTest::newRow("config unknown key") << QStringList{QStringLiteral("--config"), unknownKey}
-                                        << QStringLiteral("heartbeat_delay_msec");
+        << QStringList{QStringLiteral("-u"), QStringLiteral("/static")} << none << 2 << QStringLiteral("--static-path");
+    QTest::newRow("stray positional argument") << QStringList{ports, QStringLiteral("extra-positional")} << none << 2
+                                               << QStringLiteral("\"extra-positional\"");
+    QTest::newRow("control beyond loopback without a token")
+        << QStringList{ports, QStringLiteral("--control"), QStringLiteral("0.0.0.0:0")} << none << 2
+        << QStringLiteral("--control 0.0.0.0:0");
+    QTest::newRow("control not an endpoint")
+        << QStringList{ports, QStringLiteral("--control"), QStringLiteral("nowhere")} << none << 2
+        << QStringLiteral("--control nowhere");
+
+    // A bad config file: 2.
+    QTest::newRow("config file missing") << QStringList{QStringLiteral("--config"), missing} << none << 2 << missing;
+    QTest::newRow("config broken JSON") << QStringList{QStringLiteral("--config"), broken} << none << 2 << broken;
+    QTest::newRow("config unknown key") << QStringList{QStringLiteral("--config"), unknownKey} << none << 2
+                                        << QStringLiteral("services[0].heartbeat_delay_msec");
+    QTest::newRow("config negative shutdown_timeout_ms") << QStringList{QStringLiteral("--config"), negativeTimeout}
+                                                         << none << 2 << QStringLiteral("shutdown_timeout_ms");
     QTest::newRow("config with in-port") << QStringList{QStringLiteral("--config"), valid, QStringLiteral("-i"),
                                                         QStringLiteral("9999")}
-                                         << QStringLiteral("in-port");
+                                         << none << 2 << QStringLiteral("--in-port");
+
+    // A port that cannot be bound: 1.
+    QTest::newRow("HTTP port in use") << QStringList{ports} << QStringLiteral("http") << 1
+                                      << QStringLiteral("HTTP 127.0.0.1:TAKEN");
+    QTest::newRow("ZeroMQ in endpoint in use")
+        << QStringList{ports} << QStringLiteral("in") << 1 << QStringLiteral("tcp://127.0.0.1:TAKEN");
+    QTest::newRow("ZeroMQ out endpoint in use")
+        << QStringList{ports} << QStringLiteral("out") << 1 << QStringLiteral("tcp://127.0.0.1:TAKEN");
+    QTest::newRow("control port in use") << QStringList{ports, QStringLiteral("--control"),
+                                                        QStringLiteral("127.0.0.1:CONTROL")}
+                                         << QStringLiteral("control") << 1
+                                         << QStringLiteral("--control 127.0.0.1:TAKEN");
 }
 
-void tst_EndToEnd::badArguments()
+void tst_EndToEnd::exitCodes()
 {
     QFETCH(QStringList, arguments);
+    QFETCH(QString, taken);
+    QFETCH(int, exitCode);
     QFETCH(QString, named);
 
+    const QList<quint16> free = freePorts(4);
+    QCOMPARE(free.size(), 4);
+    Ports ports;
+    ports.http = free.at(0);
+    ports.in = free.at(1);
+    ports.out = free.at(2);
+    const quint16 control = free.at(3);
+    QStringList args;
+    for (const QString &argument : std::as_const(arguments)) {
+        if (argument == QLatin1String("PORTS"))
+            args += ports.proxyArgs();
+        else
+            args += QString(argument).replace(QLatin1String("CONTROL"), QString::number(control));
+    }
+    QTcpServer squatter;
+    if (!taken.isEmpty()) {
+        const quint16 port = taken == QLatin1String("http")  ? ports.http
+                             : taken == QLatin1String("in")  ? ports.in
+                             : taken == QLatin1String("out") ? ports.out
+                                                             : control;
+        QVERIFY2(squatter.listen(QHostAddress::LocalHost, port), qPrintable(squatter.errorString()));
+        named.replace(QLatin1String("TAKEN"), QString::number(port));
+    }
+
     ProcessGuard guard;
-    Child *cli = guard.runCli(arguments);
+    Child *cli = guard.runCli(args);
     QVERIFY(cli);
     QCOMPARE(cli->exitStatus(), QProcess::NormalExit);
-    QVERIFY2(cli->exitCode() != 0, "exit code 0 for bad arguments");
+    QCOMPARE(cli->exitCode(), exitCode);
     const QByteArray error = cli->standardError();
-    QCOMPARE(error.trimmed().count('\n'), 0); // one line
+    QVERIFY2(error.startsWith("sockjsproxy-cli: ") && error.endsWith('\n') && error.count('\n') == 1,
+             error.constData()); // exactly one line
     QVERIFY2(error.contains(named.toUtf8()),
              qPrintable(QStringLiteral("\"%1\" not named in: %2").arg(named, QString::fromUtf8(error))));
-}
-
-void tst_EndToEnd::portInUse_data()
-{
-    QTest::addColumn<int>("taken"); // 0: HTTP, 1: ZeroMQ in, 2: ZeroMQ out
-    QTest::newRow("http") << 0;
-    QTest::newRow("zmq in") << 1;
-    QTest::newRow("zmq out") << 2;
-}
-
-void tst_EndToEnd::portInUse()
-{
-    QFETCH(int, taken);
-    const Ports ports = Ports::pick();
-    QVERIFY(ports.ok());
-    const quint16 port = taken == 0 ? ports.http : taken == 1 ? ports.in : ports.out;
-    QTcpServer squatter;
-    QVERIFY2(squatter.listen(QHostAddress::LocalHost, port), qPrintable(squatter.errorString()));
-
-    ProcessGuard guard;
-    Child *cli = guard.runCli(ports.proxyArgs());
-    QVERIFY(cli);
-    QCOMPARE(cli->exitStatus(), QProcess::NormalExit);
-    QVERIFY2(cli->exitCode() != 0, "exit code 0 with a port in use");
-    // Start-up log lines may come first; the error itself is one line.
-    const QList<QByteArray> errors = errorLines(cli->standardError());
-    QVERIFY2(errors.size() == 1, cli->standardError().constData());
-    QVERIFY2(errors.first().contains(QByteArray::number(port)), errors.first().constData());
-    QVERIFY2(errors.first().toLower().contains("in use"), errors.first().constData());
+    QVERIFY2(cli->standardOutput().isEmpty(), cli->standardOutput().constData());
 }
 
 void tst_EndToEnd::echo_data()
@@ -566,6 +600,41 @@ void tst_EndToEnd::sigtermClosesSessions()
     QVERIFY(waitForExit(proxy, 5000));
     QCOMPARE(proxy->exitStatus(), QProcess::NormalExit);
     QCOMPARE(proxy->exitCode(), 0);
+}
+
+// Without --verbose, a session's open and its close are one info line each.
+void tst_EndToEnd::sessionEventsLoggedOnce()
+{
+    const Ports ports = Ports::pick();
+    QVERIFY(ports.ok());
+    ProcessGuard guard;
+    Child *proxy = guard.startProxy(ports.proxyArgs(), ports.http);
+    QVERIFY(proxy);
+
+    WebSocketClient ws;
+    QVERIFY(ws.openSession(ports.http, "/000/logged/websocket"));
+    ws.socket().close();
+    QVERIFY(waitForLine(proxy, " closed: "));
+    // Everything written by the time it exits.
+    proxy->terminate();
+    QVERIFY(waitForExit(proxy));
+
+    QList<QByteArray> sessionLines;
+    for (const QByteArray &line : proxy->lines()) {
+        if (line.contains(" session "))
+            sessionLines.append(line);
+    }
+    QCOMPARE(sessionLines.size(), 2);
+    const QList<QByteArray> opened = sessionLines.at(0).split(' ');
+    QVERIFY2(sessionLines.at(0).contains(" info sockjsproxy.session: / session ")
+                 && sessionLines.at(0).endsWith(" opened over websocket"),
+             sessionLines.at(0).constData());
+    QVERIFY2(sessionLines.at(1).contains(" info sockjsproxy.session: / session ")
+                 && sessionLines.at(1).contains(" closed: "),
+             sessionLines.at(1).constData());
+    const QByteArray id = opened.value(opened.indexOf("session") + 1);
+    QVERIFY(!id.isEmpty());
+    QVERIFY2(sessionLines.at(1).contains(" session " + id + " closed: "), sessionLines.at(1).constData());
 }
 
 QTEST_GUILESS_MAIN(tst_EndToEnd)

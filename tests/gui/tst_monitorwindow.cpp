@@ -58,6 +58,21 @@ bool inspectorShows(const InspectorWidget *inspector, TrafficEvent::Direction di
     return false;
 }
 
+// A local proxy's options as the command line would build them: HTTP on
+// 127.0.0.1 port 0, one service /local on these ZeroMQ endpoints.
+CommandLine::Result localProxyOptions(const QString &zmqIn, const QString &zmqOut)
+{
+    CommandLine::Result options;
+    options.config.httpAddress = QStringLiteral("127.0.0.1");
+    options.config.httpPort = 0;
+    ServiceConfig service;
+    service.prefix = QStringLiteral("/local");
+    service.zmqIn = zmqIn;
+    service.zmqOut = zmqOut;
+    options.config.services = {service};
+    return options;
+}
+
 } // namespace
 
 class tst_MonitorWindow : public QObject
@@ -70,6 +85,7 @@ private Q_SLOTS:
     void showsSessionsInspectsAndDisconnects();
     void filtersByTransport();
     void detachAndStartLocalProxy();
+    void secondQuitEndsTheDrain();
 
 private:
     std::unique_ptr<TestServer> m_server;
@@ -245,14 +261,8 @@ void tst_MonitorWindow::detachAndStartLocalProxy()
     QVERIFY(!window.disconnectAction()->isEnabled());
 
     // A proxy started by the window itself, from CLI-style options.
-    CommandLine::Result options;
-    options.config.httpAddress = QStringLiteral("127.0.0.1");
-    options.config.httpPort = 0;
-    ServiceConfig service;
-    service.prefix = QStringLiteral("/local");
-    service.zmqIn = QStringLiteral("inproc://monitorwindow-local-in");
-    service.zmqOut = QStringLiteral("inproc://monitorwindow-local-out");
-    options.config.services = {service};
+    CommandLine::Result options = localProxyOptions(QStringLiteral("inproc://monitorwindow-local-in"),
+                                                    QStringLiteral("inproc://monitorwindow-local-out"));
     QString error;
     QVERIFY2(window.startLocalProxy(options, &error), qPrintable(error));
     QVERIFY(window.localServer());
@@ -279,6 +289,29 @@ void tst_MonitorWindow::detachAndStartLocalProxy()
     QVERIFY2(window.startLocalProxy(options, &error), qPrintable(error));
     QVERIFY(window.isConnected());
     window.detach();
+}
+
+// Quitting with a local proxy waits for its events to reach backends (none
+// here, and a timeout the test never waits for); quitting again ends that.
+void tst_MonitorWindow::secondQuitEndsTheDrain()
+{
+    MainWindow &window = *m_window;
+    CommandLine::Result options =
+        localProxyOptions(QStringLiteral("tcp://127.0.0.1:*"), QStringLiteral("tcp://127.0.0.1:*"));
+    options.config.shutdownTimeoutMs = 60000;
+    QString error;
+    QVERIFY2(window.startLocalProxy(options, &error), qPrintable(error));
+    const quint16 port = window.localServer()->httpPort();
+    QCOMPARE(HttpClient::request(port, "POST", "/local/000/quit/xhr").body, QByteArray("o\n"));
+
+    QVERIFY(!window.close()); // the session's "connect" and "disconnect" wait
+    QVERIFY(window.isVisible());
+    QVERIFY(!window.localServer());
+    QVERIFY(window.windowTitle().contains(QLatin1String("not watching")));
+
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("^2 messages to backends not delivered")));
+    QVERIFY(window.close());
+    QVERIFY(!window.isVisible());
 }
 
 QTEST_MAIN(tst_MonitorWindow)

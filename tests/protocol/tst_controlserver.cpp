@@ -130,8 +130,6 @@ private Q_SLOTS:
     void init();
     void cleanup();
 
-    void parseEndpoint_data();
-    void parseEndpoint();
     void listenBeyondLoopbackNeedsToken_data();
     void listenBeyondLoopbackNeedsToken();
     void listenOnBusyPort();
@@ -227,46 +225,6 @@ HttpClient::Response tst_ControlServer::get(const QByteArray &path, const Header
 HttpClient::Response tst_ControlServer::post(const QByteArray &path, const QByteArray &body, const Headers &headers)
 {
     return HttpClient::request(m_control->port(), "POST", path, body, headers);
-}
-
-void tst_ControlServer::parseEndpoint_data()
-{
-    QTest::addColumn<QString>("endpoint");
-    QTest::addColumn<bool>("ok");
-    QTest::addColumn<QString>("address");
-    QTest::addColumn<int>("port");
-
-    QTest::newRow("port only") << QStringLiteral("9999") << true << QStringLiteral("127.0.0.1") << 9999;
-    QTest::newRow("port 0") << QStringLiteral("0") << true << QStringLiteral("127.0.0.1") << 0;
-    QTest::newRow("host:port") << QStringLiteral("127.0.0.1:8081") << true << QStringLiteral("127.0.0.1") << 8081;
-    QTest::newRow("localhost") << QStringLiteral("localhost:1") << true << QStringLiteral("127.0.0.1") << 1;
-    QTest::newRow("any") << QStringLiteral("0.0.0.0:80") << true << QStringLiteral("0.0.0.0") << 80;
-    QTest::newRow("ipv6") << QStringLiteral("[::1]:65535") << true << QStringLiteral("::1") << 65535;
-    QTest::newRow("port too large") << QStringLiteral("127.0.0.1:65536") << false << QString() << 0;
-    QTest::newRow("not a port") << QStringLiteral("127.0.0.1:http") << false << QString() << 0;
-    QTest::newRow("empty") << QString() << false << QString() << 0;
-    QTest::newRow("host name") << QStringLiteral("example.com:80") << false << QString() << 0;
-    QTest::newRow("negative") << QStringLiteral("-1") << false << QString() << 0;
-}
-
-void tst_ControlServer::parseEndpoint()
-{
-    QFETCH(QString, endpoint);
-    QFETCH(bool, ok);
-    QFETCH(QString, address);
-    QFETCH(int, port);
-    QHostAddress parsedAddress;
-    quint16 parsedPort = 0;
-    QString error;
-    QCOMPARE(ControlServer::parseEndpoint(endpoint, &parsedAddress, &parsedPort, &error), ok);
-    if (ok) {
-        QVERIFY(error.isEmpty());
-        QCOMPARE(parsedAddress, QHostAddress(address));
-        QCOMPARE(int(parsedPort), port);
-    } else {
-        QVERIFY(!error.isEmpty());
-        QVERIFY2(error.contains(endpoint), qPrintable(error)); // names what was wrong
-    }
 }
 
 void tst_ControlServer::listenBeyondLoopbackNeedsToken_data()

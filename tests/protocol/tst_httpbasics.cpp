@@ -137,6 +137,9 @@ private Q_SLOTS:
     void staticFilesRedirect();
     void staticFilesTraversal_data();
     void staticFilesTraversal();
+    void staticFilesSymlinks_data();
+    void staticFilesSymlinks();
+    void staticFilesMountThroughLink();
     void staticFilesEtag();
     void builtinSockjsClient();
     void slowClient_data();
@@ -807,10 +810,29 @@ struct StaticTree
                && writeFile(root() + QStringLiteral("/sub/deeper/file.txt"), "deep\n");
     }
 
-    Config config() const
+    // Symbolic links in and out of the mount; secret.txt stands for
+    // /etc/passwd, outside/ for any directory beside the mount.
+    bool createLinks()
+    {
+        const QString top = dir.path();
+        const QString www = root();
+        return QDir(top).mkpath(QStringLiteral("outside")) && QDir(www).mkpath(QStringLiteral("linked-index"))
+               && writeFile(top + QStringLiteral("/outside/index.html"), "<p>outside index</p>\n")
+               && writeFile(top + QStringLiteral("/outside/file.txt"), "outside file\n")
+               && QFile::link(top + QStringLiteral("/secret.txt"), www + QStringLiteral("/passwd"))
+               && QFile::link(QStringLiteral("../secret.txt"), www + QStringLiteral("/passwd-relative"))
+               && QFile::link(www + QStringLiteral("/hello.txt"), www + QStringLiteral("/hello-link.txt"))
+               && QFile::link(QStringLiteral("../hello.txt"), www + QStringLiteral("/sub/up-link.txt"))
+               && QFile::link(www + QStringLiteral("/sub"), www + QStringLiteral("/sublink"))
+               && QFile::link(top + QStringLiteral("/outside"), www + QStringLiteral("/outdir"))
+               && QFile::link(top + QStringLiteral("/outside/index.html"),
+                              www + QStringLiteral("/linked-index/index.html"));
+    }
+
+    Config config(bool followSymlinks = false) const
     {
         Config config = TestServer::protocolConfig(QStringLiteral("static"));
-        config.statics = {StaticMount{QStringLiteral("/static"), root()}};
+        config.statics = {StaticMount{QStringLiteral("/static"), root(), followSymlinks}};
         return config;
     }
 };
@@ -944,6 +966,95 @@ void tst_HttpBasics::staticFilesTraversal()
     QCOMPARE(response.status, 404);
     QVERIFY(!response.body.contains("top secret"));
     QVERIFY(!response.body.contains("hello, static"));
+}
+
+void tst_HttpBasics::staticFilesSymlinks_data()
+{
+    QTest::addColumn<QByteArray>("path");
+    QTest::addColumn<bool>("followSymlinks");
+    QTest::addColumn<int>("status");
+    QTest::addColumn<QByteArray>("body"); // for 200
+
+    const QByteArray secret("top secret\n");
+    const QByteArray outsideIndex("<p>outside index</p>\n");
+    const QByteArray hello("hello, static\n");
+    auto row = [](const char *name, const char *path, bool follow, int status, const QByteArray &body = {}) {
+        QTest::newRow(name) << QByteArray(path) << follow << status << body;
+    };
+    // Refused by default: 404, as if missing.
+    row("file link out", "/static/passwd", false, 404);
+    row("relative file link out", "/static/passwd-relative", false, 404);
+    row("file link out, percent-encoded", "/static/pass%77d", false, 404);
+    row("directory link out", "/static/outdir/", false, 404);
+    row("directory link out, no redirect", "/static/outdir", false, 404);
+    row("file under a directory link out", "/static/outdir/file.txt", false, 404);
+    row("index.html link out", "/static/linked-index/", false, 404);
+    // Links that stay inside are served.
+    row("file link in", "/static/hello-link.txt", false, 200, hello);
+    row("relative file link in", "/static/sub/up-link.txt", false, 200, hello);
+    row("directory link in", "/static/sublink/", false, 200, "<p>sub index</p>\n");
+    row("file under a directory link in", "/static/sublink/deeper/file.txt", false, 200, "deep\n");
+    // follow_symlinks: true serves what the links point to.
+    row("file link out, follow_symlinks", "/static/passwd", true, 200, secret);
+    row("relative file link out, follow_symlinks", "/static/passwd-relative", true, 200, secret);
+    row("directory link out, follow_symlinks", "/static/outdir/", true, 200, outsideIndex);
+    row("file under a directory link out, follow_symlinks", "/static/outdir/file.txt", true, 200, "outside file\n");
+    row("index.html link out, follow_symlinks", "/static/linked-index/", true, 200, outsideIndex);
+    row("file link in, follow_symlinks", "/static/hello-link.txt", true, 200, hello);
+}
+
+void tst_HttpBasics::staticFilesSymlinks()
+{
+    QFETCH(QByteArray, path);
+    QFETCH(bool, followSymlinks);
+    QFETCH(int, status);
+    QFETCH(QByteArray, body);
+
+    StaticTree tree;
+    QVERIFY(tree.create());
+    QVERIFY(tree.createLinks());
+    TestServer server;
+    QVERIFY(server.start(tree.config(followSymlinks)));
+
+    const Response response = HttpClient::request(server.port(), "GET", path);
+    QVERIFY(response.ok);
+    QCOMPARE(response.status, status);
+    QVERIFY(framed(response));
+    if (status == 200) {
+        QCOMPARE(response.body, body);
+        QVERIFY(!response.header("ETag").isEmpty());
+    } else {
+        QCOMPARE(response.body, QByteArray("Not found\n"));
+        QVERIFY(!response.hasHeader("Location"));
+    }
+    // The connection stays usable either way.
+    HttpClient client(server.port());
+    QVERIFY(client.connectToServer());
+    client.sendRequest("HEAD", path);
+    QCOMPARE(client.readHead().status, status);
+    client.sendRequest("GET", "/echo");
+    QCOMPARE(client.readResponse().body, kGreeting);
+}
+
+// The mount directory may itself be reached through a link: what lies in
+// the directory it leads to is inside.
+void tst_HttpBasics::staticFilesMountThroughLink()
+{
+    StaticTree tree;
+    QVERIFY(tree.create());
+    QVERIFY(tree.createLinks());
+    const QString alias = tree.dir.path() + QStringLiteral("/www-alias");
+    QVERIFY(QFile::link(tree.root(), alias));
+    TestServer server;
+    Config config = tree.config();
+    config.statics.first().path = alias;
+    QVERIFY(server.start(config));
+
+    QCOMPARE(HttpClient::request(server.port(), "GET", "/static/hello.txt").body, QByteArray("hello, static\n"));
+    QCOMPARE(HttpClient::request(server.port(), "GET", "/static/sub/").body, QByteArray("<p>sub index</p>\n"));
+    QCOMPARE(HttpClient::request(server.port(), "GET", "/static/hello-link.txt").status, 200);
+    QCOMPARE(HttpClient::request(server.port(), "GET", "/static/passwd").status, 404);
+    QCOMPARE(HttpClient::request(server.port(), "GET", "/static/outdir/file.txt").status, 404);
 }
 
 void tst_HttpBasics::staticFilesEtag()

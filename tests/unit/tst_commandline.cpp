@@ -14,13 +14,13 @@ using namespace SockJsProxy;
 namespace {
 
 // Parses args as sockjsproxy-cli would (without --help/--version) and builds
-// the configuration; *error gets toConfig's message.
+// the configuration; *error gets toConfig's message, or parse()'s after "parse: ".
 std::optional<CommandLine::Result> run(const QStringList &args, QString *error)
 {
     QCommandLineParser parser;
     CommandLine::addOptions(parser);
-    if (!parser.parse(QStringList{QStringLiteral("sockjsproxy-cli")} + args)) {
-        *error = QStringLiteral("parse: ") + parser.errorText();
+    if (!CommandLine::parse(parser, QStringList{QStringLiteral("sockjsproxy-cli")} + args, error)) {
+        error->prepend(QStringLiteral("parse: "));
         return std::nullopt;
     }
     return CommandLine::toConfig(parser, error);
@@ -49,6 +49,12 @@ private Q_SLOTS:
     void errors_data();
     void errors();
     void configFileErrors();
+    void parseErrors_data();
+    void parseErrors();
+    void controlEndpoint_data();
+    void controlEndpoint();
+    void controlEndpointBeyondLoopback_data();
+    void controlEndpointBeyondLoopback();
 
 private:
     QTemporaryDir m_dir;
@@ -344,6 +350,9 @@ void tst_CommandLine::errors_data()
     QTest::newRow("http-port not a number") << QStringList{"-p", "http"} << "--http-port";
     QTest::newRow("http-port too large") << QStringList{"--http-port", "70000"} << "--http-port";
     QTest::newRow("http-port fraction") << QStringList{"--http-port", "80.5"} << "--http-port";
+    QTest::newRow("http-address not an address") << QStringList{"--http-address", "nohost"} << "--http-address nohost";
+    QTest::newRow("--config with bad --http-address")
+        << QStringList{"--config", "CONFIG", "--http-address", "1.2.3.4.5"} << "--http-address 1.2.3.4.5";
     QTest::newRow("same in and out port") << QStringList{"-i", "9000", "-o", "9000"} << "services[0].zmq";
     QTest::newRow("--config with --in-port") << QStringList{"--config", "CONFIG", "--in-port", "1"} << "--in-port";
     QTest::newRow("--config with -i") << QStringList{"-i", "1", "--config", "CONFIG"} << "--in-port";
@@ -354,6 +363,12 @@ void tst_CommandLine::errors_data()
     QTest::newRow("--config with lone --static-url")
         << QStringList{"--config", "CONFIG", "-u", "/x"} << "--static-path";
     QTest::newRow("missing config file") << QStringList{"--config", "MISSING"} << "--config MISSING";
+    // Found before anything is bound, so a bad option and not a failed start.
+    QTest::newRow("--control not an endpoint") << QStringList{"--control", "abc"} << "--control abc";
+    QTest::newRow("--control host name") << QStringList{"--control", "example.com:1"} << "--control example.com:1";
+    QTest::newRow("--control beyond loopback without a token")
+        << QStringList{"--control", "0.0.0.0:9999"} << "--control 0.0.0.0:9999 listens beyond loopback";
+    QTest::newRow("--control ipv6 any without a token") << QStringList{"--control", "[::]:0"} << "--control [::]:0";
 }
 
 void tst_CommandLine::errors()
@@ -367,6 +382,7 @@ void tst_CommandLine::errors()
     }
     fragment.replace(QLatin1String("MISSING"), missing);
 
+    qunsetenv("SOCKJSPROXY_CONTROL_TOKEN");
     QString error;
     const auto result = run(args, &error);
     QVERIFY(!result);
@@ -407,6 +423,117 @@ void tst_CommandLine::configFileErrors()
     error.clear();
     QVERIFY(!run({"--config", m_dir.path()}, &error));
     QVERIFY2(error.contains(m_dir.path()), qPrintable(error));
+}
+
+// What QCommandLineParser finds, and arguments that are not options: one
+// line naming the culprit.
+void tst_CommandLine::parseErrors_data()
+{
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<QString>("fragment");
+
+    QTest::newRow("unknown long option") << QStringList{"--bogus"} << "'bogus'";
+    QTest::newRow("unknown short option") << QStringList{"-x"} << "'x'";
+    QTest::newRow("value missing") << QStringList{"-p"} << "'-p'";
+    QTest::newRow("value missing, long") << QStringList{"--config"} << "'--config'";
+    QTest::newRow("flag given a value") << QStringList{"--verbose=yes"} << "'--verbose'";
+    QTest::newRow("stray argument") << QStringList{"extra-positional"} << "\"extra-positional\"";
+    QTest::newRow("stray argument after options")
+        << QStringList{"-p", "8080", "9241"} << "unexpected argument \"9241\"";
+}
+
+void tst_CommandLine::parseErrors()
+{
+    QFETCH(QStringList, args);
+    QFETCH(QString, fragment);
+    QString error;
+    QVERIFY(!run(args, &error));
+    QVERIFY2(error.startsWith(QLatin1String("parse: ")), qPrintable(error));
+    QVERIFY2(error.contains(fragment), qPrintable(error));
+    QVERIFY2(!error.contains(QLatin1Char('\n')), qPrintable(error));
+}
+
+void tst_CommandLine::controlEndpoint_data()
+{
+    QTest::addColumn<QString>("endpoint");
+    QTest::addColumn<bool>("ok");
+    QTest::addColumn<QString>("address");
+    QTest::addColumn<int>("port");
+
+    QTest::newRow("port only") << QStringLiteral("9999") << true << QStringLiteral("127.0.0.1") << 9999;
+    QTest::newRow("port 0") << QStringLiteral("0") << true << QStringLiteral("127.0.0.1") << 0;
+    QTest::newRow("host:port") << QStringLiteral("127.0.0.1:8081") << true << QStringLiteral("127.0.0.1") << 8081;
+    QTest::newRow("localhost") << QStringLiteral("localhost:1") << true << QStringLiteral("127.0.0.1") << 1;
+    QTest::newRow("any") << QStringLiteral("0.0.0.0:80") << true << QStringLiteral("0.0.0.0") << 80;
+    QTest::newRow("ipv6") << QStringLiteral("[::1]:65535") << true << QStringLiteral("::1") << 65535;
+    QTest::newRow("port too large") << QStringLiteral("127.0.0.1:65536") << false << QString() << 0;
+    QTest::newRow("not a port") << QStringLiteral("127.0.0.1:http") << false << QString() << 0;
+    QTest::newRow("empty") << QString() << false << QString() << 0;
+    QTest::newRow("host name") << QStringLiteral("example.com:80") << false << QString() << 0;
+    QTest::newRow("negative") << QStringLiteral("-1") << false << QString() << 0;
+}
+
+void tst_CommandLine::controlEndpoint()
+{
+    QFETCH(QString, endpoint);
+    QFETCH(bool, ok);
+    QFETCH(QString, address);
+    QFETCH(int, port);
+    QHostAddress parsedAddress;
+    quint16 parsedPort = 0;
+    QString error;
+    QCOMPARE(CommandLine::parseControlEndpoint(endpoint, &parsedAddress, &parsedPort, &error), ok);
+    if (ok) {
+        QVERIFY(error.isEmpty());
+        QCOMPARE(parsedAddress, QHostAddress(address));
+        QCOMPARE(int(parsedPort), port);
+    } else {
+        QVERIFY(!error.isEmpty());
+        QVERIFY2(error.contains(QStringLiteral("--control ") + endpoint), qPrintable(error)); // names what was wrong
+    }
+}
+
+// toConfig() refuses a --control beyond loopback without a token, from the
+// flag or the environment; loopback needs none.
+void tst_CommandLine::controlEndpointBeyondLoopback_data()
+{
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<QByteArray>("environment"); // SOCKJSPROXY_CONTROL_TOKEN
+    QTest::addColumn<bool>("ok");
+    QTest::addColumn<QByteArray>("token");
+
+    QTest::newRow("loopback") << QStringList{"--control", "9999"} << QByteArray() << true << QByteArray();
+    QTest::newRow("any, no token") << QStringList{"--control", "0.0.0.0:9999"} << QByteArray() << false << QByteArray();
+    QTest::newRow("any, --control-token") << QStringList{"--control", "0.0.0.0:9999", "--control-token", "t1"}
+                                          << QByteArray() << true << QByteArray("t1");
+    QTest::newRow("any, environment") << QStringList{"--control", "0.0.0.0:9999"} << QByteArray("t2") << true
+                                      << QByteArray("t2");
+    QTest::newRow("any, empty --control-token")
+        << QStringList{"--control", "0.0.0.0:9999", "--control-token", ""} << QByteArray("t3") << false << QByteArray();
+}
+
+void tst_CommandLine::controlEndpointBeyondLoopback()
+{
+    QFETCH(QStringList, args);
+    QFETCH(QByteArray, environment);
+    QFETCH(bool, ok);
+    QFETCH(QByteArray, token);
+    const auto restore = qScopeGuard([] { qunsetenv("SOCKJSPROXY_CONTROL_TOKEN"); });
+    if (environment.isEmpty())
+        qunsetenv("SOCKJSPROXY_CONTROL_TOKEN");
+    else
+        qputenv("SOCKJSPROXY_CONTROL_TOKEN", environment);
+    QString error;
+    const auto result = run(args, &error);
+    QCOMPARE(bool(result), ok);
+    if (ok) {
+        QCOMPARE(result->controlEndpoint, args.at(1));
+        QCOMPARE(result->controlToken, token);
+    } else {
+        QVERIFY2(error.startsWith(QStringLiteral("--control ") + args.at(1) + QStringLiteral(" listens beyond")),
+                 qPrintable(error));
+        QVERIFY2(error.contains(QLatin1String("token")), qPrintable(error));
+    }
 }
 
 QTEST_GUILESS_MAIN(tst_CommandLine)

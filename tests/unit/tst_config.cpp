@@ -16,7 +16,8 @@ const QString kBaseDir = QStringLiteral("/srv/proxy");
 // breaks exactly one thing.
 const char kBase[] = R"({
   "http": {"address": "127.0.0.1", "port": 0},
-  "static": [{"url": "/s", "path": "s"}],
+  "shutdown_timeout_ms": 500,
+  "static": [{"url": "/s", "path": "s", "follow_symlinks": false}],
   "limits": {"max_request_line": 1024, "max_header_bytes": 4096, "max_header_count": 20,
              "max_body_bytes": 2048, "request_timeout_ms": 1000, "keepalive_timeout_ms": 2000},
   "services": [
@@ -96,11 +97,15 @@ private Q_SLOTS:
     void firstErrorIsReported();
     void serviceLimits();
     void serviceLimitsDefaultToBuiltIns();
+    void zmqCurve();
+    void zmqCurveErrors_data();
+    void zmqCurveErrors();
 };
 
 void tst_Config::readmeExample()
 {
     const QByteArray json = R"({"http": {"address": "0.0.0.0", "port": 8080},
+ "shutdown_timeout_ms": 2000,
  "static": [{"url": "/samples", "path": "samples"}],
  "services": [
    {"prefix": "/echo",
@@ -116,9 +121,11 @@ void tst_Config::readmeExample()
 
     QCOMPARE(config->httpAddress, QStringLiteral("0.0.0.0"));
     QCOMPARE(config->httpPort, quint16(8080));
+    QCOMPARE(config->shutdownTimeoutMs, 2000);
     QCOMPARE(config->statics.size(), 1);
     QCOMPARE(config->statics.at(0).url, QStringLiteral("/samples"));
     QCOMPARE(config->statics.at(0).path, QStringLiteral("/etc/sockjsproxy/samples"));
+    QCOMPARE(config->statics.at(0).followSymlinks, false);
     QCOMPARE(config->services.size(), 1);
     const ServiceConfig &service = config->services.at(0);
     QCOMPARE(service.prefix, QStringLiteral("/echo"));
@@ -137,7 +144,8 @@ void tst_Config::everyKey()
 {
     const QByteArray json = R"({
       "http": {"address": "127.0.0.1", "port": 9000},
-      "static": [{"url": "/one", "path": "/abs/one"}, {"url": "/two", "path": "rel/two"}],
+      "shutdown_timeout_ms": 750,
+      "static": [{"url": "/one", "path": "/abs/one", "follow_symlinks": true}, {"url": "/two", "path": "rel/two"}],
       "limits": {"max_request_line": 1000, "max_header_bytes": 2000, "max_header_count": 30,
                  "max_body_bytes": 4000, "request_timeout_ms": 5000, "keepalive_timeout_ms": 6000},
       "services": [
@@ -153,11 +161,14 @@ void tst_Config::everyKey()
 
     QCOMPARE(config->httpAddress, QStringLiteral("127.0.0.1"));
     QCOMPARE(config->httpPort, quint16(9000));
+    QCOMPARE(config->shutdownTimeoutMs, 750);
     QCOMPARE(config->statics.size(), 2);
     QCOMPARE(config->statics.at(0).url, QStringLiteral("/one"));
     QCOMPARE(config->statics.at(0).path, QStringLiteral("/abs/one"));
+    QCOMPARE(config->statics.at(0).followSymlinks, true);
     QCOMPARE(config->statics.at(1).url, QStringLiteral("/two"));
     QCOMPARE(config->statics.at(1).path, QStringLiteral("/base/rel/two"));
+    QCOMPARE(config->statics.at(1).followSymlinks, false);
 
     QCOMPARE(config->http.limits.maxRequestLine, 1000);
     QCOMPARE(config->http.limits.maxHeaderBytes, 2000);
@@ -201,6 +212,7 @@ void tst_Config::defaults()
 
     QCOMPARE(config->httpAddress, QStringLiteral("0.0.0.0"));
     QCOMPARE(config->httpPort, quint16(8080));
+    QCOMPARE(config->shutdownTimeoutMs, 2000);
     QVERIFY(config->statics.isEmpty());
     QCOMPARE(config->http.limits.maxRequestLine, 8 * 1024);
     QCOMPARE(config->http.limits.maxHeaderBytes, 32 * 1024);
@@ -224,6 +236,7 @@ void tst_Config::defaults()
     QCOMPARE(service.maxMessageBytes, qint64(1024 * 1024));
     QCOMPARE(service.maxQueuedMessages, 10000);
     QCOMPARE(service.maxQueuedBytes, qint64(16 * 1024 * 1024));
+    QVERIFY(!service.zmqCurve);
 
     // Empty sub-objects change nothing either.
     const auto empty =
@@ -281,6 +294,8 @@ void tst_Config::accepted_data()
     QTest::newRow("baseline") << QString() << QByteArray();
     QTest::newRow("port 0") << "http.port" << QByteArray("0");
     QTest::newRow("port 65535") << "http.port" << QByteArray("65535");
+    QTest::newRow("shutdown_timeout_ms 0") << "shutdown_timeout_ms" << QByteArray("0");
+    QTest::newRow("shutdown_timeout_ms 3600000") << "shutdown_timeout_ms" << QByteArray("3600000");
     QTest::newRow("heartbeat minimum") << "services[0].heartbeat_delay_ms" << QByteArray("100");
     QTest::newRow("disconnect maximum") << "services[0].disconnect_delay_ms" << QByteArray("86400000");
     QTest::newRow("integer written with exponent") << "services[0].response_limit" << QByteArray("1e3");
@@ -313,6 +328,8 @@ void tst_Config::accepted()
         QCOMPARE(config->services.at(0).responseLimit, qint64(value == "1e3" ? 1000 : 4096));
     if (key == QLatin1String("http.port"))
         QCOMPARE(config->httpPort, quint16(value.toUInt()));
+    if (key == QLatin1String("shutdown_timeout_ms"))
+        QCOMPARE(config->shutdownTimeoutMs, value.toInt());
 }
 
 void tst_Config::errors_data()
@@ -356,6 +373,9 @@ void tst_Config::errors_data()
     same("http.address", "1", string);
     same("http.port", "\"8080\"", integer);
     same("http.port", "null", integer);
+    same("shutdown_timeout_ms", "\"2000\"", integer);
+    same("shutdown_timeout_ms", "true", integer);
+    same("shutdown_timeout_ms", "null", integer);
     same("limits", "1", object);
     same("limits.max_request_line", "\"1k\"", integer);
     same("limits.max_header_bytes", "true", integer);
@@ -368,6 +388,8 @@ void tst_Config::errors_data()
     same("static[0]", "\"s\"", object);
     same("static[0].url", "1", string);
     same("static[0].path", "false", string);
+    same("static[0].follow_symlinks", "\"true\"", boolean);
+    same("static[0].follow_symlinks", "1", boolean);
     same("services", "{}", array);
     same("services[0]", "[]", object);
     same("services[0].prefix", "1", string);
@@ -389,6 +411,7 @@ void tst_Config::errors_data()
 
     // Non-integer numbers.
     same("http.port", "80.5", integer);
+    same("shutdown_timeout_ms", "1.5", integer);
     same("services[0].heartbeat_delay_ms", "25000.5", integer);
     same("services[0].max_queued_bytes", "4096.25", integer);
     same("limits.max_header_count", "1.5", integer);
@@ -398,6 +421,9 @@ void tst_Config::errors_data()
     same("http.port", "-1", between);
     same("http.port", "65536", between);
     same("http.port", "1e300", between);
+    same("shutdown_timeout_ms", "-1", between);
+    same("shutdown_timeout_ms", "-2000", between);
+    same("shutdown_timeout_ms", "3600001", between);
     same("services[0].heartbeat_delay_ms", "99", between);
     same("services[0].heartbeat_delay_ms", "86400001", between);
     same("services[0].heartbeat_delay_ms", "-25000", between);
@@ -447,6 +473,8 @@ void tst_Config::errors_data()
     row("static[0].url", "\"files\"", "static", "must start with '/'");
 
     // Consistency.
+    row("http.address", "\"localhost\"", "http.address", "is not an IP address");
+    row("http.address", "\"\"", "http.address", "is not an IP address");
     row("services[1].prefix", "\"/a\"", "services[1].prefix", "used twice");
     row("services[0].prefix", "\"echo\"", "services[0].prefix", "must start with '/'");
     row("services[0].prefix", "\"/echo/\"", "services[0].prefix", "not end with '/'");
@@ -655,6 +683,94 @@ void tst_Config::serviceLimitsDefaultToBuiltIns()
     const HttpParser::Limits later = config->services.at(0).httpLimits(changed);
     QCOMPARE(later.maxBodyBytes, 12);
     QCOMPARE(later.maxHeaderCount, 7);
+}
+
+namespace {
+// A service with zmq.curve set to curveText (JSON), on tcp:// endpoints.
+QByteArray withCurve(const QByteArray &curveText, const QByteArray &in = "tcp://*:9241")
+{
+    return R"({"services": [{"zmq": {"in": ")" + in + R"(", "out": "ipc:///run/proxy-out", "curve": )" + curveText
+           + "}}]}";
+}
+} // namespace
+
+void tst_Config::zmqCurve()
+{
+    QString error;
+    // Paths relative to the config file's directory; the keys are only text here.
+    auto config = Config::fromJson(withCurve(R"({"secret_key_file": "keys/proxy.key_secret",
+        "allowed_keys": ["a", "b"], "allowed_keys_dir": "backends"})"),
+                                   kBaseDir, &error);
+    QVERIFY2(config, qPrintable(error));
+    QVERIFY(config->services.at(0).zmqCurve);
+    ZmqCurveConfig curve = *config->services.at(0).zmqCurve;
+    QCOMPARE(curve.secretKey, QString());
+    QCOMPARE(curve.secretKeyFile, QStringLiteral("/srv/proxy/keys/proxy.key_secret"));
+    QCOMPARE(curve.allowedKeys, (QStringList{QStringLiteral("a"), QStringLiteral("b")}));
+    QCOMPARE(curve.allowedKeysDir, QStringLiteral("/srv/proxy/backends"));
+
+    config = Config::fromJson(
+        withCurve(R"({"secret_key": "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6", "allowed_keys_dir": "/etc/keys"})"),
+        kBaseDir, &error);
+    QVERIFY2(config, qPrintable(error));
+    curve = *config->services.at(0).zmqCurve;
+    QCOMPARE(curve.secretKey, QStringLiteral("JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6"));
+    QCOMPARE(curve.secretKeyFile, QString());
+    QVERIFY(curve.allowedKeys.isEmpty());
+    QCOMPARE(curve.allowedKeysDir, QStringLiteral("/etc/keys"));
+
+    // An empty list is a choice (keys come from the directory alone).
+    config = Config::fromJson(withCurve(R"({"secret_key": "k", "allowed_keys": []})"), kBaseDir, &error);
+    QVERIFY2(config, qPrintable(error));
+    QVERIFY(config->services.at(0).zmqCurve->allowedKeys.isEmpty());
+}
+
+void tst_Config::zmqCurveErrors_data()
+{
+    QTest::addColumn<QByteArray>("json");
+    QTest::addColumn<QString>("expected"); // the error starts with it
+
+    const QString curve = QStringLiteral("services[0].zmq.curve: ");
+    QTest::newRow("not an object") << withCurve("[]") << curve + QStringLiteral("expected an object");
+    QTest::newRow("empty") << withCurve("{}")
+                           << curve
+                                  + QStringLiteral("the proxy's secret key is required (secret_key or "
+                                                   "secret_key_file)");
+    QTest::newRow("no secret") << withCurve(R"({"allowed_keys": ["a"]})")
+                               << curve + QStringLiteral("the proxy's secret key is required");
+    QTest::newRow("both secrets") << withCurve(R"({"secret_key": "k", "secret_key_file": "f", "allowed_keys": []})")
+                                  << curve + QStringLiteral("secret_key and secret_key_file exclude each other");
+    QTest::newRow("nobody allowed") << withCurve(R"({"secret_key": "k"})")
+                                    << curve + QStringLiteral("allowed_keys, allowed_keys_dir or both are required");
+    QTest::newRow("secret_key number") << withCurve(R"({"secret_key": 5, "allowed_keys": []})")
+                                       << QStringLiteral("services[0].zmq.curve.secret_key: expected a string");
+    QTest::newRow("allowed_keys string") << withCurve(R"({"secret_key": "k", "allowed_keys": "a"})")
+                                         << QStringLiteral(
+                                                "services[0].zmq.curve.allowed_keys: expected an array of strings");
+    QTest::newRow("allowed_keys numbers")
+        << withCurve(R"({"secret_key": "k", "allowed_keys": [1]})")
+        << QStringLiteral("services[0].zmq.curve.allowed_keys: expected an array of strings");
+    QTest::newRow("allowed_keys_dir array")
+        << withCurve(R"({"secret_key": "k", "allowed_keys_dir": ["d"]})")
+        << QStringLiteral("services[0].zmq.curve.allowed_keys_dir: expected a string");
+    QTest::newRow("unknown key") << withCurve(R"({"secret_key": "k", "allowed_keys": [], "public_key": "p"})")
+                                 << QStringLiteral("services[0].zmq.curve.public_key: unknown key");
+    QTest::newRow("empty secret_key_file") << withCurve(R"({"secret_key_file": "", "allowed_keys": []})")
+                                           << QStringLiteral("services[0].zmq.curve.secret_key_file: empty path");
+    QTest::newRow("empty allowed_keys_dir") << withCurve(R"({"secret_key": "k", "allowed_keys_dir": ""})")
+                                            << QStringLiteral("services[0].zmq.curve.allowed_keys_dir: empty path");
+    QTest::newRow("inproc") << withCurve(R"({"secret_key": "k", "allowed_keys": []})", "inproc://in")
+                            << curve + QStringLiteral("inproc://in is not a tcp:// or ipc:// endpoint");
+}
+
+void tst_Config::zmqCurveErrors()
+{
+    QFETCH(QByteArray, json);
+    QFETCH(QString, expected);
+    QString error;
+    const auto config = Config::fromJson(json, kBaseDir, &error);
+    QVERIFY2(!config, json.constData());
+    QVERIFY2(error.startsWith(expected), qPrintable(error));
 }
 
 QTEST_GUILESS_MAIN(tst_Config)

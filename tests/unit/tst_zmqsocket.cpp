@@ -137,6 +137,7 @@ private Q_SLOTS:
     void drainsMessagesQueuedBeforeWakeUp();
     void queuesUntilPeerConnects();
     void echoOverSocketsThatSendAndReceive();
+    void replyAndRequestTakeTurns();
     void nestedEventLoopInSlot();
     void peerRestart();
     void budgetYieldsToEventLoop_data();
@@ -304,6 +305,55 @@ void tst_ZmqSocket::echoOverSocketsThatSendAndReceive()
     QCOMPARE(received.size(), count);
     QCOMPARE(activeTimers(client), 0);
     QCOMPARE(activeTimers(echo), 0);
+}
+
+// Rep receives one request, then sends its reply, then receives the next;
+// Req sends one request and waits for its reply. Many requests queued at
+// once on the Rep side (several clients) and several queued on one Req:
+// receiving twice in a row would fail with EFSM and report an error.
+void tst_ZmqSocket::replyAndRequestTakeTurns()
+{
+    constexpr int clients = 8;
+    constexpr int requestsPerClient = 25;
+    ZmqSocket server(ZmqSocket::Type::Rep);
+    QSignalSpy serverErrors(&server, &ZmqSocket::error);
+    // Replies from the slot, and every third one a turn of the loop later.
+    int requestsSeen = 0;
+    connect(&server, &ZmqSocket::messageReceived, &server, [&server, &requestsSeen](const ZmqMessage &request) {
+        const ZmqMessage reply{QByteArrayLiteral("re"), request.value(0)};
+        if (++requestsSeen % 3 == 0)
+            QTimer::singleShot(0, &server, [&server, reply] { server.send(reply); });
+        else
+            server.send(reply);
+    });
+    const QString endpoint = inprocEndpoint("rep");
+    QVERIFY(server.bind(endpoint));
+
+    std::vector<std::unique_ptr<ZmqSocket>> requesters;
+    std::vector<QList<ZmqMessage>> replies(clients);
+    int errors = 0;
+    for (int c = 0; c < clients; ++c) {
+        requesters.push_back(std::make_unique<ZmqSocket>(ZmqSocket::Type::Req));
+        ZmqSocket *requester = requesters.back().get();
+        connect(requester, &ZmqSocket::error, requester, [&errors] { ++errors; });
+        collect(requester, &replies[c]);
+        QVERIFY(requester->connectTo(endpoint));
+        // All queued at once: Req sends the next only after the last reply.
+        for (int r = 0; r < requestsPerClient; ++r)
+            QVERIFY(requester->send({QByteArray::number(c * 1000 + r)}));
+    }
+    for (int c = 0; c < clients; ++c) {
+        QTRY_COMPARE_WITH_TIMEOUT(replies[c].size(), requestsPerClient, kSlowWaitMs);
+        for (int r = 0; r < requestsPerClient; ++r)
+            QCOMPARE(replies[c].at(r), (ZmqMessage{QByteArrayLiteral("re"), QByteArray::number(c * 1000 + r)}));
+        QCOMPARE(requesters[c]->droppedCount(), quint64(0));
+    }
+    QCOMPARE(requestsSeen, clients * requestsPerClient);
+    QCOMPARE(server.receivedCount(), quint64(clients * requestsPerClient));
+    QCOMPARE(server.sentCount(), quint64(clients * requestsPerClient));
+    QCOMPARE(serverErrors.count(), 0);
+    QCOMPARE(errors, 0);
+    QCOMPARE(activeTimers(server), 0);
 }
 
 // A slot that runs a nested event loop while the peer sends more: the
@@ -484,7 +534,9 @@ void tst_ZmqSocket::budgetYieldsToEventLoop()
 }
 
 // A taken port, an unknown transport, a malformed address: false, an error
-// text naming the endpoint, error() emitted once, no exception.
+// text naming the endpoint, error() emitted once, no exception. Without an
+// error pointer the failure is a warning; a caller that takes the error text
+// reports it, so no warning then (it would be said twice).
 void tst_ZmqSocket::bindFailure()
 {
     ZmqSocket first(ZmqSocket::Type::Push);
@@ -493,33 +545,33 @@ void tst_ZmqSocket::bindFailure()
 
     ZmqSocket second(ZmqSocket::Type::Push);
     QSignalSpy errors(&second, &ZmqSocket::error);
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("bind failed: ") + endpoint));
+    QVERIFY(!second.bind(endpoint));
+    QCOMPARE(errors.count(), 1);
+
+    // From here to the end of the function.
+    QTest::failOnWarning(QRegularExpression(QStringLiteral("failed")));
     QString error;
-    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("bind failed")));
     QVERIFY(!second.bind(endpoint, &error));
     QVERIFY2(error.startsWith(endpoint + QStringLiteral(": ")), qPrintable(error));
     QVERIFY(error.size() > endpoint.size() + 2);
 #ifdef Q_OS_LINUX
     QCOMPARE(error, endpoint + QStringLiteral(": Address already in use"));
 #endif
-    QCOMPARE(errors.count(), 1);
-    QCOMPARE(errors.at(0).at(0).toString(), error);
+    QCOMPARE(errors.count(), 2);
+    QCOMPARE(errors.at(1).at(0).toString(), error);
 
     const QString bogus = QStringLiteral("bogus://nowhere");
-    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("bind failed")));
     QVERIFY(!second.bind(bogus, &error));
     QVERIFY2(error.startsWith(bogus + QStringLiteral(": ")), qPrintable(error));
-    QCOMPARE(errors.count(), 2);
-
-    const QString malformed = QStringLiteral("tcp://");
-    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("connect failed")));
-    QVERIFY(!second.connectTo(malformed, &error));
-    QVERIFY2(error.startsWith(malformed + QStringLiteral(": ")), qPrintable(error));
     QCOMPARE(errors.count(), 3);
 
-    // Without an error pointer, and the socket is still usable afterwards.
-    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("bind failed")));
-    QVERIFY(!second.bind(endpoint));
+    const QString malformed = QStringLiteral("tcp://");
+    QVERIFY(!second.connectTo(malformed, &error));
+    QVERIFY2(error.startsWith(malformed + QStringLiteral(": ")), qPrintable(error));
     QCOMPARE(errors.count(), 4);
+
+    // The socket is still usable afterwards.
     QVERIFY(second.bind(kTcpAny));
     QVERIFY(second.lastEndpoint() != endpoint);
 }
