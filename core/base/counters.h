@@ -54,6 +54,7 @@ enum class Counter {
     RefusedSessionsPerAddress,
     AddressMismatches,
     ServiceNotFound,
+    BackendInvalidClose,
     // Backend
     BackendReceivedMessage,
     BackendReceivedDisconnect,
@@ -133,7 +134,7 @@ inline constexpr CounterInfo kCounterTable[] = {
      "Messages received from backends."}.sumOfParts(),
     CounterInfo{Counter::BackendErrors, CounterScope::Service, "sockjsproxy_backend_errors_total", "",
      "backend_errors", SOCKJSPROXY_COUNTER_TITLE("Backend errors"),
-     "Malformed backend messages and unknown sessions."}.sumOfParts(),
+     "Backend messages in error: malformed, for unknown sessions, invalid close data."}.sumOfParts(),
     CounterInfo{Counter::UnknownSessionFromBackend, CounterScope::Service,
      "sockjsproxy_backend_unknown_session_total", "", "backend_unknown_session",
      SOCKJSPROXY_COUNTER_TITLE("Unknown sessions"),
@@ -153,6 +154,10 @@ inline constexpr CounterInfo kCounterTable[] = {
     {Counter::ServiceNotFound, CounterScope::Service, "sockjsproxy_not_found_total", "", "not_found",
      SOCKJSPROXY_COUNTER_TITLE("Not found"),
      "Requests under the service's prefix answered 404 (no such endpoint, transport or session)."},
+    CounterInfo{Counter::BackendInvalidClose, CounterScope::Service, "sockjsproxy_backend_invalid_close_total", "",
+     "backend_invalid_close", SOCKJSPROXY_COUNTER_TITLE("Invalid close data"),
+     "Backend disconnects whose data was no valid close code and reason (the default close was used)."}
+        .addsTo(Counter::BackendErrors),
 
     CounterInfo{Counter::BackendReceivedMessage, CounterScope::Backend, "sockjsproxy_backend_received_total", "",
      "backend_received_message", SOCKJSPROXY_COUNTER_TITLE("Backend messages"),

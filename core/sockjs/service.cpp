@@ -12,7 +12,11 @@
 #include "zmq/curvekeys.h"
 #include "zmq/zmqbridge.h"
 
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QWebSocket>
+
+#include <cmath>
 
 namespace SockJsProxy {
 
@@ -515,7 +519,45 @@ bool Service::deliverToSession(Session *session, const QByteArray &message)
     return true;
 }
 
-void Service::onDisconnectFromBackend(const QByteArray &sessionId)
+bool Service::parseCloseData(const QByteArray &data, int *code, QByteArray *reason, QString *problem)
+{
+    *code = CloseReason::GoAwayCode;
+    *reason = CloseReason::goAway();
+    if (data.isEmpty())
+        return true;
+    QJsonParseError error;
+    const QJsonDocument document = QJsonDocument::fromJson(data, &error);
+    if (error.error != QJsonParseError::NoError || !document.isObject()) {
+        *problem = QStringLiteral("not a JSON object");
+        return false;
+    }
+    const QJsonObject object = document.object();
+    const QJsonValue codeValue = object.value(QLatin1String("code"));
+    const double number = codeValue.toDouble();
+    if (!codeValue.isDouble() || std::floor(number) != number || number < 3000 || number > 4999) {
+        *problem = QStringLiteral("\"code\" must be an integer from 3000 to 4999");
+        return false;
+    }
+    QByteArray reasonText("");
+    const QJsonValue reasonValue = object.value(QLatin1String("reason"));
+    if (!reasonValue.isUndefined()) {
+        if (!reasonValue.isString()) {
+            *problem = QStringLiteral("\"reason\" must be a string");
+            return false;
+        }
+        reasonText = reasonValue.toString().toUtf8();
+        // A WebSocket close frame has room for 123 bytes of reason.
+        if (reasonText.size() > 123) {
+            *problem = QStringLiteral("\"reason\" is longer than 123 bytes of UTF-8");
+            return false;
+        }
+    }
+    *code = int(number);
+    *reason = reasonText;
+    return true;
+}
+
+void Service::onDisconnectFromBackend(const QByteArray &sessionId, const QByteArray &data)
 {
     Session *session = m_byBackendId.value(sessionId);
     if (!session) {
@@ -524,7 +566,16 @@ void Service::onDisconnectFromBackend(const QByteArray &sessionId)
                                 << QString::fromLatin1(sessionId.left(64)) << "ignored";
         return;
     }
-    session->close(CloseReason::GoAwayCode, CloseReason::goAway());
+    int code = 0;
+    QByteArray reason;
+    QString problem;
+    if (!parseCloseData(data, &code, &reason, &problem)) {
+        ++m_counters[Counter::BackendInvalidClose];
+        qCWarning(lcZmq).noquote() << m_config.prefix << "backend disconnect for session"
+                                   << QString::fromLatin1(sessionId) << "with invalid close data (" << problem
+                                   << "): closing it with" << code << QString::fromUtf8(reason);
+    }
+    session->close(code, reason);
 }
 
 void Service::closeAll(int code, const QByteArray &reason)

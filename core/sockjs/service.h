@@ -68,6 +68,12 @@ public:
     // A WebSocket that completed its handshake on one of our URLs.
     void handleWebSocket(QWebSocket *socket, const QByteArray &relativePath);
 
+    // A backend's disconnect data: empty, or {"code": 3000-4999, "reason":
+    // up to 123 bytes of UTF-8} (reason optional, other keys ignored).
+    // Returns false for anything else (*problem says why); code and reason
+    // are then those of the default close, 3000 "Go away!".
+    static bool parseCloseData(const QByteArray &data, int *code, QByteArray *reason, QString *problem);
+
     QList<Session *> sessions() const { return m_byBackendId.values(); }
     Session *sessionByBackendId(const QByteArray &id) const { return m_byBackendId.value(id); }
     qsizetype sessionCount() const { return m_byBackendId.size(); }
@@ -114,7 +120,7 @@ private:
     void respondNotFound(Connection *connection);
     Session *findOrCreateHttpSession(const QByteArray &urlId, Connection *connection);
     void onMessageFromBackend(const QByteArray &sessionId, const QByteArray &data);
-    void onDisconnectFromBackend(const QByteArray &sessionId);
+    void onDisconnectFromBackend(const QByteArray &sessionId, const QByteArray &data);
     void flushScheduled();
     std::optional<QSet<QByteArray>> readAllowedKeys(QString *error) const;
 

@@ -298,8 +298,9 @@ void ZmqBridge::onIncoming(const ZmqMessage &message)
         Q_EMIT messageFromBackend(sessionId, message.at(2));
     } else if (type == kDisconnect) {
         ++m_counters[Counter::BackendReceivedDisconnect];
-        qCDebug(lcTraffic).noquote() << "<-backend disconnect" << QString::fromLatin1(sessionId);
-        Q_EMIT disconnectFromBackend(sessionId);
+        qCDebug(lcTraffic).noquote() << "<-backend disconnect" << QString::fromLatin1(sessionId)
+                                     << QString::fromUtf8(message.at(2));
+        Q_EMIT disconnectFromBackend(sessionId, message.at(2));
     } else {
         ++m_counters[Counter::BackendUnknownType];
         qCWarning(lcZmq).noquote() << "backend message of unknown type" << printable(type) << "for session"

@@ -20,7 +20,7 @@ class ZapHandler;
 //    backends: connect (empty data), message (UTF-8 bytes), disconnect (empty);
 //  - a bound PULL socket ("out") takes [type, session_id, data] from them:
 //    message (deliver data to the session) and disconnect (close it; data
-//    ignored but present).
+//    empty or a JSON close code and reason). What they mean is the Service's.
 // Malformed messages from backends (wrong frame count, unknown type) are
 // logged, counted and dropped; never an exception, never a crash.
 //
@@ -78,7 +78,7 @@ Q_SIGNALS:
     // A backend connected to or left "in" or "out".
     void peersChanged(int inPeers, int outPeers);
     void messageFromBackend(const QByteArray &sessionId, const QByteArray &data);
-    void disconnectFromBackend(const QByteArray &sessionId);
+    void disconnectFromBackend(const QByteArray &sessionId, const QByteArray &data);
 
 private:
     void send(const QByteArray &type, const QByteArray &sessionId, const QByteArray &data);

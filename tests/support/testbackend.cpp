@@ -43,6 +43,11 @@ void TestBackend::sendDisconnect(const QByteArray &sessionId)
     m_push.send({QByteArrayLiteral("disconnect"), sessionId, QByteArray("")});
 }
 
+void TestBackend::sendDisconnect(const QByteArray &sessionId, const QByteArray &data)
+{
+    m_push.send({QByteArrayLiteral("disconnect"), sessionId, data});
+}
+
 void TestBackend::sendRaw(const QList<QByteArray> &frames) { m_push.send(frames); }
 
 void TestBackend::onMessage(const ZmqMessage &message)
