@@ -14,9 +14,11 @@
 
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QNetworkRequest>
 #include <QWebSocket>
 
 #include <cmath>
+#include <functional>
 
 namespace SockJsProxy {
 
@@ -50,7 +52,69 @@ bool isIframePath(const QByteArray &path)
     return true;
 }
 
+// The cookies of a Cookie header ("a=1; b=2"): name to value, the first of
+// a name kept (the most specific path, RFC 6265 5.4), quotes taken off.
+QJsonObject parseCookies(const QByteArray &header)
+{
+    QJsonObject cookies;
+    for (const QByteArray &part : header.split(';')) {
+        const qsizetype equals = part.indexOf('=');
+        if (equals <= 0)
+            continue;
+        const QString name = QString::fromUtf8(part.left(equals).trimmed());
+        QByteArray value = part.mid(equals + 1).trimmed();
+        if (value.size() >= 2 && value.startsWith('"') && value.endsWith('"'))
+            value = value.mid(1, value.size() - 2);
+        if (!name.isEmpty() && !cookies.contains(name))
+            cookies.insert(name, QString::fromUtf8(value));
+    }
+    return cookies;
+}
+
 } // namespace
+
+// What connect_info tells a backend of the request that opened a session.
+struct Service::ConnectFacts
+{
+    QString address;
+    quint16 port = 0;
+    QByteArray transport; // Receiver::transportName()
+    QByteArray path;      // as requested, not decoded
+    QByteArray query;
+    // Every value of a header, joined as HTTP joins them (", "; cookies "; ").
+    std::function<QByteArray(const QByteArray &name)> header;
+};
+
+QByteArray Service::connectData(const ConnectFacts &facts) const
+{
+    const ConnectInfoConfig &config = *m_config.connectInfo;
+    // Strings from the client become UTF-8 (invalid bytes U+FFFD) and
+    // QJsonDocument escapes control characters: always valid JSON.
+    const auto text = [](const QByteArray &bytes) { return QString::fromUtf8(bytes); };
+    const auto optional = [&text](const QByteArray &bytes) {
+        return bytes.isNull() ? QJsonValue(QJsonValue::Null) : QJsonValue(text(bytes));
+    };
+    QJsonObject headers;
+    for (const QByteArray &name : config.headers) {
+        const QByteArray value = facts.header(name);
+        if (!value.isNull())
+            headers.insert(text(name), text(value));
+    }
+    QJsonObject info{
+        {QStringLiteral("remote_address"), facts.address},
+        {QStringLiteral("remote_port"), facts.port},
+        {QStringLiteral("transport"), text(facts.transport)},
+        {QStringLiteral("path"), text(facts.path)},
+        {QStringLiteral("query"), text(facts.query)},
+        {QStringLiteral("origin"), optional(facts.header("origin"))},
+        {QStringLiteral("user_agent"), optional(facts.header("user-agent"))},
+        {QStringLiteral("node"), QString::fromLatin1(Node::localName())},
+        {QStringLiteral("headers"), headers},
+    };
+    if (config.cookies)
+        info.insert(QStringLiteral("cookies"), parseCookies(facts.header("cookie")));
+    return QJsonDocument(info).toJson(QJsonDocument::Compact);
+}
 
 struct Service::Route
 {
@@ -301,7 +365,7 @@ void Service::handleReceive(Connection *connection, const Route &route, const Tr
     // The receiver lives as long as its request: it goes when the response ends.
     connect(receiver, &Receiver::finished, receiver, &QObject::deleteLater);
 
-    Session *session = findOrCreateHttpSession(route.sessionId, connection);
+    Session *session = findOrCreateHttpSession(route.sessionId, connection, transport);
     if (!session) {
         receiver->deleteLater();
         HttpResponse response = HttpResponse::text(503, "Too many sessions");
@@ -374,6 +438,15 @@ void Service::handleWebSocket(QWebSocket *socket, const QByteArray &relativePath
     // WebSocket sessions are never looked up by URL: two connections on one
     // URL are two sessions (each lives as long as its connection).
     Session *session = createSession(route.sessionId, Session::Lifetime::Connection, client);
+    if (m_config.connectInfo) {
+        const QNetworkRequest request = socket->request();
+        const QUrl url = socket->requestUrl();
+        session->setConnectData(connectData(
+            {client.address, client.port, route.transport->displayName, url.path(QUrl::FullyEncoded).toUtf8(),
+             url.query(QUrl::FullyEncoded).toUtf8(), [&request](const QByteArray &name) {
+                 return request.hasRawHeader(name) ? request.rawHeader(name) : QByteArray();
+             }}));
+    }
     WebSocketReceiver *receiver = route.transport->createWebSocket(socket, m_config.maxMessageBytes, session);
     connect(receiver, &WebSocketReceiver::brokenFraming, this, [this] { ++m_counters[Counter::ProtocolErrors]; });
     session->attach(receiver);
@@ -418,7 +491,8 @@ Session *Service::createSession(const QByteArray &urlId, Session::Lifetime lifet
     return session;
 }
 
-Session *Service::findOrCreateHttpSession(const QByteArray &urlId, Connection *connection)
+Session *Service::findOrCreateHttpSession(const QByteArray &urlId, Connection *connection,
+                                          const TransportInfo &transport)
 {
     if (Session *session = m_byUrlId.value(urlId))
         return session;
@@ -428,7 +502,21 @@ Session *Service::findOrCreateHttpSession(const QByteArray &urlId, Connection *c
                                      QString::fromUtf8(request.header("User-Agent"))};
     if (!admitsSession(client.address))
         return nullptr;
-    return createSession(urlId, Session::Lifetime::Requests, client);
+    Session *session = createSession(urlId, Session::Lifetime::Requests, client);
+    if (m_config.connectInfo) {
+        session->setConnectData(connectData({client.address, client.port, transport.displayName, request.path,
+                                             request.query, [&request](const QByteArray &name) {
+                                                 QByteArrayList values;
+                                                 for (const auto &header : request.headers) {
+                                                     if (header.first.compare(name, Qt::CaseInsensitive) == 0)
+                                                         values.append(header.second);
+                                                 }
+                                                 if (values.isEmpty())
+                                                     return QByteArray();
+                                                 return values.join(name == "cookie" ? "; " : ", ");
+                                             }}));
+    }
+    return session;
 }
 
 void Service::sessionOpened(Session *session)
@@ -436,7 +524,12 @@ void Service::sessionOpened(Session *session)
     ++m_counters[Counter::SessionsOpened];
     qCInfo(lcSession).noquote() << m_config.prefix << "session" << QString::fromLatin1(session->backendId())
                                 << "opened over" << QString::fromLatin1(session->transportName());
-    m_bridge->sendConnect(session->backendId());
+    if (m_config.connectInfo) {
+        m_bridge->sendConnect(session->backendId(), session->connectData());
+        session->setConnectData(QByteArray()); // sent once: no need to keep it
+    } else {
+        m_bridge->sendConnect(session->backendId());
+    }
 }
 
 void Service::sessionMessages(Session *session, const QList<QByteArray> &messages)

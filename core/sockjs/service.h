@@ -103,6 +103,9 @@ protected:
 private:
     struct Route;
     Route parseRoute(const QByteArray &relativePath) const;
+    struct ConnectFacts;
+    // The data of a session's "connect" with connect_info: one JSON object.
+    QByteArray connectData(const ConnectFacts &facts) const;
 
     void handleGreeting(Connection *connection);
     void handleInfo(Connection *connection);
@@ -118,7 +121,7 @@ private:
     bool refuseOrigin(Connection *connection);
     // 404, counted.
     void respondNotFound(Connection *connection);
-    Session *findOrCreateHttpSession(const QByteArray &urlId, Connection *connection);
+    Session *findOrCreateHttpSession(const QByteArray &urlId, Connection *connection, const TransportInfo &transport);
     void onMessageFromBackend(const QByteArray &sessionId, const QByteArray &data);
     void onDisconnectFromBackend(const QByteArray &sessionId, const QByteArray &data);
     void flushScheduled();

@@ -131,6 +131,11 @@ public:
     // what is queued and the close frame. Idempotent.
     void close(int code, const QByteArray &reason);
 
+    // What the backend's "connect" carries (the service's connect_info;
+    // empty without it). Set once by the service, cleared once sent.
+    QByteArray connectData() const { return m_connectData; }
+    void setConnectData(const QByteArray &data) { m_connectData = data; }
+
 Q_SIGNALS:
     void stateChanged(SockJsProxy::Session::State state);
 
@@ -164,6 +169,7 @@ private:
     QDateTime m_openedAt;
     Stats m_stats;
     ClientInfo m_client;
+    QByteArray m_connectData;
     bool m_expired = false;
     bool m_inspected = false;
 };

@@ -256,10 +256,10 @@ Counters ZmqBridge::counters() const
     return counters;
 }
 
-void ZmqBridge::sendConnect(const QByteArray &sessionId)
+void ZmqBridge::sendConnect(const QByteArray &sessionId, const QByteArray &data)
 {
     ++m_counters[Counter::BackendSentConnect];
-    send(kConnect, sessionId, QByteArray(""));
+    send(kConnect, sessionId, data);
 }
 
 void ZmqBridge::sendMessage(const QByteArray &sessionId, const QByteArray &data)

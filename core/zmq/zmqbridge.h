@@ -17,7 +17,8 @@ class ZapHandler;
 // The wire protocol with the backends of one service, byte-compatible with
 // the original SockJSProxy:
 //  - a bound PUSH socket ("in") carries [type, session_id, data] to the
-//    backends: connect (empty data), message (UTF-8 bytes), disconnect (empty);
+//    backends: connect (empty data, or JSON metadata with connect_info),
+//    message (UTF-8 bytes), disconnect (empty);
 //  - a bound PULL socket ("out") takes [type, session_id, data] from them:
 //    message (deliver data to the session) and disconnect (close it; data
 //    empty or a JSON close code and reason). What they mean is the Service's.
@@ -60,7 +61,8 @@ public:
     QString boundInEndpoint() const;
     QString boundOutEndpoint() const;
 
-    void sendConnect(const QByteArray &sessionId);
+    // data: empty, or the connect metadata (the service's connect_info).
+    void sendConnect(const QByteArray &sessionId, const QByteArray &data = QByteArray(""));
     void sendMessage(const QByteArray &sessionId, const QByteArray &data);
     void sendDisconnect(const QByteArray &sessionId);
 

@@ -1,5 +1,6 @@
 // The backend API beyond the original wire protocol (README, "The ZeroMQ
-// protocol"): close codes in a backend's "disconnect".
+// protocol"): connect metadata (connect_info) and close codes in a
+// backend's "disconnect".
 //
 // A TestServer on 127.0.0.1, port 0, with in-process TestBackends; clients
 // speak raw HTTP (HttpClient) or WebSocket (WebSocketClient). Rules that hold
@@ -12,6 +13,7 @@
 #include "testserver.h"
 #include "websocketclient.h"
 
+#include "sockjs/node.h"
 #include "sockjs/service.h"
 #include "sockjs/session.h"
 #include "zmq/zmqbridge.h"
@@ -112,6 +114,7 @@ public:
         m_http = std::make_unique<HttpClient>(m_port, kWaitMs);
         if (!m_http->connectToServer())
             return false;
+        m_localPort = m_http->socket().localPort();
         const QByteArray method =
             (m_transport == "eventsource" || m_transport == "htmlfile" || m_transport == "jsonp") ? "GET" : "POST";
         m_http->sendRequest(method, path(), QByteArray(), m_headers);
@@ -204,7 +207,7 @@ public:
     {
         if (m_ws)
             return m_ws->socket().localPort();
-        return m_http ? m_http->socket().localPort() : 0;
+        return m_localPort; // of the latest request (a poll's is gone once answered)
     }
 
 private:
@@ -234,6 +237,7 @@ private:
     std::unique_ptr<HttpClient> m_http;
     std::unique_ptr<WebSocketClient> m_ws;
     qsizetype m_read = 0;
+    quint16 m_localPort = 0;
 };
 
 } // namespace
@@ -246,6 +250,19 @@ private Q_SLOTS:
     void initTestCase();
     void init();
     void cleanup();
+
+    // connect_info
+    void connectInfo_fields_data();
+    void connectInfo_fields();
+    void connectInfo_offIsEmpty_data();
+    void connectInfo_offIsEmpty();
+    void connectInfo_noHeadersNoCookies();
+    void connectInfo_hostileValues_data();
+    void connectInfo_hostileValues();
+    void connectInfo_oversizedCookie_data();
+    void connectInfo_oversizedCookie();
+    void connectInfo_cookieParsing_data();
+    void connectInfo_cookieParsing();
 
     // disconnect with a close code
     void closeData_codeAndReason_data();
@@ -283,7 +300,14 @@ void tst_BackendApi::init()
     config.httpPort = 0;
     ServiceConfig plain;
     plain.prefix = QStringLiteral("/plain");
-    config.services = {plain};
+    ServiceConfig info;
+    info.prefix = QStringLiteral("/info");
+    info.connectInfo = ConnectInfoConfig{{"x-user", "x-trace"}, true};
+    ServiceConfig bare; // connect_info: true
+    bare.prefix = QStringLiteral("/bare");
+    bare.connectInfo = ConnectInfoConfig();
+    bare.maxHeaderBytes = 4096;
+    config.services = {plain, info, bare};
     m_server = std::make_unique<TestServer>();
     QVERIFY(m_server->start(config));
 }
@@ -337,6 +361,225 @@ void tst_BackendApi::fence() const
 {
     const HttpClient::Response response = HttpClient::request(port(), "GET", "/plain/info");
     QCOMPARE(response.status, 200);
+}
+
+namespace {
+
+// The data of the connect the backend got for a session, as JSON; an empty
+// object when it is none.
+QJsonObject connectObject(const QByteArray &data)
+{
+    QJsonParseError error;
+    const QJsonDocument document = QJsonDocument::fromJson(data, &error);
+    return error.error == QJsonParseError::NoError ? document.object() : QJsonObject();
+}
+
+QByteArray expectedTransportName(const QByteArray &transport)
+{
+    if (transport == "xhr")
+        return "xhr-polling";
+    if (transport == "xhr_streaming")
+        return "xhr-streaming";
+    if (transport == "jsonp")
+        return "jsonp-polling";
+    return transport; // eventsource, htmlfile, websocket, rawwebsocket
+}
+
+} // namespace
+
+// --- connect_info --------------------------------------------------------------------
+
+void tst_BackendApi::connectInfo_fields_data() { addTransportRows(); }
+
+// Every field, from the request that opened the session: its address and
+// port, transport, path and query, Origin and User-Agent, the proxy node,
+// the listed headers only (names in lower case), the cookies parsed.
+void tst_BackendApi::connectInfo_fields()
+{
+    QFETCH(QByteArray, transport);
+    const Headers headers = {{"Origin", "http://example.com"},
+                             {"User-Agent", "tst/1.0"},
+                             {"X-User", "alice"},
+                             {"X-Other", "not passed on"},
+                             {"Cookie", "nick=bob; theme=\"dark\""},
+                             {"Cookie", "nick=eve; lang=en"}};
+    Client client(port(), "/info", transport, headers, "room=1&x=%20y");
+    if (client.isRaw())
+        QVERIFY(client.start());
+    else
+        QCOMPARE(client.next(), QByteArray("o"));
+    const QByteArray id = waitForConnect("/info");
+    QVERIFY(!id.isEmpty());
+    const QByteArray data = backend("/info")->eventsOfType("connect").first().data;
+    const QJsonObject info = connectObject(data);
+    QVERIFY2(!info.isEmpty(), data.constData());
+
+    QCOMPARE(info.value("remote_address").toString(), QStringLiteral("127.0.0.1"));
+    QCOMPARE(info.value("remote_port").toInt(), int(client.localPort()));
+    QCOMPARE(info.value("transport").toString().toUtf8(), expectedTransportName(transport));
+    const QByteArray path = client.path();
+    QCOMPARE(info.value("path").toString().toUtf8(), path.left(path.indexOf('?')));
+    QCOMPARE(info.value("query").toString().toUtf8(), path.mid(path.indexOf('?') + 1));
+    QVERIFY(info.value("query").toString().endsWith(QLatin1String("room=1&x=%20y")));
+    QCOMPARE(info.value("origin").toString(), QStringLiteral("http://example.com"));
+    QCOMPARE(info.value("user_agent").toString(), QStringLiteral("tst/1.0"));
+    QCOMPARE(info.value("node").toString().toUtf8(), Node::localName());
+    QVERIFY(id.startsWith(Node::localName() + '-'));
+    if (client.isWebSocket()) {
+        // One value per header name in a WebSocket handshake as Qt reads it.
+        QCOMPARE(info.value("headers").toObject(), (QJsonObject{{"x-user", "alice"}}));
+        QVERIFY(info.value("cookies").toObject().contains("nick"));
+        QVERIFY(info.value("cookies").toObject().contains("lang"));
+    } else {
+        QCOMPARE(info.value("headers").toObject(), (QJsonObject{{"x-user", "alice"}}));
+        // Both Cookie headers; the first nick wins, quotes come off.
+        QCOMPARE(info.value("cookies").toObject(), (QJsonObject{{"nick", "bob"}, {"theme", "dark"}, {"lang", "en"}}));
+    }
+    QCOMPARE(info.keys(), (QStringList{"cookies", "headers", "node", "origin", "path", "query", "remote_address",
+                                       "remote_port", "transport", "user_agent"}));
+    // Only in connect: messages and disconnect keep their data.
+    QCOMPARE(counter("/info", Counter::BackendErrors), quint64(0));
+}
+
+void tst_BackendApi::connectInfo_offIsEmpty_data() { addTransportRows(); }
+
+// Without connect_info the connect data is empty, as it always was.
+void tst_BackendApi::connectInfo_offIsEmpty()
+{
+    QFETCH(QByteArray, transport);
+    Client client(port(), "/plain", transport, {{"Cookie", "nick=bob"}, {"X-User", "alice"}});
+    if (client.isRaw())
+        QVERIFY(client.start());
+    else
+        QCOMPARE(client.next(), QByteArray("o"));
+    QVERIFY(!waitForConnect("/plain").isEmpty());
+    const TestBackend::Event event = backend("/plain")->eventsOfType("connect").first();
+    QCOMPARE(event.data, QByteArray(""));
+    QCOMPARE(event.data.size(), qsizetype(0));
+}
+
+// connect_info: true: no headers, no cookies key; absent headers are null.
+void tst_BackendApi::connectInfo_noHeadersNoCookies()
+{
+    HttpClient http(port(), kWaitMs);
+    QVERIFY(http.connectToServer());
+    http.sendRequest("POST", "/bare/000/" + newSessionId() + "/xhr", QByteArray(),
+                     {{"Cookie", "nick=bob"}, {"X-User", "alice"}});
+    const HttpClient::Response response = http.readResponse();
+    QCOMPARE(response.status, 200);
+    QCOMPARE(response.body, QByteArray("o\n"));
+    QVERIFY(!waitForConnect("/bare").isEmpty());
+    const QJsonObject info = connectObject(backend("/bare")->eventsOfType("connect").first().data);
+    QCOMPARE(info.value("headers").toObject(), QJsonObject());
+    QVERIFY(!info.contains("cookies"));
+    QVERIFY(info.value("origin").isNull());
+    QVERIFY(info.value("user_agent").isNull());
+    QCOMPARE(info.value("query").toString(), QString());
+}
+
+void tst_BackendApi::connectInfo_hostileValues_data()
+{
+    QTest::addColumn<QByteArray>("transport");
+    QTest::addColumn<QByteArray>("value"); // X-User as sent
+    QTest::addColumn<QString>("expected"); // as the backend reads it
+    QTest::newRow("invalid UTF-8") << QByteArray("xhr_streaming")
+                                   << QByteArray("a\xff\xfe"
+                                                 "b")
+                                   << QString::fromUtf8("a\xef\xbf\xbd\xef\xbf\xbd"
+                                                        "b");
+    QTest::newRow("tab") << QByteArray("xhr_streaming") << QByteArray("a\tb") << QStringLiteral("a\tb");
+    QTest::newRow("control characters") << QByteArray("xhr")
+                                        << QByteArray("a\x01\x1f\x7f"
+                                                      "z")
+                                        << QStringLiteral("a\x01\x1f\x7f"
+                                                          "z");
+    QTest::newRow("quotes and backslashes")
+        << QByteArray("xhr") << QByteArray(R"(a"b\c\"})") << QStringLiteral(R"(a"b\c\"})");
+    QTest::newRow("JSON and HTML") << QByteArray("jsonp") << QByteArray(R"(</script>{"x":[1]})")
+                                   << QStringLiteral(R"(</script>{"x":[1]})");
+    QTest::newRow("U+2028") << QByteArray("eventsource")
+                            << QByteArray("a\xe2\x80\xa8"
+                                          "b")
+                            << QString::fromUtf8("a\xe2\x80\xa8"
+                                                 "b");
+    QTest::newRow("invalid UTF-8, WebSocket")
+        << QByteArray("websocket") << QByteArray("\xc3(") << QString::fromUtf8("\xef\xbf\xbd(");
+}
+
+// Whatever bytes a header carries, the connect data is valid JSON and the
+// value reads back as its UTF-8 (invalid bytes U+FFFD).
+void tst_BackendApi::connectInfo_hostileValues()
+{
+    QFETCH(QByteArray, transport);
+    QFETCH(QByteArray, value);
+    QFETCH(QString, expected);
+    Client client(port(), "/info", transport, {{"X-User", value}, {"Cookie", "nick=" + value}});
+    QCOMPARE(client.next(), QByteArray("o"));
+    QVERIFY(!waitForConnect("/info").isEmpty());
+    const QByteArray data = backend("/info")->eventsOfType("connect").first().data;
+    QJsonParseError error;
+    const QJsonDocument document = QJsonDocument::fromJson(data, &error);
+    QVERIFY2(error.error == QJsonParseError::NoError, data.constData());
+    QVERIFY(QString::fromUtf8(data).toUtf8() == data); // valid UTF-8 throughout
+    QCOMPARE(document.object().value("headers").toObject().value("x-user").toString(), expected);
+    QCOMPARE(document.object().value("cookies").toObject().value("nick").toString(), expected);
+}
+
+void tst_BackendApi::connectInfo_oversizedCookie_data()
+{
+    QTest::addColumn<QByteArray>("transport");
+    QTest::newRow("xhr") << QByteArray("xhr");
+    QTest::newRow("websocket") << QByteArray("websocket");
+}
+
+// A Cookie header over the service's header limit (/bare: 4096 bytes) is
+// refused with the request: no session, no connect.
+void tst_BackendApi::connectInfo_oversizedCookie()
+{
+    QFETCH(QByteArray, transport);
+    const Headers headers = {{"Cookie", "nick=" + QByteArray(5000, 'x')}};
+    if (transport == "websocket") {
+        WebSocketClient ws;
+        QVERIFY(!ws.connectTo(port(), "/bare/000/" + newSessionId() + "/websocket", headers, kWaitMs));
+    } else {
+        HttpClient http(port(), kWaitMs);
+        QVERIFY(http.connectToServer());
+        http.sendRequest("POST", "/bare/000/" + newSessionId() + "/xhr", QByteArray(), headers);
+        QCOMPARE(http.readResponse().status, 431);
+    }
+    fence();
+    QVERIFY(backend("/bare")->events().isEmpty());
+    QCOMPARE(service("/bare")->sessionCount(), qsizetype(0));
+    // Just under the limit it passes, whole.
+    const QByteArray cookie = QByteArray(3500, 'y');
+    Client client(port(), "/bare", transport, {{"Cookie", "nick=" + cookie}});
+    QCOMPARE(client.next(), QByteArray("o"));
+    QVERIFY(!waitForConnect("/bare").isEmpty());
+}
+
+void tst_BackendApi::connectInfo_cookieParsing_data()
+{
+    QTest::addColumn<QByteArray>("header");
+    QTest::addColumn<QJsonObject>("cookies");
+    QTest::newRow("empty") << QByteArray("") << QJsonObject();
+    QTest::newRow("no equals") << QByteArray("justaname; a=1") << QJsonObject{{"a", "1"}};
+    QTest::newRow("empty name") << QByteArray("=x; b=2") << QJsonObject{{"b", "2"}};
+    QTest::newRow("empty value") << QByteArray("a=") << QJsonObject{{"a", ""}};
+    QTest::newRow("equals in value") << QByteArray("a=b=c") << QJsonObject{{"a", "b=c"}};
+    QTest::newRow("spaces") << QByteArray("  a = 1 ;b=2;") << QJsonObject{{"a", "1"}, {"b", "2"}};
+    QTest::newRow("first wins") << QByteArray("a=1; a=2") << QJsonObject{{"a", "1"}};
+    QTest::newRow("percent stays") << QByteArray("n=%C3%A9") << QJsonObject{{"n", "%C3%A9"}};
+}
+
+void tst_BackendApi::connectInfo_cookieParsing()
+{
+    QFETCH(QByteArray, header);
+    QFETCH(QJsonObject, cookies);
+    Client client(port(), "/info", "xhr", {{"Cookie", header}});
+    QCOMPARE(client.next(), QByteArray("o"));
+    QVERIFY(!waitForConnect("/info").isEmpty());
+    const QJsonObject info = connectObject(backend("/info")->eventsOfType("connect").first().data);
+    QCOMPARE(info.value("cookies").toObject(), cookies);
 }
 
 // --- disconnect with a close code ------------------------------------------------------
