@@ -55,9 +55,12 @@ enum class Counter {
     AddressMismatches,
     ServiceNotFound,
     BackendInvalidClose,
+    BackendUnexpectedAccept,
+    AcceptTimeouts,
     // Backend
     BackendReceivedMessage,
     BackendReceivedDisconnect,
+    BackendReceivedAccept,
     BackendMalformed,
     BackendUnknownType,
     BackendQueueDrops,
@@ -158,6 +161,13 @@ inline constexpr CounterInfo kCounterTable[] = {
      "backend_invalid_close", SOCKJSPROXY_COUNTER_TITLE("Invalid close data"),
      "Backend disconnects whose data was no valid close code and reason (the default close was used)."}
         .addsTo(Counter::BackendErrors),
+    CounterInfo{Counter::BackendUnexpectedAccept, CounterScope::Service, "sockjsproxy_backend_unexpected_accept_total",
+     "", "backend_unexpected_accept", SOCKJSPROXY_COUNTER_TITLE("Unexpected accepts"),
+     "Backend accepts ignored: the session was not waiting for one (open already, closed, no require_accept)."}
+        .addsTo(Counter::BackendErrors),
+    {Counter::AcceptTimeouts, CounterScope::Service, "sockjsproxy_accept_timeouts_total", "", "accept_timeouts",
+     SOCKJSPROXY_COUNTER_TITLE("Accept timeouts"),
+     "Sessions closed because the backend did not accept them within accept_timeout_ms (require_accept)."},
 
     CounterInfo{Counter::BackendReceivedMessage, CounterScope::Backend, "sockjsproxy_backend_received_total", "",
      "backend_received_message", SOCKJSPROXY_COUNTER_TITLE("Backend messages"),
@@ -167,12 +177,16 @@ inline constexpr CounterInfo kCounterTable[] = {
      "backend_received_disconnect", SOCKJSPROXY_COUNTER_TITLE("Backend disconnects"),
      "Well-formed messages received from backends, by type."}
         .withLabel("type=\"disconnect\"").addsTo(Counter::BackendEvents),
+    CounterInfo{Counter::BackendReceivedAccept, CounterScope::Backend, "sockjsproxy_backend_received_total", "",
+     "backend_received_accept", SOCKJSPROXY_COUNTER_TITLE("Backend accepts"),
+     "Well-formed messages received from backends, by type."}
+        .withLabel("type=\"accept\"").addsTo(Counter::BackendEvents),
     CounterInfo{Counter::BackendMalformed, CounterScope::Backend, "sockjsproxy_backend_malformed_total", "",
      "backend_malformed", SOCKJSPROXY_COUNTER_TITLE("Backend malformed"),
      "Backend messages dropped: not 3 frames."}.addsTo(Counter::BackendErrors),
     CounterInfo{Counter::BackendUnknownType, CounterScope::Backend, "sockjsproxy_backend_unknown_type_total", "",
      "backend_unknown_type", SOCKJSPROXY_COUNTER_TITLE("Backend unknown type"),
-     "Backend messages dropped: type neither message nor disconnect."}.addsTo(Counter::BackendErrors),
+     "Backend messages dropped: type neither message, disconnect nor accept."}.addsTo(Counter::BackendErrors),
     CounterInfo{Counter::BackendQueueDrops, CounterScope::Backend, "sockjsproxy_backend_queue_dropped_total", "",
      "backend_queue_dropped", SOCKJSPROXY_COUNTER_TITLE("Backend queue drops"),
      "Events to backends dropped: ZeroMQ queue full (queue_limit, no backend)."}.addsTo(Counter::Drops),

@@ -319,6 +319,8 @@ bool readService(const QJsonObject &object, const QString &path, const QString &
     reader.integer("max_sessions_per_address", &service->maxSessionsPerAddress, 0, 10000000);
     if (!readConnectInfo(reader, service, error))
         return false;
+    reader.boolean("require_accept", &service->requireAccept);
+    reader.integer("accept_timeout_ms", &service->acceptTimeoutMs, 10, 3600 * 1000);
     return reader.finish();
 }
 

@@ -56,6 +56,9 @@ struct ServiceConfig
     int maxSessionsPerAddress = 1000; // open sessions of one client address (0: no limit)
     // "connect" carries a JSON object about the client; unset: empty data.
     std::optional<ConnectInfoConfig> connectInfo;
+    // The client's open frame waits for the backend's "accept".
+    bool requireAccept = false;
+    int acceptTimeoutMs = 5000;
     // HTTP limits of the requests routed to this service (services[].limits);
     // unset ones are the top-level limits. The request line and the timeouts
     // are per port only: see Config::http.

@@ -132,9 +132,12 @@ Service::Service(const ServiceConfig &config, QObject *parent)
     m_sessionOptions.disconnectDelayMs = config.disconnectDelayMs;
     m_sessionOptions.maxQueuedMessages = config.maxQueuedMessages;
     m_sessionOptions.maxQueuedBytes = config.maxQueuedBytes;
+    m_sessionOptions.requireAccept = config.requireAccept;
+    m_sessionOptions.acceptTimeoutMs = config.acceptTimeoutMs;
 
     connect(m_bridge, &ZmqBridge::messageFromBackend, this, &Service::onMessageFromBackend);
     connect(m_bridge, &ZmqBridge::disconnectFromBackend, this, &Service::onDisconnectFromBackend);
+    connect(m_bridge, &ZmqBridge::acceptFromBackend, this, &Service::onAcceptFromBackend);
 }
 
 Service::~Service()
@@ -523,13 +526,22 @@ void Service::sessionOpened(Session *session)
 {
     ++m_counters[Counter::SessionsOpened];
     qCInfo(lcSession).noquote() << m_config.prefix << "session" << QString::fromLatin1(session->backendId())
-                                << "opened over" << QString::fromLatin1(session->transportName());
+                                << "opened over" << QString::fromLatin1(session->transportName())
+                                << (m_config.requireAccept ? "(waiting for accept)" : "");
     if (m_config.connectInfo) {
         m_bridge->sendConnect(session->backendId(), session->connectData());
         session->setConnectData(QByteArray()); // sent once: no need to keep it
     } else {
         m_bridge->sendConnect(session->backendId());
     }
+}
+
+void Service::sessionAcceptTimedOut(Session *session)
+{
+    ++m_counters[Counter::AcceptTimeouts];
+    qCWarning(lcSession).noquote() << m_config.prefix << "session" << QString::fromLatin1(session->backendId())
+                                   << "not accepted by the backend within" << m_config.acceptTimeoutMs
+                                   << "ms: closing it";
 }
 
 void Service::sessionMessages(Session *session, const QList<QByteArray> &messages)
@@ -610,6 +622,23 @@ bool Service::deliverToSession(Session *session, const QByteArray &message)
     ++m_counters[Counter::MessagesOut];
     m_counters[Counter::BytesOut] += quint64(message.size());
     return true;
+}
+
+void Service::onAcceptFromBackend(const QByteArray &sessionId)
+{
+    Session *session = m_byBackendId.value(sessionId);
+    if (!session) {
+        ++m_counters[Counter::UnknownSessionFromBackend];
+        qCInfo(lcZmq).noquote() << m_config.prefix << "backend accept for unknown session"
+                                << QString::fromLatin1(sessionId.left(64)) << "ignored";
+        return;
+    }
+    if (!session->accept()) {
+        ++m_counters[Counter::BackendUnexpectedAccept];
+        qCInfo(lcZmq).noquote() << m_config.prefix << "backend accept for session" << QString::fromLatin1(sessionId)
+                                << "ignored: it was not waiting for one"
+                                << (m_config.requireAccept ? "" : "(no require_accept)");
+    }
 }
 
 bool Service::parseCloseData(const QByteArray &data, int *code, QByteArray *reason, QString *problem)

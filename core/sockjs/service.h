@@ -98,6 +98,7 @@ protected:
     void sessionClosed(Session *session) override;
     void sessionExpired(Session *session) override;
     void sessionTraffic(Session *session, bool outgoing, const QByteArray &message) override;
+    void sessionAcceptTimedOut(Session *session) override;
     void scheduleFlush(Session *session) override;
 
 private:
@@ -124,6 +125,7 @@ private:
     Session *findOrCreateHttpSession(const QByteArray &urlId, Connection *connection, const TransportInfo &transport);
     void onMessageFromBackend(const QByteArray &sessionId, const QByteArray &data);
     void onDisconnectFromBackend(const QByteArray &sessionId, const QByteArray &data);
+    void onAcceptFromBackend(const QByteArray &sessionId);
     void flushScheduled();
     std::optional<QSet<QByteArray>> readAllowedKeys(QString *error) const;
 

@@ -20,8 +20,9 @@ class ZapHandler;
 //    backends: connect (empty data, or JSON metadata with connect_info),
 //    message (UTF-8 bytes), disconnect (empty);
 //  - a bound PULL socket ("out") takes [type, session_id, data] from them:
-//    message (deliver data to the session) and disconnect (close it; data
-//    empty or a JSON close code and reason). What they mean is the Service's.
+//    message (deliver data to the session), disconnect (close it; data
+//    empty or a JSON close code and reason) and accept (open a session held
+//    for require_accept; data ignored). What they mean is the Service's.
 // Malformed messages from backends (wrong frame count, unknown type) are
 // logged, counted and dropped; never an exception, never a crash.
 //
@@ -81,6 +82,7 @@ Q_SIGNALS:
     void peersChanged(int inPeers, int outPeers);
     void messageFromBackend(const QByteArray &sessionId, const QByteArray &data);
     void disconnectFromBackend(const QByteArray &sessionId, const QByteArray &data);
+    void acceptFromBackend(const QByteArray &sessionId);
 
 private:
     void send(const QByteArray &type, const QByteArray &sessionId, const QByteArray &data);

@@ -1,6 +1,6 @@
 // The backend API beyond the original wire protocol (README, "The ZeroMQ
-// protocol"): connect metadata (connect_info) and close codes in a
-// backend's "disconnect".
+// protocol"): connect metadata (connect_info), admission (require_accept,
+// "accept") and close codes in a backend's "disconnect".
 //
 // A TestServer on 127.0.0.1, port 0, with in-process TestBackends; clients
 // speak raw HTTP (HttpClient) or WebSocket (WebSocketClient). Rules that hold
@@ -264,6 +264,19 @@ private Q_SLOTS:
     void connectInfo_cookieParsing_data();
     void connectInfo_cookieParsing();
 
+    // require_accept
+    void accept_holdsOpenFrame_data();
+    void accept_holdsOpenFrame();
+    void accept_refusalDuringHold_data();
+    void accept_refusalDuringHold();
+    void accept_timeout_data();
+    void accept_timeout();
+    void accept_clientMessagesHeld();
+    void accept_clientGoneDuringHold_data();
+    void accept_clientGoneDuringHold();
+    void accept_unknownOrOpenSession();
+    void accept_withConnectInfo();
+
     // disconnect with a close code
     void closeData_codeAndReason_data();
     void closeData_codeAndReason();
@@ -307,7 +320,20 @@ void tst_BackendApi::init()
     bare.prefix = QStringLiteral("/bare");
     bare.connectInfo = ConnectInfoConfig();
     bare.maxHeaderBytes = 4096;
-    config.services = {plain, info, bare};
+    ServiceConfig accept;
+    accept.prefix = QStringLiteral("/accept");
+    accept.requireAccept = true;
+    accept.acceptTimeoutMs = 60000;
+    ServiceConfig timeout;
+    timeout.prefix = QStringLiteral("/timeout");
+    timeout.requireAccept = true;
+    timeout.acceptTimeoutMs = 200;
+    ServiceConfig both;
+    both.prefix = QStringLiteral("/both");
+    both.requireAccept = true;
+    both.acceptTimeoutMs = 60000;
+    both.connectInfo = ConnectInfoConfig{{}, true};
+    config.services = {plain, info, bare, accept, timeout, both};
     m_server = std::make_unique<TestServer>();
     QVERIFY(m_server->start(config));
 }
@@ -580,6 +606,183 @@ void tst_BackendApi::connectInfo_cookieParsing()
     QVERIFY(!waitForConnect("/info").isEmpty());
     const QJsonObject info = connectObject(backend("/info")->eventsOfType("connect").first().data);
     QCOMPARE(info.value("cookies").toObject(), cookies);
+}
+
+// --- require_accept --------------------------------------------------------------------
+
+void tst_BackendApi::accept_holdsOpenFrame_data() { addTransportRows(); }
+
+// The client gets nothing (no open frame, no heartbeat, no message) until
+// the backend accepts; messages the backend sent before wait, and follow
+// the open frame.
+void tst_BackendApi::accept_holdsOpenFrame()
+{
+    QFETCH(QByteArray, transport);
+    Client client(port(), "/accept", transport);
+    QVERIFY(client.start());
+    const QByteArray id = waitForConnect("/accept");
+    QVERIFY(!id.isEmpty());
+    QCOMPARE(service("/accept")->sessionByBackendId(id)->state(), Session::State::Connecting);
+    backend("/accept")->sendMessage(id, "early");
+    QVERIFY(waitUntil([&] { return counter("/accept", Counter::BackendReceivedMessage) == 1; }, kWaitMs));
+    fence();
+    QCOMPARE(client.pending(), QByteArray());
+
+    backend("/accept")->sendAccept(id);
+    if (!client.isRaw())
+        QCOMPARE(client.next(), QByteArray("o"));
+    QCOMPARE(client.next(), client.isRaw() ? QByteArray("early") : QByteArray("a[\"early\"]"));
+    QCOMPARE(service("/accept")->sessionByBackendId(id)->state(), Session::State::Open);
+    QCOMPARE(counter("/accept", Counter::BackendReceivedAccept), quint64(1));
+    QCOMPARE(counter("/accept", Counter::BackendErrors), quint64(0));
+    QCOMPARE(counter("/accept", Counter::AcceptTimeouts), quint64(0));
+    QCOMPARE(eventTypes("/accept", id), (QList<QByteArray>{"connect"}));
+}
+
+void tst_BackendApi::accept_refusalDuringHold_data() { addTransportRows(); }
+
+// A disconnect instead of accept: the client gets the close frame alone,
+// with the backend's code (raw WebSocket: the close frame), never an open
+// frame, nor what the backend queued; the backend its one disconnect.
+void tst_BackendApi::accept_refusalDuringHold()
+{
+    QFETCH(QByteArray, transport);
+    Client client(port(), "/accept", transport);
+    QVERIFY(client.start());
+    const QByteArray id = waitForConnect("/accept");
+    QVERIFY(!id.isEmpty());
+    backend("/accept")->sendMessage(id, "never seen");
+    backend("/accept")->sendDisconnect(id, R"({"code": 4001, "reason": "Unauthorized"})");
+    QString problem;
+    QVERIFY2(client.closesWith(4001, "Unauthorized", &problem), qPrintable(problem));
+    QTRY_COMPARE(eventTypes("/accept", id), (QList<QByteArray>{"connect", "disconnect"}));
+    QCOMPARE(counter("/accept", Counter::BackendErrors), quint64(0));
+    // A later accept finds the session closed: counted, ignored.
+    backend("/accept")->sendAccept(id);
+    QVERIFY(waitUntil([&] { return counter("/accept", Counter::BackendErrors) == 1; }, kWaitMs));
+    QCOMPARE(counter("/accept", Counter::BackendUnexpectedAccept)
+                 + counter("/accept", Counter::UnknownSessionFromBackend),
+             quint64(1));
+    fence();
+    QCOMPARE(client.pending(), QByteArray());
+}
+
+void tst_BackendApi::accept_timeout_data() { addTransportRows(); }
+
+// No answer within accept_timeout_ms (/timeout: 200 ms): the session
+// closes, counted; the client never saw it open; the backend is told.
+void tst_BackendApi::accept_timeout()
+{
+    QFETCH(QByteArray, transport);
+    Client client(port(), "/timeout", transport);
+    QVERIFY(client.start());
+    const QByteArray id = waitForConnect("/timeout");
+    QVERIFY(!id.isEmpty());
+    QString problem;
+    QVERIFY2(client.closesWith(Session::kAcceptTimeoutCode, Session::acceptTimeoutReason(), &problem),
+             qPrintable(problem));
+    QCOMPARE(counter("/timeout", Counter::AcceptTimeouts), quint64(1));
+    QTRY_COMPARE(eventTypes("/timeout", id), (QList<QByteArray>{"connect", "disconnect"}));
+    QCOMPARE(counter("/timeout", Counter::BackendErrors), quint64(0));
+}
+
+// Messages a raw WebSocket client sends before the accept (it sees its
+// WebSocket open) wait, and reach the backend after the accept, in order.
+void tst_BackendApi::accept_clientMessagesHeld()
+{
+    Client client(port(), "/accept", "rawwebsocket");
+    QVERIFY(client.start());
+    const QByteArray id = waitForConnect("/accept");
+    QVERIFY(!id.isEmpty());
+    client.webSocket()->sendText(QStringLiteral("one"));
+    client.webSocket()->sendText(QStringLiteral("two"));
+    fence();
+    QCOMPARE(eventTypes("/accept", id), (QList<QByteArray>{"connect"}));
+    QCOMPARE(counter("/accept", Counter::MessagesIn), quint64(0));
+    backend("/accept")->sendAccept(id);
+    QTRY_COMPARE(eventTypes("/accept", id), (QList<QByteArray>{"connect", "message", "message"}));
+    const QList<TestBackend::Event> messages = backend("/accept")->eventsOfType("message");
+    QCOMPARE(messages.at(0).data, QByteArray("one"));
+    QCOMPARE(messages.at(1).data, QByteArray("two"));
+    // The echo backend answers them, now the session is open.
+    QCOMPARE(client.next(), QByteArray("one"));
+    QCOMPARE(client.next(), QByteArray("two"));
+}
+
+void tst_BackendApi::accept_clientGoneDuringHold_data()
+{
+    QTest::addColumn<QByteArray>("transport");
+    QTest::newRow("xhr") << QByteArray("xhr");
+    QTest::newRow("xhr_streaming") << QByteArray("xhr_streaming");
+    QTest::newRow("websocket") << QByteArray("websocket");
+    QTest::newRow("rawwebsocket") << QByteArray("rawwebsocket");
+}
+
+// The client goes away while the session waits: it closes, and the backend
+// that was told connect is told disconnect.
+void tst_BackendApi::accept_clientGoneDuringHold()
+{
+    QFETCH(QByteArray, transport);
+    Client client(port(), "/accept", transport);
+    QVERIFY(client.start());
+    const QByteArray id = waitForConnect("/accept");
+    QVERIFY(!id.isEmpty());
+    client.abort();
+    QTRY_COMPARE_WITH_TIMEOUT(eventTypes("/accept", id), (QList<QByteArray>{"connect", "disconnect"}), kWaitMs);
+    backend("/accept")->sendAccept(id); // too late: counted, ignored
+    QVERIFY(waitUntil([&] { return counter("/accept", Counter::BackendErrors) == 1; }, kWaitMs));
+}
+
+// accept for no such session, for an open one, and on a service without
+// require_accept: counted, ignored, the client sees nothing of it.
+void tst_BackendApi::accept_unknownOrOpenSession()
+{
+    backend("/accept")->sendAccept("no-such-session");
+    QVERIFY(waitUntil([&] { return counter("/accept", Counter::UnknownSessionFromBackend) == 1; }, kWaitMs));
+
+    Client held(port(), "/accept", "websocket");
+    QVERIFY(held.start());
+    const QByteArray id = waitForConnect("/accept");
+    backend("/accept")->sendAccept(id);
+    QCOMPARE(held.next(), QByteArray("o"));
+    backend("/accept")->sendAccept(id);
+    QVERIFY(waitUntil([&] { return counter("/accept", Counter::BackendUnexpectedAccept) == 1; }, kWaitMs));
+    QCOMPARE(counter("/accept", Counter::BackendErrors), quint64(2));
+    QCOMPARE(counter("/accept", Counter::BackendReceivedAccept), quint64(3));
+
+    Client plain(port(), "/plain", "websocket");
+    QCOMPARE(plain.next(), QByteArray("o"));
+    const QByteArray plainId = waitForConnect("/plain");
+    backend("/plain")->sendAccept(plainId);
+    QVERIFY(waitUntil([&] { return counter("/plain", Counter::BackendUnexpectedAccept) == 1; }, kWaitMs));
+    fence();
+    QCOMPARE(held.pending(), QByteArray());
+    QCOMPARE(plain.pending(), QByteArray());
+    // Both still work.
+    held.webSocket()->send({QStringLiteral("still")});
+    QCOMPARE(held.next(), QByteArray("a[\"still\"]"));
+    plain.webSocket()->send({QStringLiteral("open")});
+    QCOMPARE(plain.next(), QByteArray("a[\"open\"]"));
+}
+
+// Both together: the backend decides on what connect tells it.
+void tst_BackendApi::accept_withConnectInfo()
+{
+    Client good(port(), "/both", "xhr_streaming", {{"Cookie", "nick=ann"}});
+    QVERIFY(good.start());
+    Client bad(port(), "/both", "eventsource", {{"Cookie", "nick=???"}});
+    QVERIFY(bad.start());
+    QVERIFY(!waitForConnect("/both", 2).isEmpty());
+    for (const TestBackend::Event &event : backend("/both")->eventsOfType("connect")) {
+        const QString nick = connectObject(event.data).value("cookies").toObject().value("nick").toString();
+        if (nick == QLatin1String("ann"))
+            backend("/both")->sendAccept(event.sessionId);
+        else
+            backend("/both")->sendDisconnect(event.sessionId, R"({"code": 4002, "reason": "Bad nickname"})");
+    }
+    QCOMPARE(good.next(), QByteArray("o"));
+    QString problem;
+    QVERIFY2(bad.closesWith(4002, "Bad nickname", &problem), qPrintable(problem));
 }
 
 // --- disconnect with a close code ------------------------------------------------------

@@ -48,6 +48,11 @@ void TestBackend::sendDisconnect(const QByteArray &sessionId, const QByteArray &
     m_push.send({QByteArrayLiteral("disconnect"), sessionId, data});
 }
 
+void TestBackend::sendAccept(const QByteArray &sessionId)
+{
+    m_push.send({QByteArrayLiteral("accept"), sessionId, QByteArray("")});
+}
+
 void TestBackend::sendRaw(const QList<QByteArray> &frames) { m_push.send(frames); }
 
 void TestBackend::onMessage(const ZmqMessage &message)

@@ -37,6 +37,8 @@ public:
     void sendDisconnect(const QByteArray &sessionId);
     // disconnect with data (a close code and reason as JSON, or anything).
     void sendDisconnect(const QByteArray &sessionId, const QByteArray &data);
+    // accept (require_accept): frames accept, id, empty.
+    void sendAccept(const QByteArray &sessionId);
     void sendRaw(const QList<QByteArray> &frames);
 
 Q_SIGNALS:

@@ -101,6 +101,9 @@ private Q_SLOTS:
     void connectInfo();
     void connectInfoErrors_data();
     void connectInfoErrors();
+    void requireAccept();
+    void requireAcceptErrors_data();
+    void requireAcceptErrors();
     void zmqCurveErrors_data();
     void zmqCurveErrors();
 };
@@ -241,6 +244,8 @@ void tst_Config::defaults()
     QCOMPARE(service.maxQueuedBytes, qint64(16 * 1024 * 1024));
     QVERIFY(!service.zmqCurve);
     QVERIFY(!service.connectInfo);
+    QCOMPARE(service.requireAccept, false);
+    QCOMPARE(service.acceptTimeoutMs, 5000);
 
     // Empty sub-objects change nothing either.
     const auto empty =
@@ -824,6 +829,43 @@ void tst_Config::connectInfoErrors_data()
 }
 
 void tst_Config::connectInfoErrors()
+{
+    QFETCH(QByteArray, service);
+    QFETCH(QString, expected);
+    QString error;
+    QVERIFY(!Config::fromJson(R"({"services": [{)" + service + "}]}", kBaseDir, &error));
+    QCOMPARE(error, expected);
+}
+
+void tst_Config::requireAccept()
+{
+    QString error;
+    const auto config = Config::fromJson(R"({"services": [
+        {"prefix": "/a", "zmq": {"in": "tcp://*:1", "out": "tcp://*:2"}, "require_accept": true, "accept_timeout_ms": 250},
+        {"prefix": "/b", "zmq": {"in": "tcp://*:3", "out": "tcp://*:4"}, "require_accept": true},
+        {"prefix": "/c", "zmq": {"in": "tcp://*:5", "out": "tcp://*:6"}, "require_accept": false}]})",
+                                         kBaseDir, &error);
+    QVERIFY2(config, qPrintable(error));
+    QCOMPARE(config->services.at(0).requireAccept, true);
+    QCOMPARE(config->services.at(0).acceptTimeoutMs, 250);
+    QCOMPARE(config->services.at(1).requireAccept, true);
+    QCOMPARE(config->services.at(1).acceptTimeoutMs, 5000);
+    QCOMPARE(config->services.at(2).requireAccept, false);
+}
+
+void tst_Config::requireAcceptErrors_data()
+{
+    QTest::addColumn<QByteArray>("service"); // the rest of services[0]
+    QTest::addColumn<QString>("expected");   // the error message
+    QTest::newRow("require_accept 1") << QByteArray(R"("require_accept": 1)")
+                                      << "services[0].require_accept: expected true or false";
+    QTest::newRow("accept_timeout_ms 9") << QByteArray(R"("accept_timeout_ms": 9)")
+                                         << "services[0].accept_timeout_ms: must be between 10 and 3600000";
+    QTest::newRow("accept_timeout_ms text")
+        << QByteArray(R"("accept_timeout_ms": "5s")") << "services[0].accept_timeout_ms: expected an integer";
+}
+
+void tst_Config::requireAcceptErrors()
 {
     QFETCH(QByteArray, service);
     QFETCH(QString, expected);
