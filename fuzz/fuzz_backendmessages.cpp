@@ -11,7 +11,7 @@
 //
 // Input format: one or more multipart messages, each a frame count then the
 // frames (1 + byte % 5). The type frame is chosen by a selector byte from
-// {message, disconnect, connect, garbage}, the session id frame by another
+// {message, disconnect, accept, connect, garbage}, the session id frame by another
 // from the open sessions, a closed one, a near-miss of an open one or raw
 // bytes;
 // other frames are length-prefixed raw bytes (a length byte, with the high
@@ -60,6 +60,7 @@ constexpr qint64 kMaxWaitMs = 5000;
 const QByteArray kMessage = QByteArrayLiteral("message");
 const QByteArray kDisconnect = QByteArrayLiteral("disconnect");
 const QByteArray kConnect = QByteArrayLiteral("connect");
+const QByteArray kAccept = QByteArrayLiteral("accept");
 
 class Input
 {
@@ -102,8 +103,8 @@ void discardMessages(QtMsgType, const QMessageLogContext &, const QString &) {}
 
 quint64 bridgeTotal(const Counters &c)
 {
-    return c[Counter::BackendReceivedMessage] + c[Counter::BackendReceivedDisconnect] + c[Counter::BackendMalformed]
-           + c[Counter::BackendUnknownType];
+    return c[Counter::BackendReceivedMessage] + c[Counter::BackendReceivedDisconnect]
+           + c[Counter::BackendReceivedAccept] + c[Counter::BackendMalformed] + c[Counter::BackendUnknownType];
 }
 
 bool waitUntil(const std::function<bool()> &done)
@@ -219,6 +220,8 @@ QByteArray typeFrame(Input &in)
 {
     const uint8_t selector = in.byte();
     switch (selector & 7) {
+    case 4:
+        return kAccept;
     case 5:
         return kDisconnect;
     case 6:
@@ -257,7 +260,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     // Build and send the messages.
     Input in(data, size);
     quint64 sent = 0;
-    quint64 expectMessage = 0, expectDisconnect = 0, expectMalformed = 0, expectUnknown = 0;
+    quint64 expectMessage = 0, expectDisconnect = 0, expectAccept = 0, expectMalformed = 0, expectUnknown = 0;
     quint64 messageBytes = 0;
     QSet<QByteArray> liveBefore;
     for (int slot = 0; slot < kSessions; ++slot)
@@ -283,6 +286,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 ++toLiveSession;
         } else if (message.at(0) == kDisconnect) {
             ++expectDisconnect;
+        } else if (message.at(0) == kAccept) {
+            ++expectAccept;
         } else {
             ++expectUnknown;
         }
@@ -306,6 +311,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(b[Counter::BackendReceivedMessage] - bridgeBefore[Counter::BackendReceivedMessage] == expectMessage);
     FUZZ_CHECK(b[Counter::BackendReceivedDisconnect] - bridgeBefore[Counter::BackendReceivedDisconnect]
                == expectDisconnect);
+    FUZZ_CHECK(b[Counter::BackendReceivedAccept] - bridgeBefore[Counter::BackendReceivedAccept] == expectAccept);
     FUZZ_CHECK(b[Counter::BackendMalformed] - bridgeBefore[Counter::BackendMalformed] == expectMalformed);
     FUZZ_CHECK(b[Counter::BackendUnknownType] - bridgeBefore[Counter::BackendUnknownType] == expectUnknown);
     FUZZ_CHECK(b[Counter::BackendSentMessage] == 0); // no client said anything
@@ -319,7 +325,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const quint64 dropped = s[Counter::DroppedForClosedSession] - serviceBefore[Counter::DroppedForClosedSession];
     const quint64 unknown = s[Counter::UnknownSessionFromBackend] - serviceBefore[Counter::UnknownSessionFromBackend];
     FUZZ_CHECK(delivered + dropped + unknown >= expectMessage);
-    FUZZ_CHECK(delivered + dropped + unknown <= expectMessage + expectDisconnect);
+    FUZZ_CHECK(delivered + dropped + unknown <= expectMessage + expectDisconnect + expectAccept);
+    // The sessions are open (no require_accept): every accept for one of
+    // them is unexpected; none opens or closes anything.
+    const quint64 unexpected = s[Counter::BackendUnexpectedAccept] - serviceBefore[Counter::BackendUnexpectedAccept];
+    FUZZ_CHECK(unexpected <= expectAccept);
+    FUZZ_CHECK(s[Counter::AcceptTimeouts] == 0);
     FUZZ_CHECK(delivered + dropped <= toLiveSession);
     FUZZ_CHECK(s[Counter::BytesOut] - serviceBefore[Counter::BytesOut] <= messageBytes);
     if (delivered == 0)

@@ -239,6 +239,56 @@ bool readCurve(ObjectReader &parent, const QString &baseDir, ServiceConfig *serv
     return true;
 }
 
+// A token (RFC 9110): what a header name may be made of.
+bool isHeaderName(const QString &name)
+{
+    if (name.isEmpty())
+        return false;
+    for (QChar c : name) {
+        const bool ok = (c >= u'a' && c <= u'z') || (c >= u'A' && c <= u'Z') || (c >= u'0' && c <= u'9')
+                        || QStringView(u"!#$%&'*+-.^_`|~").contains(c);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+// connect_info: true (the fixed fields), false or absent (none), or an
+// object that also names headers and asks for cookies.
+bool readConnectInfo(ObjectReader &parent, ServiceConfig *service, QString *error)
+{
+    const QJsonValue value = parent.take("connect_info");
+    if (value.isUndefined() || value.isNull())
+        return true;
+    if (value.isBool()) {
+        if (value.toBool())
+            service->connectInfo = ConnectInfoConfig();
+        return true;
+    }
+    if (!value.isObject()) {
+        parent.fail("connect_info", QStringLiteral("expected true, false or an object"));
+        return false;
+    }
+    ObjectReader reader(value.toObject(), parent.keyPath("connect_info"), error);
+    ConnectInfoConfig info;
+    QStringList headers;
+    reader.stringList("headers", &headers);
+    reader.boolean("cookies", &info.cookies);
+    for (const QString &name : std::as_const(headers)) {
+        if (!isHeaderName(name)) {
+            reader.fail("headers", QStringLiteral("\"%1\" is not a header name").arg(name));
+            break;
+        }
+        const QByteArray lower = name.toLatin1().toLower();
+        if (!info.headers.contains(lower))
+            info.headers.append(lower);
+    }
+    if (!reader.finish())
+        return false;
+    service->connectInfo = info;
+    return true;
+}
+
 bool readService(const QJsonObject &object, const QString &path, const QString &baseDir, ServiceConfig *service,
                  QString *error)
 {
@@ -273,6 +323,10 @@ bool readService(const QJsonObject &object, const QString &path, const QString &
     reader.boolean("check_address", &service->checkAddress);
     reader.integer("max_sessions", &service->maxSessions, 1, 10000000);
     reader.integer("max_sessions_per_address", &service->maxSessionsPerAddress, 0, 10000000);
+    if (!readConnectInfo(reader, service, error))
+        return false;
+    reader.boolean("require_accept", &service->requireAccept);
+    reader.integer("accept_timeout_ms", &service->acceptTimeoutMs, 10, 3600 * 1000);
     return reader.finish();
 }
 

@@ -26,6 +26,13 @@ struct ZmqCurveConfig
     QString allowedKeysDir;  // allowed_keys_dir: a directory of *.key files (absolute)
 };
 
+// connect_info: what the backend's "connect" tells about the client.
+struct ConnectInfoConfig
+{
+    QList<QByteArray> headers; // request headers passed on, by name (lower case)
+    bool cookies = false;      // the Cookie header, parsed
+};
+
 struct ServiceConfig
 {
     QString prefix = QStringLiteral("/");
@@ -48,6 +55,11 @@ struct ServiceConfig
     bool checkAddress = false;
     int maxSessions = 100000;         // open sessions of the service
     int maxSessionsPerAddress = 1000; // open sessions of one client address (0: no limit)
+    // "connect" carries a JSON object about the client; unset: empty data.
+    std::optional<ConnectInfoConfig> connectInfo;
+    // The client's open frame waits for the backend's "accept".
+    bool requireAccept = false;
+    int acceptTimeoutMs = 5000;
     // HTTP limits of the requests routed to this service (services[].limits);
     // unset ones are the top-level limits. The request line and the timeouts
     // are per port only: see Config::http.

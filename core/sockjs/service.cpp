@@ -5,31 +5,26 @@
 #include "frames.h"
 #include "http/connection.h"
 #include "jsoncodec.h"
+#include "node.h"
 #include "transports/registry.h"
 #include "transports/transport.h"
 #include "transports/websocket.h"
 #include "zmq/curvekeys.h"
 #include "zmq/zmqbridge.h"
 
-#include <QRandomGenerator>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QNetworkRequest>
 #include <QWebSocket>
+
+#include <cmath>
+#include <functional>
 
 namespace SockJsProxy {
 
 namespace {
 
 constexpr qsizetype kMaxCallbackLength = 64;
-
-// Backend session ids: a random tag per process and a counter, so an id is
-// never reused within a process and is unlikely to meet one of an earlier run.
-QByteArray nextBackendId()
-{
-    static const QByteArray tag =
-        QByteArray::number(QRandomGenerator::system()->generate() % (36u * 36 * 36 * 36 * 36), 36)
-            .rightJustified(5, '0');
-    static quint64 counter = 0;
-    return tag + '-' + QByteArray::number(++counter, 36);
-}
 
 bool isValidCallback(const QByteArray &callback)
 {
@@ -57,7 +52,69 @@ bool isIframePath(const QByteArray &path)
     return true;
 }
 
+// The cookies of a Cookie header ("a=1; b=2"): name to value, the first of
+// a name kept (the most specific path, RFC 6265 5.4), quotes taken off.
+QJsonObject parseCookies(const QByteArray &header)
+{
+    QJsonObject cookies;
+    for (const QByteArray &part : header.split(';')) {
+        const qsizetype equals = part.indexOf('=');
+        if (equals <= 0)
+            continue;
+        const QString name = QString::fromUtf8(part.left(equals).trimmed());
+        QByteArray value = part.mid(equals + 1).trimmed();
+        if (value.size() >= 2 && value.startsWith('"') && value.endsWith('"'))
+            value = value.mid(1, value.size() - 2);
+        if (!name.isEmpty() && !cookies.contains(name))
+            cookies.insert(name, QString::fromUtf8(value));
+    }
+    return cookies;
+}
+
 } // namespace
+
+// What connect_info tells a backend of the request that opened a session.
+struct Service::ConnectFacts
+{
+    QString address;
+    quint16 port = 0;
+    QByteArray transport; // Receiver::transportName()
+    QByteArray path;      // as requested, not decoded
+    QByteArray query;
+    // Every value of a header, joined as HTTP joins them (", "; cookies "; ").
+    std::function<QByteArray(const QByteArray &name)> header;
+};
+
+QByteArray Service::connectData(const ConnectFacts &facts) const
+{
+    const ConnectInfoConfig &config = *m_config.connectInfo;
+    // Strings from the client become UTF-8 (invalid bytes U+FFFD) and
+    // QJsonDocument escapes control characters: always valid JSON.
+    const auto text = [](const QByteArray &bytes) { return QString::fromUtf8(bytes); };
+    const auto optional = [&text](const QByteArray &bytes) {
+        return bytes.isNull() ? QJsonValue(QJsonValue::Null) : QJsonValue(text(bytes));
+    };
+    QJsonObject headers;
+    for (const QByteArray &name : config.headers) {
+        const QByteArray value = facts.header(name);
+        if (!value.isNull())
+            headers.insert(text(name), text(value));
+    }
+    QJsonObject info{
+        {QStringLiteral("remote_address"), facts.address},
+        {QStringLiteral("remote_port"), facts.port},
+        {QStringLiteral("transport"), text(facts.transport)},
+        {QStringLiteral("path"), text(facts.path)},
+        {QStringLiteral("query"), text(facts.query)},
+        {QStringLiteral("origin"), optional(facts.header("origin"))},
+        {QStringLiteral("user_agent"), optional(facts.header("user-agent"))},
+        {QStringLiteral("node"), QString::fromLatin1(Node::localName())},
+        {QStringLiteral("headers"), headers},
+    };
+    if (config.cookies)
+        info.insert(QStringLiteral("cookies"), parseCookies(facts.header("cookie")));
+    return QJsonDocument(info).toJson(QJsonDocument::Compact);
+}
 
 struct Service::Route
 {
@@ -75,9 +132,12 @@ Service::Service(const ServiceConfig &config, QObject *parent)
     m_sessionOptions.disconnectDelayMs = config.disconnectDelayMs;
     m_sessionOptions.maxQueuedMessages = config.maxQueuedMessages;
     m_sessionOptions.maxQueuedBytes = config.maxQueuedBytes;
+    m_sessionOptions.requireAccept = config.requireAccept;
+    m_sessionOptions.acceptTimeoutMs = config.acceptTimeoutMs;
 
     connect(m_bridge, &ZmqBridge::messageFromBackend, this, &Service::onMessageFromBackend);
     connect(m_bridge, &ZmqBridge::disconnectFromBackend, this, &Service::onDisconnectFromBackend);
+    connect(m_bridge, &ZmqBridge::acceptFromBackend, this, &Service::onAcceptFromBackend);
 }
 
 Service::~Service()
@@ -308,7 +368,7 @@ void Service::handleReceive(Connection *connection, const Route &route, const Tr
     // The receiver lives as long as its request: it goes when the response ends.
     connect(receiver, &Receiver::finished, receiver, &QObject::deleteLater);
 
-    Session *session = findOrCreateHttpSession(route.sessionId, connection);
+    Session *session = findOrCreateHttpSession(route.sessionId, connection, transport);
     if (!session) {
         receiver->deleteLater();
         HttpResponse response = HttpResponse::text(503, "Too many sessions");
@@ -381,6 +441,15 @@ void Service::handleWebSocket(QWebSocket *socket, const QByteArray &relativePath
     // WebSocket sessions are never looked up by URL: two connections on one
     // URL are two sessions (each lives as long as its connection).
     Session *session = createSession(route.sessionId, Session::Lifetime::Connection, client);
+    if (m_config.connectInfo) {
+        const QNetworkRequest request = socket->request();
+        const QUrl url = socket->requestUrl();
+        session->setConnectData(connectData(
+            {client.address, client.port, route.transport->displayName, url.path(QUrl::FullyEncoded).toUtf8(),
+             url.query(QUrl::FullyEncoded).toUtf8(), [&request](const QByteArray &name) {
+                 return request.hasRawHeader(name) ? request.rawHeader(name) : QByteArray();
+             }}));
+    }
     WebSocketReceiver *receiver = route.transport->createWebSocket(socket, m_config.maxMessageBytes, session);
     connect(receiver, &WebSocketReceiver::brokenFraming, this, [this, from] {
         ++m_counters[Counter::ProtocolErrors];
@@ -418,7 +487,7 @@ bool Service::admitsSession(const QString &address)
 
 Session *Service::createSession(const QByteArray &urlId, Session::Lifetime lifetime, const Session::ClientInfo &client)
 {
-    auto *session = new Session(this, urlId, nextBackendId(), lifetime, m_sessionOptions, this);
+    auto *session = new Session(this, urlId, Node::nextSessionId(), lifetime, m_sessionOptions, this);
     session->setClientInfo(client);
     ++m_sessionsPerAddress[client.address];
     m_byBackendId.insert(session->backendId(), session);
@@ -428,7 +497,8 @@ Session *Service::createSession(const QByteArray &urlId, Session::Lifetime lifet
     return session;
 }
 
-Session *Service::findOrCreateHttpSession(const QByteArray &urlId, Connection *connection)
+Session *Service::findOrCreateHttpSession(const QByteArray &urlId, Connection *connection,
+                                          const TransportInfo &transport)
 {
     if (Session *session = m_byUrlId.value(urlId))
         return session;
@@ -438,15 +508,44 @@ Session *Service::findOrCreateHttpSession(const QByteArray &urlId, Connection *c
                                      QString::fromUtf8(request.header("User-Agent")), from.via.toString()};
     if (!admitsSession(client.address))
         return nullptr;
-    return createSession(urlId, Session::Lifetime::Requests, client);
+    Session *session = createSession(urlId, Session::Lifetime::Requests, client);
+    if (m_config.connectInfo) {
+        session->setConnectData(connectData({client.address, client.port, transport.displayName, request.path,
+                                             request.query, [&request](const QByteArray &name) {
+                                                 QByteArrayList values;
+                                                 for (const auto &header : request.headers) {
+                                                     if (header.first.compare(name, Qt::CaseInsensitive) == 0)
+                                                         values.append(header.second);
+                                                 }
+                                                 if (values.isEmpty())
+                                                     return QByteArray();
+                                                 return values.join(name == "cookie" ? "; " : ", ");
+                                             }}));
+    }
+    return session;
 }
 
 void Service::sessionOpened(Session *session)
 {
     ++m_counters[Counter::SessionsOpened];
     qCInfo(lcSession).noquote() << m_config.prefix << "session" << QString::fromLatin1(session->backendId())
-                                << "opened over" << QString::fromLatin1(session->transportName());
-    m_bridge->sendConnect(session->backendId());
+                                << "opened over"
+                                << QString::fromLatin1(session->transportName())
+                                       + (m_config.requireAccept ? QStringLiteral(" (waiting for accept)") : QString());
+    if (m_config.connectInfo) {
+        m_bridge->sendConnect(session->backendId(), session->connectData());
+        session->setConnectData(QByteArray()); // sent once: no need to keep it
+    } else {
+        m_bridge->sendConnect(session->backendId());
+    }
+}
+
+void Service::sessionAcceptTimedOut(Session *session)
+{
+    ++m_counters[Counter::AcceptTimeouts];
+    qCWarning(lcSession).noquote() << m_config.prefix << "session" << QString::fromLatin1(session->backendId())
+                                   << "not accepted by the backend within" << m_config.acceptTimeoutMs
+                                   << "ms: closing it";
 }
 
 void Service::setQueueBudget(QueueBudget *budget)
@@ -535,7 +634,62 @@ bool Service::deliverToSession(Session *session, const QByteArray &message)
     return true;
 }
 
-void Service::onDisconnectFromBackend(const QByteArray &sessionId)
+void Service::onAcceptFromBackend(const QByteArray &sessionId)
+{
+    Session *session = m_byBackendId.value(sessionId);
+    if (!session) {
+        ++m_counters[Counter::UnknownSessionFromBackend];
+        qCInfo(lcZmq).noquote() << m_config.prefix << "backend accept for unknown session"
+                                << QString::fromLatin1(sessionId.left(64)) << "ignored";
+        return;
+    }
+    if (!session->accept()) {
+        ++m_counters[Counter::BackendUnexpectedAccept];
+        qCInfo(lcZmq).noquote() << m_config.prefix << "backend accept for session" << QString::fromLatin1(sessionId)
+                                << "ignored: it was not waiting for one"
+                                << (m_config.requireAccept ? "" : "(no require_accept)");
+    }
+}
+
+bool Service::parseCloseData(const QByteArray &data, int *code, QByteArray *reason, QString *problem)
+{
+    *code = CloseReason::GoAwayCode;
+    *reason = CloseReason::goAway();
+    if (data.isEmpty())
+        return true;
+    QJsonParseError error;
+    const QJsonDocument document = QJsonDocument::fromJson(data, &error);
+    if (error.error != QJsonParseError::NoError || !document.isObject()) {
+        *problem = QStringLiteral("not a JSON object");
+        return false;
+    }
+    const QJsonObject object = document.object();
+    const QJsonValue codeValue = object.value(QLatin1String("code"));
+    const double number = codeValue.toDouble();
+    if (!codeValue.isDouble() || std::floor(number) != number || number < 3000 || number > 4999) {
+        *problem = QStringLiteral("\"code\" must be an integer from 3000 to 4999");
+        return false;
+    }
+    QByteArray reasonText("");
+    const QJsonValue reasonValue = object.value(QLatin1String("reason"));
+    if (!reasonValue.isUndefined()) {
+        if (!reasonValue.isString()) {
+            *problem = QStringLiteral("\"reason\" must be a string");
+            return false;
+        }
+        reasonText = reasonValue.toString().toUtf8();
+        // A WebSocket close frame has room for 123 bytes of reason.
+        if (reasonText.size() > 123) {
+            *problem = QStringLiteral("\"reason\" is longer than 123 bytes of UTF-8");
+            return false;
+        }
+    }
+    *code = int(number);
+    *reason = reasonText;
+    return true;
+}
+
+void Service::onDisconnectFromBackend(const QByteArray &sessionId, const QByteArray &data)
 {
     Session *session = m_byBackendId.value(sessionId);
     if (!session) {
@@ -544,7 +698,16 @@ void Service::onDisconnectFromBackend(const QByteArray &sessionId)
                                 << QString::fromLatin1(sessionId.left(64)) << "ignored";
         return;
     }
-    session->close(CloseReason::GoAwayCode, CloseReason::goAway());
+    int code = 0;
+    QByteArray reason;
+    QString problem;
+    if (!parseCloseData(data, &code, &reason, &problem)) {
+        ++m_counters[Counter::BackendInvalidClose];
+        qCWarning(lcZmq).noquote() << m_config.prefix << "backend disconnect for session"
+                                   << QString::fromLatin1(sessionId) << "with invalid close data (" << problem
+                                   << "): closing it with" << code << QString::fromUtf8(reason);
+    }
+    session->close(code, reason);
 }
 
 void Service::closeAll(int code, const QByteArray &reason)

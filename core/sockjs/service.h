@@ -75,6 +75,12 @@ public:
     // there is no load balancer).
     void handleWebSocket(QWebSocket *socket, const QByteArray &relativePath, const ClientAddress &client);
 
+    // A backend's disconnect data: empty, or {"code": 3000-4999, "reason":
+    // up to 123 bytes of UTF-8} (reason optional, other keys ignored).
+    // Returns false for anything else (*problem says why); code and reason
+    // are then those of the default close, 3000 "Go away!".
+    static bool parseCloseData(const QByteArray &data, int *code, QByteArray *reason, QString *problem);
+
     QList<Session *> sessions() const { return m_byBackendId.values(); }
     Session *sessionByBackendId(const QByteArray &id) const { return m_byBackendId.value(id); }
     qsizetype sessionCount() const { return m_byBackendId.size(); }
@@ -99,11 +105,15 @@ protected:
     void sessionClosed(Session *session) override;
     void sessionExpired(Session *session) override;
     void sessionTraffic(Session *session, bool outgoing, const QByteArray &message) override;
+    void sessionAcceptTimedOut(Session *session) override;
     void scheduleFlush(Session *session) override;
 
 private:
     struct Route;
     Route parseRoute(const QByteArray &relativePath) const;
+    struct ConnectFacts;
+    // The data of a session's "connect" with connect_info: one JSON object.
+    QByteArray connectData(const ConnectFacts &facts) const;
 
     void handleGreeting(Connection *connection);
     void handleInfo(Connection *connection);
@@ -119,9 +129,10 @@ private:
     bool refuseOrigin(Connection *connection);
     // 404, counted.
     void respondNotFound(Connection *connection);
-    Session *findOrCreateHttpSession(const QByteArray &urlId, Connection *connection);
+    Session *findOrCreateHttpSession(const QByteArray &urlId, Connection *connection, const TransportInfo &transport);
     void onMessageFromBackend(const QByteArray &sessionId, const QByteArray &data);
-    void onDisconnectFromBackend(const QByteArray &sessionId);
+    void onDisconnectFromBackend(const QByteArray &sessionId, const QByteArray &data);
+    void onAcceptFromBackend(const QByteArray &sessionId);
     void flushScheduled();
     std::optional<QSet<QByteArray>> readAllowedKeys(QString *error) const;
 

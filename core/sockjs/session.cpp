@@ -65,13 +65,30 @@ void Session::attach(Receiver *receiver)
         connect(receiver, &Receiver::messagesReceived, this, &Session::receive),
     };
 
-    if (m_state == State::Connecting) {
-        m_state = State::Open;
+    if (m_state == State::Connecting && !m_connectSent) {
+        m_connectSent = true;
         m_openedAt = QDateTime::currentDateTimeUtc();
         m_stats.lastActivityMs = m_openedAt.toMSecsSinceEpoch();
+        if (!m_options.requireAccept) {
+            m_state = State::Open;
+            m_openPending = true;
+        }
         m_host->sessionOpened(this);
-        Q_EMIT stateChanged(m_state);
-        receiver->sendOpen(); // a polling receiver ends here and detaches
+        if (m_state == State::Open)
+            Q_EMIT stateChanged(m_state);
+        else
+            m_acceptTimer.start(m_options.acceptTimeoutMs, this);
+    }
+    if (m_state == State::Connecting)
+        return; // no open frame (nor heartbeat) before the backend accepted
+    startReceiving();
+}
+
+void Session::startReceiving()
+{
+    if (m_openPending) {
+        m_openPending = false;
+        m_receiver->sendOpen(); // a polling receiver ends here and detaches
     }
     if (!m_receiver)
         return;
@@ -79,8 +96,40 @@ void Session::attach(Receiver *receiver)
     flush();
 }
 
+bool Session::accept()
+{
+    if (!isAwaitingAccept())
+        return false;
+    m_acceptTimer.stop();
+    m_state = State::Open;
+    m_openPending = true;
+    Q_EMIT stateChanged(m_state);
+    if (!m_inbox.isEmpty()) {
+        m_inboxBytes = 0;
+        receive(std::exchange(m_inbox, {}));
+    }
+    if (m_receiver)
+        startReceiving();
+    return true;
+}
+
 void Session::receive(const QList<QByteArray> &messages)
 {
+    if (isAwaitingAccept()) {
+        for (const QByteArray &message : messages) {
+            if (m_inbox.size() >= m_options.maxQueuedMessages
+                || m_inboxBytes + message.size() > m_options.maxQueuedBytes) {
+                qCWarning(lcSession).noquote()
+                    << "session" << QString::fromLatin1(m_backendId) << "incoming queue full while waiting for accept ("
+                    << m_inbox.size() << "messages," << m_inboxBytes << "bytes): closing it";
+                close(1013, QByteArrayLiteral("Incoming queue full"));
+                return;
+            }
+            m_inbox.append(message);
+            m_inboxBytes += message.size();
+        }
+        return;
+    }
     if (m_state != State::Open || messages.isEmpty())
         return;
     m_stats.messagesIn += quint64(messages.size());
@@ -156,12 +205,20 @@ void Session::close(int code, const QByteArray &reason)
 {
     if (m_state == State::Closed)
         return;
-    const bool wasOpen = m_state == State::Open;
+    if (isAwaitingAccept() || m_openPending) {
+        // The client never saw the session open: what the backend sent
+        // would come before the open frame it never gets.
+        m_outbox.clear();
+        m_outboxBytes = 0;
+    }
     m_state = State::Closed;
     m_closeCode = code;
     m_closeReason = reason;
+    m_acceptTimer.stop();
+    m_inbox.clear();
+    m_inboxBytes = 0;
     // The host logs the close of an open session (once, with its service).
-    if (wasOpen)
+    if (m_connectSent)
         m_host->sessionClosed(this);
     Q_EMIT stateChanged(m_state);
 
@@ -194,7 +251,7 @@ void Session::onReceiverFinished(bool aborted)
         }
         return;
     }
-    if (aborted && m_state == State::Open)
+    if (aborted && m_connectSent)
         close(CloseReason::InterruptedCode, CloseReason::interrupted());
     startDisconnectTimer();
 }
@@ -217,6 +274,14 @@ void Session::timerEvent(QTimerEvent *event)
     if (event->timerId() == m_heartbeatTimer.timerId()) {
         if (m_receiver && m_receiver->canWrite())
             m_receiver->sendHeartbeat();
+        return;
+    }
+    if (event->timerId() == m_acceptTimer.timerId()) {
+        m_acceptTimer.stop();
+        if (!isAwaitingAccept())
+            return;
+        m_host->sessionAcceptTimedOut(this);
+        close(kAcceptTimeoutCode, acceptTimeoutReason());
         return;
     }
     if (event->timerId() == m_disconnectTimer.timerId()) {

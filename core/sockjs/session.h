@@ -23,13 +23,18 @@ class SessionHost
 {
 public:
     virtual ~SessionHost() = default;
-    // The session sent its open frame: tell the backend "connect".
+    // The session starts: tell the backend "connect". The client gets the
+    // open frame right after, or, with Options::requireAccept, once the
+    // backend accepted (Session::accept()).
     virtual void sessionOpened(Session *session) = 0;
     // Messages the client sent, in order.
     virtual void sessionMessages(Session *session, const QList<QByteArray> &messages) = 0;
     // The session closed for whatever reason: tell the backend "disconnect".
-    // Called once per session.
+    // Called once per session that was opened (sessionOpened).
     virtual void sessionClosed(Session *session) = 0;
+    // The backend did not accept the session within
+    // Options::acceptTimeoutMs; the session closes next.
+    virtual void sessionAcceptTimedOut(Session *session) { Q_UNUSED(session) }
     // Only for sessions being inspected (setInspected): a message passed,
     // outgoing = towards the client.
     virtual void sessionTraffic(Session *session, bool outgoing, const QByteArray &message)
@@ -93,7 +98,15 @@ public:
         // Where the outbox's bytes count too (limits.max_queued_bytes_total);
         // must outlive the session. None: counted nowhere else.
         QueueBudget *budget = nullptr;
+        // The client's open frame waits for accept() (the service's
+        // require_accept); after acceptTimeoutMs the session closes.
+        bool requireAccept = false;
+        int acceptTimeoutMs = 5000;
     };
+
+    // The close of a session its backend did not accept in time.
+    static constexpr int kAcceptTimeoutCode = 3008; // "Timeout" in the IANA registry
+    static QByteArray acceptTimeoutReason() { return QByteArrayLiteral("Backend did not accept"); }
 
     Session(SessionHost *host, const QByteArray &urlId, const QByteArray &backendId, Lifetime lifetime,
             const Options &options, QObject *parent = nullptr);
@@ -120,10 +133,20 @@ public:
 
     // A receiving request or connection arrived for this session: opens the
     // session, delivers what is queued, or answers with the close frame or
-    // c[2010,...] when another receiver is attached.
+    // c[2010,...] when another receiver is attached. With
+    // Options::requireAccept the first one tells the backend "connect" and
+    // then waits, without the open frame, until accept() or close().
     void attach(Receiver *receiver);
+    // The backend accepted the session: the client gets the open frame and
+    // what was queued, the backend what the client sent meanwhile. False
+    // (nothing happens) when the session was not waiting for it.
+    bool accept();
+    // Connected to the backend and waiting for accept().
+    bool isAwaitingAccept() const { return m_state == State::Connecting && m_connectSent; }
 
-    // Messages from the client (xhr_send, jsonp_send, WebSocket).
+    // Messages from the client (xhr_send, jsonp_send, WebSocket). While the
+    // session waits for accept() they are held (up to the outbox's bounds;
+    // more closes the session with 1013 "Incoming queue full").
     void receive(const QList<QByteArray> &messages);
 
     // A message for the client. Returns false when it was not queued (the
@@ -134,11 +157,19 @@ public:
     void flush();
 
     // Closes the session: the backend is told, the receiver (if any) gets
-    // what is queued and the close frame. Idempotent.
+    // what is queued and the close frame. A session whose client never got
+    // the open frame (refused or timed out while waiting for accept())
+    // drops what is queued: its client gets the close frame alone.
+    // Idempotent.
     void close(int code, const QByteArray &reason);
     // Drops every queued message (the process is over its queue budget):
     // a close() that follows sends the close frame alone.
     void dropQueue();
+
+    // What the backend's "connect" carries (the service's connect_info;
+    // empty without it). Set once by the service, cleared once sent.
+    QByteArray connectData() const { return m_connectData; }
+    void setConnectData(const QByteArray &data) { m_connectData = data; }
 
 Q_SIGNALS:
     void stateChanged(SockJsProxy::Session::State state);
@@ -155,6 +186,8 @@ private:
     void disconnectReceiver();
     void startDisconnectTimer();
     void takeFromOutbox(qint64 bytes);
+    // Sends the open frame if it is due, then what is queued.
+    void startReceiving();
 
     SessionHost *m_host;
     QByteArray m_urlId;
@@ -169,11 +202,17 @@ private:
     qint64 m_outboxBytes = 0;
     QBasicTimer m_heartbeatTimer;
     QBasicTimer m_disconnectTimer;
+    QBasicTimer m_acceptTimer;
     int m_closeCode = 0;
     QByteArray m_closeReason;
     QDateTime m_openedAt;
     Stats m_stats;
     ClientInfo m_client;
+    QByteArray m_connectData;
+    QList<QByteArray> m_inbox; // from the client while waiting for accept()
+    qint64 m_inboxBytes = 0;
+    bool m_connectSent = false; // the backend was told "connect"
+    bool m_openPending = false; // open, but the client has no open frame yet
     bool m_expired = false;
     bool m_inspected = false;
 };

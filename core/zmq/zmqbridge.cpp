@@ -15,6 +15,7 @@ namespace {
 const QByteArray kConnect = QByteArrayLiteral("connect");
 const QByteArray kMessage = QByteArrayLiteral("message");
 const QByteArray kDisconnect = QByteArrayLiteral("disconnect");
+const QByteArray kAccept = QByteArrayLiteral("accept");
 // High-water marks: ZeroMQ's own queues absorb bursts before our outbox does.
 constexpr int kHighWaterMark = 100000;
 // A refused backend retries every 100 ms (ZeroMQ's reconnect interval): one
@@ -260,10 +261,10 @@ Counters ZmqBridge::counters() const
     return counters;
 }
 
-void ZmqBridge::sendConnect(const QByteArray &sessionId)
+void ZmqBridge::sendConnect(const QByteArray &sessionId, const QByteArray &data)
 {
     ++m_counters[Counter::BackendSentConnect];
-    send(kConnect, sessionId, QByteArray(""));
+    send(kConnect, sessionId, data);
 }
 
 void ZmqBridge::sendMessage(const QByteArray &sessionId, const QByteArray &data)
@@ -302,12 +303,18 @@ void ZmqBridge::onIncoming(const ZmqMessage &message)
         Q_EMIT messageFromBackend(sessionId, message.at(2));
     } else if (type == kDisconnect) {
         ++m_counters[Counter::BackendReceivedDisconnect];
-        qCDebug(lcTraffic).noquote() << "<-backend disconnect" << QString::fromLatin1(sessionId);
-        Q_EMIT disconnectFromBackend(sessionId);
+        qCDebug(lcTraffic).noquote() << "<-backend disconnect" << QString::fromLatin1(sessionId)
+                                     << QString::fromUtf8(message.at(2));
+        Q_EMIT disconnectFromBackend(sessionId, message.at(2));
+    } else if (type == kAccept) {
+        // The data frame is there but means nothing (yet).
+        ++m_counters[Counter::BackendReceivedAccept];
+        qCDebug(lcTraffic).noquote() << "<-backend accept" << QString::fromLatin1(sessionId);
+        Q_EMIT acceptFromBackend(sessionId);
     } else {
         ++m_counters[Counter::BackendUnknownType];
         qCWarning(lcZmq).noquote() << "backend message of unknown type" << printable(type) << "for session"
-                                   << printable(sessionId) << "dropped (expected message or disconnect)";
+                                   << printable(sessionId) << "dropped (expected message, disconnect or accept)";
     }
 }
 

@@ -17,10 +17,12 @@ class ZapHandler;
 // The wire protocol with the backends of one service, byte-compatible with
 // the original SockJSProxy:
 //  - a bound PUSH socket ("in") carries [type, session_id, data] to the
-//    backends: connect (empty data), message (UTF-8 bytes), disconnect (empty);
+//    backends: connect (empty data, or JSON metadata with connect_info),
+//    message (UTF-8 bytes), disconnect (empty);
 //  - a bound PULL socket ("out") takes [type, session_id, data] from them:
-//    message (deliver data to the session) and disconnect (close it; data
-//    ignored but present).
+//    message (deliver data to the session), disconnect (close it; data
+//    empty or a JSON close code and reason) and accept (open a session held
+//    for require_accept; data ignored). What they mean is the Service's.
 // Malformed messages from backends (wrong frame count, unknown type) are
 // logged, counted and dropped; never an exception, never a crash.
 //
@@ -60,7 +62,8 @@ public:
     QString boundInEndpoint() const;
     QString boundOutEndpoint() const;
 
-    void sendConnect(const QByteArray &sessionId);
+    // data: empty, or the connect metadata (the service's connect_info).
+    void sendConnect(const QByteArray &sessionId, const QByteArray &data = QByteArray(""));
     void sendMessage(const QByteArray &sessionId, const QByteArray &data);
     void sendDisconnect(const QByteArray &sessionId);
 
@@ -82,7 +85,8 @@ Q_SIGNALS:
     // A backend connected to or left "in" or "out".
     void peersChanged(int inPeers, int outPeers);
     void messageFromBackend(const QByteArray &sessionId, const QByteArray &data);
-    void disconnectFromBackend(const QByteArray &sessionId);
+    void disconnectFromBackend(const QByteArray &sessionId, const QByteArray &data);
+    void acceptFromBackend(const QByteArray &sessionId);
 
 private:
     void send(const QByteArray &type, const QByteArray &sessionId, const QByteArray &data);

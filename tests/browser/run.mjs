@@ -5,6 +5,7 @@
 //   node run.mjs --cli BUILD/app/sockjsproxy-cli [--samples-dir SRC/samples]
 //                [--python /usr/bin/python3] [--chromium /usr/bin/chromium]
 //                [--only websocket,eventsource] [--origins same,cross] [--no-samples-flow]
+//                [--no-chat-flow]
 //
 // The same can come from the environment: SOCKJSPROXY_CLI, SOCKJSPROXY_SAMPLES_DIR,
 // SOCKJSPROXY_PYTHON, CHROMIUM. Prints a transport x check table, then
@@ -48,13 +49,15 @@ function options() {
             only: { type: 'string' },
             origins: { type: 'string' },
             'no-samples-flow': { type: 'boolean' },
+            'no-chat-flow': { type: 'boolean' },
             'keep-temp': { type: 'boolean' },
             help: { type: 'boolean', short: 'h' },
         },
     });
     if (values.help) {
         console.log('usage: node run.mjs --cli PATH/sockjsproxy-cli [--samples-dir DIR] [--python PY] ' +
-                    '[--chromium PATH] [--only t1,t2] [--origins same,cross] [--no-samples-flow] [--keep-temp]');
+                    '[--chromium PATH] [--only t1,t2] [--origins same,cross] [--no-samples-flow] ' +
+                    '[--no-chat-flow] [--keep-temp]');
         process.exit(0);
     }
     const env = process.env;
@@ -69,11 +72,12 @@ function options() {
         transports: values.only ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : TRANSPORTS,
         origins: values.origins ? values.origins.split(',').map((s) => s.trim()).filter(Boolean) : ORIGINS,
         samplesFlow: !values['no-samples-flow'],
+        chatFlow: !values['no-chat-flow'],
         keepTemp: !!values['keep-temp'],
     };
     const problems = [];
     if (!o.cli || !existsSync(o.cli)) problems.push(`sockjsproxy-cli not found (${o.cli || 'give --cli'})`);
-    for (const f of ['echo-sjp.py', 'datereply-sjp.py', 'index.html'])
+    for (const f of ['echo-sjp.py', 'datereply-sjp.py', 'index.html', 'chat/chat-sjp.py', 'chat/index.html'])
         if (!existsSync(path.join(o.samplesDir, f))) problems.push(`${f} not in --samples-dir ${o.samplesDir}`);
     if (!existsSync(o.chromium)) problems.push(`no Chromium at ${o.chromium}`);
     for (const t of o.transports) if (!TRANSPORTS.includes(t)) problems.push(`unknown transport ${t}`);
@@ -289,6 +293,7 @@ const ECHO_CHECKS = {
 
 const results = new Map();   // `${transport}|${origin}` -> Map(check -> {ok, detail})
 const extraResults = [];     // [{name, ok, detail}] for the samples flow
+const chatResults = [];      // [{name, ok, detail}] for the chat sample
 
 function record(transport, origin, check, ok, detail = '') {
     const key = `${transport}|${origin}`;
@@ -325,6 +330,15 @@ function printReport(opts) {
             console.log(`  ${r.ok ? 'PASS' : 'FAIL'}  ${r.name}${r.ok ? '' : `: ${r.detail}`}`);
         }
         if (extraResults.length === 0) { ++failed; console.log('  FAIL  not run'); }
+    }
+    if (opts.chatFlow) {
+        console.log('');
+        console.log('chat sample (samples/chat: connect_info, require_accept, close codes; two pages)');
+        for (const r of chatResults) {
+            if (r.ok) ++passed; else ++failed;
+            console.log(`  ${r.ok ? 'PASS' : 'FAIL'}  ${r.name}${r.ok ? '' : `: ${r.detail}`}`);
+        }
+        if (chatResults.length === 0) { ++failed; console.log('  FAIL  not run'); }
     }
     return { passed, failed };
 }
@@ -521,6 +535,101 @@ async function samplesFlow(opts) {
     }
 }
 
+// ---------------------------------------------------------------- the chat sample
+
+// samples/chat with its backend: two pages in two browser contexts (two
+// cookie jars, so two nicknames). The first joins; the second is refused by
+// the backend, before its session opens, with the backend's close code as
+// sockjs-client's onclose reports it (the page shows it in #status); then it
+// joins under another name, and a message reaches both.
+async function chatFlow(opts) {
+    const check = (name, ok, detail = '') => {
+        chatResults.push({ name, ok, detail });
+        if (!ok) console.log(`  FAIL chat ${name}: ${detail}`);
+        return ok;
+    };
+    const [httpPort, inPort, outPort] = await freePorts(3);
+    const origin = `http://127.0.0.1:${httpPort}`;
+    // samples/chat/chat.json with this run's ports.
+    const config = JSON.parse(readFileSync(path.join(opts.samplesDir, 'chat', 'chat.json'), 'utf8'));
+    config.http = { address: '127.0.0.1', port: httpPort };
+    config.static = [{ url: '/samples', path: opts.samplesDir }];
+    config.services[0].zmq = { in: `tcp://127.0.0.1:${inPort}`, out: `tcp://127.0.0.1:${outPort}` };
+    config.services[0].origins = [origin];
+    const configPath = path.join(tempDir, 'chat.json');
+    writeFileSync(configPath, JSON.stringify(config, null, 2));
+    const proxy = new Child('chat-proxy', opts.cli, ['--config', configPath, '-v'],
+        { logFile: path.join(tempDir, 'chat-proxy.log'), timestamped: true });
+    const backend = new Child('chat', opts.python,
+        [path.join(opts.samplesDir, 'chat', 'chat-sjp.py'), '-a', '127.0.0.1', '-i', String(inPort),
+         '-o', String(outPort), '-v'],
+        { logFile: path.join(tempDir, 'chat.log') });
+    const contexts = [];
+    const consoleLines = [];
+    try {
+        await waitForHttp(`${origin}/chat/info`, proxy, STARTUP_TIMEOUT_MS);
+        await backend.waitForLine(/pulling from/, STARTUP_TIMEOUT_MS);
+        const openPage = async (name) => {
+            const context = await browser.newContext();
+            contexts.push(context);
+            const page = await context.newPage();
+            page.on('console', (m) => consoleLines.push(`${name} console.${m.type()}: ${m.text()}`));
+            page.on('pageerror', (e) => consoleLines.push(`${name} pageerror: ${e.message}`));
+            const response = await page.goto(`${origin}/samples/chat/`, { timeout: 10_000 });
+            if (!response || response.status() !== 200) throw new Error(`GET /samples/chat/: HTTP ${response && response.status()}`);
+            return page;
+        };
+        const join = async (page, nick, state) => {
+            await page.fill('#nick', nick, { timeout: 5000 });
+            await page.click('#connect', { timeout: 5000 });
+            await page.waitForSelector(`#status[data-state=${state}]`, { timeout: 10_000 });
+            return (await page.textContent('#status')).trim();
+        };
+        const alice = await openPage('alice');
+        const other = await openPage('other');
+        let status = await join(alice, 'alice', 'open');
+        check('the first page joins as alice', /^joined as alice \(/.test(status), `status ${show(status)}`);
+        const welcome = await alice.locator('#log li[data-kind=event]').first().textContent({ timeout: 5000 });
+        check('the backend read the client address from connect_info', /\(from 127\.0\.0\.1\)/.test(welcome),
+              `welcome ${show(welcome)}`);
+
+        status = await join(other, 'alice', 'refused');
+        check('a taken nickname: onclose gets 4002 "Nickname taken"', status === 'closed 4002 Nickname taken',
+              `status ${show(status)}`);
+        status = await join(other, 'not valid!', 'refused');
+        check('a bad nickname: onclose gets 4001 "Bad nickname"', status === 'closed 4001 Bad nickname',
+              `status ${show(status)}`);
+        check('a refused page never saw its session open',
+              await other.locator('#log li[data-kind=event]').count() === 0 &&
+              await other.locator('#log li[data-kind=error]').count() === 2, 'log entries of an open session');
+
+        status = await join(other, 'bob', 'open');
+        check('then it joins as bob', /^joined as bob \(/.test(status), `status ${show(status)}`);
+        await alice.fill('#message', 'hello room', { timeout: 5000 });
+        await alice.press('#message', 'Enter', { timeout: 5000 });
+        for (const [name, page] of [['alice', alice], ['bob', other]]) {
+            const line = page.locator('#log li[data-kind=message]').first();
+            await line.waitFor({ timeout: 10_000 });
+            const text = (await line.textContent()).trim();
+            check(`${name} gets alice's message`, text === 'alicehello room', `message entry ${show(text)}`);
+        }
+        await other.click('#leave', { timeout: 5000 });
+        await alice.locator('#log li[data-kind=event]', { hasText: 'bob left' }).waitFor({ timeout: 10_000 });
+        check('bob leaves and alice hears of it', true);
+    } catch (e) {
+        check('chat sample', false, e.message.split('\n')[0]);
+    } finally {
+        for (const context of contexts) await withTimeout(context.close(), 5000, 'context.close').catch(() => {});
+        if (chatResults.some((r) => !r.ok)) {
+            for (const l of consoleLines.slice(-15)) console.log(`    ${l.slice(0, 300)}`);
+            console.log(proxy.tail(20));
+            console.log(backend.tail(20));
+        }
+        await proxy.stop();
+        await backend.stop();
+    }
+}
+
 // ---------------------------------------------------------------- main
 
 async function main() {
@@ -612,6 +721,10 @@ async function main() {
     if (opts.samplesFlow) {
         if (Date.now() < deadline - 20_000) await samplesFlow(opts);
         else extraResults.push({ name: 'samples flow', ok: false, detail: 'not run: time budget used up' });
+    }
+    if (opts.chatFlow) {
+        if (Date.now() < deadline - 20_000) await chatFlow(opts);
+        else chatResults.push({ name: 'chat sample', ok: false, detail: 'not run: time budget used up' });
     }
 }
 

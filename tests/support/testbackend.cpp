@@ -43,6 +43,16 @@ void TestBackend::sendDisconnect(const QByteArray &sessionId)
     m_push.send({QByteArrayLiteral("disconnect"), sessionId, QByteArray("")});
 }
 
+void TestBackend::sendDisconnect(const QByteArray &sessionId, const QByteArray &data)
+{
+    m_push.send({QByteArrayLiteral("disconnect"), sessionId, data});
+}
+
+void TestBackend::sendAccept(const QByteArray &sessionId)
+{
+    m_push.send({QByteArrayLiteral("accept"), sessionId, QByteArray("")});
+}
+
 void TestBackend::sendRaw(const QList<QByteArray> &frames) { m_push.send(frames); }
 
 void TestBackend::onMessage(const ZmqMessage &message)

@@ -35,6 +35,10 @@ public:
 
     void sendMessage(const QByteArray &sessionId, const QByteArray &data);
     void sendDisconnect(const QByteArray &sessionId);
+    // disconnect with data (a close code and reason as JSON, or anything).
+    void sendDisconnect(const QByteArray &sessionId, const QByteArray &data);
+    // accept (require_accept): frames accept, id, empty.
+    void sendAccept(const QByteArray &sessionId);
     void sendRaw(const QList<QByteArray> &frames);
 
 Q_SIGNALS:

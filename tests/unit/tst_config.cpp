@@ -99,6 +99,12 @@ private Q_SLOTS:
     void serviceLimits();
     void serviceLimitsDefaultToBuiltIns();
     void zmqCurve();
+    void connectInfo();
+    void connectInfoErrors_data();
+    void connectInfoErrors();
+    void requireAccept();
+    void requireAcceptErrors_data();
+    void requireAcceptErrors();
     void zmqCurveErrors_data();
     void zmqCurveErrors();
 };
@@ -254,6 +260,9 @@ void tst_Config::defaults()
     QCOMPARE(service.maxQueuedMessages, 10000);
     QCOMPARE(service.maxQueuedBytes, qint64(16 * 1024 * 1024));
     QVERIFY(!service.zmqCurve);
+    QVERIFY(!service.connectInfo);
+    QCOMPARE(service.requireAccept, false);
+    QCOMPARE(service.acceptTimeoutMs, 5000);
 
     // Empty sub-objects change nothing either.
     const auto empty =
@@ -819,6 +828,98 @@ void tst_Config::zmqCurveErrors()
     const auto config = Config::fromJson(json, kBaseDir, &error);
     QVERIFY2(!config, json.constData());
     QVERIFY2(error.startsWith(expected), qPrintable(error));
+}
+
+// connect_info: true, or an object naming headers (kept in lower case, once
+// each) and cookies.
+void tst_Config::connectInfo()
+{
+    const QByteArray json = R"({"services": [
+        {"prefix": "/a", "zmq": {"in": "tcp://*:1", "out": "tcp://*:2"},
+         "connect_info": {"headers": ["X-User", "x-request-id", "x-user"], "cookies": true}},
+        {"prefix": "/b", "zmq": {"in": "tcp://*:3", "out": "tcp://*:4"}, "connect_info": true},
+        {"prefix": "/c", "zmq": {"in": "tcp://*:5", "out": "tcp://*:6"}, "connect_info": false},
+        {"prefix": "/d", "zmq": {"in": "tcp://*:7", "out": "tcp://*:8"}, "connect_info": {}}]})";
+    QString error;
+    const auto config = Config::fromJson(json, kBaseDir, &error);
+    QVERIFY2(config, qPrintable(error));
+    const ServiceConfig &a = config->services.at(0);
+    QVERIFY(a.connectInfo);
+    QCOMPARE(a.connectInfo->headers, (QList<QByteArray>{"x-user", "x-request-id"}));
+    QCOMPARE(a.connectInfo->cookies, true);
+    const ServiceConfig &b = config->services.at(1);
+    QVERIFY(b.connectInfo);
+    QVERIFY(b.connectInfo->headers.isEmpty());
+    QCOMPARE(b.connectInfo->cookies, false);
+    QVERIFY(!config->services.at(2).connectInfo);
+    QVERIFY(config->services.at(3).connectInfo);
+    QVERIFY(config->services.at(3).connectInfo->headers.isEmpty());
+}
+
+void tst_Config::connectInfoErrors_data()
+{
+    QTest::addColumn<QByteArray>("service"); // the rest of services[0]
+    QTest::addColumn<QString>("expected");   // the error message
+    QTest::newRow("connect_info a string")
+        << QByteArray(R"("connect_info": "yes")") << "services[0].connect_info: expected true, false or an object";
+    QTest::newRow("connect_info an array")
+        << QByteArray(R"("connect_info": ["x-user"])") << "services[0].connect_info: expected true, false or an object";
+    QTest::newRow("unknown key") << QByteArray(R"("connect_info": {"header": ["x"]})")
+                                 << "services[0].connect_info.header: unknown key";
+    QTest::newRow("headers a string") << QByteArray(R"("connect_info": {"headers": "x-user"})")
+                                      << "services[0].connect_info.headers: expected an array of strings";
+    QTest::newRow("header not a token") << QByteArray(R"("connect_info": {"headers": ["x user"]})")
+                                        << "services[0].connect_info.headers: \"x user\" is not a header name";
+    QTest::newRow("header empty") << QByteArray(R"("connect_info": {"headers": [""]})")
+                                  << "services[0].connect_info.headers: \"\" is not a header name";
+    QTest::newRow("cookies a string") << QByteArray(R"("connect_info": {"cookies": "true"})")
+                                      << "services[0].connect_info.cookies: expected true or false";
+}
+
+void tst_Config::connectInfoErrors()
+{
+    QFETCH(QByteArray, service);
+    QFETCH(QString, expected);
+    QString error;
+    QVERIFY(!Config::fromJson(R"({"services": [{)" + service + "}]}", kBaseDir, &error));
+    QCOMPARE(error, expected);
+}
+
+void tst_Config::requireAccept()
+{
+    QString error;
+    const auto config = Config::fromJson(R"({"services": [
+        {"prefix": "/a", "zmq": {"in": "tcp://*:1", "out": "tcp://*:2"}, "require_accept": true, "accept_timeout_ms": 250},
+        {"prefix": "/b", "zmq": {"in": "tcp://*:3", "out": "tcp://*:4"}, "require_accept": true},
+        {"prefix": "/c", "zmq": {"in": "tcp://*:5", "out": "tcp://*:6"}, "require_accept": false}]})",
+                                         kBaseDir, &error);
+    QVERIFY2(config, qPrintable(error));
+    QCOMPARE(config->services.at(0).requireAccept, true);
+    QCOMPARE(config->services.at(0).acceptTimeoutMs, 250);
+    QCOMPARE(config->services.at(1).requireAccept, true);
+    QCOMPARE(config->services.at(1).acceptTimeoutMs, 5000);
+    QCOMPARE(config->services.at(2).requireAccept, false);
+}
+
+void tst_Config::requireAcceptErrors_data()
+{
+    QTest::addColumn<QByteArray>("service"); // the rest of services[0]
+    QTest::addColumn<QString>("expected");   // the error message
+    QTest::newRow("require_accept 1") << QByteArray(R"("require_accept": 1)")
+                                      << "services[0].require_accept: expected true or false";
+    QTest::newRow("accept_timeout_ms 9") << QByteArray(R"("accept_timeout_ms": 9)")
+                                         << "services[0].accept_timeout_ms: must be between 10 and 3600000";
+    QTest::newRow("accept_timeout_ms text")
+        << QByteArray(R"("accept_timeout_ms": "5s")") << "services[0].accept_timeout_ms: expected an integer";
+}
+
+void tst_Config::requireAcceptErrors()
+{
+    QFETCH(QByteArray, service);
+    QFETCH(QString, expected);
+    QString error;
+    QVERIFY(!Config::fromJson(R"({"services": [{)" + service + "}]}", kBaseDir, &error));
+    QCOMPARE(error, expected);
 }
 
 QTEST_GUILESS_MAIN(tst_Config)
