@@ -71,6 +71,8 @@ enum class Counter {
     HttpNotFound,
     ConnectionsAccepted,
     WebSocketUpgrades,
+    TlsHandshakeFailures,
+    TlsHandshakeTimeouts,
 };
 
 enum class CounterScope { Service, Backend, Server };
@@ -198,6 +200,12 @@ inline constexpr CounterInfo kCounterTable[] = {
     {Counter::WebSocketUpgrades, CounterScope::Server, "sockjsproxy_websocket_upgrades_total", "",
      "websocket_upgrades", SOCKJSPROXY_COUNTER_TITLE("WebSocket upgrades"),
      "Upgrade requests handed to the WebSocket handshake."},
+    CounterInfo{Counter::TlsHandshakeFailures, CounterScope::Server, "sockjsproxy_tls_handshakes_failed_total", "",
+     "tls_handshakes_failed_error", SOCKJSPROXY_COUNTER_TITLE("TLS handshakes failed"),
+     "TLS connections closed before their handshake completed (http.tls), by reason."}.withLabel("reason=\"error\""),
+    CounterInfo{Counter::TlsHandshakeTimeouts, CounterScope::Server, "sockjsproxy_tls_handshakes_failed_total", "",
+     "tls_handshakes_failed_timeout", SOCKJSPROXY_COUNTER_TITLE("TLS handshakes timed out"),
+     "TLS connections closed before their handshake completed (http.tls), by reason."}.withLabel("reason=\"timeout\""),
 };
 // clang-format on
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "http/connection.h"
+#include "http/tlscredentials.h"
 
 #include <QList>
 #include <QString>
@@ -71,6 +72,9 @@ struct Config
 {
     QString httpAddress = QStringLiteral("0.0.0.0");
     quint16 httpPort = 8080;
+    // http.tls: HTTPS and WSS on the HTTP port with this certificate chain
+    // and key (absolute paths); unset: plain HTTP.
+    std::optional<TlsFiles> tls;
     QList<StaticMount> statics;
     QList<ServiceConfig> services;
     // The top-level limits: the defaults of every service, and the limits of

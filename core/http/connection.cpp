@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #endif
+#include <QSslSocket>
 #include <QTcpSocket>
 #include <QTimerEvent>
 
@@ -36,7 +37,10 @@ qsizetype maxHeadBytes(qsizetype maxRequestLine, qsizetype maxHeaderBytes)
 Connection::Connection(QTcpSocket *socket, const Options &options, QObject *parent)
     : QObject(parent), m_socket(socket), m_options(options), m_parser(options.limits),
       m_maxHeadBytes(maxHeadBytes(options.limits.maxRequestLine, options.limits.maxHeaderBytes)),
-      m_peerAddress(socket->peerAddress()), m_peerPort(socket->peerPort())
+      m_peerAddress(socket->peerAddress()), m_peerPort(socket->peerPort()),
+      // A TLS socket's descriptor carries ciphertext: everything goes through
+      // QSslSocket::write().
+      m_sendsToKernel(qobject_cast<QSslSocket *>(socket) == nullptr)
 {
     m_socket->setParent(this);
     m_socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
@@ -80,7 +84,7 @@ void Connection::setLimitsLookup(HttpParser::LimitsLookup lookup, qsizetype larg
 void Connection::send(const QByteArray &data)
 {
     qint64 sent = 0;
-    if (m_socket->bytesToWrite() == 0 && m_socket->state() == QAbstractSocket::ConnectedState) {
+    if (m_sendsToKernel && m_socket->bytesToWrite() == 0 && m_socket->state() == QAbstractSocket::ConnectedState) {
         const auto descriptor = m_socket->socketDescriptor();
 #ifdef Q_OS_WIN
         const int n = ::send(SOCKET(descriptor), data.constData(), int(qMin<qsizetype>(data.size(), INT_MAX)), 0);

@@ -108,6 +108,7 @@ private:
     qsizetype m_maxHeadBytes = 0; // request line and header section with their line ends
     QHostAddress m_peerAddress;
     quint16 m_peerPort = 0;
+    bool m_sendsToKernel = true; // send() may write to the descriptor itself (not on TLS)
     QBasicTimer m_idleTimer;
     bool m_responding = false;
     bool m_streaming = false;

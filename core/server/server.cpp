@@ -2,11 +2,13 @@
 
 #include "base/logging.h"
 #include "http/connection.h"
+#include "http/tlsacceptor.h"
 #include "sockjs/service.h"
 #include "sockjsproxy_version.h"
 #include "staticfiles.h"
 #include "zmq/zmqbridge.h"
 
+#include <QSslSocket>
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QWebSocket>
@@ -17,7 +19,7 @@
 namespace SockJsProxy {
 
 Server::Server(const Config &config, QObject *parent)
-    : QObject(parent), m_config(config), m_tcpServer(new QTcpServer(this)),
+    : QObject(parent), m_config(config), m_tcpServer(config.tls ? new SslTcpServer(this) : new QTcpServer(this)),
       m_webSocketServer(new QWebSocketServer(QStringLiteral("SockJSProxy/" SOCKJSPROXY_VERSION),
                                              QWebSocketServer::NonSecureMode, this))
 {
@@ -54,6 +56,18 @@ Server::~Server()
 
 bool Server::loadKeys(QString *error)
 {
+    if (m_config.tls && !m_tls) {
+        const std::optional<TlsCredentials> credentials = TlsCredentials::load(*m_config.tls, error);
+        if (!credentials) {
+            *error = QStringLiteral("http.tls: ") + *error;
+            return false;
+        }
+        // The handshake is part of the first request: it gets the same time.
+        m_tls = new TlsAcceptor(*credentials, m_config.http.requestTimeoutMs, this);
+        connect(m_tls, &TlsAcceptor::encrypted, this, &Server::addConnection);
+        connect(m_tls, &TlsAcceptor::handshakeFailed, this, [this] { ++m_counters[Counter::TlsHandshakeFailures]; });
+        connect(m_tls, &TlsAcceptor::handshakeTimedOut, this, [this] { ++m_counters[Counter::TlsHandshakeTimeouts]; });
+    }
     for (Service *service : std::as_const(m_services)) {
         QString keyError;
         if (!service->loadKeys(&keyError)) {
@@ -72,6 +86,16 @@ bool Server::reloadKeys()
         if (!service->reloadKeys(&keyError)) {
             qCWarning(lcServer).noquote()
                 << "service" << service->prefix() << "- keys not reloaded, those in use stay:" << keyError;
+            ok = false;
+        }
+    }
+    if (m_tls) {
+        QString tlsError;
+        if (m_tls->reload(&tlsError)) {
+            qCInfo(lcServer).noquote() << "http.tls: certificate" << m_tls->credentials().files().certificate
+                                       << "and its key reloaded; new connections get them";
+        } else {
+            qCWarning(lcServer).noquote() << "http.tls: not reloaded, the certificate and key in use stay:" << tlsError;
             ok = false;
         }
     }
@@ -110,13 +134,20 @@ void Server::onNewConnection()
 {
     while (QTcpSocket *socket = m_tcpServer->nextPendingConnection()) {
         ++m_counters[Counter::ConnectionsAccepted];
-        auto *connection = new Connection(socket, m_config.http, this);
-        connect(connection, &Connection::requestReceived, this, &Server::onRequest);
-        connect(connection, &Connection::requestRejected, this, [this] { ++m_counters[Counter::HttpRejected]; });
-        connection->setUpgradeHandler(
-            [this](Connection *c, const HttpRequest &head) { return onUpgradeRequest(c, head); });
-        connection->setLimitsLookup([this](QByteArrayView path) { return limitsFor(path); }, m_largestHeaderBytes);
+        if (m_tls)
+            m_tls->handshake(static_cast<QSslSocket *>(socket)); // addConnection() once encrypted
+        else
+            addConnection(socket);
     }
+}
+
+void Server::addConnection(QTcpSocket *socket)
+{
+    auto *connection = new Connection(socket, m_config.http, this);
+    connect(connection, &Connection::requestReceived, this, &Server::onRequest);
+    connect(connection, &Connection::requestRejected, this, [this] { ++m_counters[Counter::HttpRejected]; });
+    connection->setUpgradeHandler([this](Connection *c, const HttpRequest &head) { return onUpgradeRequest(c, head); });
+    connection->setLimitsLookup([this](QByteArrayView path) { return limitsFor(path); }, m_largestHeaderBytes);
 }
 
 const Server::Route *Server::routeFor(QByteArrayView path) const

@@ -3,7 +3,8 @@
 #include <QByteArray>
 #include <QList>
 #include <QPair>
-#include <QTcpSocket>
+#include <QSslCertificate>
+#include <QSslSocket>
 
 namespace SockJsProxy::Test {
 
@@ -29,8 +30,12 @@ public:
 
     explicit HttpClient(quint16 port, int timeoutMs = 3000);
 
+    // HTTPS: connectToServer() then also completes a TLS handshake, trusting
+    // the certificates given (a test's self-signed one). Call first.
+    void useTls(const QList<QSslCertificate> &trusted);
     bool connectToServer();
     QTcpSocket &socket() { return m_socket; }
+    QSslSocket &sslSocket() { return m_socket; }
 
     // Writes raw bytes.
     void write(const QByteArray &bytes);
@@ -67,7 +72,8 @@ private:
     bool fill(qsizetype needed);
     QByteArray readLine();
 
-    QTcpSocket m_socket;
+    QSslSocket m_socket; // in UnencryptedMode unless useTls()
+    bool m_tls = false;
     quint16 m_port;
     int m_timeoutMs;
     QByteArray m_buffer;
