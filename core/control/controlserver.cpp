@@ -3,12 +3,14 @@
 #include "base/logging.h"
 #include "config/commandline.h"
 #include "http/connection.h"
+#include "http/tlsacceptor.h"
 #include "metrics/monitor.h"
 #include "sockjsproxy_version.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QSslSocket>
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QUrlQuery>
@@ -111,6 +113,37 @@ bool ControlServer::listen(const QString &endpoint, QString *error)
     return true;
 }
 
+bool ControlServer::setTls(const TlsFiles &files, QString *error)
+{
+    const std::optional<TlsCredentials> credentials = TlsCredentials::load(files, error);
+    if (!credentials) {
+        *error = QStringLiteral("--control-tls-cert: ") + *error;
+        return false;
+    }
+    delete m_tcpServer;
+    m_tcpServer = new SslTcpServer(this);
+    connect(m_tcpServer, &QTcpServer::newConnection, this, &ControlServer::onNewConnection);
+    delete m_tls;
+    m_tls = new TlsAcceptor(*credentials, Connection::Options().requestTimeoutMs, this);
+    connect(m_tls, &TlsAcceptor::encrypted, this, &ControlServer::addConnection);
+    return true;
+}
+
+bool ControlServer::reloadTls()
+{
+    if (!m_tls)
+        return true;
+    QString error;
+    if (!m_tls->reload(&error)) {
+        qCWarning(lcServer).noquote() << "--control-tls-cert: not reloaded, the certificate and key in use stay:"
+                                      << error;
+        return false;
+    }
+    qCInfo(lcServer).noquote() << "--control-tls-cert:" << m_tls->credentials().files().certificate
+                               << "and its key reloaded; new connections get them";
+    return true;
+}
+
 quint16 ControlServer::port() const { return m_tcpServer->serverPort(); }
 
 QHostAddress ControlServer::address() const { return m_tcpServer->serverAddress(); }
@@ -118,10 +151,18 @@ QHostAddress ControlServer::address() const { return m_tcpServer->serverAddress(
 void ControlServer::onNewConnection()
 {
     while (QTcpSocket *socket = m_tcpServer->nextPendingConnection()) {
-        auto *connection = new Connection(socket, Connection::Options(), this);
-        connect(connection, &Connection::requestReceived, this, &ControlServer::onRequest);
-        connection->setUpgradeHandler([this](Connection *c, const HttpRequest &head) { return onUpgrade(c, head); });
+        if (m_tls)
+            m_tls->handshake(static_cast<QSslSocket *>(socket)); // addConnection() once encrypted
+        else
+            addConnection(socket);
     }
+}
+
+void ControlServer::addConnection(QTcpSocket *socket)
+{
+    auto *connection = new Connection(socket, Connection::Options(), this);
+    connect(connection, &Connection::requestReceived, this, &ControlServer::onRequest);
+    connection->setUpgradeHandler([this](Connection *c, const HttpRequest &head) { return onUpgrade(c, head); });
 }
 
 bool ControlServer::authorized(const HttpRequest &request) const

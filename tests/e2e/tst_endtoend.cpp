@@ -14,11 +14,13 @@
 #include "sockjsframes.h"
 #include "sockjsproxy_version.h"
 #include "testbackend.h"
+#include "testcertificates.h"
 #include "testpaths.h"
 #include "waituntil.h"
 #include "websocketclient.h"
 
 #include <QDeadlineTimer>
+#include <QDir>
 #include <QFile>
 #include <QHostAddress>
 #include <QProcess>
@@ -131,6 +133,11 @@ void tst_EndToEnd::initTestCase()
     QVERIFY(write(QStringLiteral("negative-timeout.json"),
                   "{\"shutdown_timeout_ms\": -1, \"services\": [{\"prefix\": \"/a\"}]}"));
     QVERIFY(write(QStringLiteral("broken.json"), "{\"services\": [{\"prefix\": \"/a\""));
+    SockJsProxy::TlsFiles files;
+    QString error;
+    QVERIFY2(makeSelfSigned(m_dir.path(), QStringLiteral("tls"), &files, &error), qPrintable(error));
+    QVERIFY2(makeSelfSigned(m_dir.path(), QStringLiteral("other"), &files, &error), qPrintable(error));
+    QVERIFY(QDir(m_dir.path()).mkdir(QStringLiteral("a-directory")));
 }
 
 void tst_EndToEnd::version()
@@ -239,6 +246,33 @@ void tst_EndToEnd::exitCodes_data()
     QTest::newRow("config with in-port") << QStringList{QStringLiteral("--config"), valid, QStringLiteral("-i"),
                                                         QStringLiteral("9999")}
                                          << none << 2 << QStringLiteral("--in-port");
+
+    // TLS credentials that cannot be used: 2.
+    const QString tlsCert = m_dir.filePath(QStringLiteral("tls.crt"));
+    const QString tlsKey = m_dir.filePath(QStringLiteral("tls.key"));
+    const QString otherKey = m_dir.filePath(QStringLiteral("other.key"));
+    const QString directory = m_dir.filePath(QStringLiteral("a-directory"));
+    const QString tlsCertOption = QStringLiteral("--tls-cert");
+    const QString tlsKeyOption = QStringLiteral("--tls-key");
+    QTest::newRow("tls certificate missing")
+        << QStringList{ports, tlsCertOption, missing, tlsKeyOption, tlsKey} << none << 2
+        << QStringLiteral("http.tls: certificate %1: No such file or directory").arg(missing);
+    QTest::newRow("tls key unreadable") << QStringList{ports, tlsCertOption, tlsCert, tlsKeyOption, directory} << none
+                                        << 2 << QStringLiteral("http.tls: key %1: ").arg(directory);
+    QTest::newRow("tls key of another certificate")
+        << QStringList{ports, tlsCertOption, tlsCert, tlsKeyOption, otherKey} << none << 2
+        << QStringLiteral("http.tls: key %1 does not belong to the certificate in %2").arg(otherKey, tlsCert);
+    QTest::newRow("tls certificate without key")
+        << QStringList{ports, tlsCertOption, tlsCert} << none << 2 << QStringLiteral("--tls-key");
+    QTest::newRow("control tls key of another certificate")
+        << QStringList{ports,
+                       QStringLiteral("--control"),
+                       QStringLiteral("127.0.0.1:CONTROL"),
+                       QStringLiteral("--control-tls-cert"),
+                       tlsCert,
+                       QStringLiteral("--control-tls-key"),
+                       otherKey}
+        << none << 2 << QStringLiteral("--control-tls-cert: key %1 does not belong").arg(otherKey);
 
     // A port that cannot be bound: 1.
     QTest::newRow("HTTP port in use") << QStringList{ports} << QStringLiteral("http") << 1
