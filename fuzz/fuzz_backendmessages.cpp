@@ -137,8 +137,9 @@ QByteArray openSession(int slot)
 {
     const auto before = harness->service->sessions();
     auto *socket = new QWebSocket(); // the transport takes it
-    harness->service->handleWebSocket(socket, slot == 0 ? QByteArrayLiteral("/websocket")
-                                                        : QByteArrayLiteral("/000/fuzz/websocket"));
+    harness->service->handleWebSocket(
+        socket, slot == 0 ? QByteArrayLiteral("/websocket") : QByteArrayLiteral("/000/fuzz/websocket"),
+        ClientAddress::direct(socket->peerAddress(), socket->peerPort()));
     Session *opened = nullptr;
     for (Session *session : harness->service->sessions()) {
         if (!before.contains(session))

@@ -47,13 +47,19 @@ QVariant SessionTableModel::displayData(const SessionInfo &s, int column) const
         return s.service;
     case TransportColumn:
         return QString::fromLatin1(s.transport);
-    case RemoteColumn:
+    case RemoteColumn: {
         if (s.remoteAddress.isEmpty())
             return QString();
-        // IPv6 addresses in brackets, so the port stays readable.
-        return s.remoteAddress.contains(QLatin1Char(':'))
-                   ? QStringLiteral("[%1]:%2").arg(s.remoteAddress).arg(s.remotePort)
-                   : QStringLiteral("%1:%2").arg(s.remoteAddress).arg(s.remotePort);
+        // IPv6 addresses in brackets, so the port stays readable; no port
+        // when a load balancer did not pass it on, and the balancer after.
+        QString text = s.remotePort == 0 ? s.remoteAddress
+                       : s.remoteAddress.contains(QLatin1Char(':'))
+                           ? QStringLiteral("[%1]:%2").arg(s.remoteAddress).arg(s.remotePort)
+                           : QStringLiteral("%1:%2").arg(s.remoteAddress).arg(s.remotePort);
+        if (!s.via.isEmpty())
+            text += tr(" via %1").arg(s.via);
+        return text;
+    }
     case OriginColumn:
         return s.origin;
     case UserAgentColumn:

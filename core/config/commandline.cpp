@@ -57,6 +57,15 @@ const QCommandLineOption controlTokenOption(QStringLiteral("control-token"),
                                             QStringLiteral("TOKEN"));
 
 const QCommandLineOption
+    trustedProxyOption(QStringLiteral("trusted-proxy"),
+                       QStringLiteral("Believe this load balancer (an address or CIDR range; repeatable) about the "
+                                      "client's address: Forwarded, X-Forwarded-For, X-Real-IP, PROXY header. "
+                                      "Replaces http.trusted_proxies of --config."),
+                       QStringLiteral("CIDR"));
+const QCommandLineOption proxyProtocolOption(QStringLiteral("proxy-protocol"),
+                                             QStringLiteral("Every HTTP connection begins with a PROXY protocol "
+                                                            "header (v1 or v2) from a --trusted-proxy."));
+const QCommandLineOption
     tlsCertOption(QStringLiteral("tls-cert"),
                   QStringLiteral("Serve HTTPS and WSS on the HTTP port with this PEM certificate "
                                  "chain (with --tls-key; default: plain HTTP). SIGHUP reloads it."),
@@ -113,7 +122,8 @@ void addOptions(QCommandLineParser &parser)
 {
     parser.addOptions({addressOption, inPortOption, outPortOption, httpPortOption, httpAddressOption, staticPathOption,
                        staticUrlOption, samplesOption, verboseOption, configOption, prefixOption, controlOption,
-                       controlTokenOption, tlsCertOption, tlsKeyOption, controlTlsCertOption, controlTlsKeyOption});
+                       controlTokenOption, trustedProxyOption, proxyProtocolOption, tlsCertOption, tlsKeyOption,
+                       controlTlsCertOption, controlTlsKeyOption});
 }
 
 bool parse(QCommandLineParser &parser, const QStringList &arguments, QString *error)
@@ -263,6 +273,23 @@ std::optional<Result> toConfig(const QCommandLineParser &parser, QString *error)
             *error = QStringLiteral("--http-address %1: not an IP address").arg(result.config.httpAddress);
             return std::nullopt;
         }
+    }
+
+    if (parser.isSet(trustedProxyOption)) {
+        QString proxiesError;
+        const auto proxies = TrustedProxies::parse(parser.values(trustedProxyOption), &proxiesError);
+        if (!proxies) {
+            *error = QStringLiteral("--trusted-proxy ") + proxiesError;
+            return std::nullopt;
+        }
+        result.config.http.trustedProxies = *proxies;
+    }
+    if (parser.isSet(proxyProtocolOption))
+        result.config.http.proxyProtocol = true;
+    if (result.config.http.proxyProtocol && result.config.http.trustedProxies.isEmpty()) {
+        *error = QStringLiteral("--proxy-protocol needs --trusted-proxy (or http.trusted_proxies in --config): a "
+                                "PROXY header is accepted only from a trusted proxy");
+        return std::nullopt;
     }
 
     // On the command line they replace the file's http.tls.

@@ -332,6 +332,14 @@ std::optional<Config> Config::fromJson(const QByteArray &json, const QString &ba
         ObjectReader reader(http, QStringLiteral("http"), error);
         reader.string("address", &config.httpAddress);
         reader.integer("port", &config.httpPort, 0, 65535);
+        QStringList trusted;
+        reader.stringList("trusted_proxies", &trusted);
+        QString trustedError;
+        if (const auto proxies = TrustedProxies::parse(trusted, &trustedError))
+            config.http.trustedProxies = *proxies;
+        else
+            reader.fail("trusted_proxies", trustedError);
+        reader.boolean("proxy_protocol", &config.http.proxyProtocol);
         if (!readTls(reader, baseDir, &config, error) || !reader.finish())
             return std::nullopt;
     }
@@ -408,6 +416,11 @@ bool Config::validate(QString *error) const
 {
     if (QHostAddress(httpAddress).isNull()) {
         *error = QStringLiteral("http.address: \"%1\" is not an IP address").arg(httpAddress);
+        return false;
+    }
+    if (http.proxyProtocol && http.trustedProxies.isEmpty()) {
+        *error = QStringLiteral("http.proxy_protocol: needs http.trusted_proxies (a PROXY header is accepted only "
+                                "from a trusted proxy)");
         return false;
     }
     if (services.isEmpty()) {

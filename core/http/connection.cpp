@@ -38,6 +38,7 @@ Connection::Connection(QTcpSocket *socket, const Options &options, QObject *pare
     : QObject(parent), m_socket(socket), m_options(options), m_parser(options.limits),
       m_maxHeadBytes(maxHeadBytes(options.limits.maxRequestLine, options.limits.maxHeaderBytes)),
       m_peerAddress(socket->peerAddress()), m_peerPort(socket->peerPort()),
+      m_connectionClient(ClientAddress::direct(m_peerAddress, m_peerPort)), m_client(m_connectionClient),
       // A TLS socket's descriptor carries ciphertext: everything goes through
       // QSslSocket::write().
       m_sendsToKernel(qobject_cast<QSslSocket *>(socket) == nullptr)
@@ -49,6 +50,12 @@ Connection::Connection(QTcpSocket *socket, const Options &options, QObject *pare
     // A body larger than this (a service may allow more) still arrives: the
     // parser takes the socket's bytes as they come when no response is due.
     m_socket->setReadBufferSize(m_maxHeadBytes + m_options.limits.maxBodyBytes + kReadSlack);
+    if (m_options.proxyProtocol) {
+        m_proxyReader = std::make_unique<ProxyHeaderReader>();
+        // The longest header must fit, since it is peeked whole.
+        if (m_socket->readBufferSize() < ProxyProtocolDecoder::kMaxBytes)
+            m_socket->setReadBufferSize(ProxyProtocolDecoder::kMaxBytes);
+    }
 
     connect(m_socket, &QTcpSocket::readyRead, this, &Connection::onReadyRead);
     connect(m_socket, &QTcpSocket::disconnected, this, &Connection::onDisconnected);
@@ -112,6 +119,8 @@ void Connection::onReadyRead()
 {
     if (!m_socket || m_closing)
         return;
+    if (m_proxyReader && !readProxyHeader())
+        return;
     const bool atBoundary = !m_responding && m_parser.bufferedBytes() == 0;
     if (atBoundary && m_upgradeHandler && offerUpgrade())
         return;
@@ -149,7 +158,59 @@ bool Connection::offerUpgrade()
     }
     if (!head.hasHeader("Upgrade"))
         return false;
-    return m_upgradeHandler(this, head);
+    QByteArray malformed;
+    resolveClient(head, &malformed);
+    if (!m_upgradeHandler(this, head))
+        return false; // the parser reads the same request and resolves it again
+    if (!malformed.isEmpty())
+        Q_EMIT forwardingMalformed(malformed);
+    return true;
+}
+
+// Only the header's own bytes are taken from the socket (ProxyHeaderReader),
+// so that what follows stays in it for the parser or an upgrade.
+bool Connection::readProxyHeader()
+{
+    const ProxyHeaderReader::Status status = m_proxyReader->read(m_socket);
+    if (status == ProxyHeaderReader::Status::NeedMore)
+        return false; // wait for more
+    if (status == ProxyHeaderReader::Status::Error) {
+        refuseProxyHeader(m_proxyReader->isMissing() ? ProxyRefusal::Missing : ProxyRefusal::Malformed,
+                          m_proxyReader->errorReason());
+        return false;
+    }
+    const ProxyProtocolDecoder::Header &header = m_proxyReader->header();
+    // LOCAL (the balancer's own check), UNKNOWN and address families we do
+    // not carry: the TCP peer is the client.
+    if (header.hasAddresses && header.source != m_peerAddress) {
+        m_connectionClient.address = header.source;
+        m_connectionClient.port = header.sourcePort;
+        m_connectionClient.via = m_peerAddress;
+        m_connectionClient.viaPort = m_peerPort;
+    } else if (header.hasAddresses) {
+        m_connectionClient.port = header.sourcePort;
+    }
+    m_client = m_connectionClient;
+    m_proxyReader.reset();
+    m_timingRequest = false;
+    armIdleTimer();
+    const QPointer<Connection> guard(this);
+    Q_EMIT proxyHeaderAccepted();
+    return guard && m_socket && !m_closing;
+}
+
+void Connection::refuseProxyHeader(ProxyRefusal refusal, const QByteArray &reason)
+{
+    m_proxyReader.reset();
+    qCDebug(lcHttp).noquote() << m_connectionClient.toString()
+                              << "PROXY header refused:" << QString::fromLatin1(reason);
+    Q_EMIT proxyHeaderRefused(refusal, reason);
+    close();
+}
+
+void Connection::resolveClient(const HttpRequest &request, QByteArray *malformed)
+{
+    m_client = resolveClientAddress(m_connectionClient, request, m_options.trustedProxies, malformed);
 }
 
 void Connection::dispatchBuffered()
@@ -171,6 +232,15 @@ void Connection::dispatchBuffered()
         m_keepAlive = m_request.keepAlive();
         m_idleTimer.stop();
         m_timingRequest = false;
+        QByteArray malformed;
+        resolveClient(m_request, &malformed);
+        if (!malformed.isEmpty()) {
+            Q_EMIT forwardingMalformed(malformed);
+            if (!guard)
+                return;
+            if (!m_socket || m_closing)
+                break;
+        }
         Q_EMIT requestReceived(this);
         if (!guard)
             return;
@@ -289,6 +359,7 @@ void Connection::finishResponse(bool keepAlive)
     m_responding = false;
     m_streaming = false;
     m_chunked = false;
+    m_client = m_connectionClient; // the next request on a kept-alive connection may be another client's
     if (!keepAlive) {
         close();
         return;
@@ -307,8 +378,7 @@ void Connection::close()
 
 void Connection::failRequest(int status, const QByteArray &reason)
 {
-    qCInfo(lcHttp).noquote() << m_peerAddress.toString() + QLatin1Char(':') + QString::number(m_peerPort) << status
-                             << QString::fromLatin1(reason);
+    qCInfo(lcHttp).noquote() << m_connectionClient.toString() << status << QString::fromLatin1(reason);
     Q_EMIT requestRejected(status, reason);
     if (!m_socket)
         return;
@@ -326,6 +396,13 @@ void Connection::armIdleTimer()
     if (m_responding) {
         m_idleTimer.stop();
         m_timingRequest = false;
+        return;
+    }
+    if (m_proxyReader) {
+        // The PROXY header is due within the request timeout of the connection.
+        if (!m_timingRequest)
+            m_idleTimer.start(m_options.requestTimeoutMs, this);
+        m_timingRequest = true;
         return;
     }
     const bool requestStarted = m_parser.isMidRequest() || (m_socket && m_socket->bytesAvailable() > 0);
@@ -353,7 +430,9 @@ void Connection::timerEvent(QTimerEvent *event)
     }
     if (m_responding)
         return;
-    if (m_timingRequest)
+    if (m_proxyReader)
+        refuseProxyHeader(ProxyRefusal::Incomplete, "no complete PROXY header in time");
+    else if (m_timingRequest)
         failRequest(408, "Request not completed in time");
     else
         close();
@@ -365,6 +444,12 @@ void Connection::onDisconnected()
         return;
     m_closedEmitted = true;
     m_idleTimer.stop();
+    // Gone mid-header; a peer that connects and leaves without a byte (a
+    // balancer's plain TCP check) is not counted.
+    if (m_proxyReader && m_proxyReader->hasStarted()) {
+        m_proxyReader.reset();
+        Q_EMIT proxyHeaderRefused(ProxyRefusal::Incomplete, "closed before the PROXY header was complete");
+    }
     Q_EMIT closed();
     if (m_socket) {
         m_socket->disconnect(this);

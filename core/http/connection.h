@@ -1,13 +1,17 @@
 #pragma once
 
+#include "http/clientaddress.h"
 #include "http/httpparser.h"
 #include "http/httpresponse.h"
+#include "http/proxyheaderreader.h"
+#include "http/trustedproxies.h"
 
 #include <QBasicTimer>
 #include <QHostAddress>
 #include <QObject>
 
 #include <functional>
+#include <memory>
 
 class QTcpSocket;
 
@@ -24,6 +28,13 @@ namespace SockJsProxy {
 // The Connection owns its socket and deletes itself (deleteLater) once the
 // socket is gone; closed() fires once, before that. Objects that write to a
 // connection hold a QPointer to it.
+//
+// Behind a load balancer (Options::trustedProxies, Options::proxyProtocol)
+// client() is the real client: see ClientAddress and resolveClientAddress().
+// With proxyProtocol every connection must begin with a PROXY header, which
+// is read (only it) from the socket before anything else, so that an
+// upgrade finds the socket at the start of its request head as usual. The
+// caller accepts such connections from trusted peers only.
 class Connection : public QObject
 {
     Q_OBJECT
@@ -34,7 +45,20 @@ public:
         HttpParser::Limits limits;
         int requestTimeoutMs = 30000;    // a started request must complete within this (slow clients)
         int keepAliveTimeoutMs = 120000; // idle keep-alive connections are closed after this
+        // Peers whose forwarding headers (and PROXY header) name the client.
+        TrustedProxies trustedProxies;
+        // Every connection begins with a PROXY protocol header (v1 or v2),
+        // due within requestTimeoutMs of the connection.
+        bool proxyProtocol = false;
     };
+
+    // Why a connection was closed before its PROXY header was accepted.
+    enum class ProxyRefusal {
+        Missing,    // the first bytes are no PROXY header at all
+        Malformed,  // began like one but is not valid
+        Incomplete, // not complete within requestTimeoutMs, or the peer closed mid-header
+    };
+    Q_ENUM(ProxyRefusal)
 
     // Offered a request head that asks for an Upgrade before any of it is read
     // from the socket. Returns true when it took the socket (detachSocket()).
@@ -54,8 +78,15 @@ public:
     // The request being answered; valid from requestReceived() until its
     // response ends.
     const HttpRequest &request() const { return m_request; }
+    // The TCP peer (the load balancer, when there is one).
     QHostAddress peerAddress() const { return m_peerAddress; }
     quint16 peerPort() const { return m_peerPort; }
+    // The client: of the request being answered (from requestReceived()
+    // until its response ends) or of the upgrade head being offered (while
+    // the upgrade handler runs); otherwise the connection's own (the PROXY
+    // header's source, else the TCP peer). The one address that limits,
+    // check_address, logs and the monitor use.
+    const ClientAddress &client() const { return m_client; }
     bool isOpen() const { return m_socket != nullptr; }
     bool isResponding() const { return m_responding; }
     bool isStreaming() const { return m_streaming; }
@@ -83,6 +114,13 @@ Q_SIGNALS:
     // A request was refused before it reached a handler (malformed, over a
     // limit, too slow); the connection answered status and closes.
     void requestRejected(int status, const QByteArray &reason);
+    // A request from a trusted peer had malformed forwarding headers; it is
+    // served with the peer's address. reason names the header and the fault.
+    void forwardingMalformed(const QByteArray &reason);
+    // The PROXY header was read; the requests follow.
+    void proxyHeaderAccepted();
+    // The connection closes without a valid PROXY header; nothing is answered.
+    void proxyHeaderRefused(SockJsProxy::Connection::ProxyRefusal refusal, const QByteArray &reason);
 
 protected:
     void timerEvent(QTimerEvent *event) override;
@@ -92,6 +130,10 @@ private:
     void onDisconnected();
     void dispatchBuffered();
     bool offerUpgrade();
+    // Reads the PROXY header; true once it is in and the requests may follow.
+    bool readProxyHeader();
+    void refuseProxyHeader(ProxyRefusal refusal, const QByteArray &reason);
+    void resolveClient(const HttpRequest &request, QByteArray *malformed);
     void finishResponse(bool keepAlive);
     void failRequest(int status, const QByteArray &reason);
     void armIdleTimer();
@@ -108,7 +150,10 @@ private:
     qsizetype m_maxHeadBytes = 0; // request line and header section with their line ends
     QHostAddress m_peerAddress;
     quint16 m_peerPort = 0;
-    bool m_sendsToKernel = true; // send() may write to the descriptor itself (not on TLS)
+    ClientAddress m_connectionClient;                 // the PROXY header's source, else the TCP peer
+    ClientAddress m_client;                           // of the current request; see client()
+    std::unique_ptr<ProxyHeaderReader> m_proxyReader; // while the PROXY header is due
+    bool m_sendsToKernel = true;                      // send() may write to the descriptor itself (not on TLS)
     QBasicTimer m_idleTimer;
     bool m_responding = false;
     bool m_streaming = false;

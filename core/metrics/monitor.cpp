@@ -121,6 +121,7 @@ SessionInfo Monitor::sessionInfo(const Service *service, const Session *session)
     const Session::ClientInfo &client = session->clientInfo();
     info.remoteAddress = client.address;
     info.remotePort = client.port;
+    info.via = client.via;
     info.origin = client.origin;
     info.userAgent = client.userAgent;
     info.state = stateName(session->state());

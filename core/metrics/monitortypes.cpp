@@ -12,7 +12,7 @@ quint64 toU64(const QJsonValue &value) { return quint64(value.toDouble()); }
 
 QJsonObject SessionInfo::toJson() const
 {
-    return QJsonObject{
+    QJsonObject object{
         {QStringLiteral("id"), QString::fromLatin1(id)},
         {QStringLiteral("service"), service},
         {QStringLiteral("transport"), QString::fromLatin1(transport)},
@@ -29,6 +29,9 @@ QJsonObject SessionInfo::toJson() const
         {QStringLiteral("bytes_out"), double(bytesOut)},
         {QStringLiteral("queued"), double(queued)},
     };
+    if (!via.isEmpty())
+        object.insert(QStringLiteral("via"), via);
+    return object;
 }
 
 SessionInfo SessionInfo::fromJson(const QJsonObject &o)
@@ -39,6 +42,7 @@ SessionInfo SessionInfo::fromJson(const QJsonObject &o)
     info.transport = o.value(QStringLiteral("transport")).toString().toLatin1();
     info.remoteAddress = o.value(QStringLiteral("remote_address")).toString();
     info.remotePort = quint16(o.value(QStringLiteral("remote_port")).toInt());
+    info.via = o.value(QStringLiteral("via")).toString();
     info.origin = o.value(QStringLiteral("origin")).toString();
     info.userAgent = o.value(QStringLiteral("user_agent")).toString();
     info.state = o.value(QStringLiteral("state")).toString();
@@ -55,8 +59,8 @@ SessionInfo SessionInfo::fromJson(const QJsonObject &o)
 bool SessionInfo::operator==(const SessionInfo &o) const
 {
     return id == o.id && service == o.service && transport == o.transport && remoteAddress == o.remoteAddress
-           && remotePort == o.remotePort && origin == o.origin && userAgent == o.userAgent && state == o.state
-           && openedAt == o.openedAt && lastActivity == o.lastActivity && messagesIn == o.messagesIn
+           && remotePort == o.remotePort && via == o.via && origin == o.origin && userAgent == o.userAgent
+           && state == o.state && openedAt == o.openedAt && lastActivity == o.lastActivity && messagesIn == o.messagesIn
            && messagesOut == o.messagesOut && bytesIn == o.bytesIn && bytesOut == o.bytesOut && queued == o.queued;
 }
 

@@ -17,11 +17,12 @@ namespace SockJsProxy {
 
 struct SessionInfo
 {
-    QByteArray id;        // the backend session id
-    QString service;      // prefix
-    QByteArray transport; // "websocket", "xhr-streaming", ...
-    QString remoteAddress;
-    quint16 remotePort = 0;
+    QByteArray id;          // the backend session id
+    QString service;        // prefix
+    QByteArray transport;   // "websocket", "xhr-streaming", ...
+    QString remoteAddress;  // the client's; behind a load balancer the real client's
+    quint16 remotePort = 0; // 0 when the load balancer did not say
+    QString via;            // the load balancer's address; empty for a direct client (and then not in JSON)
     QString origin;
     QString userAgent;
     QString state; // "connecting", "open", "closed"

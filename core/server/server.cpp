@@ -18,6 +18,28 @@
 
 namespace SockJsProxy {
 
+namespace {
+// A live TCP connection is the only one with its four endpoints.
+QString endpointsKey(const QHostAddress &peer, quint16 peerPort, const QHostAddress &local, quint16 localPort)
+{
+    return peer.toString() + QLatin1Char('|') + QString::number(peerPort) + QLatin1Char('|') + local.toString()
+           + QLatin1Char('|') + QString::number(localPort);
+}
+
+Counter proxyRefusalCounter(Connection::ProxyRefusal refusal)
+{
+    switch (refusal) {
+    case Connection::ProxyRefusal::Missing:
+        return Counter::ProxyRefusedMissing;
+    case Connection::ProxyRefusal::Malformed:
+        return Counter::ProxyRefusedMalformed;
+    case Connection::ProxyRefusal::Incomplete:
+        break;
+    }
+    return Counter::ProxyRefusedIncomplete;
+}
+} // namespace
+
 Server::Server(const Config &config, QObject *parent)
     : QObject(parent), m_config(config), m_tcpServer(config.tls ? new SslTcpServer(this) : new QTcpServer(this)),
       m_webSocketServer(new QWebSocketServer(QStringLiteral("SockJSProxy/" SOCKJSPROXY_VERSION),
@@ -134,6 +156,15 @@ void Server::onNewConnection()
 {
     while (QTcpSocket *socket = m_tcpServer->nextPendingConnection()) {
         ++m_counters[Counter::ConnectionsAccepted];
+        if (m_config.http.proxyProtocol && !m_config.http.trustedProxies.contains(socket->peerAddress())) {
+            // Not a word is read from a peer that may not speak for others.
+            ++m_counters[Counter::ProxyRefusedUntrustedPeer];
+            onProxyHeaderRefused(ClientAddress::direct(socket->peerAddress(), socket->peerPort()),
+                                 "peer is not in http.trusted_proxies");
+            socket->abort();
+            socket->deleteLater();
+            continue;
+        }
         if (m_tls)
             m_tls->handshake(static_cast<QSslSocket *>(socket)); // addConnection() once encrypted
         else
@@ -146,6 +177,19 @@ void Server::addConnection(QTcpSocket *socket)
     auto *connection = new Connection(socket, m_config.http, this);
     connect(connection, &Connection::requestReceived, this, &Server::onRequest);
     connect(connection, &Connection::requestRejected, this, [this] { ++m_counters[Counter::HttpRejected]; });
+    if (!m_config.http.trustedProxies.isEmpty()) {
+        connect(connection, &Connection::forwardingMalformed, this,
+                [this, connection](const QByteArray &reason) { onForwardingMalformed(connection, reason); });
+    }
+    if (m_config.http.proxyProtocol) {
+        connect(connection, &Connection::proxyHeaderAccepted, this,
+                [this] { ++m_counters[Counter::ProxyHeadersAccepted]; });
+        connect(connection, &Connection::proxyHeaderRefused, this,
+                [this, connection](Connection::ProxyRefusal refusal, const QByteArray &reason) {
+                    ++m_counters[proxyRefusalCounter(refusal)];
+                    onProxyHeaderRefused(connection->client(), reason);
+                });
+    }
     connection->setUpgradeHandler([this](Connection *c, const HttpRequest &head) { return onUpgradeRequest(c, head); });
     connection->setLimitsLookup([this](QByteArrayView path) { return limitsFor(path); }, m_largestHeaderBytes);
 }
@@ -184,7 +228,7 @@ void Server::onRequest(Connection *connection)
 {
     ++m_counters[Counter::HttpRequests];
     const HttpRequest &request = connection->request();
-    qCDebug(lcHttp).noquote() << connection->peerAddress().toString() << QString::fromLatin1(request.method)
+    qCDebug(lcHttp).noquote() << connection->client().toString() << QString::fromLatin1(request.method)
                               << QString::fromLatin1(request.target);
     for (const auto &statics : m_statics) {
         if (statics->matches(request.path))
@@ -214,6 +258,17 @@ bool Server::onUpgradeRequest(Connection *connection, const HttpRequest &head)
     // Parented to the server while QWebSocketServer reads the handshake, so
     // that a socket whose handshake never completes is still freed with us.
     socket->setParent(this);
+    if (!m_config.http.trustedProxies.isEmpty()) {
+        // QWebSocket does not show its QTcpSocket; the endpoints are the link.
+        const QString key =
+            endpointsKey(socket->peerAddress(), socket->peerPort(), socket->localAddress(), socket->localPort());
+        m_pendingWebSocketClients.insert(key, {socket, connection->client()});
+        connect(socket, &QObject::destroyed, this, [this, key, socket] {
+            const auto it = m_pendingWebSocketClients.constFind(key);
+            if (it != m_pendingWebSocketClients.cend() && it->socket == socket)
+                m_pendingWebSocketClients.erase(it);
+        });
+    }
     m_webSocketServer->handleConnection(socket);
     return true;
 }
@@ -223,6 +278,9 @@ void Server::onNewWebSocket()
     while (QWebSocket *socket = m_webSocketServer->nextPendingConnection()) {
         socket->setParent(this);
         const QByteArray path = socket->requestUrl().path(QUrl::FullyEncoded).toUtf8();
+        const ClientAddress client = clientOf(socket);
+        m_pendingWebSocketClients.remove(
+            endpointsKey(socket->peerAddress(), socket->peerPort(), socket->localAddress(), socket->localPort()));
         QByteArray relativePath;
         Service *service = serviceFor(path, &relativePath);
         if (!service || !service->acceptsWebSocket(relativePath)) {
@@ -230,8 +288,45 @@ void Server::onNewWebSocket()
             socket->deleteLater();
             continue;
         }
-        service->handleWebSocket(socket, relativePath);
+        service->handleWebSocket(socket, relativePath, client);
     }
+}
+
+ClientAddress Server::clientOf(const QWebSocket *socket) const
+{
+    const auto it = m_pendingWebSocketClients.constFind(
+        endpointsKey(socket->peerAddress(), socket->peerPort(), socket->localAddress(), socket->localPort()));
+    if (it != m_pendingWebSocketClients.cend())
+        return it->client;
+    return ClientAddress::direct(socket->peerAddress(), socket->peerPort());
+}
+
+namespace {
+QString suppressedNote(quint64 suppressed)
+{
+    return suppressed ? QStringLiteral(" (%1 more since the last such line)").arg(suppressed) : QString();
+}
+} // namespace
+
+void Server::onForwardingMalformed(Connection *connection, const QByteArray &reason)
+{
+    ++m_counters[Counter::ForwardedMalformed];
+    quint64 suppressed = 0;
+    if (!m_forwardingLog.allow(&suppressed))
+        return;
+    qCWarning(lcHttp).noquote() << QStringLiteral("request from trusted proxy %1 served as from the proxy: "
+                                                  "malformed %2%3")
+                                       .arg(connection->client().toString(), QString::fromLatin1(reason),
+                                            suppressedNote(suppressed));
+}
+
+void Server::onProxyHeaderRefused(const ClientAddress &peer, const QByteArray &reason)
+{
+    quint64 suppressed = 0;
+    if (!m_proxyProtocolLog.allow(&suppressed))
+        return;
+    qCWarning(lcHttp).noquote() << QStringLiteral("connection from %1 closed: PROXY protocol: %2%3")
+                                       .arg(peer.toString(), QString::fromLatin1(reason), suppressedNote(suppressed));
 }
 
 void Server::shutdown()

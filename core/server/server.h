@@ -1,9 +1,11 @@
 #pragma once
 
 #include "base/counters.h"
+#include "base/logthrottle.h"
 #include "config/config.h"
 
 #include <QByteArrayView>
+#include <QHash>
 #include <QList>
 #include <QObject>
 
@@ -12,6 +14,7 @@
 
 class QTcpServer;
 class QTcpSocket;
+class QWebSocket;
 class QWebSocketServer;
 
 namespace SockJsProxy {
@@ -28,6 +31,11 @@ struct HttpRequest;
 // QWebSocketServer with the handshake still unread in the socket. The same
 // routing chooses the HTTP limits of each request once its request line is
 // in: a service's own (services[].limits), else the top-level ones.
+//
+// Behind load balancers (http.trusted_proxies, http.proxy_protocol) every
+// request and WebSocket is attributed to its real client (Connection::client(),
+// clientOf()); with the PROXY protocol, connections from untrusted peers are
+// closed unread.
 //
 // Owns the services (and so their sessions and ZeroMQ sockets) and every
 // connection. One thread: everything runs on the Qt event loop.
@@ -73,6 +81,11 @@ public:
     // those of the service it is routed to, else the top-level ones.
     HttpParser::Limits limitsFor(QByteArrayView path) const;
 
+    // The client of a WebSocket this server handed to QWebSocketServer: as
+    // its Connection resolved it from the PROXY header and the upgrade
+    // request's forwarding headers; the TCP peer when not known.
+    ClientAddress clientOf(const QWebSocket *socket) const;
+
 private:
     struct Route
     {
@@ -86,6 +99,10 @@ private:
     void onRequest(Connection *connection);
     bool onUpgradeRequest(Connection *connection, const HttpRequest &head);
     void onNewWebSocket();
+    // Counts and logs (rate-limited) a request served as from its proxy.
+    void onForwardingMalformed(Connection *connection, const QByteArray &reason);
+    // Logs (rate-limited) why a connection was closed for the PROXY protocol.
+    void onProxyHeaderRefused(const ClientAddress &peer, const QByteArray &reason);
     // The one prefix match of the routing (longest prefix first); null when
     // no service's prefix covers path.
     const Route *routeFor(QByteArrayView path) const;
@@ -100,6 +117,17 @@ private:
     qsizetype m_largestHeaderBytes = 0; // of the top-level limits and every service's
     std::vector<std::unique_ptr<StaticFiles>> m_statics;
     Counters m_counters;
+    // Clients of upgrades handed to QWebSocketServer whose handshake has not
+    // come out of nextPendingConnection() yet, by TCP endpoints; only kept
+    // when there are trusted proxies (otherwise the client is the TCP peer).
+    struct PendingClient
+    {
+        const QTcpSocket *socket; // identity only: a later connection may reuse the endpoints
+        ClientAddress client;
+    };
+    QHash<QString, PendingClient> m_pendingWebSocketClients;
+    LogThrottle m_forwardingLog;
+    LogThrottle m_proxyProtocolLog;
 };
 
 } // namespace SockJsProxy

@@ -315,7 +315,7 @@ void Service::handleReceive(Connection *connection, const Route &route, const Tr
         response.setHeader("Retry-After", "5");
         return connection->respond(response);
     }
-    if (m_config.checkAddress && session->clientInfo().address != connection->peerAddress().toString()) {
+    if (m_config.checkAddress && session->clientInfo().address != connection->client().address.toString()) {
         ++m_counters[Counter::AddressMismatches];
         receiver->deleteLater();
         return connection->respond(HttpResponse::text(403, "Session belongs to another client address"));
@@ -330,7 +330,7 @@ void Service::handleSend(Connection *connection, const Route &route, const Trans
     Session *session = m_byUrlId.value(route.sessionId);
     if (!session)
         return respondNotFound(connection);
-    if (m_config.checkAddress && session->clientInfo().address != connection->peerAddress().toString()) {
+    if (m_config.checkAddress && session->clientInfo().address != connection->client().address.toString()) {
         ++m_counters[Counter::AddressMismatches];
         return connection->respond(HttpResponse::text(403, "Session belongs to another client address"));
     }
@@ -367,11 +367,11 @@ void Service::handleSend(Connection *connection, const Route &route, const Trans
     connection->respond(response);
 }
 
-void Service::handleWebSocket(QWebSocket *socket, const QByteArray &relativePath)
+void Service::handleWebSocket(QWebSocket *socket, const QByteArray &relativePath, const ClientAddress &from)
 {
     const Route route = parseRoute(relativePath);
-    const Session::ClientInfo client{socket->peerAddress().toString(), socket->peerPort(), socket->origin(),
-                                     QString::fromUtf8(socket->request().rawHeader("User-Agent"))};
+    const Session::ClientInfo client{from.address.toString(), from.port, socket->origin(),
+                                     QString::fromUtf8(socket->request().rawHeader("User-Agent")), from.via.toString()};
     if (!admitsSession(client.address)) {
         // 1013: try again later (RFC 6455 registry).
         socket->close(static_cast<QWebSocketProtocol::CloseCode>(1013), QStringLiteral("Too many sessions"));
@@ -382,7 +382,10 @@ void Service::handleWebSocket(QWebSocket *socket, const QByteArray &relativePath
     // URL are two sessions (each lives as long as its connection).
     Session *session = createSession(route.sessionId, Session::Lifetime::Connection, client);
     WebSocketReceiver *receiver = route.transport->createWebSocket(socket, m_config.maxMessageBytes, session);
-    connect(receiver, &WebSocketReceiver::brokenFraming, this, [this] { ++m_counters[Counter::ProtocolErrors]; });
+    connect(receiver, &WebSocketReceiver::brokenFraming, this, [this, from] {
+        ++m_counters[Counter::ProtocolErrors];
+        qCInfo(lcSession).noquote() << "websocket: broken JSON from" << from.toString() << "- closing the connection";
+    });
     session->attach(receiver);
 }
 
@@ -430,9 +433,9 @@ Session *Service::findOrCreateHttpSession(const QByteArray &urlId, Connection *c
     if (Session *session = m_byUrlId.value(urlId))
         return session;
     const HttpRequest &request = connection->request();
-    const Session::ClientInfo client{connection->peerAddress().toString(), connection->peerPort(),
-                                     QString::fromUtf8(request.header("Origin")),
-                                     QString::fromUtf8(request.header("User-Agent"))};
+    const ClientAddress &from = connection->client();
+    const Session::ClientInfo client{from.address.toString(), from.port, QString::fromUtf8(request.header("Origin")),
+                                     QString::fromUtf8(request.header("User-Agent")), from.via.toString()};
     if (!admitsSession(client.address))
         return nullptr;
     return createSession(urlId, Session::Lifetime::Requests, client);

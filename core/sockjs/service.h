@@ -65,8 +65,10 @@ public:
     // Whether an upgrade to relativePath should go to the WebSocket server.
     bool acceptsWebSocket(const QByteArray &relativePath) const;
     bool allowsOrigin(const QByteArray &origin) const { return m_origins.allows(origin); }
-    // A WebSocket that completed its handshake on one of our URLs.
-    void handleWebSocket(QWebSocket *socket, const QByteArray &relativePath);
+    // A WebSocket that completed its handshake on one of our URLs, from client
+    // (Server::clientOf(); ClientAddress::direct() of the socket's peer when
+    // there is no load balancer).
+    void handleWebSocket(QWebSocket *socket, const QByteArray &relativePath, const ClientAddress &client);
 
     QList<Session *> sessions() const { return m_byBackendId.values(); }
     Session *sessionByBackendId(const QByteArray &id) const { return m_byBackendId.value(id); }

@@ -67,10 +67,11 @@ public:
     // Facts about the client, for the monitor; set once by the service.
     struct ClientInfo
     {
-        QString address;
+        QString address; // the client's (behind a load balancer: the real one)
         quint16 port = 0;
         QString origin;
         QString userAgent;
+        QString via; // the load balancer it came through; empty when direct
     };
 
     struct Stats

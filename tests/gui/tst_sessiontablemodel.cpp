@@ -194,6 +194,20 @@ void tst_SessionTableModel::displayAndRoles()
     QCOMPARE(model.index(0, SessionTableModel::ServiceColumn).data().toString(), QStringLiteral("/chat"));
     QCOMPARE(model.index(0, SessionTableModel::TransportColumn).data().toString(), QStringLiteral("xhr-streaming"));
     QCOMPARE(model.index(0, SessionTableModel::RemoteColumn).data().toString(), QStringLiteral("[::1]:5000"));
+    // Behind a load balancer: the real client, without the port it did not pass on, and the balancer.
+    SessionInfo forwarded = session("id-2", QStringLiteral("/chat"), "websocket", 1);
+    forwarded.remoteAddress = QStringLiteral("2001:db8::7");
+    forwarded.remotePort = 0;
+    forwarded.via = QStringLiteral("10.0.0.2");
+    SessionInfo withPort = forwarded;
+    withPort.id = "id-3";
+    withPort.remoteAddress = QStringLiteral("203.0.113.7");
+    withPort.remotePort = 4711;
+    model.applyChanges({forwarded, withPort}, {});
+    QCOMPARE(model.index(1, SessionTableModel::RemoteColumn).data().toString(),
+             QStringLiteral("2001:db8::7 via 10.0.0.2"));
+    QCOMPARE(model.index(2, SessionTableModel::RemoteColumn).data().toString(),
+             QStringLiteral("203.0.113.7:4711 via 10.0.0.2"));
     QCOMPARE(model.index(0, SessionTableModel::QueuedColumn).data().toString(), QStringLiteral("7"));
     QCOMPARE(model.index(0, SessionTableModel::UserAgentColumn).data(Qt::ToolTipRole).toString(), s.userAgent);
     QCOMPARE(model.index(0, SessionTableModel::StateColumn).data(SessionTableModel::IdRole).toByteArray(),

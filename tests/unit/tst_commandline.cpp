@@ -55,6 +55,8 @@ private Q_SLOTS:
     void controlEndpoint();
     void controlEndpointBeyondLoopback_data();
     void controlEndpointBeyondLoopback();
+    void loadBalancer_data();
+    void loadBalancer();
     void tlsFiles();
 
 private:
@@ -376,6 +378,14 @@ void tst_CommandLine::errors_data()
     QTest::newRow("--control beyond loopback without a token")
         << QStringList{"--control", "0.0.0.0:9999"} << "--control 0.0.0.0:9999 listens beyond loopback";
     QTest::newRow("--control ipv6 any without a token") << QStringList{"--control", "[::]:0"} << "--control [::]:0";
+    QTest::newRow("--trusted-proxy bad range")
+        << QStringList{"--trusted-proxy", "10.0.0.0/33"} << "--trusted-proxy \"10.0.0.0/33\": not an IP address";
+    QTest::newRow("--trusted-proxy host name")
+        << QStringList{"--trusted-proxy", "::1", "--trusted-proxy", "lb.local"} << "--trusted-proxy \"lb.local\"";
+    QTest::newRow("--proxy-protocol alone")
+        << QStringList{"--proxy-protocol"} << "--proxy-protocol needs --trusted-proxy";
+    QTest::newRow("--config with --proxy-protocol")
+        << QStringList{"--config", "CONFIG", "--proxy-protocol"} << "--proxy-protocol needs --trusted-proxy";
 }
 
 void tst_CommandLine::errors()
@@ -541,6 +551,48 @@ void tst_CommandLine::controlEndpointBeyondLoopback()
                  qPrintable(error));
         QVERIFY2(error.contains(QLatin1String("token")), qPrintable(error));
     }
+}
+
+void tst_CommandLine::loadBalancer_data()
+{
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<QStringList>("trusted");
+    QTest::addColumn<bool>("proxyProtocol");
+
+    QTest::newRow("none") << QStringList() << QStringList() << false;
+    QTest::newRow("one") << QStringList{"--trusted-proxy", "10.0.0.0/8"} << QStringList{"10.0.0.0/8"} << false;
+    QTest::newRow("repeated") << QStringList{"--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "fd00::/8"}
+                              << QStringList{"10.0.0.0/8", "fd00::/8"} << false;
+    QTest::newRow("proxy protocol") << QStringList{"--trusted-proxy", "10.0.0.1", "--proxy-protocol"}
+                                    << QStringList{"10.0.0.1"} << true;
+    QTest::newRow("added to --config") << QStringList{"--config", "CONFIG", "--trusted-proxy", "192.0.2.1"}
+                                       << QStringList{"192.0.2.1"} << false;
+    QTest::newRow("from the file") << QStringList{"--config", "LB"} << QStringList{"10.0.0.0/8", "::1"} << true;
+    QTest::newRow("flag replaces the file's")
+        << QStringList{"--config", "LB", "--trusted-proxy", "192.0.2.1"} << QStringList{"192.0.2.1"} << true;
+}
+
+void tst_CommandLine::loadBalancer()
+{
+    QFETCH(QStringList, args);
+    QFETCH(QStringList, trusted);
+    QFETCH(bool, proxyProtocol);
+
+    const QString lbPath = m_dir.filePath(QStringLiteral("lb.json"));
+    QFile file(lbPath);
+    QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
+    file.write(R"({"http": {"trusted_proxies": ["10.0.0.0/8", "::1"], "proxy_protocol": true},
+                   "services": [{"prefix": "/echo"}]})");
+    file.close();
+    for (QString &arg : args) {
+        arg.replace(QLatin1String("CONFIG"), m_configPath);
+        arg.replace(QLatin1String("LB"), lbPath);
+    }
+    QString error;
+    const auto result = run(args, &error);
+    QVERIFY2(result, qPrintable(error));
+    QCOMPARE(result->config.http.trustedProxies.entries(), trusted);
+    QCOMPARE(result->config.http.proxyProtocol, proxyProtocol);
 }
 
 void tst_CommandLine::tlsFiles()

@@ -147,7 +147,8 @@ void tst_Config::readmeExample()
 void tst_Config::everyKey()
 {
     const QByteArray json = R"({
-      "http": {"address": "127.0.0.1", "port": 9000},
+      "http": {"address": "127.0.0.1", "port": 9000, "trusted_proxies": ["10.0.0.0/8", "::1"],
+               "proxy_protocol": true},
       "shutdown_timeout_ms": 750,
       "static": [{"url": "/one", "path": "/abs/one", "follow_symlinks": true}, {"url": "/two", "path": "rel/two"}],
       "limits": {"max_request_line": 1000, "max_header_bytes": 2000, "max_header_count": 30,
@@ -166,6 +167,9 @@ void tst_Config::everyKey()
     QCOMPARE(config->httpAddress, QStringLiteral("127.0.0.1"));
     QCOMPARE(config->httpPort, quint16(9000));
     QCOMPARE(config->shutdownTimeoutMs, 750);
+    QCOMPARE(config->http.trustedProxies.entries(), QStringList({"10.0.0.0/8", "::1"}));
+    QVERIFY(config->http.trustedProxies.contains(QHostAddress(QStringLiteral("10.1.2.3"))));
+    QCOMPARE(config->http.proxyProtocol, true);
     QCOMPARE(config->statics.size(), 2);
     QCOMPARE(config->statics.at(0).url, QStringLiteral("/one"));
     QCOMPARE(config->statics.at(0).path, QStringLiteral("/abs/one"));
@@ -224,6 +228,8 @@ void tst_Config::defaults()
     QCOMPARE(config->http.limits.maxBodyBytes, 1024 * 1024);
     QCOMPARE(config->http.requestTimeoutMs, 30000);
     QCOMPARE(config->http.keepAliveTimeoutMs, 120000);
+    QVERIFY(config->http.trustedProxies.isEmpty());
+    QCOMPARE(config->http.proxyProtocol, false);
 
     QCOMPARE(config->services.size(), 1);
     const ServiceConfig &service = config->services.at(0);
@@ -317,6 +323,9 @@ void tst_Config::accepted_data()
     QTest::newRow("service max_body_bytes 0") << "services[0].limits.max_body_bytes" << QByteArray("0");
     QTest::newRow("service max_header_count 10000") << "services[1].limits.max_header_count" << QByteArray("10000");
     QTest::newRow("service max_header_bytes 256") << "services[0].limits.max_header_bytes" << QByteArray("256");
+    QTest::newRow("trusted_proxies empty") << "http.trusted_proxies" << QByteArray("[]");
+    QTest::newRow("trusted_proxies everything") << "http.trusted_proxies" << QByteArray(R"(["0.0.0.0/0", "::/0"])");
+    QTest::newRow("proxy_protocol false") << "http.proxy_protocol" << QByteArray("false");
 }
 
 void tst_Config::accepted()
@@ -490,6 +499,12 @@ void tst_Config::errors_data()
     row("services[0].sockjs_url", "\"lib/sockjs.js\"", "services[0].sockjs_url", "must start with '/' or 'http'");
     row("services[0].sockjs_url", "\"ftp://x/sockjs.js\"", "services[0].sockjs_url", "must start with '/' or 'http'");
     row("services[0].sockjs_url", "\"\"", "services[0].sockjs_url", "must start with '/' or 'http'");
+    same("http.trusted_proxies", "\"10.0.0.1\"", array);
+    same("http.trusted_proxies", "[1]", array);
+    same("http.trusted_proxies", R"(["10.0.0.0/33"])", "\"10.0.0.0/33\": not an IP address or CIDR range");
+    same("http.trusted_proxies", R"(["::1", "proxy.local"])", "\"proxy.local\": not an IP address or CIDR range");
+    same("http.proxy_protocol", "1", boolean);
+    same("http.proxy_protocol", "true", "needs http.trusted_proxies");
     row("services", "[]", "services", "at least one");
     row("services", QByteArray(), "services", "at least one");
 }

@@ -176,6 +176,12 @@ void tst_MonitorTypes::sessionInfo_data()
     rawId.id = "raw-0123456789abcdef_-.~";
     rawId.transport = "rawwebsocket";
     QTest::newRow("id with punctuation") << rawId;
+
+    SessionInfo forwarded = typical;
+    forwarded.remoteAddress = QStringLiteral("2001:db8::7");
+    forwarded.remotePort = 0; // the balancer did not say
+    forwarded.via = QStringLiteral("10.0.0.2");
+    QTest::newRow("behind a load balancer") << forwarded;
 }
 
 void tst_MonitorTypes::sessionInfo()
@@ -217,6 +223,9 @@ void tst_MonitorTypes::sessionInfoEquality()
     QVERIFY(!(a == b));
     b = a;
     b.lastActivity = QDateTime::fromMSecsSinceEpoch(1, Qt::UTC);
+    QVERIFY(!(a == b));
+    b = a;
+    b.via = QStringLiteral("10.0.0.2");
     QVERIFY(!(a == b));
 }
 
@@ -466,6 +475,10 @@ void tst_MonitorTypes::jsonKeys()
     QCOMPARE(session.size(), 15);
     QCOMPARE(session.value(QStringLiteral("id")).toString(), QStringLiteral("abc"));
     QCOMPARE(session.value(QStringLiteral("opened_at")).toString(), QStringLiteral("2024-05-01T12:00:00.005Z"));
+    // "via" only for a client behind a load balancer.
+    info.via = QStringLiteral("10.0.0.2");
+    QCOMPARE(info.toJson().size(), 16);
+    QCOMPARE(info.toJson().value(QStringLiteral("via")).toString(), QStringLiteral("10.0.0.2"));
 
     // Counters: every row's key in the totals, all but the Server rows in a
     // service's; the keys of the first release among them.

@@ -105,9 +105,7 @@ void WebSocketTransport::onText(const QString &text)
     case JsonCodec::DecodeResult::Empty:
         return;
     case JsonCodec::DecodeResult::Broken:
-        qCInfo(lcSession) << "websocket: broken JSON from" << socket()->peerAddress().toString()
-                          << "- closing the connection";
-        Q_EMIT brokenFraming();
+        Q_EMIT brokenFraming(); // the service logs it, with the client's address
         // The session ends with the connection: finished(true) makes it tell the backend.
         socket()->close(QWebSocketProtocol::CloseCodeProtocolError, QStringLiteral("Broken framing."));
         finish(true);
