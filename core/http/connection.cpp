@@ -179,7 +179,17 @@ bool Connection::readProxyHeader()
                           m_proxyReader->errorReason());
         return false;
     }
-    const ProxyProtocolDecoder::Header &header = m_proxyReader->header();
+    applyProxyHeader(m_proxyReader->header());
+    m_proxyReader.reset();
+    m_timingRequest = false;
+    armIdleTimer();
+    const QPointer<Connection> guard(this);
+    Q_EMIT proxyHeaderAccepted();
+    return guard && m_socket && !m_closing;
+}
+
+void Connection::applyProxyHeader(const ProxyProtocolDecoder::Header &header)
+{
     // LOCAL (the balancer's own check), UNKNOWN and address families we do
     // not carry: the TCP peer is the client.
     if (header.hasAddresses && header.source != m_peerAddress) {
@@ -191,12 +201,12 @@ bool Connection::readProxyHeader()
         m_connectionClient.port = header.sourcePort;
     }
     m_client = m_connectionClient;
-    m_proxyReader.reset();
-    m_timingRequest = false;
-    armIdleTimer();
-    const QPointer<Connection> guard(this);
-    Q_EMIT proxyHeaderAccepted();
-    return guard && m_socket && !m_closing;
+}
+
+void Connection::setProxyHeader(const ProxyProtocolDecoder::Header &header)
+{
+    Q_ASSERT(!m_proxyReader);
+    applyProxyHeader(header);
 }
 
 void Connection::refuseProxyHeader(ProxyRefusal refusal, const QByteArray &reason)

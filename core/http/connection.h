@@ -74,6 +74,11 @@ public:
     // can return, so that a handshake within its limits fits the socket's
     // read buffer. Set before the first request is read.
     void setLimitsLookup(HttpParser::LimitsLookup lookup, qsizetype largestHeaderBytes);
+    // The PROXY header of this connection, read from the socket before it
+    // was given (a TLS listener reads it before the handshake, which the
+    // socket has done since): the client is its source. For Options
+    // without proxyProtocol; call before the first request is read.
+    void setProxyHeader(const ProxyProtocolDecoder::Header &header);
 
     // The request being answered; valid from requestReceived() until its
     // response ends.
@@ -132,6 +137,7 @@ private:
     bool offerUpgrade();
     // Reads the PROXY header; true once it is in and the requests may follow.
     bool readProxyHeader();
+    void applyProxyHeader(const ProxyProtocolDecoder::Header &header);
     void refuseProxyHeader(ProxyRefusal refusal, const QByteArray &reason);
     void resolveClient(const HttpRequest &request, QByteArray *malformed);
     void finishResponse(bool keepAlive);

@@ -7,6 +7,8 @@
 #include <QSslSocket>
 #include <QTimerEvent>
 
+#include <optional>
+
 namespace SockJsProxy {
 
 // One handshake in progress: owns its socket until it is encrypted (then
@@ -30,7 +32,17 @@ public:
             deleteLater();
             return;
         }
-        socket->startServerEncryption();
+        if (!acceptor->m_proxyProtocol) {
+            socket->startServerEncryption();
+            return;
+        }
+        // The PROXY header first, on the plain socket (UnencryptedMode:
+        // peek() and skip() see the raw bytes); the handshake then starts on
+        // the bytes after it, some of which may already be buffered.
+        m_proxyReader.emplace();
+        connect(socket, &QIODevice::readyRead, this, &PendingHandshake::onPlainReadyRead);
+        if (socket->bytesAvailable() > 0)
+            QMetaObject::invokeMethod(this, &PendingHandshake::onPlainReadyRead, Qt::QueuedConnection);
     }
 
 protected:
@@ -40,6 +52,10 @@ protected:
             return QObject::timerEvent(event);
         if (m_done)
             return;
+        if (m_proxyReader) {
+            refuseProxyHeader(Connection::ProxyRefusal::Incomplete, "no complete PROXY header in time");
+            return;
+        }
         finish();
         qCDebug(lcHttp).noquote() << peer() << "TLS handshake not completed in time";
         Q_EMIT acceptor()->handshakeTimedOut();
@@ -52,6 +68,37 @@ private:
         return m_socket->peerAddress().toString() + QLatin1Char(':') + QString::number(m_socket->peerPort());
     }
 
+    void onPlainReadyRead()
+    {
+        if (m_done || !m_proxyReader)
+            return;
+        switch (m_proxyReader->read(m_socket)) {
+        case ProxyHeaderReader::Status::NeedMore:
+            return;
+        case ProxyHeaderReader::Status::Error:
+            refuseProxyHeader(m_proxyReader->isMissing() ? Connection::ProxyRefusal::Missing
+                                                         : Connection::ProxyRefusal::Malformed,
+                              m_proxyReader->errorReason());
+            return;
+        case ProxyHeaderReader::Status::Done:
+            break;
+        }
+        m_proxyHeader = m_proxyReader->header();
+        m_proxyReader.reset();
+        disconnect(m_socket, &QIODevice::readyRead, this, &PendingHandshake::onPlainReadyRead);
+        m_socket->startServerEncryption();
+    }
+
+    void refuseProxyHeader(Connection::ProxyRefusal refusal, const QByteArray &reason)
+    {
+        const QHostAddress address = m_socket->peerAddress();
+        const quint16 port = m_socket->peerPort();
+        m_proxyReader.reset();
+        finish();
+        qCDebug(lcHttp).noquote() << peer() << "PROXY header refused:" << QString::fromLatin1(reason);
+        Q_EMIT acceptor()->proxyHeaderRefused(refusal, reason, address, port);
+    }
+
     void onEncrypted()
     {
         if (m_done)
@@ -61,13 +108,22 @@ private:
         m_socket->disconnect(this);
         m_socket->setParent(nullptr);
         deleteLater();
-        Q_EMIT acceptor()->encrypted(m_socket);
+        Q_EMIT acceptor()->encrypted(m_socket, m_proxyHeader ? &*m_proxyHeader : nullptr);
     }
 
     void fail(const QString &reason)
     {
         if (m_done)
             return;
+        if (m_proxyReader) {
+            // Before the PROXY header was complete: counted as such, unless
+            // nothing came at all (a balancer's plain TCP check).
+            if (m_proxyReader->hasStarted())
+                refuseProxyHeader(Connection::ProxyRefusal::Incomplete, "closed before the PROXY header was complete");
+            else
+                finish();
+            return;
+        }
         finish();
         qCDebug(lcHttp).noquote() << peer() << "TLS handshake failed:" << reason;
         Q_EMIT acceptor()->handshakeFailed(reason);
@@ -86,6 +142,8 @@ private:
 
     QSslSocket *m_socket;
     QBasicTimer m_timer;
+    std::optional<ProxyHeaderReader> m_proxyReader;            // while the PROXY header is due
+    std::optional<ProxyProtocolDecoder::Header> m_proxyHeader; // once it was read
     bool m_done = false;
 };
 

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "http/connection.h"
+#include "http/proxyheaderreader.h"
 #include "http/tlscredentials.h"
 
 #include <QObject>
@@ -21,6 +23,15 @@ namespace SockJsProxy {
 // fires. A handshake that fails (not TLS, no common protocol version, the
 // peer gave up) is aborted and handshakeFailed() fires.
 //
+// With setProxyProtocol(true) every connection must begin with a PROXY
+// protocol header (v1 or v2, from a load balancer), which comes before the
+// TLS handshake: it is read from the plain socket, exactly its bytes
+// (ProxyHeaderReader), and only then does the handshake start, on what
+// follows. The header and the handshake share the one timeout. A
+// connection without a valid header is aborted and proxyHeaderRefused()
+// fires (not for a peer that leaves without sending a byte: a balancer's
+// plain TCP check). Which peers may send one is the caller's to check.
+//
 // setCredentials() and reload() change the certificate and key of the
 // handshakes that start afterwards; connections already encrypted keep
 // theirs and are not touched. The acceptor owns the sockets whose
@@ -39,6 +50,9 @@ public:
     // the credentials in use stay, and *error says why.
     bool reload(QString *error);
 
+    void setProxyProtocol(bool on) { m_proxyProtocol = on; }
+    bool proxyProtocol() const { return m_proxyProtocol; }
+
     // Takes socket (parented to the acceptor until the handshake is over).
     void handshake(QSslSocket *socket);
     // Handshakes in progress.
@@ -46,8 +60,12 @@ public:
 
 Q_SIGNALS:
     // The handshake of socket completed. The socket has no parent: the slot
-    // takes it at once.
-    void encrypted(QSslSocket *socket);
+    // takes it at once. proxyHeader: the PROXY header that came first (with
+    // setProxyProtocol(true)), valid during the emission; null without.
+    void encrypted(QSslSocket *socket, const SockJsProxy::ProxyProtocolDecoder::Header *proxyHeader);
+    // No valid PROXY header came first: the connection from peer is closed.
+    void proxyHeaderRefused(SockJsProxy::Connection::ProxyRefusal refusal, const QByteArray &reason,
+                            const QHostAddress &peer, quint16 peerPort);
     void handshakeFailed(const QString &reason);
     void handshakeTimedOut();
 
@@ -57,6 +75,7 @@ private:
     TlsCredentials m_credentials;
     QSslConfiguration m_configuration; // m_credentials' server configuration
     int m_handshakeTimeoutMs;
+    bool m_proxyProtocol = false;
 };
 
 // A QTcpServer whose accepted connections are QSslSocket objects in

@@ -86,7 +86,19 @@ bool Server::loadKeys(QString *error)
         }
         // The handshake is part of the first request: it gets the same time.
         m_tls = new TlsAcceptor(*credentials, m_config.http.requestTimeoutMs, this);
-        connect(m_tls, &TlsAcceptor::encrypted, this, &Server::addConnection);
+        // With proxy_protocol the header comes before the ClientHello: the
+        // acceptor reads it, and the Connection is told what it said.
+        m_tls->setProxyProtocol(m_config.http.proxyProtocol);
+        connect(m_tls, &TlsAcceptor::encrypted, this,
+                [this](QSslSocket *socket, const ProxyProtocolDecoder::Header *proxyHeader) {
+                    addConnection(socket, proxyHeader);
+                });
+        connect(m_tls, &TlsAcceptor::proxyHeaderRefused, this,
+                [this](Connection::ProxyRefusal refusal, const QByteArray &reason, const QHostAddress &peer,
+                       quint16 peerPort) {
+                    ++m_counters[proxyRefusalCounter(refusal)];
+                    onProxyHeaderRefused(ClientAddress::direct(peer, peerPort), reason);
+                });
         connect(m_tls, &TlsAcceptor::handshakeFailed, this, [this] { ++m_counters[Counter::TlsHandshakeFailures]; });
         connect(m_tls, &TlsAcceptor::handshakeTimedOut, this, [this] { ++m_counters[Counter::TlsHandshakeTimeouts]; });
     }
@@ -172,9 +184,16 @@ void Server::onNewConnection()
     }
 }
 
-void Server::addConnection(QTcpSocket *socket)
+void Server::addConnection(QTcpSocket *socket, const ProxyProtocolDecoder::Header *proxyHeader)
 {
-    auto *connection = new Connection(socket, m_config.http, this);
+    Connection::Options options = m_config.http;
+    if (proxyHeader)
+        options.proxyProtocol = false; // read already, before the TLS handshake
+    auto *connection = new Connection(socket, options, this);
+    if (proxyHeader) {
+        connection->setProxyHeader(*proxyHeader);
+        ++m_counters[Counter::ProxyHeadersAccepted];
+    }
     connect(connection, &Connection::requestReceived, this, &Server::onRequest);
     connect(connection, &Connection::requestRejected, this, [this] { ++m_counters[Counter::HttpRejected]; });
     if (!m_config.http.trustedProxies.isEmpty()) {

@@ -95,7 +95,8 @@ private:
     };
 
     void onNewConnection();
-    void addConnection(QTcpSocket *socket);
+    // proxyHeader: the one read before the TLS handshake, if any.
+    void addConnection(QTcpSocket *socket, const ProxyProtocolDecoder::Header *proxyHeader = nullptr);
     void onRequest(Connection *connection);
     bool onUpgradeRequest(Connection *connection, const HttpRequest &head);
     void onNewWebSocket();

@@ -1,14 +1,18 @@
 // HTTPS and WSS on the HTTP port (http.tls): every transport family over
 // TLS, handshakes that fail or never finish, and a certificate reload that
-// keeps open sessions while new connections get the new certificate.
+// keeps open sessions while new connections get the new certificate;
+// behind a balancer, the PROXY protocol header before the TLS handshake.
 
 #include "http/tlsacceptor.h"
 #include "httpclient.h"
+#include "sockjs/service.h"
+#include "sockjs/session.h"
 #include "testcertificates.h"
 #include "testserver.h"
 #include "websocketclient.h"
 
 #include <QFile>
+#include <QRegularExpression>
 #include <QSslSocket>
 #include <QTcpSocket>
 #include <QTemporaryDir>
@@ -23,6 +27,19 @@ namespace {
 
 constexpr int kWaitMs = 5000;
 constexpr int kRequestTimeoutMs = 400;
+
+QByteArray be16(int value) { return QByteArray(1, char((value >> 8) & 0xff)) + char(value & 0xff); }
+
+// A PROXY v2 header (PROXY, TCP over IPv4) from source to 127.0.0.1.
+QByteArray proxyV2(const QHostAddress &source, quint16 sourcePort, quint16 destinationPort)
+{
+    const quint32 ip = source.toIPv4Address();
+    const char addresses[] = {char(ip >> 24), char(ip >> 16), char(ip >> 8), char(ip), '\x7f', '\0', '\0', '\x01'};
+    const QByteArray block = QByteArray(addresses, 8) + be16(sourcePort) + be16(destinationPort);
+    return QByteArray("\r\n\r\n\0\r\nQUIT\n", 12) + char(0x21) + char(0x11) + be16(int(block.size())) + block;
+}
+
+const QHostAddress kClient(QStringLiteral("198.51.100.7"));
 
 bool copyFile(const QString &from, const QString &to)
 {
@@ -52,7 +69,16 @@ private Q_SLOTS:
     void reloadKeepsSessions();
     void badReloadKeepsPair();
 
+    // http.proxy_protocol: the PROXY header comes before the ClientHello.
+    void proxyHeaderThenTls_data();
+    void proxyHeaderThenTls();
+    void proxyHeaderThenWss();
+    void tlsWithoutProxyHeader();
+    void proxyHeaderThenSilence();
+
 private:
+    bool startWithProxyProtocol();
+    const Session *session(const QByteArray &urlId) const;
     quint16 port() const { return m_server->port(); }
     std::unique_ptr<HttpClient> client(int timeoutMs = kWaitMs) const;
     quint64 counter(Counter id) const { return m_server->server()->counters()[id]; }
@@ -309,6 +335,124 @@ void tst_Tls::badReloadKeepsPair()
     auto again = client();
     QVERIFY(again->connectToServer());
     QCOMPARE(again->sslSocket().peerCertificate(), certificateOf(m_first));
+}
+
+bool tst_Tls::startWithProxyProtocol()
+{
+    m_server.reset();
+    Config config = TestServer::protocolConfig(QString());
+    config.tls = m_live;
+    config.http.requestTimeoutMs = kRequestTimeoutMs;
+    QString error;
+    config.http.trustedProxies = *TrustedProxies::parse({QStringLiteral("127.0.0.1")}, &error);
+    config.http.proxyProtocol = true;
+    m_server = std::make_unique<TestServer>();
+    return m_server->start(config) && m_server->server()->tls() && m_server->server()->tls()->proxyProtocol();
+}
+
+const Session *tst_Tls::session(const QByteArray &urlId) const
+{
+    for (const Service *service : m_server->server()->services()) {
+        if (service->prefix() != QLatin1String("/echo"))
+            continue;
+        for (const Session *session : service->sessions()) {
+            if (session->urlId() == urlId)
+                return session;
+        }
+    }
+    return nullptr;
+}
+
+void tst_Tls::proxyHeaderThenTls_data()
+{
+    QTest::addColumn<QByteArray>("header");
+    QTest::newRow("v2") << proxyV2(kClient, 5555, 443);
+    QTest::newRow("v1") << QByteArray("PROXY TCP4 198.51.100.7 127.0.0.1 5555 443\r\n");
+}
+
+void tst_Tls::proxyHeaderThenTls()
+{
+    QFETCH(QByteArray, header);
+    QVERIFY(startWithProxyProtocol());
+    // The header and the ClientHello may well arrive in one read: the
+    // handshake must start exactly after the header.
+    auto client = this->client();
+    client->setPlainPrelude(header);
+    QVERIFY(client->connectToServer());
+    QVERIFY(client->sslSocket().isEncrypted());
+    client->sendRequest("POST", "/echo/000/p/xhr");
+    const HttpClient::Response response = client->readResponse();
+    QCOMPARE(response.status, 200);
+    QCOMPARE(response.body, QByteArray("o\n"));
+
+    const Session *opened = session("p");
+    QVERIFY(opened);
+    QCOMPARE(opened->clientInfo().address, kClient.toString());
+    QCOMPARE(int(opened->clientInfo().port), 5555);
+    QCOMPARE(opened->clientInfo().via, QStringLiteral("127.0.0.1"));
+    QCOMPARE(counter(Counter::ProxyHeadersAccepted), quint64(1));
+    for (const Counter refused :
+         {Counter::ProxyRefusedUntrustedPeer, Counter::ProxyRefusedMissing, Counter::ProxyRefusedMalformed,
+          Counter::ProxyRefusedIncomplete, Counter::TlsHandshakeFailures, Counter::TlsHandshakeTimeouts})
+        QCOMPARE(counter(refused), quint64(0));
+}
+
+void tst_Tls::proxyHeaderThenWss()
+{
+    QVERIFY(startWithProxyProtocol());
+    auto client = this->client();
+    client->setPlainPrelude(proxyV2(kClient, 6000, 443));
+    QVERIFY(client->connectToServer());
+    client->write("GET /echo/000/w/websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                  "Connection: Upgrade\r\nSec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\n"
+                  "Sec-WebSocket-Version: 13\r\n\r\n");
+    const HttpClient::Response head = client->readHead();
+    QCOMPARE(head.status, 101);
+    QCOMPARE(client->readBytes(3), QByteArray("\x81\x01o", 3)); // the open frame
+    const Session *opened = session("w");
+    QVERIFY(opened);
+    QCOMPARE(opened->clientInfo().address, kClient.toString());
+    QCOMPARE(int(opened->clientInfo().port), 6000);
+    QCOMPARE(counter(Counter::ProxyHeadersAccepted), quint64(1));
+    QCOMPARE(counter(Counter::WebSocketUpgrades), quint64(1));
+}
+
+void tst_Tls::tlsWithoutProxyHeader()
+{
+    // A ClientHello where the header should be: refused before any TLS.
+    QVERIFY(startWithProxyProtocol());
+    QTest::ignoreMessage(QtWarningMsg,
+                         QRegularExpression(QStringLiteral("closed: PROXY protocol: no PROXY protocol header$")));
+    auto client = this->client();
+    QVERIFY(!client->connectToServer());
+    QTRY_COMPARE(counter(Counter::ProxyRefusedMissing), quint64(1));
+    QCOMPARE(counter(Counter::ProxyHeadersAccepted), quint64(0));
+    QCOMPARE(counter(Counter::TlsHandshakeFailures), quint64(0));
+    QCOMPARE(m_server->server()->tls()->pending(), 0);
+}
+
+void tst_Tls::proxyHeaderThenSilence()
+{
+    // The header and nothing more: the handshake times out in what is left
+    // of the one timeout. Half a header: the header does.
+    QVERIFY(startWithProxyProtocol());
+    const QByteArray header = proxyV2(kClient, 7000, 443);
+    QTest::ignoreMessage(
+        QtWarningMsg, QRegularExpression(QStringLiteral("closed: PROXY protocol: no complete PROXY header in time$")));
+    for (const QByteArray &sent : {header, header.left(10)}) {
+        QTcpSocket socket;
+        socket.connectToHost(QStringLiteral("127.0.0.1"), port());
+        QVERIFY(socket.waitForConnected(kWaitMs));
+        socket.write(sent);
+        socket.flush();
+        QTRY_VERIFY_WITH_TIMEOUT(socket.state() == QAbstractSocket::UnconnectedState || socket.waitForDisconnected(50),
+                                 kWaitMs);
+        QCOMPARE(socket.readAll(), QByteArray());
+    }
+    QCOMPARE(counter(Counter::TlsHandshakeTimeouts), quint64(1));
+    QCOMPARE(counter(Counter::ProxyRefusedIncomplete), quint64(1));
+    QCOMPARE(counter(Counter::TlsHandshakeFailures), quint64(0));
+    QCOMPARE(counter(Counter::ProxyHeadersAccepted), quint64(0));
 }
 
 QTEST_GUILESS_MAIN(tst_Tls)

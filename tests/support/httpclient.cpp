@@ -41,7 +41,15 @@ void HttpClient::useTls(const QList<QSslCertificate> &trusted)
 
 bool HttpClient::connectToServer()
 {
-    if (m_tls)
+    if (m_tls && !m_prelude.isEmpty()) {
+        // Connected in plain first: the prelude, then the ClientHello.
+        QObject::connect(&m_socket, &QTcpSocket::connected, &m_socket, [this] {
+            m_socket.write(m_prelude);
+            m_socket.startClientEncryption();
+        });
+        m_socket.setPeerVerifyName(QStringLiteral("127.0.0.1"));
+        m_socket.connectToHost(QStringLiteral("127.0.0.1"), m_port);
+    } else if (m_tls)
         m_socket.connectToHostEncrypted(QStringLiteral("127.0.0.1"), m_port);
     else
         m_socket.connectToHost(QStringLiteral("127.0.0.1"), m_port);

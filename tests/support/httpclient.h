@@ -33,6 +33,9 @@ public:
     // HTTPS: connectToServer() then also completes a TLS handshake, trusting
     // the certificates given (a test's self-signed one). Call first.
     void useTls(const QList<QSslCertificate> &trusted);
+    // With useTls(): bytes written in plain before the TLS handshake starts
+    // (a PROXY protocol header).
+    void setPlainPrelude(const QByteArray &bytes) { m_prelude = bytes; }
     bool connectToServer();
     QTcpSocket &socket() { return m_socket; }
     QSslSocket &sslSocket() { return m_socket; }
@@ -74,6 +77,7 @@ private:
 
     QSslSocket m_socket; // in UnencryptedMode unless useTls()
     bool m_tls = false;
+    QByteArray m_prelude;
     quint16 m_port;
     int m_timeoutMs;
     QByteArray m_buffer;
