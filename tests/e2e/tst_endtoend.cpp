@@ -30,6 +30,7 @@
 #include <QTest>
 
 #include <algorithm>
+#include <csignal>
 
 using namespace SockJsProxy::Test;
 
@@ -103,6 +104,7 @@ private Q_SLOTS:
     void twoServicesOnOnePort();
     void sigtermClosesSessions();
     void sessionEventsLoggedOnce();
+    void sighupReloadsTlsCertificate();
 
 private:
     QTemporaryDir m_dir;
@@ -669,6 +671,66 @@ void tst_EndToEnd::sessionEventsLoggedOnce()
     const QByteArray id = opened.value(opened.indexOf("session") + 1);
     QVERIFY(!id.isEmpty());
     QVERIFY2(sessionLines.at(1).contains(" session " + id + " closed: "), sessionLines.at(1).constData());
+}
+
+// --tls-cert/--tls-key, then SIGHUP with a renewed pair: the open WSS
+// session carries on, new connections get the new certificate; a pair
+// caught half-copied keeps the one in use.
+void tst_EndToEnd::sighupReloadsTlsCertificate()
+{
+    const Ports ports = Ports::pick();
+    QVERIFY(ports.ok());
+    const SockJsProxy::TlsFiles first{m_dir.filePath(QStringLiteral("tls.crt")),
+                                      m_dir.filePath(QStringLiteral("tls.key"))};
+    const SockJsProxy::TlsFiles second{m_dir.filePath(QStringLiteral("other.crt")),
+                                       m_dir.filePath(QStringLiteral("other.key"))};
+    const SockJsProxy::TlsFiles live{m_dir.filePath(QStringLiteral("live.crt")),
+                                     m_dir.filePath(QStringLiteral("live.key"))};
+    const auto install = [](const QString &from, const QString &to) {
+        QFile::remove(to);
+        return QFile::copy(from, to);
+    };
+    QVERIFY(install(first.certificate, live.certificate) && install(first.key, live.key));
+
+    ProcessGuard guard;
+    Child *proxy = guard.start(
+        QStringLiteral("sockjsproxy-cli"), cliPath(),
+        ports.proxyArgs()
+            + QStringList{QStringLiteral("--tls-cert"), live.certificate, QStringLiteral("--tls-key"), live.key});
+    QVERIFY(proxy);
+    QVERIFY(waitForLine(proxy, "HTTPS on"));
+    TestBackend backend(ports.inEndpoint(), ports.outEndpoint(), TestBackend::Mode::Echo);
+    const QList<QSslCertificate> trusted{certificateOf(first), certificateOf(second)};
+
+    WebSocketClient ws;
+    ws.useTls(trusted);
+    QVERIFY(ws.openSession(ports.http, "/000/hup/websocket"));
+    ws.send({QStringLiteral("before")});
+    QVERIFY(ws.waitForMessage(QStringLiteral("before")));
+
+    QVERIFY(install(second.certificate, live.certificate) && install(second.key, live.key));
+    proxy->sendSignal(SIGHUP);
+    QVERIFY(waitForLine(proxy, "and its key reloaded; new connections get them"));
+    ws.send({QStringLiteral("after")});
+    QVERIFY(ws.waitForMessage(QStringLiteral("after")));
+    QVERIFY(!ws.isDisconnected());
+    HttpClient fresh(ports.http, kWaitMs);
+    fresh.useTls(trusted);
+    QVERIFY(fresh.connectToServer());
+    QCOMPARE(fresh.sslSocket().peerCertificate(), certificateOf(second));
+
+    // Half-copied: the new certificate, the old key.
+    QVERIFY(install(first.certificate, live.certificate));
+    proxy->sendSignal(SIGHUP);
+    QVERIFY(waitForLine(proxy, "http.tls: not reloaded, the certificate and key in use stay: key " + live.key.toUtf8()
+                                   + " does not belong to the certificate in " + live.certificate.toUtf8()));
+    QVERIFY(proxy->isRunning());
+    HttpClient again(ports.http, kWaitMs);
+    again.useTls(trusted);
+    QVERIFY(again.connectToServer());
+    QCOMPARE(again.sslSocket().peerCertificate(), certificateOf(second));
+    ws.send({QStringLiteral("still")});
+    QVERIFY(ws.waitForMessage(QStringLiteral("still")));
 }
 
 QTEST_GUILESS_MAIN(tst_EndToEnd)
