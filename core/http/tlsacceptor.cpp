@@ -3,7 +3,6 @@
 #include "base/logging.h"
 
 #include <QBasicTimer>
-#include <QPointer>
 #include <QSslSocket>
 #include <QTimerEvent>
 
@@ -56,8 +55,8 @@ protected:
             refuseProxyHeader(Connection::ProxyRefusal::Incomplete, "no complete PROXY header in time");
             return;
         }
-        finish();
         qCDebug(lcHttp).noquote() << peer() << "TLS handshake not completed in time";
+        finish();
         Q_EMIT acceptor()->handshakeTimedOut();
     }
 
@@ -93,9 +92,9 @@ private:
     {
         const QHostAddress address = m_socket->peerAddress();
         const quint16 port = m_socket->peerPort();
+        qCDebug(lcHttp).noquote() << peer() << "PROXY header refused:" << QString::fromLatin1(reason);
         m_proxyReader.reset();
         finish();
-        qCDebug(lcHttp).noquote() << peer() << "PROXY header refused:" << QString::fromLatin1(reason);
         Q_EMIT acceptor()->proxyHeaderRefused(refusal, reason, address, port);
     }
 
@@ -124,8 +123,8 @@ private:
                 finish();
             return;
         }
-        finish();
         qCDebug(lcHttp).noquote() << peer() << "TLS handshake failed:" << reason;
+        finish();
         Q_EMIT acceptor()->handshakeFailed(reason);
     }
 
