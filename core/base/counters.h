@@ -32,7 +32,9 @@ namespace SockJsProxy {
 //    service="/prefix" label;
 //  - Backend: ZmqBridge::counters(), the ZeroMQ link of one service; exported
 //    like Service ones (one link per service);
-//  - Server: Server::counters(); one value for the process, no label.
+//  - Server: Server::counters(); one value for the process, no label. Its
+//    listening ports count there too: the HTTP port's Listener, and the
+//    control endpoint's, through Server::processCounters().
 // A sum row (sum = true) is kept by nobody: its value is the sum of the rows
 // whose partOf names it, filled in by Counters::computeSums().
 enum class Counter {
@@ -77,6 +79,15 @@ enum class Counter {
     ProxyRefusedMissing,
     ProxyRefusedMalformed,
     ProxyRefusedIncomplete,
+    ConnectionsRefusedMaxConnections,
+    ConnectionsRefusedPerAddress,
+    AcceptErrorsHttp,
+    AcceptErrorsControl,
+    AcceptPausesHttp,
+    AcceptPausesControl,
+    AcceptRefusedHttp,
+    AcceptRefusedControl,
+    SessionsClosedQueueBudget,
     TlsHandshakeFailures,
     TlsHandshakeTimeouts,
 };
@@ -224,6 +235,42 @@ inline constexpr CounterInfo kCounterTable[] = {
     CounterInfo{Counter::ProxyRefusedIncomplete, CounterScope::Server, "sockjsproxy_proxy_headers_refused_total", "",
      "proxy_headers_refused_incomplete", SOCKJSPROXY_COUNTER_TITLE("PROXY refused, incomplete"),
      "Connections closed without a valid PROXY protocol header, by reason."}.withLabel("reason=\"incomplete\""),
+    CounterInfo{Counter::ConnectionsRefusedMaxConnections, CounterScope::Server,
+     "sockjsproxy_connections_refused_total", "", "connections_refused_max_connections",
+     SOCKJSPROXY_COUNTER_TITLE("Connections refused, max_connections"),
+     "Client connections refused (503, or closed), by the limit reached."}.withLabel("reason=\"max_connections\""),
+    CounterInfo{Counter::ConnectionsRefusedPerAddress, CounterScope::Server,
+     "sockjsproxy_connections_refused_total", "", "connections_refused_max_connections_per_address",
+     SOCKJSPROXY_COUNTER_TITLE("Connections refused, per address"),
+     "Client connections refused (503, or closed), by the limit reached."}
+        .withLabel("reason=\"max_connections_per_address\""),
+    CounterInfo{Counter::AcceptErrorsHttp, CounterScope::Server, "sockjsproxy_accept_errors_total", "",
+     "accept_errors_http", SOCKJSPROXY_COUNTER_TITLE("Accept errors, HTTP"),
+     "Failed accept() calls (out of file descriptors or memory, aborted connections), by listening port."}
+        .withLabel("listener=\"http\""),
+    CounterInfo{Counter::AcceptErrorsControl, CounterScope::Server, "sockjsproxy_accept_errors_total", "",
+     "accept_errors_control", SOCKJSPROXY_COUNTER_TITLE("Accept errors, control"),
+     "Failed accept() calls (out of file descriptors or memory, aborted connections), by listening port."}
+        .withLabel("listener=\"control\""),
+    CounterInfo{Counter::AcceptPausesHttp, CounterScope::Server, "sockjsproxy_accept_pauses_total", "",
+     "accept_pauses_http", SOCKJSPROXY_COUNTER_TITLE("Accept pauses, HTTP"),
+     "Pauses in accepting connections, out of file descriptors or memory (back-off periods), by listening port."}
+        .withLabel("listener=\"http\""),
+    CounterInfo{Counter::AcceptPausesControl, CounterScope::Server, "sockjsproxy_accept_pauses_total", "",
+     "accept_pauses_control", SOCKJSPROXY_COUNTER_TITLE("Accept pauses, control"),
+     "Pauses in accepting connections, out of file descriptors or memory (back-off periods), by listening port."}
+        .withLabel("listener=\"control\""),
+    CounterInfo{Counter::AcceptRefusedHttp, CounterScope::Server, "sockjsproxy_accept_refused_total", "",
+     "accept_refused_http", SOCKJSPROXY_COUNTER_TITLE("Refused, out of descriptors, HTTP"),
+     "Connection attempts refused at once (503, or closed) while out of file descriptors, by listening port."}
+        .withLabel("listener=\"http\""),
+    CounterInfo{Counter::AcceptRefusedControl, CounterScope::Server, "sockjsproxy_accept_refused_total", "",
+     "accept_refused_control", SOCKJSPROXY_COUNTER_TITLE("Refused, out of descriptors, control"),
+     "Connection attempts refused at once (503, or closed) while out of file descriptors, by listening port."}
+        .withLabel("listener=\"control\""),
+    {Counter::SessionsClosedQueueBudget, CounterScope::Server, "sockjsproxy_queue_budget_closes_total", "",
+     "sessions_closed_queue_budget", SOCKJSPROXY_COUNTER_TITLE("Closed, queue budget"),
+     "Sessions closed because all outgoing queues together passed limits.max_queued_bytes_total."},
     CounterInfo{Counter::TlsHandshakeFailures, CounterScope::Server, "sockjsproxy_tls_handshakes_failed_total", "",
      "tls_handshakes_failed_error", SOCKJSPROXY_COUNTER_TITLE("TLS handshakes failed"),
      "TLS connections closed before their handshake completed (http.tls), by reason."}.withLabel("reason=\"error\""),

@@ -175,6 +175,12 @@ bool readServiceLimits(ObjectReader &parent, ServiceConfig *service, QString *er
                                             "several services); set limits.%1")
                                  .arg(QLatin1String(key)));
     }
+    for (const char *key :
+         {"max_open_files", "max_connections", "max_connections_per_address", "max_queued_bytes_total"}) {
+        if (!reader.take(key).isUndefined())
+            reader.fail(
+                key, QStringLiteral("for the whole process, not per service; set limits.%1").arg(QLatin1String(key)));
+    }
     return reader.finish();
 }
 
@@ -352,6 +358,13 @@ std::optional<Config> Config::fromJson(const QByteArray &json, const QString &ba
         readRequestLimits(reader, &parser.maxHeaderBytes, &parser.maxHeaderCount, &parser.maxBodyBytes);
         reader.integer("request_timeout_ms", &config.http.requestTimeoutMs, 100, 3600 * 1000);
         reader.integer("keepalive_timeout_ms", &config.http.keepAliveTimeoutMs, 100, 24 * 3600 * 1000);
+        ResourceLimits &resources = config.resources;
+        reader.integer("max_open_files", &resources.maxOpenFiles, 0, qint64(1) << 30);
+        if (resources.maxOpenFiles != 0 && resources.maxOpenFiles < 64)
+            reader.fail("max_open_files", QStringLiteral("must be 0 (the hard limit) or at least 64"));
+        reader.integer("max_connections", &resources.maxConnections, 0, 100000000);
+        reader.integer("max_connections_per_address", &resources.maxConnectionsPerAddress, 0, 100000000);
+        reader.integer("max_queued_bytes_total", &resources.maxQueuedBytesTotal, 0, qint64(1) << 50);
         if (!reader.finish())
             return std::nullopt;
     }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "base/queuebudget.h"
 #include "http/connection.h"
 #include "http/tlscredentials.h"
 
@@ -59,6 +60,23 @@ struct ServiceConfig
     HttpParser::Limits httpLimits(const HttpParser::Limits &defaults) const;
 };
 
+// Limits of the process as a whole (the top-level "limits" object), so
+// that running out of descriptors never takes it down.
+struct ResourceLimits
+{
+    // The soft RLIMIT_NOFILE set at start (applyOpenFilesLimit()); 0: the
+    // hard limit.
+    qint64 maxOpenFiles = 0;
+    // Client connections open at once on the HTTP port; 0: the open files
+    // limit less a reserve (ConnectionLimits::defaultMaxConnections()).
+    int maxConnections = 0;
+    // ... of them from one client address; 0: no limit.
+    int maxConnectionsPerAddress = 256;
+    // All outgoing queues together (sessions' and backend links'): past it
+    // the sessions with the largest queues are closed; 0: no limit.
+    qint64 maxQueuedBytesTotal = QueueBudget::kDefaultLimit;
+};
+
 struct StaticMount
 {
     QString url;  // "/samples"
@@ -85,6 +103,7 @@ struct Config
     // shutdown_timeout_ms: how long a shutdown waits for the "disconnect"s
     // and other events queued for backends to leave (0: not at all).
     int shutdownTimeoutMs = 2000;
+    ResourceLimits resources;
 
     // Parses the --config JSON. Unknown keys and wrong types are errors that
     // name the key ("services[0].heartbeat_delay_ms: expected an integer").

@@ -3,15 +3,16 @@
 #include "base/logging.h"
 #include "config/commandline.h"
 #include "http/connection.h"
+#include "http/listener.h"
 #include "http/tlsacceptor.h"
 #include "metrics/monitor.h"
+#include "server/server.h"
 #include "sockjsproxy_version.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QSslSocket>
-#include <QTcpServer>
 #include <QTcpSocket>
 #include <QUrlQuery>
 #include <QWebSocket>
@@ -48,11 +49,18 @@ bool constantTimeEquals(const QByteArray &a, const QByteArray &b)
 } // namespace
 
 ControlServer::ControlServer(Monitor *monitor, QObject *parent)
-    : QObject(parent), m_monitor(monitor), m_tcpServer(new QTcpServer(this)),
+    : QObject(parent), m_monitor(monitor),
+      m_listener(new Listener(
+          QStringLiteral("control"),
+          {Counter::AcceptErrorsControl, Counter::AcceptPausesControl, Counter::AcceptRefusedControl}, this)),
       m_webSocketServer(
           new QWebSocketServer(QStringLiteral("SockJSProxy control"), QWebSocketServer::NonSecureMode, this))
 {
-    connect(m_tcpServer, &QTcpServer::newConnection, this, &ControlServer::onNewConnection);
+    // Whole-process rows: counted with the proxy's own, which must outlive
+    // us (the Monitor, which we need anyway, must not outlive the Server).
+    if (Server *server = m_monitor->server())
+        m_listener->setCounters(&server->processCounters());
+    connect(m_listener, &Listener::connectionAccepted, this, &ControlServer::onNewConnection);
     connect(m_webSocketServer, &QWebSocketServer::newConnection, this, &ControlServer::onNewWebSocket);
 
     connect(m_monitor, &MonitorSource::sessionsChanged, this,
@@ -106,8 +114,9 @@ bool ControlServer::listen(const QString &endpoint, QString *error)
     quint16 port = 0;
     if (!CommandLine::checkControlEndpoint(endpoint, m_token, &address, &port, error))
         return false;
-    if (!m_tcpServer->listen(address, port)) {
-        *error = QStringLiteral("--control %1: %2").arg(endpoint, m_tcpServer->errorString());
+    QString listenError;
+    if (!m_listener->listen(address, port, &listenError)) {
+        *error = QStringLiteral("--control %1: %2").arg(endpoint, listenError);
         return false;
     }
     return true;
@@ -120,9 +129,7 @@ bool ControlServer::setTls(const TlsFiles &files, QString *error)
         *error = QStringLiteral("--control-tls-cert: ") + *error;
         return false;
     }
-    delete m_tcpServer;
-    m_tcpServer = new SslTcpServer(this);
-    connect(m_tcpServer, &QTcpServer::newConnection, this, &ControlServer::onNewConnection);
+    m_listener->setTlsSockets(true);
     delete m_tls;
     m_tls = new TlsAcceptor(*credentials, Connection::Options().requestTimeoutMs, this);
     connect(m_tls, &TlsAcceptor::encrypted, this, &ControlServer::addConnection);
@@ -144,18 +151,16 @@ bool ControlServer::reloadTls()
     return true;
 }
 
-quint16 ControlServer::port() const { return m_tcpServer->serverPort(); }
+quint16 ControlServer::port() const { return m_listener->serverPort(); }
 
-QHostAddress ControlServer::address() const { return m_tcpServer->serverAddress(); }
+QHostAddress ControlServer::address() const { return m_listener->serverAddress(); }
 
-void ControlServer::onNewConnection()
+void ControlServer::onNewConnection(QTcpSocket *socket)
 {
-    while (QTcpSocket *socket = m_tcpServer->nextPendingConnection()) {
-        if (m_tls)
-            m_tls->handshake(static_cast<QSslSocket *>(socket)); // addConnection() once encrypted
-        else
-            addConnection(socket);
-    }
+    if (m_tls)
+        m_tls->handshake(static_cast<QSslSocket *>(socket)); // addConnection() once encrypted
+    else
+        addConnection(socket);
 }
 
 void ControlServer::addConnection(QTcpSocket *socket)

@@ -5,7 +5,6 @@
 #include <QObject>
 #include <QSet>
 
-class QTcpServer;
 class QTcpSocket;
 class QWebSocket;
 class QWebSocketServer;
@@ -13,6 +12,7 @@ class QWebSocketServer;
 namespace SockJsProxy {
 
 class Connection;
+class Listener;
 class Monitor;
 class TlsAcceptor;
 struct TlsFiles;
@@ -31,6 +31,10 @@ struct HttpRequest;
 //                                 events; accepts the same commands as JSON
 // When a token is set, every request must carry it ("Authorization: Bearer
 // TOKEN" or "?token=TOKEN"); listening beyond loopback requires one.
+//
+// Its port keeps accepting sanely when the process runs out of descriptors
+// (Listener), counted in the monitored Server's whole-process counters
+// under listener="control"; it has no connection limits of its own.
 class ControlServer : public QObject
 {
     Q_OBJECT
@@ -56,7 +60,7 @@ public:
     QHostAddress address() const;
 
 private:
-    void onNewConnection();
+    void onNewConnection(QTcpSocket *socket);
     void addConnection(QTcpSocket *socket);
     void onRequest(Connection *connection);
     bool onUpgrade(Connection *connection, const HttpRequest &head);
@@ -70,7 +74,7 @@ private:
     void dropClient(QWebSocket *client);
 
     Monitor *m_monitor;
-    QTcpServer *m_tcpServer; // an SslTcpServer with setTls()
+    Listener *m_listener; // accepts QSslSockets with setTls()
     TlsAcceptor *m_tls = nullptr;
     QWebSocketServer *m_webSocketServer;
     QByteArray m_token;

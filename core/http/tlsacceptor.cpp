@@ -178,6 +178,8 @@ int TlsAcceptor::pending() const
 
 void SslTcpServer::incomingConnection(qintptr descriptor)
 {
+    if (!m_tlsSockets)
+        return QTcpServer::incomingConnection(descriptor);
     auto *socket = new QSslSocket(this);
     if (!socket->setSocketDescriptor(descriptor)) {
         qCWarning(lcHttp).noquote() << "cannot use an accepted connection:" << socket->errorString();

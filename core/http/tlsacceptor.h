@@ -78,18 +78,23 @@ private:
     bool m_proxyProtocol = false;
 };
 
-// A QTcpServer whose accepted connections are QSslSocket objects in
-// UnencryptedMode (nextPendingConnection() returns them as QTcpSocket):
-// plain sockets until TlsAcceptor::handshake() is called on them.
+// A QTcpServer whose accepted connections, with setTlsSockets(true), are
+// QSslSocket objects in UnencryptedMode (nextPendingConnection() returns
+// them as QTcpSocket): plain sockets until TlsAcceptor::handshake() is
+// called on them. Without, a QTcpServer like any other.
 class SslTcpServer : public QTcpServer
 {
     Q_OBJECT
 
 public:
     using QTcpServer::QTcpServer;
+    void setTlsSockets(bool on) { m_tlsSockets = on; }
 
 protected:
     void incomingConnection(qintptr descriptor) override;
+
+private:
+    bool m_tlsSockets = false;
 };
 
 } // namespace SockJsProxy

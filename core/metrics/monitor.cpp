@@ -1,5 +1,6 @@
 #include "monitor.h"
 
+#include "base/queuebudget.h"
 #include "logcapture.h"
 #include "server/server.h"
 #include "sockjs/frames.h"
@@ -65,6 +66,8 @@ Monitor::~Monitor()
         }
     }
 }
+
+Server *Monitor::server() const { return m_server.data(); }
 
 void Monitor::start(int sessionIntervalMs, int statsIntervalMs)
 {
@@ -309,6 +312,16 @@ QByteArray Monitor::prometheusText() const
     for (qsizetype i = 0; i < services.size(); ++i)
         out += sampleLine("sockjsproxy_backend_queue", serviceLabels.at(i),
                           quint64(services.at(i)->bridge()->queuedToBackend()));
+
+    head("sockjsproxy_connections_open", "gauge", "Client connections open on the HTTP port.");
+    out += sampleLine("sockjsproxy_connections_open", QByteArray(), quint64(m_server->openConnections()));
+    head("sockjsproxy_connections_max", "gauge", "limits.max_connections in force.");
+    out += sampleLine("sockjsproxy_connections_max", QByteArray(), quint64(m_server->maxConnections()));
+    head("sockjsproxy_queued_bytes", "gauge", "Bytes in all outgoing queues (sessions and backend links).");
+    out +=
+        sampleLine("sockjsproxy_queued_bytes", QByteArray(), quint64(qMax<qint64>(0, m_server->queueBudget().total())));
+    head("sockjsproxy_queued_bytes_max", "gauge", "limits.max_queued_bytes_total in force (0: none).");
+    out += sampleLine("sockjsproxy_queued_bytes_max", QByteArray(), quint64(m_server->queueBudget().limit()));
     return out;
 }
 

@@ -37,6 +37,9 @@ public:
     // Emits sessionsChanged for what changed since the last call.
     void publishSessionChanges();
 
+    // The Server watched; null once it is gone.
+    Server *server() const;
+
     QList<SessionInfo> sessions() const override;
     MonitorStats stats() const override { return m_stats; }
     void disconnectSessions(const QList<QByteArray> &ids) override;

@@ -1,6 +1,7 @@
 #include "proxyinstance.h"
 
 #include "base/logging.h"
+#include "base/openfiles.h"
 #include "control/controlserver.h"
 #include "metrics/monitor.h"
 #include "server/server.h"
@@ -23,6 +24,9 @@ ProxyInstance::~ProxyInstance() = default;
 bool ProxyInstance::start(const CommandLine::Result &options, QString *error)
 {
     Q_ASSERT(m_state == State::Idle);
+    // Before anything opens a descriptor it keeps: the server derives
+    // max_connections from the limit set here.
+    applyOpenFilesLimit(options.config.resources.maxOpenFiles, &m_openFilesNote);
     // Declared in the members' order: on failure the locals go control
     // first, server last, and close what they had bound.
     auto server = std::make_unique<Server>(options.config);
@@ -61,6 +65,9 @@ void ProxyInstance::logStarted() const
 {
     // Only now that everything is bound: a start that fails says one thing,
     // its error, and never "listening" first.
+    if (!m_openFilesNote.isEmpty())
+        qCInfo(lcServer).noquote() << m_openFilesNote;
+    qCInfo(lcServer).noquote() << m_server->connectionLimitsNote();
     for (const Service *service : m_server->services()) {
         qCInfo(lcServer).noquote() << "SockJS service at" << service->prefix() << "- backends: PUSH (in) on"
                                    << service->bridge()->boundInEndpoint() << "- PULL (out) on"

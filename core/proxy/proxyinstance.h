@@ -76,6 +76,7 @@ private:
 
     Monitoring m_monitoring;
     State m_state = State::Idle;
+    QString m_openFilesNote; // what applyOpenFilesLimit() did, logged once started
     Failure m_startFailure = Failure::None;
     // Destroyed control first, server last: each uses the one below it.
     std::unique_ptr<Server> m_server;

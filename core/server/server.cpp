@@ -1,15 +1,18 @@
 #include "server.h"
 
 #include "base/logging.h"
+#include "base/openfiles.h"
+#include "base/queuebudget.h"
 #include "http/connection.h"
+#include "http/listener.h"
 #include "http/tlsacceptor.h"
 #include "sockjs/service.h"
 #include "sockjsproxy_version.h"
 #include "staticfiles.h"
 #include "zmq/zmqbridge.h"
 
+#include <QPointer>
 #include <QSslSocket>
-#include <QTcpServer>
 #include <QTcpSocket>
 #include <QWebSocket>
 #include <QWebSocketServer>
@@ -41,12 +44,20 @@ Counter proxyRefusalCounter(Connection::ProxyRefusal refusal)
 } // namespace
 
 Server::Server(const Config &config, QObject *parent)
-    : QObject(parent), m_config(config), m_tcpServer(config.tls ? new SslTcpServer(this) : new QTcpServer(this)),
+    : QObject(parent), m_config(config),
+      m_listener(new Listener(QStringLiteral("HTTP"),
+                              {Counter::AcceptErrorsHttp, Counter::AcceptPausesHttp, Counter::AcceptRefusedHttp},
+                              this)),
+      m_queueBudget(new QueueBudget(config.resources.maxQueuedBytesTotal, this)),
       m_webSocketServer(new QWebSocketServer(QStringLiteral("SockJSProxy/" SOCKJSPROXY_VERSION),
                                              QWebSocketServer::NonSecureMode, this))
 {
-    for (const ServiceConfig &serviceConfig : m_config.services)
+    for (const ServiceConfig &serviceConfig : m_config.services) {
         m_services.append(new Service(serviceConfig, this));
+        m_services.last()->setQueueBudget(m_queueBudget);
+    }
+    // Queued: it fires from inside the queue that grew.
+    connect(m_queueBudget, &QueueBudget::overLimit, this, &Server::onQueueBudgetOver, Qt::QueuedConnection);
     std::stable_sort(m_services.begin(), m_services.end(),
                      [](const Service *a, const Service *b) { return a->prefix().size() > b->prefix().size(); });
     // Prefixes and limits resolved once: the parser asks for every request.
@@ -62,9 +73,10 @@ Server::Server(const Config &config, QObject *parent)
     for (const StaticMount &mount : m_config.statics)
         m_statics.push_back(std::make_unique<StaticFiles>(mount.url, mount.path, mount.followSymlinks));
 
-    m_tcpServer->setMaxPendingConnections(1024);
+    m_listener->setCounters(&m_counters);
+    m_listener->setTlsSockets(m_config.tls.has_value()); // for m_tls, which loadKeys() makes
     m_webSocketServer->setMaxPendingConnections(1024);
-    connect(m_tcpServer, &QTcpServer::newConnection, this, &Server::onNewConnection);
+    connect(m_listener, &Listener::connectionAccepted, this, &Server::onNewConnection);
     connect(m_webSocketServer, &QWebSocketServer::newConnection, this, &Server::onNewWebSocket);
 }
 
@@ -152,36 +164,57 @@ bool Server::start(QString *error)
         *error = QStringLiteral("HTTP address \"%1\" is not an IP address").arg(m_config.httpAddress);
         return false;
     }
-    if (!m_tcpServer->listen(address, m_config.httpPort)) {
-        *error = QStringLiteral("HTTP %1:%2: %3")
-                     .arg(m_config.httpAddress)
-                     .arg(m_config.httpPort)
-                     .arg(m_tcpServer->errorString());
+    // Decided now, after the open files limit was set at start-up.
+    const ResourceLimits &resources = m_config.resources;
+    const qint64 openFiles = openFilesLimit().soft;
+    const int maxConnections = resources.maxConnections > 0
+                                   ? resources.maxConnections
+                                   : ConnectionLimits::defaultMaxConnections(openFiles, int(m_services.size()));
+    m_listener->setConnectionLimits(maxConnections, resources.maxConnectionsPerAddress);
+    m_listener->setSharedPeers(m_config.http.trustedProxies);
+    QString listenError;
+    if (!m_listener->listen(address, m_config.httpPort, &listenError)) {
+        *error = QStringLiteral("HTTP %1:%2: %3").arg(m_config.httpAddress).arg(m_config.httpPort).arg(listenError);
         return false;
     }
+    const QString derivation =
+        resources.maxConnections > 0 ? QStringLiteral("limits.max_connections")
+        : openFiles > 0
+            ? QStringLiteral("the open files limit %1 less %2 reserved").arg(openFiles).arg(openFiles - maxConnections)
+            : QStringLiteral("no open files limit known");
+    m_connectionLimitsNote =
+        QStringLiteral("at most %1 client connections (%2), %3 per address")
+            .arg(maxConnections)
+            .arg(derivation)
+            .arg(resources.maxConnectionsPerAddress > 0 ? QString::number(resources.maxConnectionsPerAddress)
+                                                        : QStringLiteral("any number"));
     return true;
 }
 
-quint16 Server::httpPort() const { return m_tcpServer->serverPort(); }
+quint16 Server::httpPort() const { return m_listener->serverPort(); }
 
-void Server::onNewConnection()
+int Server::openConnections() const { return m_listener->openConnections(); }
+
+int Server::maxConnections() const { return m_listener->connectionLimits().maxTotal(); }
+
+int Server::maxConnectionsPerAddress() const { return m_listener->connectionLimits().maxPerAddress(); }
+
+void Server::onNewConnection(QTcpSocket *socket)
 {
-    while (QTcpSocket *socket = m_tcpServer->nextPendingConnection()) {
-        ++m_counters[Counter::ConnectionsAccepted];
-        if (m_config.http.proxyProtocol && !m_config.http.trustedProxies.contains(socket->peerAddress())) {
-            // Not a word is read from a peer that may not speak for others.
-            ++m_counters[Counter::ProxyRefusedUntrustedPeer];
-            onProxyHeaderRefused(ClientAddress::direct(socket->peerAddress(), socket->peerPort()),
-                                 "peer is not in http.trusted_proxies");
-            socket->abort();
-            socket->deleteLater();
-            continue;
-        }
-        if (m_tls)
-            m_tls->handshake(static_cast<QSslSocket *>(socket)); // addConnection() once encrypted
-        else
-            addConnection(socket);
+    ++m_counters[Counter::ConnectionsAccepted];
+    if (m_config.http.proxyProtocol && !m_config.http.trustedProxies.contains(socket->peerAddress())) {
+        // Not a word is read from a peer that may not speak for others.
+        ++m_counters[Counter::ProxyRefusedUntrustedPeer];
+        onProxyHeaderRefused(ClientAddress::direct(socket->peerAddress(), socket->peerPort()),
+                             "peer is not in http.trusted_proxies");
+        socket->abort();
+        socket->deleteLater();
+        return;
     }
+    if (m_tls)
+        m_tls->handshake(static_cast<QSslSocket *>(socket)); // addConnection() once encrypted
+    else
+        addConnection(socket);
 }
 
 void Server::addConnection(QTcpSocket *socket, const ProxyProtocolDecoder::Header *proxyHeader)
@@ -348,9 +381,48 @@ void Server::onProxyHeaderRefused(const ClientAddress &peer, const QByteArray &r
                                        .arg(peer.toString(), QString::fromLatin1(reason), suppressedNote(suppressed));
 }
 
+void Server::onQueueBudgetOver()
+{
+    const qint64 before = m_queueBudget->total();
+    const qint64 lowWater = m_queueBudget->lowWater();
+    if (before <= lowWater)
+        return; // drained meanwhile
+    std::vector<std::pair<qint64, QPointer<Session>>> queues;
+    for (const Service *service : std::as_const(m_services)) {
+        const QList<Session *> sessions = service->sessions();
+        for (Session *session : sessions) {
+            if (session->queuedBytes() > 0)
+                queues.emplace_back(session->queuedBytes(), session);
+        }
+    }
+    std::sort(queues.begin(), queues.end(), [](const auto &a, const auto &b) { return a.first > b.first; });
+    int closed = 0;
+    for (const auto &[bytes, session] : queues) {
+        if (m_queueBudget->total() <= lowWater)
+            break;
+        if (!session)
+            continue;
+        // The client cannot keep up: what it has not read goes, the close
+        // frame alone follows.
+        session->dropQueue();
+        if (session->state() != Session::State::Closed) {
+            session->close(1013, QByteArrayLiteral("Outgoing queue full"));
+            ++closed;
+        }
+    }
+    m_counters[Counter::SessionsClosedQueueBudget] += quint64(closed);
+    qCWarning(lcServer).noquote()
+        << QStringLiteral("outgoing queues hold %1 bytes, over limits.max_queued_bytes_total %2: closed %3 "
+                          "session(s) with the largest queues, %4 bytes left queued")
+               .arg(before)
+               .arg(m_queueBudget->limit())
+               .arg(closed)
+               .arg(m_queueBudget->total());
+}
+
 void Server::shutdown()
 {
-    m_tcpServer->close();
+    m_listener->close();
     for (Service *service : std::as_const(m_services)) {
         service->closeAll(1001, QByteArrayLiteral("Server is shutting down"));
         // Closing a backend socket may then spend this long delivering the

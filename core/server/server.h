@@ -20,6 +20,8 @@ class QWebSocketServer;
 namespace SockJsProxy {
 
 class Connection;
+class Listener;
+class QueueBudget;
 class Service;
 class TlsAcceptor;
 class StaticFiles;
@@ -36,6 +38,15 @@ struct HttpRequest;
 // request and WebSocket is attributed to its real client (Connection::client(),
 // clientOf()); with the PROXY protocol, connections from untrusted peers are
 // closed unread.
+//
+// Holds client connections to max_connections and
+// max_connections_per_address (Config::resources): the Listener refuses
+// the rest, and keeps accepting sanely when descriptors run out.
+//
+// Holds the sum of all outgoing queues to limits.max_queued_bytes_total:
+// past it, the sessions with the largest queues lose them and are closed
+// with 1013 "Outgoing queue full" (backends get "disconnect"), largest
+// first, until the sum is back at seven eighths of the limit.
 //
 // Owns the services (and so their sessions and ZeroMQ sockets) and every
 // connection. One thread: everything runs on the Qt event loop.
@@ -62,14 +73,31 @@ public:
     // Binds every service's ZeroMQ sockets, then the HTTP port. On failure
     // *error says what and where ("HTTP 0.0.0.0:8080: address in use").
     // Logs nothing: what listens is said once everything is (ProxyInstance).
+    // max_connections, unless configured, is derived from the open files
+    // limit in force now (see applyOpenFilesLimit()).
     bool start(QString *error);
     quint16 httpPort() const;
     // Null without http.tls, and until loadKeys().
     TlsAcceptor *tls() const { return m_tls; }
     const Config &config() const { return m_config; }
     const QList<Service *> &services() const { return m_services; }
-    // Counters of CounterScope::Server (base/counters.h).
+    // Counters of CounterScope::Server (base/counters.h), the HTTP port's
+    // listener's included.
     const Counters &counters() const { return m_counters; }
+    // The same, for what counts whole-process rows outside the Server: the
+    // control endpoint's listener (Listener::setCounters()).
+    Counters &processCounters() { return m_counters; }
+
+    // Client connections open on the HTTP port, and the limits in force.
+    int openConnections() const;
+    int maxConnections() const;
+    int maxConnectionsPerAddress() const;
+    // How start() set the connection limits, for the start-up log lines
+    // ("at most 112 client connections (...), 256 per address").
+    const QString &connectionLimitsNote() const { return m_connectionLimitsNote; }
+    // Bytes in every outgoing queue (sessions' and backend links'), against
+    // limits.max_queued_bytes_total.
+    const QueueBudget &queueBudget() const { return *m_queueBudget; }
 
     // Stops accepting, closes every session with a close frame (backends get
     // "disconnect") and then every connection. Closing the ZeroMQ sockets
@@ -94,7 +122,7 @@ private:
         HttpParser::Limits limits;
     };
 
-    void onNewConnection();
+    void onNewConnection(QTcpSocket *socket);
     // proxyHeader: the one read before the TLS handshake, if any.
     void addConnection(QTcpSocket *socket, const ProxyProtocolDecoder::Header *proxyHeader = nullptr);
     void onRequest(Connection *connection);
@@ -104,13 +132,15 @@ private:
     void onForwardingMalformed(Connection *connection, const QByteArray &reason);
     // Logs (rate-limited) why a connection was closed for the PROXY protocol.
     void onProxyHeaderRefused(const ClientAddress &peer, const QByteArray &reason);
+    void onQueueBudgetOver();
     // The one prefix match of the routing (longest prefix first); null when
     // no service's prefix covers path.
     const Route *routeFor(QByteArrayView path) const;
     Service *serviceFor(const QByteArray &path, QByteArray *relativePath) const;
 
     Config m_config;
-    QTcpServer *m_tcpServer; // an SslTcpServer with http.tls
+    Listener *m_listener;
+    QueueBudget *m_queueBudget; // child; outlives the services (~Server deletes them first)
     TlsAcceptor *m_tls = nullptr;
     QWebSocketServer *m_webSocketServer;
     QList<Service *> m_services;        // children; sorted by prefix length, longest first
@@ -129,6 +159,7 @@ private:
     QHash<QString, PendingClient> m_pendingWebSocketClients;
     LogThrottle m_forwardingLog;
     LogThrottle m_proxyProtocolLog;
+    QString m_connectionLimitsNote;
 };
 
 } // namespace SockJsProxy

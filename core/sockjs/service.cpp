@@ -449,6 +449,12 @@ void Service::sessionOpened(Session *session)
     m_bridge->sendConnect(session->backendId());
 }
 
+void Service::setQueueBudget(QueueBudget *budget)
+{
+    m_sessionOptions.budget = budget;
+    m_bridge->setQueueBudget(budget);
+}
+
 void Service::sessionMessages(Session *session, const QList<QByteArray> &messages)
 {
     for (const QByteArray &message : messages) {

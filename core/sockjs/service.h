@@ -22,6 +22,7 @@ namespace SockJsProxy {
 class Connection;
 class Endpoints;
 struct HttpResponse;
+class QueueBudget;
 class ZmqBridge;
 struct HttpRequest;
 struct TransportInfo;
@@ -55,6 +56,10 @@ public:
     // The proxy's CURVE public key (Z85) once loadKeys() read zmq.curve;
     // empty without it.
     QByteArray curvePublicKey() const { return m_curvePublicKey; }
+    // Where the outgoing queues of its sessions and of its backend link
+    // count (limits.max_queued_bytes_total); budget must outlive the
+    // service. Call before start().
+    void setQueueBudget(QueueBudget *budget);
 
     // Binds the ZeroMQ sockets.
     bool start(QString *error);

@@ -13,7 +13,24 @@ Session::Session(SessionHost *host, const QByteArray &urlId, const QByteArray &b
     : QObject(parent), m_host(host), m_urlId(urlId), m_backendId(backendId), m_lifetime(lifetime), m_options(options)
 {}
 
-Session::~Session() { disconnectReceiver(); }
+Session::~Session()
+{
+    disconnectReceiver();
+    takeFromOutbox(m_outboxBytes);
+}
+
+void Session::takeFromOutbox(qint64 bytes)
+{
+    m_outboxBytes -= bytes;
+    if (m_options.budget)
+        m_options.budget->remove(bytes);
+}
+
+void Session::dropQueue()
+{
+    m_outbox.clear();
+    takeFromOutbox(m_outboxBytes);
+}
 
 void Session::disconnectReceiver()
 {
@@ -94,7 +111,7 @@ void Session::deliver(Receiver *receiver, qint64 maxBytes)
         batch = m_outbox.first(count);
         m_outbox.remove(0, count);
     }
-    m_outboxBytes -= bytes;
+    takeFromOutbox(bytes);
     m_stats.messagesOut += quint64(batch.size());
     m_stats.bytesOut += quint64(bytes);
     m_stats.lastActivityMs = QDateTime::currentMSecsSinceEpoch();
@@ -117,6 +134,8 @@ bool Session::enqueue(const QByteArray &message)
     }
     m_outbox.append(message);
     m_outboxBytes += message.size();
+    if (m_options.budget)
+        m_options.budget->add(message.size()); // may emit overLimit(), connected queued
     if (m_receiver)
         m_host->scheduleFlush(this);
     return true;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "base/queuebudget.h"
 #include "transports/transport.h"
 
 #include <QBasicTimer>
@@ -89,6 +90,9 @@ public:
         int disconnectDelayMs = 5000;
         qsizetype maxQueuedMessages = 10000; // outbox bound (slow reader)
         qint64 maxQueuedBytes = 16 * 1024 * 1024;
+        // Where the outbox's bytes count too (limits.max_queued_bytes_total);
+        // must outlive the session. None: counted nowhere else.
+        QueueBudget *budget = nullptr;
     };
 
     Session(SessionHost *host, const QByteArray &urlId, const QByteArray &backendId, Lifetime lifetime,
@@ -103,6 +107,7 @@ public:
     Receiver *receiver() const { return m_receiver.data(); }
     QByteArray transportName() const { return m_transportName; }
     qsizetype queuedMessages() const { return m_outbox.size(); }
+    qint64 queuedBytes() const { return m_outboxBytes; }
     int closeCode() const { return m_closeCode; }
     QByteArray closeReason() const { return m_closeReason; }
     QDateTime openedAt() const { return m_openedAt; }
@@ -131,6 +136,9 @@ public:
     // Closes the session: the backend is told, the receiver (if any) gets
     // what is queued and the close frame. Idempotent.
     void close(int code, const QByteArray &reason);
+    // Drops every queued message (the process is over its queue budget):
+    // a close() that follows sends the close frame alone.
+    void dropQueue();
 
 Q_SIGNALS:
     void stateChanged(SockJsProxy::Session::State state);
@@ -146,6 +154,7 @@ private:
     void detachReceiver();
     void disconnectReceiver();
     void startDisconnectTimer();
+    void takeFromOutbox(qint64 bytes);
 
     SessionHost *m_host;
     QByteArray m_urlId;

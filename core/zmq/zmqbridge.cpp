@@ -247,6 +247,10 @@ QString ZmqBridge::boundOutEndpoint() const { return m_pull->lastEndpoint(); }
 
 qsizetype ZmqBridge::queuedToBackend() const { return m_push->outboxSize(); }
 
+qint64 ZmqBridge::queuedBytesToBackend() const { return m_push->outboxBytes(); }
+
+void ZmqBridge::setQueueBudget(QueueBudget *budget) { m_push->setQueueBudget(budget); }
+
 quint64 ZmqBridge::droppedToBackend() const { return m_push->droppedCount(); }
 
 Counters ZmqBridge::counters() const

@@ -68,6 +68,10 @@ public:
     // drops included.
     Counters counters() const;
     qsizetype queuedToBackend() const;
+    qint64 queuedBytesToBackend() const;
+    // Events queued for the backends count against budget too; see
+    // ZmqSocket::setQueueBudget().
+    void setQueueBudget(QueueBudget *budget);
     quint64 droppedToBackend() const;
     // Backends connected to "in" and "out" right now (from zmq_socket_monitor;
     // -1 where the transport reports no connections, as inproc://).

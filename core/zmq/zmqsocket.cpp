@@ -1,6 +1,7 @@
 #include "zmq/zmqsocket.h"
 
 #include "base/logging.h"
+#include "base/queuebudget.h"
 
 #include <QPointer>
 #include <QSocketNotifier>
@@ -128,6 +129,8 @@ ZmqSocket::ZmqSocket(Type type, QObject *parent) : QObject(parent), m_type(type)
 
 ZmqSocket::~ZmqSocket()
 {
+    if (m_queueBudget)
+        m_queueBudget->remove(m_outboxBytes);
     // May run inside our own messageReceived emission (a slot deleted us):
     // process() notices through its QPointer and touches nothing afterwards.
     // The notifier goes before the socket that owns its descriptor.
@@ -235,7 +238,7 @@ bool ZmqSocket::send(const ZmqMessage &message)
             // Interrupted before anything went out: queue it like the rest.
         }
     }
-    m_outbox.push_back(message);
+    pushOutbox(message);
     // Inside process() (a messageReceived slot replies): the running loop
     // sends it on its next pass; recursing would reorder and nest emissions.
     if (!m_inProcess)
@@ -349,6 +352,34 @@ void ZmqSocket::scheduleProcess()
     });
 }
 
+namespace {
+qint64 messageBytes(const ZmqMessage &message)
+{
+    qint64 bytes = 0;
+    for (const QByteArray &frame : message)
+        bytes += frame.size();
+    return bytes;
+}
+} // namespace
+
+void ZmqSocket::pushOutbox(const ZmqMessage &message)
+{
+    const qint64 bytes = messageBytes(message);
+    m_outbox.push_back(message);
+    m_outboxBytes += bytes;
+    if (m_queueBudget)
+        m_queueBudget->add(bytes);
+}
+
+void ZmqSocket::popOutbox()
+{
+    const qint64 bytes = messageBytes(m_outbox.front());
+    m_outbox.pop_front();
+    m_outboxBytes -= bytes;
+    if (m_queueBudget)
+        m_queueBudget->remove(bytes);
+}
+
 bool ZmqSocket::sendFront()
 {
     try {
@@ -359,12 +390,12 @@ bool ZmqSocket::sendFront()
         // Anything else (EHOSTUNREACH, EFSM, half a message out) would fail
         // again: drop it, or the outbox would be stuck behind it for good.
         if (!(e.num() == EINTR && m_firstFrameInterrupted)) {
-            m_outbox.pop_front();
+            popOutbox();
             ++m_dropped;
         }
         throw;
     }
-    m_outbox.pop_front();
+    popOutbox();
     ++m_sent;
     m_sendTurn = false;
     return true;

@@ -20,6 +20,8 @@ class socket_t;
 
 namespace SockJsProxy {
 
+class QueueBudget;
+
 using ZmqMessage = QList<QByteArray>; // one multipart message, a QByteArray per frame
 
 // A ZeroMQ socket on the Qt event loop.
@@ -68,6 +70,11 @@ public:
     void setOutboxLimit(qsizetype messages) { m_outboxLimit = messages; }
     qsizetype outboxLimit() const { return m_outboxLimit; }
     qsizetype outboxSize() const { return qsizetype(m_outbox.size()); }
+    // Bytes of the frames waiting in the outbox.
+    qint64 outboxBytes() const { return m_outboxBytes; }
+    // Where the outbox's bytes count too (limits.max_queued_bytes_total);
+    // must outlive the socket. Set before anything is sent.
+    void setQueueBudget(QueueBudget *budget) { m_queueBudget = budget; }
     quint64 droppedCount() const { return m_dropped; }
     quint64 sentCount() const { return m_sent; }
     quint64 receivedCount() const { return m_received; }
@@ -125,7 +132,12 @@ private:
     std::shared_ptr<zmq::context_t> m_context;
     std::unique_ptr<zmq::socket_t> m_socket;
     QSocketNotifier *m_notifier = nullptr;
+    void pushOutbox(const ZmqMessage &message);
+    void popOutbox();
+
     std::deque<ZmqMessage> m_outbox;
+    qint64 m_outboxBytes = 0;
+    QueueBudget *m_queueBudget = nullptr;
     qsizetype m_outboxLimit = 100000;
     quint64 m_dropped = 0;
     quint64 m_sent = 0;

@@ -21,16 +21,25 @@
 
 #include <QDeadlineTimer>
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QHostAddress>
 #include <QProcess>
 #include <QRegularExpression>
 #include <QTcpServer>
+#include <QTcpSocket>
 #include <QTemporaryDir>
 #include <QTest>
 
 #include <algorithm>
 #include <csignal>
+#include <memory>
+#include <vector>
+
+#ifdef Q_OS_LINUX
+#include <sys/resource.h>
+#include <unistd.h>
+#endif
 
 using namespace SockJsProxy::Test;
 
@@ -103,6 +112,8 @@ private Q_SLOTS:
     void clientDropsMidStream();
     void twoServicesOnOnePort();
     void sigtermClosesSessions();
+    void lowDescriptorLimit_data();
+    void lowDescriptorLimit();
     void sessionEventsLoggedOnce();
     void sighupReloadsTlsCertificate();
 
@@ -671,6 +682,191 @@ void tst_EndToEnd::sessionEventsLoggedOnce()
     const QByteArray id = opened.value(opened.indexOf("session") + 1);
     QVERIFY(!id.isEmpty());
     QVERIFY2(sessionLines.at(1).contains(" session " + id + " closed: "), sessionLines.at(1).constData());
+}
+
+#ifdef Q_OS_LINUX
+namespace {
+// CPU time a process has used, in milliseconds (/proc/PID/stat).
+qint64 processCpuMs(qint64 pid)
+{
+    QFile stat(QStringLiteral("/proc/%1/stat").arg(pid));
+    if (!stat.open(QIODevice::ReadOnly))
+        return -1;
+    const QByteArray line = stat.readAll();
+    // After "(comm)": state is field 3, utime 14, stime 15.
+    const QList<QByteArray> fields = line.mid(line.lastIndexOf(')') + 2).split(' ');
+    if (fields.size() < 13)
+        return -1;
+    const qint64 ticks = fields.at(11).toLongLong() + fields.at(12).toLongLong();
+    return ticks * 1000 / ::sysconf(_SC_CLK_TCK);
+}
+
+// The value of a sample line of /metrics, -1 when absent.
+qint64 metricValue(const QByteArray &metrics, const QByteArray &sample)
+{
+    for (const QByteArray &line : metrics.split('\n')) {
+        if (line.startsWith(sample + ' '))
+            return line.mid(sample.size() + 1).trimmed().toLongLong();
+    }
+    return -1;
+}
+} // namespace
+#endif
+
+void tst_EndToEnd::lowDescriptorLimit_data()
+{
+    QTest::addColumn<QByteArray>("maxConnections"); // limits.max_connections; empty: derived from the limit
+    QTest::addColumn<QByteArray>("refusedSample");  // the /metrics sample that counts the refusals
+    // 256 - 128 - 16: the proxy refuses with 503 before descriptors run out.
+    QTest::newRow("max_connections derived") << QByteArray()
+                                             << QByteArray("sockjsproxy_connections_refused_total"
+                                                           "{reason=\"max_connections\"}");
+    // Set far above what the limit allows: accept() meets EMFILE.
+    QTest::newRow("out of descriptors") << QByteArray("100000")
+                                        << QByteArray("sockjsproxy_accept_refused_total{listener=\"http\"}");
+}
+
+// The proxy under "prlimit --nofile=256:256": 400 connection attempts, half
+// of them slowloris (a partial request line, never finished). The proxy
+// stays near idle, the WebSocket and xhr-streaming sessions opened before
+// keep echoing, every client that sent a request gets an answer (200 or
+// 503) or a close promptly, /metrics counts the refusals, and once the
+// slow connections time out (request_timeout_ms) new sessions open again.
+void tst_EndToEnd::lowDescriptorLimit()
+{
+#ifndef Q_OS_LINUX
+    QSKIP("needs RLIMIT_NOFILE and /proc");
+#else
+    QFETCH(QByteArray, maxConnections);
+    QFETCH(QByteArray, refusedSample);
+    const QList<quint16> free = freePorts(4);
+    QCOMPARE(free.size(), 4);
+    Ports ports;
+    ports.http = free.at(0);
+    ports.in = free.at(1);
+    ports.out = free.at(2);
+    const quint16 control = free.at(3);
+    QByteArray limits = "\"request_timeout_ms\": 2000, \"max_connections_per_address\": 0";
+    if (!maxConnections.isEmpty())
+        limits += ", \"max_connections\": " + maxConnections;
+    const QByteArray config =
+        QStringLiteral("{\"http\": {\"address\": \"127.0.0.1\", \"port\": %1},\n \"limits\": {%2},\n"
+                       " \"services\": [{\"prefix\": \"/echo\", \"zmq\": {\"in\": \"%3\", \"out\": \"%4\"}}]}\n")
+            .arg(ports.http)
+            .arg(QString::fromLatin1(limits), ports.inEndpoint(), ports.outEndpoint())
+            .toUtf8();
+    const QString path = m_dir.filePath(QStringLiteral("low-descriptors.json"));
+    QFile file(path);
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    QCOMPARE(file.write(config), config.size());
+    file.close();
+
+    ProcessGuard guard;
+    guard.setOpenFilesLimit(256);
+    Child *proxy = guard.startProxy(
+        {QStringLiteral("--config"), path, QStringLiteral("--control"), QStringLiteral("127.0.0.1:%1").arg(control)},
+        ports.http, "/echo");
+    QVERIFY(proxy);
+    QVERIFY(waitForLine(proxy, "open files limit: 256 (was 256, hard limit 256)"));
+    if (maxConnections.isEmpty())
+        QVERIFY(waitForLine(proxy, "at most 112 client connections (the open files limit 256 less 144 reserved)"));
+    guard.setOpenFilesLimit(0);
+    QVERIFY(guard.startCppBackend(ports.cppArgs()));
+
+    // Open before the flood: a WebSocket session, an xhr-streaming one (its
+    // sends go on a keep-alive connection opened now too).
+    WebSocketClient ws;
+    QVERIFY(ws.openSession(ports.http, "/echo/000/ws/websocket"));
+    HttpClient stream(ports.http, kWaitMs);
+    QVERIFY(stream.connectToServer());
+    stream.sendRequest("POST", "/echo/000/xs/xhr_streaming");
+    QCOMPARE(stream.readHead().status, 200);
+    QByteArray streamed;
+    QVERIFY(stream.readChunksUntil(&streamed, "o\n"));
+    HttpClient sender(ports.http, kWaitMs);
+    QVERIFY(sender.connectToServer());
+    int round = 0;
+    const auto echoes = [&] {
+        const QString text = QStringLiteral("round %1").arg(++round);
+        ws.send({text});
+        if (!ws.waitForMessages(round) || ws.messages().constLast() != text)
+            return false;
+        sender.sendRequest("POST", "/echo/000/xs/xhr_send", "[\"" + text.toUtf8() + "\"]");
+        if (sender.readResponse().status != 204)
+            return false;
+        return stream.readChunksUntil(&streamed, "a[\"" + text.toUtf8() + "\"]\n");
+    };
+    QVERIFY(echoes());
+
+    // The flood: 200 slowloris, 200 clients with a whole request.
+    const qint64 cpuBefore = processCpuMs(proxy->processId());
+    QElapsedTimer wall;
+    wall.start();
+    std::vector<std::unique_ptr<QTcpSocket>> slow;
+    std::vector<std::unique_ptr<QTcpSocket>> whole;
+    for (int i = 0; i < 400; ++i) {
+        auto socket = std::make_unique<QTcpSocket>();
+        socket->connectToHost(QHostAddress::LocalHost, ports.http);
+        socket->write(i % 2 ? QByteArray("GET /echo HTTP/1.1\r\nHost: x\r\n\r\n")
+                            : QByteArray("GET /echo HTTP/1.1\r\nHo"));
+        (i % 2 ? whole : slow).push_back(std::move(socket));
+    }
+    // Every whole request is answered (200 within the limit, else 503) or
+    // closed, promptly.
+    const auto answered = [](const std::unique_ptr<QTcpSocket> &socket) {
+        return socket->state() == QAbstractSocket::UnconnectedState || socket->bytesAvailable() >= 12;
+    };
+    QVERIFY(waitUntil([&] { return std::all_of(whole.cbegin(), whole.cend(), answered); }, kWaitMs));
+    const qint64 answeredMs = wall.elapsed();
+    int ok = 0;
+    int refused = 0;
+    for (const auto &socket : whole) {
+        const QByteArray head = socket->peek(12);
+        if (head == "HTTP/1.1 200")
+            ++ok;
+        else
+            ++refused; // "HTTP/1.1 503", or closed
+    }
+    qInfo() << "answered in" << answeredMs << "ms:" << ok << "served," << refused << "refused";
+    QVERIFY(ok > 0);
+    QVERIFY(refused > 0);
+    QVERIFY(echoes());
+    if (!maxConnections.isEmpty())
+        QVERIFY(waitForLine(proxy, "out of file descriptors"));
+
+    // Near idle meanwhile: no spinning on the listening socket.
+    waitUntil([&] { return wall.elapsed() >= 2500; }, 5000);
+    QVERIFY(echoes());
+    const qint64 cpu = processCpuMs(proxy->processId()) - cpuBefore;
+    qInfo() << "proxy CPU time:" << cpu << "ms in" << wall.elapsed() << "ms";
+    QVERIFY2(cpu < wall.elapsed() / 3,
+             qPrintable(QStringLiteral("%1 ms of CPU in %2 ms").arg(cpu).arg(wall.elapsed())));
+
+    // The slow ones time out (request_timeout_ms, or the refusal's grace).
+    QVERIFY(waitUntil(
+        [&] {
+            return std::all_of(slow.cbegin(), slow.cend(), [](const std::unique_ptr<QTcpSocket> &socket) {
+                return socket->state() == QAbstractSocket::UnconnectedState;
+            });
+        },
+        kWaitMs));
+    slow.clear();
+    whole.clear();
+
+    // New sessions open again, and /metrics counted the refusals.
+    WebSocketClient late;
+    QVERIFY(waitUntil([&] { return HttpClient::request(ports.http, "GET", "/echo").status == 200; }, kWaitMs));
+    QVERIFY(late.openSession(ports.http, "/echo/000/late/websocket"));
+    late.send({QStringLiteral("late")});
+    QVERIFY(late.waitForMessages(1));
+    QVERIFY(echoes());
+    const HttpClient::Response metrics = HttpClient::request(control, "GET", "/metrics");
+    QCOMPARE(metrics.status, 200);
+    const qint64 counted = metricValue(metrics.body, refusedSample);
+    qInfo() << refusedSample << counted;
+    QVERIFY2(counted > 0, metrics.body.constData());
+    QVERIFY(proxy->isRunning());
+#endif
 }
 
 // --tls-cert/--tls-key, then SIGHUP with a renewed pair: the open WSS

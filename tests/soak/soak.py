@@ -55,7 +55,7 @@ GREETING = b"Welcome to SockJS!\n"
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 PREFIXES = ("", "/two")  # services "/" and "/two"; "" keeps URLs free of "//"
 # All clients are threads of this one Python process, all from 127.0.0.1
-# (hence no per-address limit). With a thousand of them on a busy machine a
+# (hence no per-address limits, neither of sessions nor of connections). With a thousand of them on a busy machine a
 # polling client may not get the CPU for seconds between two requests; the
 # default 5 s would then end its session as the protocol says it should.
 DISCONNECT_DELAY_MS = 20000
@@ -572,6 +572,7 @@ class Soak:
                     ("tcp://127.0.0.1:%d" % zmq_ports[2], "tcp://127.0.0.1:%d" % zmq_ports[3])]
         config = {
             "http": {"address": "127.0.0.1", "port": http},
+            "limits": {"max_connections_per_address": 0},
             "services": [
                 {"prefix": "/", "zmq": {"in": self.zmq[0][0], "out": self.zmq[0][1]},
                  "max_sessions_per_address": 0, "disconnect_delay_ms": DISCONNECT_DELAY_MS},

@@ -14,6 +14,7 @@
 #endif
 #ifdef Q_OS_LINUX
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #endif
 
 namespace SockJsProxy::Test {
@@ -145,7 +146,14 @@ Child *ProcessGuard::start(const QString &name, const QString &program, const QS
     childEnvironment.insert(environment);
     child->setProcessEnvironment(childEnvironment);
 #ifdef Q_OS_LINUX
-    child->setChildProcessModifier([] { ::prctl(PR_SET_PDEATHSIG, SIGKILL); });
+    const rlim_t openFiles = m_openFilesLimit;
+    child->setChildProcessModifier([openFiles] {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (openFiles > 0) {
+            const rlimit limit{openFiles, openFiles};
+            ::setrlimit(RLIMIT_NOFILE, &limit);
+        }
+    });
 #endif
     child->start();
     Child *raw = child.get();

@@ -99,8 +99,13 @@ public:
     // Runs sockjsproxy-cli to its end (it must exit by itself).
     Child *runCli(const QStringList &args);
 
+    // Children started from now on get this soft and hard RLIMIT_NOFILE (as
+    // "prlimit --nofile=N:N" would); 0: this process's. Linux only.
+    void setOpenFilesLimit(quint64 limit) { m_openFilesLimit = limit; }
+
 private:
     std::vector<std::unique_ptr<Child>> m_children;
+    quint64 m_openFilesLimit = 0;
 };
 
 } // namespace SockJsProxy::Test

@@ -19,7 +19,8 @@ const char kBase[] = R"({
   "shutdown_timeout_ms": 500,
   "static": [{"url": "/s", "path": "s", "follow_symlinks": false}],
   "limits": {"max_request_line": 1024, "max_header_bytes": 4096, "max_header_count": 20,
-             "max_body_bytes": 2048, "request_timeout_ms": 1000, "keepalive_timeout_ms": 2000},
+             "max_body_bytes": 2048, "request_timeout_ms": 1000, "keepalive_timeout_ms": 2000,
+             "max_open_files": 4096, "max_connections": 1000, "max_connections_per_address": 10},
   "services": [
     {"prefix": "/a", "zmq": {"in": "inproc://a-in", "out": "inproc://a-out", "queue_limit": 10},
      "websocket": true, "cookie_needed": false, "heartbeat_delay_ms": 1000, "disconnect_delay_ms": 1000,
@@ -152,7 +153,9 @@ void tst_Config::everyKey()
       "shutdown_timeout_ms": 750,
       "static": [{"url": "/one", "path": "/abs/one", "follow_symlinks": true}, {"url": "/two", "path": "rel/two"}],
       "limits": {"max_request_line": 1000, "max_header_bytes": 2000, "max_header_count": 30,
-                 "max_body_bytes": 4000, "request_timeout_ms": 5000, "keepalive_timeout_ms": 6000},
+                 "max_body_bytes": 4000, "request_timeout_ms": 5000, "keepalive_timeout_ms": 6000,
+                 "max_open_files": 8192, "max_connections": 5000, "max_connections_per_address": 0,
+                 "max_queued_bytes_total": 1048576},
       "services": [
         {"prefix": "/echo", "zmq": {"in": "ipc:///tmp/in", "out": "ipc:///tmp/out", "queue_limit": 77},
          "websocket": false, "cookie_needed": true, "heartbeat_delay_ms": 1500, "disconnect_delay_ms": 2500,
@@ -184,6 +187,10 @@ void tst_Config::everyKey()
     QCOMPARE(config->http.limits.maxBodyBytes, 4000);
     QCOMPARE(config->http.requestTimeoutMs, 5000);
     QCOMPARE(config->http.keepAliveTimeoutMs, 6000);
+    QCOMPARE(config->resources.maxOpenFiles, qint64(8192));
+    QCOMPARE(config->resources.maxConnections, 5000);
+    QCOMPARE(config->resources.maxConnectionsPerAddress, 0);
+    QCOMPARE(config->resources.maxQueuedBytesTotal, qint64(1048576));
 
     QCOMPARE(config->services.size(), 2);
     const ServiceConfig &echo = config->services.at(0);
@@ -230,6 +237,10 @@ void tst_Config::defaults()
     QCOMPARE(config->http.keepAliveTimeoutMs, 120000);
     QVERIFY(config->http.trustedProxies.isEmpty());
     QCOMPARE(config->http.proxyProtocol, false);
+    QCOMPARE(config->resources.maxOpenFiles, qint64(0)); // the hard limit
+    QCOMPARE(config->resources.maxConnections, 0);       // from the open files limit
+    QCOMPARE(config->resources.maxConnectionsPerAddress, 256);
+    QCOMPARE(config->resources.maxQueuedBytesTotal, qint64(512) * 1024 * 1024);
 
     QCOMPARE(config->services.size(), 1);
     const ServiceConfig &service = config->services.at(0);
@@ -326,6 +337,12 @@ void tst_Config::accepted_data()
     QTest::newRow("trusted_proxies empty") << "http.trusted_proxies" << QByteArray("[]");
     QTest::newRow("trusted_proxies everything") << "http.trusted_proxies" << QByteArray(R"(["0.0.0.0/0", "::/0"])");
     QTest::newRow("proxy_protocol false") << "http.proxy_protocol" << QByteArray("false");
+    QTest::newRow("max_open_files 0") << "limits.max_open_files" << QByteArray("0");
+    QTest::newRow("max_open_files 64") << "limits.max_open_files" << QByteArray("64");
+    QTest::newRow("max_connections 0") << "limits.max_connections" << QByteArray("0");
+    QTest::newRow("max_connections 1") << "limits.max_connections" << QByteArray("1");
+    QTest::newRow("max_connections_per_address 0") << "limits.max_connections_per_address" << QByteArray("0");
+    QTest::newRow("max_queued_bytes_total 0") << "limits.max_queued_bytes_total" << QByteArray("0");
 }
 
 void tst_Config::accepted()
@@ -396,6 +413,10 @@ void tst_Config::errors_data()
     same("limits.max_body_bytes", "{}", integer);
     same("limits.request_timeout_ms", "\"1000\"", integer);
     same("limits.keepalive_timeout_ms", "null", integer);
+    same("limits.max_open_files", "\"1024\"", integer);
+    same("limits.max_connections", "true", integer);
+    same("limits.max_connections_per_address", "2.5", integer);
+    same("limits.max_queued_bytes_total", "\"1G\"", integer);
     same("static", "{}", array);
     same("static", "\"s\"", array);
     same("static[0]", "\"s\"", object);
@@ -454,6 +475,11 @@ void tst_Config::errors_data()
     same("limits.request_timeout_ms", "99", between);
     same("limits.keepalive_timeout_ms", "99", between);
     same("limits.max_body_bytes", "1e20", between);
+    same("limits.max_open_files", "-1", between);
+    same("limits.max_open_files", "63", QStringLiteral("must be 0 (the hard limit) or at least 64"));
+    same("limits.max_connections", "-1", between);
+    same("limits.max_connections_per_address", "-1", between);
+    same("limits.max_queued_bytes_total", "-1", between);
 
     // Per-service limits: the same keys, types and ranges as at the top
     // level; the per-port ones are refused by name.
@@ -478,6 +504,13 @@ void tst_Config::errors_data()
     same("services[0].limits.max_request_line", "2048", QStringLiteral("set limits.max_request_line"));
     same("services[0].limits.request_timeout_ms", "2000", QStringLiteral("set limits.request_timeout_ms"));
     same("services[0].limits.keepalive_timeout_ms", "3000", QStringLiteral("set limits.keepalive_timeout_ms"));
+    // So are the process-wide ones.
+    const QString process = QStringLiteral("for the whole process, not per service");
+    same("services[0].limits.max_open_files", "1024", process);
+    same("services[0].limits.max_connections", "10", process);
+    same("services[0].limits.max_queued_bytes_total", "1000000", process);
+    same("services[1].limits.max_connections_per_address", "10",
+         QStringLiteral("set limits.max_connections_per_address"));
 
     // Static mounts need both keys and a URL path.
     row("static[0].url", QByteArray(), "static[0]", "required");
