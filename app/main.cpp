@@ -130,7 +130,7 @@ int runProgram(int argc, char *argv[], const ServiceHooks *service)
     });
     QObject::connect(&proxy, &ProxyInstance::stopped, &app, &QCoreApplication::quit);
     QObject::connect(&signals, &SignalWatcher::reloadRequested, &proxy, [&proxy] {
-        qCInfo(lcServer) << "SIGHUP - reloading keys";
+        qCInfo(lcServer) << "SIGHUP - reloading keys and certificates";
         proxy.reload();
     });
     // The service's stop goes through the watcher too (requestStop()

@@ -92,6 +92,8 @@ enum class Counter {
     AcceptRefusedHttp,
     AcceptRefusedControl,
     SessionsClosedQueueBudget,
+    TlsHandshakeFailures,
+    TlsHandshakeTimeouts,
 };
 
 enum class CounterScope { Service, Backend, Server };
@@ -288,6 +290,12 @@ inline constexpr CounterInfo kCounterTable[] = {
     {Counter::SessionsClosedQueueBudget, CounterScope::Server, "sockjsproxy_queue_budget_closes_total", "",
      "sessions_closed_queue_budget", SOCKJSPROXY_COUNTER_TITLE("Closed, queue budget"),
      "Sessions closed because all outgoing queues together passed limits.max_queued_bytes_total."},
+    CounterInfo{Counter::TlsHandshakeFailures, CounterScope::Server, "sockjsproxy_tls_handshakes_failed_total", "",
+     "tls_handshakes_failed_error", SOCKJSPROXY_COUNTER_TITLE("TLS handshakes failed"),
+     "TLS connections closed before their handshake completed (http.tls), by reason."}.withLabel("reason=\"error\""),
+    CounterInfo{Counter::TlsHandshakeTimeouts, CounterScope::Server, "sockjsproxy_tls_handshakes_failed_total", "",
+     "tls_handshakes_failed_timeout", SOCKJSPROXY_COUNTER_TITLE("TLS handshakes timed out"),
+     "TLS connections closed before their handshake completed (http.tls), by reason."}.withLabel("reason=\"timeout\""),
 };
 // clang-format on
 

@@ -65,6 +65,35 @@ const QCommandLineOption
 const QCommandLineOption proxyProtocolOption(QStringLiteral("proxy-protocol"),
                                              QStringLiteral("Every HTTP connection begins with a PROXY protocol "
                                                             "header (v1 or v2) from a --trusted-proxy."));
+const QCommandLineOption
+    tlsCertOption(QStringLiteral("tls-cert"),
+                  QStringLiteral("Serve HTTPS and WSS on the HTTP port with this PEM certificate "
+                                 "chain (with --tls-key; default: plain HTTP). SIGHUP reloads it."),
+                  QStringLiteral("FILE"));
+const QCommandLineOption tlsKeyOption(QStringLiteral("tls-key"), QStringLiteral("The PEM private key of --tls-cert."),
+                                      QStringLiteral("FILE"));
+const QCommandLineOption controlTlsCertOption(QStringLiteral("control-tls-cert"),
+                                              QStringLiteral("Serve the control endpoint over HTTPS and WSS with "
+                                                             "this PEM certificate chain (with --control-tls-key)."),
+                                              QStringLiteral("FILE"));
+const QCommandLineOption controlTlsKeyOption(QStringLiteral("control-tls-key"),
+                                             QStringLiteral("The PEM private key of --control-tls-cert."),
+                                             QStringLiteral("FILE"));
+
+// A certificate option and its key option: both or neither.
+bool readTlsOptions(const QCommandLineParser &parser, const QCommandLineOption &certOption,
+                    const QCommandLineOption &keyOption, std::optional<TlsFiles> *files, QString *error)
+{
+    if (parser.isSet(certOption) != parser.isSet(keyOption)) {
+        *error = QStringLiteral("--%1 and --%2 go together: give both or neither")
+                     .arg(certOption.names().first(), keyOption.names().first());
+        return false;
+    }
+    if (parser.isSet(certOption))
+        *files = TlsFiles{QFileInfo(parser.value(certOption)).absoluteFilePath(),
+                          QFileInfo(parser.value(keyOption)).absoluteFilePath()};
+    return true;
+}
 
 bool parsePort(const QString &text, const QString &flag, quint16 *port, QString *error)
 {
@@ -93,7 +122,8 @@ void addOptions(QCommandLineParser &parser)
 {
     parser.addOptions({addressOption, inPortOption, outPortOption, httpPortOption, httpAddressOption, staticPathOption,
                        staticUrlOption, samplesOption, verboseOption, configOption, prefixOption, controlOption,
-                       controlTokenOption, trustedProxyOption, proxyProtocolOption});
+                       controlTokenOption, trustedProxyOption, proxyProtocolOption, tlsCertOption, tlsKeyOption,
+                       controlTlsCertOption, controlTlsKeyOption});
 }
 
 bool parse(QCommandLineParser &parser, const QStringList &arguments, QString *error)
@@ -185,6 +215,12 @@ std::optional<Result> toConfig(const QCommandLineParser &parser, QString *error)
     result.controlEndpoint = parser.value(controlOption);
     result.controlToken = parser.isSet(controlTokenOption) ? parser.value(controlTokenOption).toUtf8()
                                                            : qgetenv("SOCKJSPROXY_CONTROL_TOKEN");
+    if (!readTlsOptions(parser, controlTlsCertOption, controlTlsKeyOption, &result.controlTls, error))
+        return std::nullopt;
+    if (result.controlTls && !parser.isSet(controlOption)) {
+        *error = QStringLiteral("--control-tls-cert needs --control");
+        return std::nullopt;
+    }
     if (parser.isSet(controlOption)) {
         QHostAddress address;
         quint16 port = 0;
@@ -254,6 +290,12 @@ std::optional<Result> toConfig(const QCommandLineParser &parser, QString *error)
         *error = QStringLiteral("--proxy-protocol needs --trusted-proxy (or http.trusted_proxies in --config): a "
                                 "PROXY header is accepted only from a trusted proxy");
         return std::nullopt;
+    }
+
+    // On the command line they replace the file's http.tls.
+    if (parser.isSet(tlsCertOption) || parser.isSet(tlsKeyOption)) {
+        if (!readTlsOptions(parser, tlsCertOption, tlsKeyOption, &result.config.tls, error))
+            return std::nullopt;
     }
 
     if (parser.isSet(staticPathOption) != parser.isSet(staticUrlOption)) {

@@ -29,6 +29,7 @@ struct Result
     bool verbose = false;
     QString controlEndpoint; // empty: no control endpoint
     QByteArray controlToken;
+    std::optional<TlsFiles> controlTls; // unset: the control endpoint speaks plain HTTP
 };
 
 // Builds the configuration from parsed options. Without --config: one

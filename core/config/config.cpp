@@ -184,6 +184,35 @@ bool readServiceLimits(ObjectReader &parent, ServiceConfig *service, QString *er
     return reader.finish();
 }
 
+// http.tls: {"cert": FILE, "key": FILE}, both required, relative to the
+// configuration file. The files are read when the server starts.
+bool readTls(ObjectReader &parent, const QString &baseDir, Config *config, QString *error)
+{
+    const QJsonValue value = parent.take("tls");
+    if (value.isUndefined())
+        return true;
+    if (!value.isObject()) {
+        parent.fail("tls", QStringLiteral("expected an object"));
+        return false;
+    }
+    const QString path = parent.keyPath("tls");
+    ObjectReader reader(value.toObject(), path, error);
+    TlsFiles files;
+    reader.string("cert", &files.certificate);
+    reader.string("key", &files.key);
+    if (!reader.finish())
+        return false;
+    for (const auto &[key, file] : {std::pair{"cert", &files.certificate}, std::pair{"key", &files.key}}) {
+        if (file->isEmpty()) {
+            *error = path + QLatin1Char('.') + QLatin1String(key) + QStringLiteral(": a file is required");
+            return false;
+        }
+        *file = QDir(baseDir).absoluteFilePath(*file);
+    }
+    config->tls = files;
+    return true;
+}
+
 bool readCurve(ObjectReader &parent, const QString &baseDir, ServiceConfig *service, QString *error)
 {
     const QJsonValue value = parent.take("curve");
@@ -371,7 +400,7 @@ std::optional<Config> Config::fromJson(const QByteArray &json, const QString &ba
         else
             reader.fail("trusted_proxies", trustedError);
         reader.boolean("proxy_protocol", &config.http.proxyProtocol);
-        if (!reader.finish())
+        if (!readTls(reader, baseDir, &config, error) || !reader.finish())
             return std::nullopt;
     }
 

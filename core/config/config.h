@@ -2,6 +2,7 @@
 
 #include "base/queuebudget.h"
 #include "http/connection.h"
+#include "http/tlscredentials.h"
 
 #include <QList>
 #include <QString>
@@ -101,6 +102,9 @@ struct Config
 {
     QString httpAddress = QStringLiteral("0.0.0.0");
     quint16 httpPort = 8080;
+    // http.tls: HTTPS and WSS on the HTTP port with this certificate chain
+    // and key (absolute paths); unset: plain HTTP.
+    std::optional<TlsFiles> tls;
     QList<StaticMount> statics;
     QList<ServiceConfig> services;
     // The top-level limits: the defaults of every service, and the limits of

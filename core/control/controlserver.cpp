@@ -4,6 +4,7 @@
 #include "config/commandline.h"
 #include "http/connection.h"
 #include "http/listener.h"
+#include "http/tlsacceptor.h"
 #include "metrics/monitor.h"
 #include "server/server.h"
 #include "sockjsproxy_version.h"
@@ -11,6 +12,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QSslSocket>
 #include <QTcpSocket>
 #include <QUrlQuery>
 #include <QWebSocket>
@@ -120,11 +122,48 @@ bool ControlServer::listen(const QString &endpoint, QString *error)
     return true;
 }
 
+bool ControlServer::setTls(const TlsFiles &files, QString *error)
+{
+    const std::optional<TlsCredentials> credentials = TlsCredentials::load(files, error);
+    if (!credentials) {
+        *error = QStringLiteral("--control-tls-cert: ") + *error;
+        return false;
+    }
+    m_listener->setTlsSockets(true);
+    delete m_tls;
+    m_tls = new TlsAcceptor(*credentials, Connection::Options().requestTimeoutMs, this);
+    connect(m_tls, &TlsAcceptor::encrypted, this, &ControlServer::addConnection);
+    return true;
+}
+
+bool ControlServer::reloadTls()
+{
+    if (!m_tls)
+        return true;
+    QString error;
+    if (!m_tls->reload(&error)) {
+        qCWarning(lcServer).noquote() << "--control-tls-cert: not reloaded, the certificate and key in use stay:"
+                                      << error;
+        return false;
+    }
+    qCInfo(lcServer).noquote() << "--control-tls-cert:" << m_tls->credentials().files().certificate
+                               << "and its key reloaded; new connections get them";
+    return true;
+}
+
 quint16 ControlServer::port() const { return m_listener->serverPort(); }
 
 QHostAddress ControlServer::address() const { return m_listener->serverAddress(); }
 
 void ControlServer::onNewConnection(QTcpSocket *socket)
+{
+    if (m_tls)
+        m_tls->handshake(static_cast<QSslSocket *>(socket)); // addConnection() once encrypted
+    else
+        addConnection(socket);
+}
+
+void ControlServer::addConnection(QTcpSocket *socket)
 {
     auto *connection = new Connection(socket, Connection::Options(), this);
     connect(connection, &Connection::requestReceived, this, &ControlServer::onRequest);

@@ -14,6 +14,8 @@ namespace SockJsProxy {
 class Connection;
 class Listener;
 class Monitor;
+class TlsAcceptor;
+struct TlsFiles;
 struct HttpRequest;
 
 // The control endpoint of a headless proxy (off by default; --control).
@@ -42,6 +44,14 @@ public:
     ~ControlServer() override;
 
     void setToken(const QByteArray &token) { m_token = token; }
+    // HTTPS and WSS (--control-tls-cert/--control-tls-key): reads and
+    // checks the files; call before listen(). On failure *error names them.
+    // The TLS handshake must complete within 30 s (the request timeout).
+    bool setTls(const TlsFiles &files, QString *error);
+    bool isTls() const { return m_tls != nullptr; }
+    // On SIGHUP: the certificate and key again, for new connections. Logs
+    // what it did; on failure the pair in use stays.
+    bool reloadTls();
     bool hasToken() const { return !m_token.isEmpty(); }
     // "PORT", "HOST:PORT" or "[V6]:PORT"; HOST defaults to 127.0.0.1. On
     // failure *error names the endpoint ("--control ..."). Logs nothing.
@@ -51,6 +61,7 @@ public:
 
 private:
     void onNewConnection(QTcpSocket *socket);
+    void addConnection(QTcpSocket *socket);
     void onRequest(Connection *connection);
     bool onUpgrade(Connection *connection, const HttpRequest &head);
     void onNewWebSocket();
@@ -63,7 +74,8 @@ private:
     void dropClient(QWebSocket *client);
 
     Monitor *m_monitor;
-    Listener *m_listener;
+    Listener *m_listener; // accepts QSslSockets with setTls()
+    TlsAcceptor *m_tls = nullptr;
     QWebSocketServer *m_webSocketServer;
     QByteArray m_token;
     QList<QWebSocket *> m_clients;

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #endif
+#include <QSslSocket>
 #include <QTcpSocket>
 #include <QTimerEvent>
 
@@ -37,7 +38,10 @@ Connection::Connection(QTcpSocket *socket, const Options &options, QObject *pare
     : QObject(parent), m_socket(socket), m_options(options), m_parser(options.limits),
       m_maxHeadBytes(maxHeadBytes(options.limits.maxRequestLine, options.limits.maxHeaderBytes)),
       m_peerAddress(socket->peerAddress()), m_peerPort(socket->peerPort()),
-      m_connectionClient(ClientAddress::direct(m_peerAddress, m_peerPort)), m_client(m_connectionClient)
+      m_connectionClient(ClientAddress::direct(m_peerAddress, m_peerPort)), m_client(m_connectionClient),
+      // A TLS socket's descriptor carries ciphertext: everything goes through
+      // QSslSocket::write().
+      m_sendsToKernel(qobject_cast<QSslSocket *>(socket) == nullptr)
 {
     m_socket->setParent(this);
     m_socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
@@ -87,7 +91,7 @@ void Connection::setLimitsLookup(HttpParser::LimitsLookup lookup, qsizetype larg
 void Connection::send(const QByteArray &data)
 {
     qint64 sent = 0;
-    if (m_socket->bytesToWrite() == 0 && m_socket->state() == QAbstractSocket::ConnectedState) {
+    if (m_sendsToKernel && m_socket->bytesToWrite() == 0 && m_socket->state() == QAbstractSocket::ConnectedState) {
         const auto descriptor = m_socket->socketDescriptor();
 #ifdef Q_OS_WIN
         const int n = ::send(SOCKET(descriptor), data.constData(), int(qMin<qsizetype>(data.size(), INT_MAX)), 0);
@@ -175,7 +179,17 @@ bool Connection::readProxyHeader()
                           m_proxyReader->errorReason());
         return false;
     }
-    const ProxyProtocolDecoder::Header &header = m_proxyReader->header();
+    applyProxyHeader(m_proxyReader->header());
+    m_proxyReader.reset();
+    m_timingRequest = false;
+    armIdleTimer();
+    const QPointer<Connection> guard(this);
+    Q_EMIT proxyHeaderAccepted();
+    return guard && m_socket && !m_closing;
+}
+
+void Connection::applyProxyHeader(const ProxyProtocolDecoder::Header &header)
+{
     // LOCAL (the balancer's own check), UNKNOWN and address families we do
     // not carry: the TCP peer is the client.
     if (header.hasAddresses && header.source != m_peerAddress) {
@@ -187,12 +201,12 @@ bool Connection::readProxyHeader()
         m_connectionClient.port = header.sourcePort;
     }
     m_client = m_connectionClient;
-    m_proxyReader.reset();
-    m_timingRequest = false;
-    armIdleTimer();
-    const QPointer<Connection> guard(this);
-    Q_EMIT proxyHeaderAccepted();
-    return guard && m_socket && !m_closing;
+}
+
+void Connection::setProxyHeader(const ProxyProtocolDecoder::Header &header)
+{
+    Q_ASSERT(!m_proxyReader);
+    applyProxyHeader(header);
 }
 
 void Connection::refuseProxyHeader(ProxyRefusal refusal, const QByteArray &reason)

@@ -74,6 +74,11 @@ public:
     // can return, so that a handshake within its limits fits the socket's
     // read buffer. Set before the first request is read.
     void setLimitsLookup(HttpParser::LimitsLookup lookup, qsizetype largestHeaderBytes);
+    // The PROXY header of this connection, read from the socket before it
+    // was given (a TLS listener reads it before the handshake, which the
+    // socket has done since): the client is its source. For Options
+    // without proxyProtocol; call before the first request is read.
+    void setProxyHeader(const ProxyProtocolDecoder::Header &header);
 
     // The request being answered; valid from requestReceived() until its
     // response ends.
@@ -132,6 +137,7 @@ private:
     bool offerUpgrade();
     // Reads the PROXY header; true once it is in and the requests may follow.
     bool readProxyHeader();
+    void applyProxyHeader(const ProxyProtocolDecoder::Header &header);
     void refuseProxyHeader(ProxyRefusal refusal, const QByteArray &reason);
     void resolveClient(const HttpRequest &request, QByteArray *malformed);
     void finishResponse(bool keepAlive);
@@ -153,6 +159,7 @@ private:
     ClientAddress m_connectionClient;                 // the PROXY header's source, else the TCP peer
     ClientAddress m_client;                           // of the current request; see client()
     std::unique_ptr<ProxyHeaderReader> m_proxyReader; // while the PROXY header is due
+    bool m_sendsToKernel = true;                      // send() may write to the descriptor itself (not on TLS)
     QBasicTimer m_idleTimer;
     bool m_responding = false;
     bool m_streaming = false;

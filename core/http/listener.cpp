@@ -2,9 +2,11 @@
 
 #include "base/logging.h"
 #include "base/openfiles.h"
+#include "tlsacceptor.h"
 
 #include <QPointer>
 #include <QSocketNotifier>
+#include <QSslSocket>
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QTimer>
@@ -159,7 +161,7 @@ private:
 };
 
 Listener::Listener(const QString &name, const CounterRows &rows, QObject *parent)
-    : QObject(parent), m_name(name), m_rows(rows), m_server(new QTcpServer(this))
+    : QObject(parent), m_name(name), m_rows(rows), m_server(new SslTcpServer(this))
 {
     m_clock.start();
 #ifndef Q_OS_UNIX
@@ -216,6 +218,13 @@ bool Listener::isListening() const { return m_server->isListening(); }
 quint16 Listener::serverPort() const { return m_server->serverPort(); }
 
 QHostAddress Listener::serverAddress() const { return m_server->serverAddress(); }
+
+void Listener::setTlsSockets(bool on)
+{
+    m_tlsSockets = on;
+    // Where QTcpServer accepts (not on UNIX), it makes the sockets.
+    static_cast<SslTcpServer *>(m_server)->setTlsSockets(on);
+}
 
 void Listener::setConnectionLimits(int maxConnections, int maxConnectionsPerAddress)
 {
@@ -340,7 +349,7 @@ void Listener::onReadable()
             return;
         }
         noteAccepted();
-        auto *socket = new QTcpSocket(this);
+        QTcpSocket *socket = m_tlsSockets ? new QSslSocket(this) : new QTcpSocket(this);
         if (!socket->setSocketDescriptor(qintptr(fd))) {
             qCWarning(lcServer).noquote()
                 << m_name + QStringLiteral(": cannot use an accepted connection:") << socket->errorString();

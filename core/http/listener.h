@@ -78,6 +78,10 @@ public:
     quint16 serverPort() const;
     QHostAddress serverAddress() const;
 
+    // The accepted sockets are QSslSocket objects in UnencryptedMode, for
+    // a TlsAcceptor to take (HTTPS, WSS). Set before listen().
+    void setTlsSockets(bool on);
+
     // 0: no limit. May be changed at any time; applies to new connections.
     void setConnectionLimits(int maxConnections, int maxConnectionsPerAddress);
     // Peers held to max_connections only, not to the per-address limit:
@@ -134,6 +138,7 @@ private:
     QString m_name;
     CounterRows m_rows;
     QTcpServer *m_server;
+    bool m_tlsSockets = false;
     QSocketNotifier *m_notifier = nullptr;
     int m_reserve = -1; // a descriptor kept open to refuse with when out of them
     AcceptBackoff m_backoff;

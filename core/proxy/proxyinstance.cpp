@@ -43,6 +43,10 @@ bool ProxyInstance::start(const CommandLine::Result &options, QString *error)
     if (!options.controlEndpoint.isEmpty()) {
         control = std::make_unique<ControlServer>(monitor.get());
         control->setToken(options.controlToken);
+        if (options.controlTls && !control->setTls(*options.controlTls, error)) {
+            m_startFailure = Failure::Configuration;
+            return false;
+        }
         if (!control->listen(options.controlEndpoint, error))
             return false;
     }
@@ -74,7 +78,7 @@ void ProxyInstance::logStarted() const
                                     << QString::fromLatin1(service->curvePublicKey()) << "-"
                                     << service->bridge()->allowedKeys().size() << "backend key(s) allowed";
     }
-    qCInfo(lcServer).noquote() << "HTTP on"
+    qCInfo(lcServer).noquote() << (m_server->config().tls ? "HTTPS on" : "HTTP on")
                                << QStringLiteral("%1:%2").arg(m_server->config().httpAddress).arg(m_server->httpPort());
     for (const StaticMount &mount : m_server->config().statics)
         qCInfo(lcServer).noquote() << "static" << mount.url << "->" << mount.path;
@@ -82,7 +86,8 @@ void ProxyInstance::logStarted() const
         qCInfo(lcServer).noquote()
             << "control endpoint on"
             << QStringLiteral("%1:%2").arg(m_control->address().toString()).arg(m_control->port())
-            << (m_control->hasToken() ? "(token required)" : "(no token)");
+            << QLatin1String(m_control->hasToken() ? "(token required)" : "(no token)")
+                   + QLatin1String(m_control->isTls() ? " over TLS" : "");
     }
 }
 
@@ -98,8 +103,11 @@ qsizetype ProxyInstance::queuedToBackends() const
 
 void ProxyInstance::reload()
 {
-    if (m_state == State::Running)
-        m_server->reloadKeys();
+    if (m_state != State::Running)
+        return;
+    m_server->reloadKeys();
+    if (m_control)
+        m_control->reloadTls();
 }
 
 void ProxyInstance::shutdown()

@@ -38,7 +38,8 @@ public:
     explicit ProxyInstance(Monitoring monitoring = Monitoring::WithControl, QObject *parent = nullptr);
     ~ProxyInstance() override;
 
-    // Why the last start() failed: bad key material (zmq.curve) is a
+    // Why the last start() failed: bad key material (zmq.curve, http.tls,
+    // --control-tls-*) is a
     // configuration error, which sockjsproxy-cli exits 2 for; anything else
     // (a port in use, say) is Bind, exit 1.
     enum class Failure { None, Configuration, Bind };
@@ -51,7 +52,8 @@ public:
     // Running: starts the drain; Draining: ends it at once; otherwise nothing.
     void shutdown();
     // Running: re-reads what may change while running (SIGHUP): each
-    // service's allowed backend keys (Server::reloadKeys()). Otherwise nothing.
+    // service's allowed backend keys and the TLS certificates and keys
+    // (Server::reloadKeys(), ControlServer::reloadTls()). Otherwise nothing.
     void reload();
 
     State state() const { return m_state; }

@@ -5,12 +5,14 @@
 #include "base/queuebudget.h"
 #include "http/connection.h"
 #include "http/listener.h"
+#include "http/tlsacceptor.h"
 #include "sockjs/service.h"
 #include "sockjsproxy_version.h"
 #include "staticfiles.h"
 #include "zmq/zmqbridge.h"
 
 #include <QPointer>
+#include <QSslSocket>
 #include <QTcpSocket>
 #include <QWebSocket>
 #include <QWebSocketServer>
@@ -72,6 +74,7 @@ Server::Server(const Config &config, QObject *parent)
         m_statics.push_back(std::make_unique<StaticFiles>(mount.url, mount.path, mount.followSymlinks));
 
     m_listener->setCounters(&m_counters);
+    m_listener->setTlsSockets(m_config.tls.has_value()); // for m_tls, which loadKeys() makes
     m_webSocketServer->setMaxPendingConnections(1024);
     connect(m_listener, &Listener::connectionAccepted, this, &Server::onNewConnection);
     connect(m_webSocketServer, &QWebSocketServer::newConnection, this, &Server::onNewWebSocket);
@@ -87,6 +90,30 @@ Server::~Server()
 
 bool Server::loadKeys(QString *error)
 {
+    if (m_config.tls && !m_tls) {
+        const std::optional<TlsCredentials> credentials = TlsCredentials::load(*m_config.tls, error);
+        if (!credentials) {
+            *error = QStringLiteral("http.tls: ") + *error;
+            return false;
+        }
+        // The handshake is part of the first request: it gets the same time.
+        m_tls = new TlsAcceptor(*credentials, m_config.http.requestTimeoutMs, this);
+        // With proxy_protocol the header comes before the ClientHello: the
+        // acceptor reads it, and the Connection is told what it said.
+        m_tls->setProxyProtocol(m_config.http.proxyProtocol);
+        connect(m_tls, &TlsAcceptor::encrypted, this,
+                [this](QSslSocket *socket, const ProxyProtocolDecoder::Header *proxyHeader) {
+                    addConnection(socket, proxyHeader);
+                });
+        connect(m_tls, &TlsAcceptor::proxyHeaderRefused, this,
+                [this](Connection::ProxyRefusal refusal, const QByteArray &reason, const QHostAddress &peer,
+                       quint16 peerPort) {
+                    ++m_counters[proxyRefusalCounter(refusal)];
+                    onProxyHeaderRefused(ClientAddress::direct(peer, peerPort), reason);
+                });
+        connect(m_tls, &TlsAcceptor::handshakeFailed, this, [this] { ++m_counters[Counter::TlsHandshakeFailures]; });
+        connect(m_tls, &TlsAcceptor::handshakeTimedOut, this, [this] { ++m_counters[Counter::TlsHandshakeTimeouts]; });
+    }
     for (Service *service : std::as_const(m_services)) {
         QString keyError;
         if (!service->loadKeys(&keyError)) {
@@ -105,6 +132,16 @@ bool Server::reloadKeys()
         if (!service->reloadKeys(&keyError)) {
             qCWarning(lcServer).noquote()
                 << "service" << service->prefix() << "- keys not reloaded, those in use stay:" << keyError;
+            ok = false;
+        }
+    }
+    if (m_tls) {
+        QString tlsError;
+        if (m_tls->reload(&tlsError)) {
+            qCInfo(lcServer).noquote() << "http.tls: certificate" << m_tls->credentials().files().certificate
+                                       << "and its key reloaded; new connections get them";
+        } else {
+            qCWarning(lcServer).noquote() << "http.tls: not reloaded, the certificate and key in use stay:" << tlsError;
             ok = false;
         }
     }
@@ -174,7 +211,22 @@ void Server::onNewConnection(QTcpSocket *socket)
         socket->deleteLater();
         return;
     }
-    auto *connection = new Connection(socket, m_config.http, this);
+    if (m_tls)
+        m_tls->handshake(static_cast<QSslSocket *>(socket)); // addConnection() once encrypted
+    else
+        addConnection(socket);
+}
+
+void Server::addConnection(QTcpSocket *socket, const ProxyProtocolDecoder::Header *proxyHeader)
+{
+    Connection::Options options = m_config.http;
+    if (proxyHeader)
+        options.proxyProtocol = false; // read already, before the TLS handshake
+    auto *connection = new Connection(socket, options, this);
+    if (proxyHeader) {
+        connection->setProxyHeader(*proxyHeader);
+        ++m_counters[Counter::ProxyHeadersAccepted];
+    }
     connect(connection, &Connection::requestReceived, this, &Server::onRequest);
     connect(connection, &Connection::requestRejected, this, [this] { ++m_counters[Counter::HttpRejected]; });
     if (!m_config.http.trustedProxies.isEmpty()) {

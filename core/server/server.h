@@ -23,6 +23,7 @@ class Connection;
 class Listener;
 class QueueBudget;
 class Service;
+class TlsAcceptor;
 class StaticFiles;
 struct HttpRequest;
 
@@ -57,14 +58,16 @@ public:
     explicit Server(const Config &config, QObject *parent = nullptr);
     ~Server() override;
 
-    // Reads every service's key material (zmq.curve). start() does it when
-    // not done yet; call it first to tell bad keys, a configuration error,
-    // from ports that cannot be bound. *error names the service, the key
-    // and the file.
+    // Reads every service's key material (zmq.curve) and the TLS
+    // certificate and key (http.tls). start() does it when not done yet;
+    // call it first to tell bad keys, a configuration error, from ports that
+    // cannot be bound. *error names the service or "http.tls", the key and
+    // the file.
     bool loadKeys(QString *error);
     // Re-reads what may change while running (on SIGHUP): each service's
-    // allowed backend keys. Logs what it did; a service whose keys cannot be
-    // read keeps those it has. False when one could not.
+    // allowed backend keys, and the TLS certificate and key (for the
+    // connections that come next; those open keep theirs). Logs what it
+    // did; what cannot be read is not replaced. False when one could not.
     bool reloadKeys();
 
     // Binds every service's ZeroMQ sockets, then the HTTP port. On failure
@@ -74,6 +77,8 @@ public:
     // limit in force now (see applyOpenFilesLimit()).
     bool start(QString *error);
     quint16 httpPort() const;
+    // Null without http.tls, and until loadKeys().
+    TlsAcceptor *tls() const { return m_tls; }
     const Config &config() const { return m_config; }
     const QList<Service *> &services() const { return m_services; }
     // Counters of CounterScope::Server (base/counters.h), the HTTP port's
@@ -118,6 +123,8 @@ private:
     };
 
     void onNewConnection(QTcpSocket *socket);
+    // proxyHeader: the one read before the TLS handshake, if any.
+    void addConnection(QTcpSocket *socket, const ProxyProtocolDecoder::Header *proxyHeader = nullptr);
     void onRequest(Connection *connection);
     bool onUpgradeRequest(Connection *connection, const HttpRequest &head);
     void onNewWebSocket();
@@ -134,6 +141,7 @@ private:
     Config m_config;
     Listener *m_listener;
     QueueBudget *m_queueBudget; // child; outlives the services (~Server deletes them first)
+    TlsAcceptor *m_tls = nullptr;
     QWebSocketServer *m_webSocketServer;
     QList<Service *> m_services;        // children; sorted by prefix length, longest first
     std::vector<Route> m_routes;        // one per service, in the order of m_services

@@ -6,12 +6,13 @@
 //                [--python /usr/bin/python3] [--chromium /usr/bin/chromium]
 //                [--only websocket,eventsource] [--origins same,cross] [--no-samples-flow]
 //                [--no-chat-flow]
+//                [--no-tls]
 //
 // The same can come from the environment: SOCKJSPROXY_CLI, SOCKJSPROXY_SAMPLES_DIR,
 // SOCKJSPROXY_PYTHON, CHROMIUM. Prints a transport x check table, then
 // "N passed, M failed"; the exit status is non-zero if anything failed.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
          writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -50,6 +51,7 @@ function options() {
             origins: { type: 'string' },
             'no-samples-flow': { type: 'boolean' },
             'no-chat-flow': { type: 'boolean' },
+            'no-tls': { type: 'boolean' },
             'keep-temp': { type: 'boolean' },
             help: { type: 'boolean', short: 'h' },
         },
@@ -57,7 +59,7 @@ function options() {
     if (values.help) {
         console.log('usage: node run.mjs --cli PATH/sockjsproxy-cli [--samples-dir DIR] [--python PY] ' +
                     '[--chromium PATH] [--only t1,t2] [--origins same,cross] [--no-samples-flow] ' +
-                    '[--no-chat-flow] [--keep-temp]');
+                    '[--no-chat-flow] [--no-tls] [--keep-temp]');
         process.exit(0);
     }
     const env = process.env;
@@ -73,6 +75,7 @@ function options() {
         origins: values.origins ? values.origins.split(',').map((s) => s.trim()).filter(Boolean) : ORIGINS,
         samplesFlow: !values['no-samples-flow'],
         chatFlow: !values['no-chat-flow'],
+        tls: !values['no-tls'],
         keepTemp: !!values['keep-temp'],
     };
     const problems = [];
@@ -294,6 +297,7 @@ const ECHO_CHECKS = {
 const results = new Map();   // `${transport}|${origin}` -> Map(check -> {ok, detail})
 const extraResults = [];     // [{name, ok, detail}] for the samples flow
 const chatResults = [];      // [{name, ok, detail}] for the chat sample
+const tlsResults = [];       // [{name, ok, detail}] for the HTTPS/WSS round
 
 function record(transport, origin, check, ok, detail = '') {
     const key = `${transport}|${origin}`;
@@ -339,6 +343,15 @@ function printReport(opts) {
             console.log(`  ${r.ok ? 'PASS' : 'FAIL'}  ${r.name}${r.ok ? '' : `: ${r.detail}`}`);
         }
         if (chatResults.length === 0) { ++failed; console.log('  FAIL  not run'); }
+    }
+    if (opts.tls) {
+        console.log('');
+        console.log('HTTPS and WSS (--tls-cert/--tls-key, a self-signed certificate)');
+        for (const r of tlsResults) {
+            if (r.ok) ++passed; else ++failed;
+            console.log(`  ${r.ok ? 'PASS' : 'FAIL'}  ${r.name}${r.ok ? '' : `: ${r.detail}`}`);
+        }
+        if (tlsResults.length === 0) { ++failed; console.log('  FAIL  not run'); }
     }
     return { passed, failed };
 }
@@ -630,6 +643,71 @@ async function chatFlow(opts) {
     }
 }
 
+// ---------------------------------------------------------------- HTTPS and WSS
+
+// Every transport once, same origin, against a proxy started with
+// --tls-cert/--tls-key and a certificate made here; the browser ignores
+// certificate errors. Short: one open and one echo per transport.
+async function tlsRound(opts) {
+    const check = (name, ok, detail = '') => {
+        tlsResults.push({ name, ok, detail });
+        if (!ok) console.log(`  FAIL https ${name}: ${detail}`);
+        return ok;
+    };
+    const cert = path.join(tempDir, 'tls.crt');
+    const key = path.join(tempDir, 'tls.key');
+    const made = spawnSync('openssl', ['req', '-x509', '-nodes', '-days', '2', '-subj', '/CN=localhost',
+        '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-newkey', 'ec',
+        '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-keyout', key, '-out', cert], { encoding: 'utf8' });
+    if (!check('openssl makes a certificate', made.status === 0, `${made.error || ''}${made.stderr}`)) return;
+    const [httpPort, inPort, outPort] = await freePorts(3);
+    const proxy = new Child('tls-proxy', opts.cli,
+        ['-p', String(httpPort), '--http-address', '127.0.0.1', '-a', '127.0.0.1', '-i', String(inPort),
+         '-o', String(outPort), '--prefix', '/echo', '--static-path', path.join(tempDir, 'www'),
+         '--static-url', '/browser-tests', '--tls-cert', cert, '--tls-key', key],
+        { logFile: path.join(tempDir, 'tls-proxy.log'), timestamped: true });
+    const echo = new Child('tls-echo', opts.python,
+        [path.join(opts.samplesDir, 'echo-sjp.py'), '-a', '127.0.0.1', '-i', String(inPort), '-o', String(outPort)]);
+    const origin = `https://127.0.0.1:${httpPort}`;
+    let context = null;
+    try {
+        await proxy.waitForLine(/HTTPS on/, STARTUP_TIMEOUT_MS);
+        await echo.waitForLine(/pulling from/, STARTUP_TIMEOUT_MS);
+        context = await browser.newContext({ ignoreHTTPSErrors: true });
+        for (const transport of opts.transports) {
+            const page = await context.newPage();
+            const call = (fn, arg, ms, what) => withTimeout(page.evaluate(fn, arg), ms + 2000, what);
+            try {
+                await page.goto(`${origin}/browser-tests/page.html`, { timeout: CHECK_TIMEOUT_MS });
+                await call((ms) => window.SJPT.load(ms), CHECK_TIMEOUT_MS, CHECK_TIMEOUT_MS, 'load sockjs-client');
+                const opened = await call(([t, m]) => window.SJPT.open('/echo', t, m), [transport, CHECK_TIMEOUT_MS],
+                                          CHECK_TIMEOUT_MS, 'open');
+                if (opened.transport !== transport) {
+                    check(transport, false, `sock.transport is ${show(opened.transport)}`);
+                    continue;
+                }
+                const sent = ['over TLS', '\u{1F600}', '</script>'];
+                const got = await call(([m, t]) => window.SJPT.echo(m, t), [sent, CHECK_TIMEOUT_MS],
+                                       CHECK_TIMEOUT_MS, 'echo');
+                const problem = compareMessages(sent, got);
+                check(transport, !problem, problem || '');
+                await call(() => window.SJPT.close(), 0, 1000, 'close').catch(() => {});
+            } catch (e) {
+                check(transport, false, e.message.split('\n')[0]);
+            } finally {
+                await withTimeout(page.close(), 3000, 'page.close').catch(() => {});
+            }
+        }
+    } catch (e) {
+        check('setup', false, e.message);
+    } finally {
+        if (tlsResults.some((r) => !r.ok)) console.log(proxy.tail(20));
+        if (context) await withTimeout(context.close(), 5000, 'context.close').catch(() => {});
+        await proxy.stop();
+        await echo.stop();
+    }
+}
+
 // ---------------------------------------------------------------- main
 
 async function main() {
@@ -684,7 +762,9 @@ async function main() {
         timeout: STARTUP_TIMEOUT_MS,
         // playwright adds --headless and its own fresh --user-data-dir.
         args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-               '--disable-component-update', '--disable-sync', '--disable-quic'],
+               '--disable-component-update', '--disable-sync', '--disable-quic',
+               // The HTTPS/WSS round's certificate is self-signed.
+               '--ignore-certificate-errors'],
     }), STARTUP_TIMEOUT_MS + 2000, 'chromium.launch');
     console.log(`chromium ${browser.version()}`);
 
@@ -716,6 +796,11 @@ async function main() {
         await proxy.stop();
         await echo.stop();
         await closer.stop();
+    }
+
+    if (opts.tls) {
+        if (Date.now() < deadline - 30_000) await tlsRound(opts);
+        else tlsResults.push({ name: 'HTTPS and WSS', ok: false, detail: 'not run: time budget used up' });
     }
 
     if (opts.samplesFlow) {

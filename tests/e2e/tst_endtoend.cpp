@@ -14,11 +14,13 @@
 #include "sockjsframes.h"
 #include "sockjsproxy_version.h"
 #include "testbackend.h"
+#include "testcertificates.h"
 #include "testpaths.h"
 #include "waituntil.h"
 #include "websocketclient.h"
 
 #include <QDeadlineTimer>
+#include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QHostAddress>
@@ -30,6 +32,7 @@
 #include <QTest>
 
 #include <algorithm>
+#include <csignal>
 #include <memory>
 #include <vector>
 
@@ -112,6 +115,7 @@ private Q_SLOTS:
     void lowDescriptorLimit_data();
     void lowDescriptorLimit();
     void sessionEventsLoggedOnce();
+    void sighupReloadsTlsCertificate();
 
 private:
     QTemporaryDir m_dir;
@@ -142,6 +146,11 @@ void tst_EndToEnd::initTestCase()
     QVERIFY(write(QStringLiteral("negative-timeout.json"),
                   "{\"shutdown_timeout_ms\": -1, \"services\": [{\"prefix\": \"/a\"}]}"));
     QVERIFY(write(QStringLiteral("broken.json"), "{\"services\": [{\"prefix\": \"/a\""));
+    SockJsProxy::TlsFiles files;
+    QString error;
+    QVERIFY2(makeSelfSigned(m_dir.path(), QStringLiteral("tls"), &files, &error), qPrintable(error));
+    QVERIFY2(makeSelfSigned(m_dir.path(), QStringLiteral("other"), &files, &error), qPrintable(error));
+    QVERIFY(QDir(m_dir.path()).mkdir(QStringLiteral("a-directory")));
 }
 
 void tst_EndToEnd::version()
@@ -250,6 +259,33 @@ void tst_EndToEnd::exitCodes_data()
     QTest::newRow("config with in-port") << QStringList{QStringLiteral("--config"), valid, QStringLiteral("-i"),
                                                         QStringLiteral("9999")}
                                          << none << 2 << QStringLiteral("--in-port");
+
+    // TLS credentials that cannot be used: 2.
+    const QString tlsCert = m_dir.filePath(QStringLiteral("tls.crt"));
+    const QString tlsKey = m_dir.filePath(QStringLiteral("tls.key"));
+    const QString otherKey = m_dir.filePath(QStringLiteral("other.key"));
+    const QString directory = m_dir.filePath(QStringLiteral("a-directory"));
+    const QString tlsCertOption = QStringLiteral("--tls-cert");
+    const QString tlsKeyOption = QStringLiteral("--tls-key");
+    QTest::newRow("tls certificate missing")
+        << QStringList{ports, tlsCertOption, missing, tlsKeyOption, tlsKey} << none << 2
+        << QStringLiteral("http.tls: certificate %1: No such file or directory").arg(missing);
+    QTest::newRow("tls key unreadable") << QStringList{ports, tlsCertOption, tlsCert, tlsKeyOption, directory} << none
+                                        << 2 << QStringLiteral("http.tls: key %1: ").arg(directory);
+    QTest::newRow("tls key of another certificate")
+        << QStringList{ports, tlsCertOption, tlsCert, tlsKeyOption, otherKey} << none << 2
+        << QStringLiteral("http.tls: key %1 does not belong to the certificate in %2").arg(otherKey, tlsCert);
+    QTest::newRow("tls certificate without key")
+        << QStringList{ports, tlsCertOption, tlsCert} << none << 2 << QStringLiteral("--tls-key");
+    QTest::newRow("control tls key of another certificate")
+        << QStringList{ports,
+                       QStringLiteral("--control"),
+                       QStringLiteral("127.0.0.1:CONTROL"),
+                       QStringLiteral("--control-tls-cert"),
+                       tlsCert,
+                       QStringLiteral("--control-tls-key"),
+                       otherKey}
+        << none << 2 << QStringLiteral("--control-tls-cert: key %1 does not belong").arg(otherKey);
 
     // A port that cannot be bound: 1.
     QTest::newRow("HTTP port in use") << QStringList{ports} << QStringLiteral("http") << 1
@@ -831,6 +867,66 @@ void tst_EndToEnd::lowDescriptorLimit()
     QVERIFY2(counted > 0, metrics.body.constData());
     QVERIFY(proxy->isRunning());
 #endif
+}
+
+// --tls-cert/--tls-key, then SIGHUP with a renewed pair: the open WSS
+// session carries on, new connections get the new certificate; a pair
+// caught half-copied keeps the one in use.
+void tst_EndToEnd::sighupReloadsTlsCertificate()
+{
+    const Ports ports = Ports::pick();
+    QVERIFY(ports.ok());
+    const SockJsProxy::TlsFiles first{m_dir.filePath(QStringLiteral("tls.crt")),
+                                      m_dir.filePath(QStringLiteral("tls.key"))};
+    const SockJsProxy::TlsFiles second{m_dir.filePath(QStringLiteral("other.crt")),
+                                       m_dir.filePath(QStringLiteral("other.key"))};
+    const SockJsProxy::TlsFiles live{m_dir.filePath(QStringLiteral("live.crt")),
+                                     m_dir.filePath(QStringLiteral("live.key"))};
+    const auto install = [](const QString &from, const QString &to) {
+        QFile::remove(to);
+        return QFile::copy(from, to);
+    };
+    QVERIFY(install(first.certificate, live.certificate) && install(first.key, live.key));
+
+    ProcessGuard guard;
+    Child *proxy = guard.start(
+        QStringLiteral("sockjsproxy-cli"), cliPath(),
+        ports.proxyArgs()
+            + QStringList{QStringLiteral("--tls-cert"), live.certificate, QStringLiteral("--tls-key"), live.key});
+    QVERIFY(proxy);
+    QVERIFY(waitForLine(proxy, "HTTPS on"));
+    TestBackend backend(ports.inEndpoint(), ports.outEndpoint(), TestBackend::Mode::Echo);
+    const QList<QSslCertificate> trusted{certificateOf(first), certificateOf(second)};
+
+    WebSocketClient ws;
+    ws.useTls(trusted);
+    QVERIFY(ws.openSession(ports.http, "/000/hup/websocket"));
+    ws.send({QStringLiteral("before")});
+    QVERIFY(ws.waitForMessage(QStringLiteral("before")));
+
+    QVERIFY(install(second.certificate, live.certificate) && install(second.key, live.key));
+    proxy->sendSignal(SIGHUP);
+    QVERIFY(waitForLine(proxy, "and its key reloaded; new connections get them"));
+    ws.send({QStringLiteral("after")});
+    QVERIFY(ws.waitForMessage(QStringLiteral("after")));
+    QVERIFY(!ws.isDisconnected());
+    HttpClient fresh(ports.http, kWaitMs);
+    fresh.useTls(trusted);
+    QVERIFY(fresh.connectToServer());
+    QCOMPARE(fresh.sslSocket().peerCertificate(), certificateOf(second));
+
+    // Half-copied: the new certificate, the old key.
+    QVERIFY(install(first.certificate, live.certificate));
+    proxy->sendSignal(SIGHUP);
+    QVERIFY(waitForLine(proxy, "http.tls: not reloaded, the certificate and key in use stay: key " + live.key.toUtf8()
+                                   + " does not belong to the certificate in " + live.certificate.toUtf8()));
+    QVERIFY(proxy->isRunning());
+    HttpClient again(ports.http, kWaitMs);
+    again.useTls(trusted);
+    QVERIFY(again.connectToServer());
+    QCOMPARE(again.sslSocket().peerCertificate(), certificateOf(second));
+    ws.send({QStringLiteral("still")});
+    QVERIFY(ws.waitForMessage(QStringLiteral("still")));
 }
 
 QTEST_GUILESS_MAIN(tst_EndToEnd)

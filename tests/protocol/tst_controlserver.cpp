@@ -10,6 +10,7 @@
 
 #include "httpclient.h"
 #include "testbackend.h"
+#include "testcertificates.h"
 #include "testserver.h"
 #include "waituntil.h"
 #include "websocketclient.h"
@@ -20,10 +21,13 @@
 #include "sockjs/service.h"
 #include "sockjsproxy_version.h"
 
+#include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QRegularExpression>
 #include <QSignalSpy>
+#include <QTemporaryDir>
 #include <QTest>
 #include <QUrlQuery>
 
@@ -156,6 +160,8 @@ private Q_SLOTS:
     void remoteMonitor();
     void remoteMonitorLosesConnection();
     void remoteMonitorWrongToken();
+
+    void overTls();
 
 private:
     bool startControl(const QByteArray &token = QByteArray());
@@ -913,6 +919,54 @@ void tst_ControlServer::remoteMonitorWrongToken()
     QCOMPARE(badSpy.size(), 1);
     QCOMPARE(badSpy.first().at(0).toBool(), false);
     QVERIFY(badSpy.first().at(1).toString().contains(QLatin1String("not an endpoint")));
+}
+
+void tst_ControlServer::overTls()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    TlsFiles files;
+    QString error;
+    QVERIFY2(makeSelfSigned(dir.path(), QStringLiteral("control"), &files, &error), qPrintable(error));
+    m_control = std::make_unique<ControlServer>(m_monitor.get());
+    m_control->setToken(kToken);
+    QVERIFY2(m_control->setTls(files, &error), qPrintable(error));
+    QVERIFY(m_control->isTls());
+    QVERIFY2(m_control->listen(QStringLiteral("127.0.0.1:0"), &error), qPrintable(error));
+
+    // /metrics over HTTPS, with the TLS handshake counters of the HTTP port.
+    HttpClient https(m_control->port());
+    https.useTls({certificateOf(files)});
+    QVERIFY(https.connectToServer());
+    https.sendRequest("GET", "/metrics", QByteArray(), {{"Authorization", "Bearer " + kToken}});
+    const HttpClient::Response metrics = https.readResponse();
+    QCOMPARE(metrics.status, 200);
+    QVERIFY(metrics.body.contains("\nsockjsproxy_tls_handshakes_failed_total{reason=\"error\"} 0\n"));
+    QVERIFY(metrics.body.contains("\nsockjsproxy_tls_handshakes_failed_total{reason=\"timeout\"} 0\n"));
+
+    // The stream over WSS.
+    StreamClient stream;
+    stream.useTls({certificateOf(files)});
+    QVERIFY(stream.open(m_control->port(), QStringLiteral("token=") + QString::fromLatin1(kToken)));
+    QCOMPARE(stream.events().first().value(QStringLiteral("type")).toString(), QStringLiteral("snapshot"));
+
+    // Plain HTTP gets nothing.
+    HttpClient plain(m_control->port());
+    QVERIFY(plain.connectToServer());
+    plain.sendRequest("GET", "/metrics", QByteArray(), {{"Authorization", "Bearer " + kToken}});
+    QVERIFY(plain.waitForClose());
+    QCOMPARE(plain.unread(), QByteArray());
+
+    // A reload that cannot read the key keeps the pair.
+    QVERIFY(QFile::remove(files.key));
+    QTest::ignoreMessage(QtWarningMsg,
+                         QRegularExpression(QStringLiteral("^--control-tls-cert: not reloaded, .*No such file")));
+    QVERIFY(!m_control->reloadTls());
+    HttpClient again(m_control->port());
+    again.useTls({certificateOf(files)});
+    QVERIFY(again.connectToServer());
+    QCOMPARE(again.sslSocket().peerCertificate(), certificateOf(files));
+    QVERIFY(stream.closeAndWait());
 }
 
 QTEST_GUILESS_MAIN(tst_ControlServer)

@@ -2,6 +2,7 @@
 
 #include <QDeadlineTimer>
 #include <QEventLoop>
+#include <QSslConfiguration>
 #include <QTimer>
 
 namespace SockJsProxy::Test {
@@ -30,21 +31,44 @@ bool HttpClient::Response::hasHeader(const QByteArray &name) const
 
 HttpClient::HttpClient(quint16 port, int timeoutMs) : m_port(port), m_timeoutMs(timeoutMs) {}
 
+void HttpClient::useTls(const QList<QSslCertificate> &trusted)
+{
+    m_tls = true;
+    QSslConfiguration configuration = QSslConfiguration::defaultConfiguration();
+    configuration.setCaCertificates(trusted);
+    m_socket.setSslConfiguration(configuration);
+}
+
 bool HttpClient::connectToServer()
 {
-    m_socket.connectToHost(QStringLiteral("127.0.0.1"), m_port);
+    if (m_tls && !m_prelude.isEmpty()) {
+        // Connected in plain first: the prelude, then the ClientHello.
+        QObject::connect(&m_socket, &QTcpSocket::connected, &m_socket, [this] {
+            m_socket.write(m_prelude);
+            m_socket.startClientEncryption();
+        });
+        m_socket.setPeerVerifyName(QStringLiteral("127.0.0.1"));
+        m_socket.connectToHost(QStringLiteral("127.0.0.1"), m_port);
+    } else if (m_tls)
+        m_socket.connectToHostEncrypted(QStringLiteral("127.0.0.1"), m_port);
+    else
+        m_socket.connectToHost(QStringLiteral("127.0.0.1"), m_port);
+    const auto ready = [this] {
+        return m_socket.state() == QAbstractSocket::ConnectedState && (!m_tls || m_socket.isEncrypted());
+    };
     // The server runs on this thread's event loop: wait by spinning it.
     QDeadlineTimer deadline(m_timeoutMs);
-    while (m_socket.state() != QAbstractSocket::ConnectedState && !deadline.hasExpired()) {
+    while (!ready() && !deadline.hasExpired()) {
         QEventLoop loop;
         QObject::connect(&m_socket, &QTcpSocket::connected, &loop, &QEventLoop::quit);
+        QObject::connect(&m_socket, &QSslSocket::encrypted, &loop, &QEventLoop::quit);
         QObject::connect(&m_socket, &QTcpSocket::errorOccurred, &loop, &QEventLoop::quit);
         QTimer::singleShot(qMax<qint64>(1, deadline.remainingTime()), &loop, &QEventLoop::quit);
         loop.exec();
         if (m_socket.state() == QAbstractSocket::UnconnectedState)
             return false;
     }
-    return m_socket.state() == QAbstractSocket::ConnectedState;
+    return ready();
 }
 
 void HttpClient::write(const QByteArray &bytes)

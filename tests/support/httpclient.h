@@ -3,7 +3,8 @@
 #include <QByteArray>
 #include <QList>
 #include <QPair>
-#include <QTcpSocket>
+#include <QSslCertificate>
+#include <QSslSocket>
 
 namespace SockJsProxy::Test {
 
@@ -29,8 +30,15 @@ public:
 
     explicit HttpClient(quint16 port, int timeoutMs = 3000);
 
+    // HTTPS: connectToServer() then also completes a TLS handshake, trusting
+    // the certificates given (a test's self-signed one). Call first.
+    void useTls(const QList<QSslCertificate> &trusted);
+    // With useTls(): bytes written in plain before the TLS handshake starts
+    // (a PROXY protocol header).
+    void setPlainPrelude(const QByteArray &bytes) { m_prelude = bytes; }
     bool connectToServer();
     QTcpSocket &socket() { return m_socket; }
+    QSslSocket &sslSocket() { return m_socket; }
 
     // Writes raw bytes.
     void write(const QByteArray &bytes);
@@ -67,7 +75,9 @@ private:
     bool fill(qsizetype needed);
     QByteArray readLine();
 
-    QTcpSocket m_socket;
+    QSslSocket m_socket; // in UnencryptedMode unless useTls()
+    bool m_tls = false;
+    QByteArray m_prelude;
     quint16 m_port;
     int m_timeoutMs;
     QByteArray m_buffer;

@@ -3,6 +3,7 @@
 #include "sockjsframes.h"
 
 #include <QNetworkRequest>
+#include <QSslConfiguration>
 #include <QUrl>
 
 namespace SockJsProxy::Test {
@@ -24,9 +25,20 @@ WebSocketClient::WebSocketClient(const QString &origin) : m_socket(origin)
 #endif
 }
 
+void WebSocketClient::useTls(const QList<QSslCertificate> &trusted)
+{
+    m_tls = true;
+    QSslConfiguration configuration = QSslConfiguration::defaultConfiguration();
+    configuration.setCaCertificates(trusted);
+    m_socket.setSslConfiguration(configuration);
+}
+
 void WebSocketClient::open(quint16 port, const QByteArray &path, const Headers &headers)
 {
-    QNetworkRequest request(QUrl(QStringLiteral("ws://127.0.0.1:%1%2").arg(port).arg(QString::fromLatin1(path))));
+    QNetworkRequest request(QUrl(QStringLiteral("%1://127.0.0.1:%2%3")
+                                     .arg(m_tls ? QStringLiteral("wss") : QStringLiteral("ws"))
+                                     .arg(port)
+                                     .arg(QString::fromLatin1(path))));
     for (const auto &header : headers)
         request.setRawHeader(header.first, header.second);
     m_socket.open(request);

@@ -6,6 +6,7 @@
 #include <QList>
 #include <QObject>
 #include <QPair>
+#include <QSslCertificate>
 #include <QStringList>
 #include <QWebSocket>
 
@@ -23,6 +24,10 @@ public:
 
     // origin: the Origin header of the handshake (none when empty).
     explicit WebSocketClient(const QString &origin = QString());
+
+    // wss:// from now on, trusting the certificates given (a test's
+    // self-signed one).
+    void useTls(const QList<QSslCertificate> &trusted);
 
     // Starts the handshake with ws://127.0.0.1:port + path and returns at
     // once; headers are added to the handshake request.
@@ -80,6 +85,7 @@ private:
     bool m_connected = false;
     bool m_disconnected = false;
     bool m_error = false;
+    bool m_tls = false;
 };
 
 } // namespace SockJsProxy::Test

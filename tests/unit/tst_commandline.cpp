@@ -57,6 +57,7 @@ private Q_SLOTS:
     void controlEndpointBeyondLoopback();
     void loadBalancer_data();
     void loadBalancer();
+    void tlsFiles();
 
 private:
     QTemporaryDir m_dir;
@@ -344,6 +345,12 @@ void tst_CommandLine::errors_data()
     QTest::newRow("static path not a directory")
         << QStringList{"-s", "/nonexistent/dir", "-u", "/s"} << "--static-path";
     QTest::newRow("in-port not a number") << QStringList{"-i", "abc"} << "--in-port";
+    QTest::newRow("--tls-cert alone") << QStringList{"--tls-cert", "c.pem"} << "--tls-cert and --tls-key go together";
+    QTest::newRow("--tls-key alone") << QStringList{"--tls-key", "k.pem"} << "--tls-cert and --tls-key go together";
+    QTest::newRow("--control-tls-key alone") << QStringList{"--control", "9999", "--control-tls-key", "k.pem"}
+                                             << "--control-tls-cert and --control-tls-key go together";
+    QTest::newRow("--control-tls-cert without --control")
+        << QStringList{"--control-tls-cert", "c.pem", "--control-tls-key", "k.pem"} << "needs --control";
     QTest::newRow("in-port negative") << QStringList{"--in-port", "-1"} << "--in-port";
     QTest::newRow("in-port too large") << QStringList{"--in-port", "65536"} << "--in-port";
     QTest::newRow("out-port not a number") << QStringList{"-o", "x1"} << "--out-port";
@@ -586,6 +593,33 @@ void tst_CommandLine::loadBalancer()
     QVERIFY2(result, qPrintable(error));
     QCOMPARE(result->config.http.trustedProxies.entries(), trusted);
     QCOMPARE(result->config.http.proxyProtocol, proxyProtocol);
+}
+
+void tst_CommandLine::tlsFiles()
+{
+    // Off by default; paths made absolute; the files are read when the server starts.
+    QString error;
+    auto result = run({}, &error);
+    QVERIFY2(result, qPrintable(error));
+    QVERIFY(!result->config.tls);
+    QVERIFY(!result->controlTls);
+
+    result = run({"--tls-cert", "chain.pem", "--tls-key", "/etc/key.pem", "--control", "9999", "--control-tls-cert",
+                  "/c/chain.pem", "--control-tls-key", "c/key.pem"},
+                 &error);
+    QVERIFY2(result, qPrintable(error));
+    QVERIFY(result->config.tls);
+    QCOMPARE(result->config.tls->certificate, QDir::current().absoluteFilePath(QStringLiteral("chain.pem")));
+    QCOMPARE(result->config.tls->key, QStringLiteral("/etc/key.pem"));
+    QVERIFY(result->controlTls);
+    QCOMPARE(result->controlTls->certificate, QStringLiteral("/c/chain.pem"));
+    QCOMPARE(result->controlTls->key, QDir::current().absoluteFilePath(QStringLiteral("c/key.pem")));
+
+    // On the command line they replace the config file's http.tls.
+    result = run({"--config", m_configPath, "--tls-cert", "/x/c.pem", "--tls-key", "/x/k.pem"}, &error);
+    QVERIFY2(result, qPrintable(error));
+    QCOMPARE(result->config.tls->certificate, QStringLiteral("/x/c.pem"));
+    QCOMPARE(result->config.tls->key, QStringLiteral("/x/k.pem"));
 }
 
 QTEST_GUILESS_MAIN(tst_CommandLine)

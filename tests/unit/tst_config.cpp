@@ -107,6 +107,9 @@ private Q_SLOTS:
     void requireAcceptErrors();
     void zmqCurveErrors_data();
     void zmqCurveErrors();
+    void httpTls();
+    void httpTlsErrors_data();
+    void httpTlsErrors();
 };
 
 void tst_Config::readmeExample()
@@ -128,6 +131,7 @@ void tst_Config::readmeExample()
 
     QCOMPARE(config->httpAddress, QStringLiteral("0.0.0.0"));
     QCOMPARE(config->httpPort, quint16(8080));
+    QVERIFY(!config->tls);
     QCOMPARE(config->shutdownTimeoutMs, 2000);
     QCOMPARE(config->statics.size(), 1);
     QCOMPARE(config->statics.at(0).url, QStringLiteral("/samples"));
@@ -919,6 +923,43 @@ void tst_Config::requireAcceptErrors()
     QFETCH(QString, expected);
     QString error;
     QVERIFY(!Config::fromJson(R"({"services": [{)" + service + "}]}", kBaseDir, &error));
+    QCOMPARE(error, expected);
+}
+
+void tst_Config::httpTls()
+{
+    // Paths relative to the config file's directory; the files are read when the server starts.
+    QString error;
+    auto config = Config::fromJson(
+        R"({"http": {"tls": {"cert": "tls/chain.pem", "key": "/etc/key.pem"}}, "services": [{}]})", kBaseDir, &error);
+    QVERIFY2(config, qPrintable(error));
+    QVERIFY(config->tls);
+    QCOMPARE(config->tls->certificate, QStringLiteral("/srv/proxy/tls/chain.pem"));
+    QCOMPARE(config->tls->key, QStringLiteral("/etc/key.pem"));
+}
+
+void tst_Config::httpTlsErrors_data()
+{
+    QTest::addColumn<QByteArray>("tls");
+    QTest::addColumn<QString>("expected");
+    QTest::newRow("not an object") << QByteArray(R"(true)") << QStringLiteral("http.tls: expected an object");
+    QTest::newRow("no key") << QByteArray(R"({"cert": "c.pem"})") << QStringLiteral("http.tls.key: a file is required");
+    QTest::newRow("no cert") << QByteArray(R"({"key": "k.pem"})")
+                             << QStringLiteral("http.tls.cert: a file is required");
+    QTest::newRow("empty cert") << QByteArray(R"({"cert": "", "key": "k.pem"})")
+                                << QStringLiteral("http.tls.cert: a file is required");
+    QTest::newRow("cert not a string") << QByteArray(R"({"cert": 1, "key": "k.pem"})")
+                                       << QStringLiteral("http.tls.cert: expected a string");
+    QTest::newRow("unknown key") << QByteArray(R"({"cert": "c.pem", "key": "k.pem", "ca": "x"})")
+                                 << QStringLiteral("http.tls.ca: unknown key");
+}
+
+void tst_Config::httpTlsErrors()
+{
+    QFETCH(QByteArray, tls);
+    QFETCH(QString, expected);
+    QString error;
+    QVERIFY(!Config::fromJson(R"({"http": {"tls": )" + tls + R"(}, "services": [{}]})", kBaseDir, &error));
     QCOMPARE(error, expected);
 }
 
