@@ -102,7 +102,8 @@ public:
             httpPorts.append(http);
             const QByteArray config =
                 "{\"http\": {\"address\": \"127.0.0.1\", \"port\": " + QByteArray::number(http)
-                + ", \"trusted_proxies\": [\"127.0.0.1\"]},\n \"services\": [{\"prefix\": \"/\", "
+                + ", \"trusted_proxies\": [\"127.0.0.1\"], \"proxy_protocol\": " + (proxyProtocol ? "true" : "false")
+                + "},\n \"services\": [{\"prefix\": \"/\", "
                   "\"zmq\": {\"in\": \"tcp://127.0.0.1:"
                 + QByteArray::number(in) + "\", \"out\": \"tcp://127.0.0.1:" + QByteArray::number(out)
                 + "\"}, \"disconnect_delay_ms\": " + QByteArray::number(kDisconnectDelayMs)
@@ -113,7 +114,10 @@ public:
             QStringList args{QStringLiteral("--config"), configPath};
             if (i == 0)
                 args << QStringLiteral("--control") << QStringLiteral("127.0.0.1:%1").arg(control);
-            if (!m_guard.startProxy(args, http))
+            // With the PROXY protocol only the balancer gets answers.
+            Child *proxy = proxyProtocol ? m_guard.start(QStringLiteral("sockjsproxy-cli"), cliPath(), args)
+                                         : m_guard.startProxy(args, http);
+            if (!proxy || (proxyProtocol && !waitForPort(proxy, http)))
                 return fail("the proxy did not start");
             backends.push_back(std::make_unique<TestBackend>(QStringLiteral("tcp://127.0.0.1:%1").arg(in),
                                                              QStringLiteral("tcp://127.0.0.1:%1").arg(out),
@@ -125,7 +129,9 @@ public:
         Child *child = nullptr;
         if (balancer == QLatin1String("haproxy")) {
             const QByteArray global = "global\n    maxconn 2000\n";
-            const QByteArray recipe = renderTemplate(QStringLiteral("haproxy.cfg.in"), listen, server1, server2);
+            QByteArray recipe = renderTemplate(QStringLiteral("haproxy.cfg.in"), listen, server1, server2);
+            if (proxyProtocol) // as docs/deploy.md says
+                recipe.replace(" check\n", " check send-proxy-v2\n");
             const QString path = m_dir.filePath(QStringLiteral("haproxy.cfg"));
             if (recipe.isEmpty() || !writeFile(path, global + recipe))
                 return fail("cannot write haproxy.cfg");
@@ -193,6 +199,7 @@ public:
             .toArray();
     }
 
+    bool proxyProtocol = false; // HAProxy's send-proxy-v2, the proxies' http.proxy_protocol
     QByteArray error;
     quint16 front = 0;
     quint16 control = 0;
@@ -239,7 +246,7 @@ private Q_SLOTS:
     void initTestCase();
     void transports_data() { addBalancerRows(); }
     void transports();
-    void clientAddress_data() { addBalancerRows(); }
+    void clientAddress_data();
     void clientAddress();
     void leavingClient_data();
     void leavingClient();
@@ -326,11 +333,22 @@ void tst_Balancers::transports()
     QCOMPARE(connects, 4 * 6);
 }
 
+void tst_Balancers::clientAddress_data()
+{
+    QTest::addColumn<QString>("balancer");
+    QTest::addColumn<bool>("proxyProtocol");
+    QTest::newRow("haproxy") << QStringLiteral("haproxy") << false;
+    QTest::newRow("haproxy send-proxy-v2") << QStringLiteral("haproxy") << true;
+    QTest::newRow("nginx") << QStringLiteral("nginx") << false;
+}
+
 void tst_Balancers::clientAddress()
 {
     QFETCH(QString, balancer);
+    QFETCH(bool, proxyProtocol);
     REQUIRE_BALANCER(balancer);
     Setup setup;
+    setup.proxyProtocol = proxyProtocol;
     QVERIFY2(setup.start(balancer, false, 1000), setup.error.constData());
 
     // Through the balancer from 127.0.0.3, once plainly, once with a forged
@@ -340,29 +358,40 @@ void tst_Balancers::clientAddress()
                          {{"X-Forwarded-For", "203.0.113.9"}, {"X-Real-IP", "203.0.113.9"}})
                  .body,
              QByteArray("o\n"));
-    // Straight to the proxy with a forged header: not believed either.
+    // Straight to the proxy with a forged header: not believed either (and
+    // not answered at all without a PROXY header).
     HttpClient forger(setup.httpPorts.first(), kWaitMs);
     QVERIFY(forger.socket().bind(kClient) && forger.connectToServer());
     forger.sendRequest("POST", "/000/direct/xhr", QByteArray(), {{"X-Forwarded-For", "203.0.113.9"}});
-    QCOMPARE(forger.readResponse().body, QByteArray("o\n"));
-    QTRY_COMPARE_WITH_TIMEOUT(setup.backends.front()->sessionIds("connect").size(), 3, kWaitMs);
+    const HttpClient::Response direct = forger.readResponse();
+    if (proxyProtocol)
+        QVERIFY(!direct.ok);
+    else
+        QCOMPARE(direct.body, QByteArray("o\n"));
+    const int expected = proxyProtocol ? 2 : 3;
+    QTRY_COMPARE_WITH_TIMEOUT(setup.backends.front()->sessionIds("connect").size(), expected, kWaitMs);
 
     const QJsonArray sessions = setup.snapshotSessions();
-    QCOMPARE(sessions.size(), 3);
+    QCOMPARE(sessions.size(), expected);
     // The session ids of the snapshot are the proxy's own: the direct one
     // is the one without a hop.
-    int direct = 0;
+    int directSessions = 0;
+    int viaBalancer = 0;
     for (const QJsonValue &value : sessions) {
         const QJsonObject session = value.toObject();
         QCOMPARE(session.value(QStringLiteral("remote_address")).toString(), QStringLiteral("127.0.0.3"));
         if (session.value(QStringLiteral("via")).toString().isEmpty()) {
-            ++direct;
+            ++directSessions;
             QCOMPARE(session.value(QStringLiteral("remote_port")).toInt(), int(forger.socket().localPort()));
         } else {
+            ++viaBalancer;
             QCOMPARE(session.value(QStringLiteral("via")).toString(), QStringLiteral("127.0.0.1"));
+            if (proxyProtocol) // the PROXY header carries the client's port
+                QVERIFY(session.value(QStringLiteral("remote_port")).toInt() > 0);
         }
     }
-    QCOMPARE(direct, 1);
+    QCOMPARE(directSessions, proxyProtocol ? 0 : 1);
+    QCOMPARE(viaBalancer, 2);
     const QByteArray metrics = HttpClient::request(setup.control, "GET", "/metrics").body;
     QVERIFY2(metrics.contains("\nsockjsproxy_forwarded_malformed_total 0\n"), metrics.constData());
 }
