@@ -8,7 +8,7 @@
 //   404);
 // - the client's address (a client bound to the loopback alias 127.0.0.3) is
 //   the one the proxy reports, with the balancer as its hop, and a forged
-//   X-Forwarded-For changes nothing;
+//   X-Forwarded-For changes nothing; with HAProxy also by send-proxy-v2;
 // - a client that leaves a streaming transport is noticed at once: the
 //   backend gets "disconnect" well within the disconnect delay;
 // - 300 sessions from 30 client addresses (127.0.0.10-39) are not refused
