@@ -24,7 +24,6 @@
 #include "waituntil.h"
 #include "websocketclient.h"
 
-#include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QHostAddress>
