@@ -25,7 +25,10 @@ At the end it checks that
 and prints a summary. Exit status 1 on any violation, 2 on a setup error.
 
 Short form (CTest's soak_short):  soak.py --cli PATH --seconds 50 --sessions 150
-Long form:                        soak.py --cli PATH --seconds 900 --sessions 1000
+Long form:                        soak.py --cli PATH --seconds 900 --sessions 1000 --fd-phase 120
+The low descriptor limit phase alone:  soak.py --cli PATH --fd-phase 60 --fd-phase-only
+(--fd-phase: after the run, a second proxy under "prlimit --nofile=256:256"
+meets bursts of connections beyond its limit; see FdPhase.)
 
 Needs Python 3 with pyzmq (Debian: python3-zmq) and nothing else.
 """
@@ -1167,6 +1170,316 @@ except OSError:
     _LIBC = None
 
 
+class FdPhase:
+    """The proxy at a low descriptor limit (--fd-phase SECONDS, --fd-limit N).
+
+    A proxy of its own, started under "prlimit --nofile=N:N" with one echo
+    service and request_timeout_ms 2000 (max_connections derived from the
+    limit), and a backend of this script. Eight sessions (WebSocket and
+    xhr-streaming, one each in turn) echo a numbered message every 0.2 s for
+    the whole phase, while bursts come one after another: --fd-burst
+    connections at once, half of them slowloris (a partial request line,
+    never finished), half a whole "GET /echo". Each burst is held for 3 s.
+    Checked, each a violation:
+      - every whole request is answered (200, 503) or closed within 5 s;
+      - the proxy's CPU time (utime + stime of /proc/PID/stat) over a burst
+        is under a third of its wall time: no spinning while out of
+        descriptors or connections;
+      - every echo comes back, each within 5 s;
+      - the proxy closes every slowloris (request_timeout_ms, or the 1 s
+        grace of a refusal) within 10 s, and a new WebSocket session opens
+        and echoes within 10 s of the burst's end;
+      - /metrics counted refusals, and the proxy exits 0 on SIGTERM.
+    """
+
+    HOLD_SECONDS = 3.0
+
+    def __init__(self, args):
+        self.args = args
+        self.workdir = tempfile.mkdtemp(prefix="soak-fd-")
+        self.violations = []
+        self.stop = threading.Event()
+        self.echo_count = 0
+        self.echo_max = 0.0
+        self.echoed = set()  # echoers that have had an echo
+        self.lock = threading.Lock()
+        self.bursts = []  # per burst: dict of figures
+        self.refused = {}  # per half: the refusals /metrics counted
+        self.mode = "derived"
+        self.proxy = None
+        self.backend = None
+
+    def violation(self, text):
+        print("VIOLATION (fd phase): " + text, flush=True)
+        self.violations.append(text)
+
+    def cpu_seconds(self):
+        with open("/proc/%d/stat" % self.proxy.pid) as f:
+            fields = f.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def start(self, exhausted):
+        http, control, zin, zout = Soak.free_ports(4)
+        self.http_port, self.control_port = http, control
+        limits = {"request_timeout_ms": 2000, "max_connections_per_address": 0}
+        if exhausted:  # far above what the descriptors allow: accept() meets EMFILE
+            limits["max_connections"] = 100000
+        config = {
+            "http": {"address": "127.0.0.1", "port": http},
+            "limits": limits,
+            "services": [{"prefix": "/echo", "zmq": {"in": "tcp://127.0.0.1:%d" % zin,
+                                                     "out": "tcp://127.0.0.1:%d" % zout},
+                          "max_sessions_per_address": 0}],
+        }
+        path = os.path.join(self.workdir, "config-%s.json" % self.mode)
+        with open(path, "w") as f:
+            json.dump(config, f)
+        env = dict(os.environ)
+        env.pop("QT_LOGGING_RULES", None)
+        self.log = open(os.path.join(self.workdir, "proxy-%s.log" % self.mode), "wb")
+        prlimit = shutil.which("prlimit")
+        if not prlimit:
+            raise RuntimeError("the descriptor phase needs prlimit (util-linux)")
+        limit = self.args.fd_limit
+        command = [prlimit, "--nofile=%d:%d" % (limit, limit), self.args.cli, "--config", path,
+                   "--control", "127.0.0.1:%d" % control]
+        setpriv = shutil.which("setpriv")
+        if setpriv:
+            command = [setpriv, "--pdeathsig", "KILL"] + command
+        self.proxy = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.time() + 60
+        while True:
+            if self.proxy.poll() is not None or time.time() > deadline:
+                raise RuntimeError("the fd-phase proxy did not come up:\n" + self.output())
+            try:
+                c = Conn(http, 5)
+                _, _, body = c.request("GET", "/echo")
+                c.close()
+                if body == GREETING:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.2)
+        self.backend = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--backend",
+                                         "--backend-in", "tcp://127.0.0.1:%d" % zin,
+                                         "--backend-out", "tcp://127.0.0.1:%d" % zout,
+                                         "--backend-log", os.path.join(self.workdir, "backend-%s.log" % self.mode)],
+                                        stdout=subprocess.PIPE)
+        if self.backend.stdout.readline().strip() != b"ready":
+            raise RuntimeError("the fd-phase backend did not start")
+
+    def output(self):
+        self.log.flush()
+        with open(os.path.join(self.workdir, "proxy-%s.log" % self.mode), "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def echo(self, transport, text):
+        """Sends text and waits for its echo; the seconds it took."""
+        sent = time.time()
+        transport.send([text])
+        while True:
+            messages = decode_frames(transport.recv())
+            if text in messages:
+                return time.time() - sent
+            if time.time() - sent > 5:
+                raise ProtocolError("no echo of %r within 5 s" % text)
+
+    def echoer(self, index):
+        kind = WebSocketTransport if index % 2 == 0 else XhrStreamingTransport
+        transport = kind(self.http_port, "/echo", "fd%d" % index, 10)
+        n = 0
+        try:
+            transport.open()
+            first = True
+            while first or not self.stop.is_set():
+                first = False
+                n += 1
+                took = self.echo(transport, "fd%d-%d" % (index, n))
+                with self.lock:
+                    self.echo_count += 1
+                    self.echoed.add(index)
+                    self.echo_max = max(self.echo_max, took)
+                if took > 5:
+                    self.violation("echoer %d (%s): echo %d took %.1f s" % (index, kind.name, n, took))
+                self.stop.wait(0.2)
+        except Exception as e:  # noqa: BLE001
+            self.violation("echoer %d (%s) failed at echo %d: %r" % (index, kind.name, n, e))
+        finally:
+            transport.close()
+
+    def burst(self):
+        import select
+        count = self.args.fd_burst
+        socks = []
+        for i in range(count):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", self.http_port))
+            socks.append((s, i % 2 == 1))
+        t0 = time.time()
+        cpu0 = self.cpu_seconds()
+        # Send once connected (the connect may wait in the listen backlog).
+        pending = {s: whole for s, whole in socks}
+        while pending and time.time() - t0 < 5:
+            _, writable, _ = select.select([], list(pending), [], 0.5)
+            for s in writable:
+                whole = pending.pop(s)
+                try:
+                    s.send(b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n" if whole else b"GET /echo HTTP/1.1\r\nHo")
+                except OSError:
+                    pass
+        figures = {"mode": self.mode, "unconnected": len(pending), "ok": 0, "refused": 0, "closed": 0}
+        # Every whole request answered or closed within 5 s.
+        waiting = {s for s, whole in socks if whole and s not in pending}
+        while waiting and time.time() - t0 < 5:
+            readable, _, _ = select.select(list(waiting), [], [], 0.5)
+            for s in readable:
+                try:
+                    head = s.recv(12)
+                except OSError:
+                    head = b""
+                waiting.discard(s)
+                if head.startswith(b"HTTP/1.1 200"):
+                    figures["ok"] += 1
+                elif head.startswith(b"HTTP/1.1 503"):
+                    figures["refused"] += 1
+                else:
+                    figures["closed"] += 1
+        figures["answered_s"] = time.time() - t0
+        if waiting:
+            self.violation("%d whole requests unanswered after 5 s" % len(waiting))
+        # Held: the proxy must not spin meanwhile.
+        while time.time() - t0 < self.HOLD_SECONDS:
+            time.sleep(0.1)
+        wall = time.time() - t0
+        cpu = self.cpu_seconds() - cpu0
+        figures["cpu_s"], figures["wall_s"] = cpu, wall
+        if cpu > wall / 3:
+            self.violation("proxy CPU %.2f s in %.2f s during a burst" % (cpu, wall))
+        # Every slowloris closed by the proxy within 10 s.
+        slow = {s for s, whole in socks if not whole and s not in pending}
+        while slow and time.time() - t0 < 10:
+            readable, _, _ = select.select(list(slow), [], [], 0.5)
+            for s in readable:
+                try:
+                    data = s.recv(4096)
+                except OSError:
+                    data = b""
+                if not data:
+                    slow.discard(s)
+        if slow:
+            self.violation("%d slowloris connections still open 10 s into a burst" % len(slow))
+        figures["slow_closed_s"] = time.time() - t0
+        for s, _ in socks:
+            s.close()
+        # Recovery: a new session opens and echoes.
+        ended = time.time()
+        while True:
+            try:
+                transport = WebSocketTransport(self.http_port, "/echo", "fdnew%d" % len(self.bursts), 10)
+                transport.open()
+                self.echo(transport, "recovered")
+                transport.close()
+                break
+            except (OSError, EOFError, ProtocolError) as e:
+                if time.time() - ended > 10:
+                    self.violation("no new session 10 s after a burst: %r" % e)
+                    break
+                time.sleep(0.2)
+        figures["recovery_s"] = time.time() - ended
+        self.bursts.append(figures)
+        print("[fd phase] burst %d: %s" % (len(self.bursts), ", ".join(
+            "%s %s" % (k, ("%.2f" % v) if isinstance(v, float) else v) for k, v in figures.items())), flush=True)
+
+    def metric(self, prefix):
+        c = Conn(self.control_port, 10)
+        try:
+            _, _, body = c.request("GET", "/metrics")
+        finally:
+            c.close()
+        return sum(float(line.rpartition(" ")[2]) for line in body.decode().splitlines()
+                   if line.startswith(prefix))
+
+    def run(self):
+        # Two halves: limits.max_connections derived from the limit (the
+        # proxy refuses before its descriptors run out), then far above it
+        # (accept() meets EMFILE: the accept back-off).
+        for mode in ("derived", "exhausted"):
+            self.mode = mode
+            self.stop.clear()
+            self.echoed = set()
+            self.run_half(mode == "exhausted", self.args.fd_phase / 2)
+            for p in (self.proxy, self.backend):
+                if p is not None and p.poll() is None:
+                    p.kill()
+                    p.wait()
+
+    def run_half(self, exhausted, seconds):
+        self.start(exhausted)
+        print("[fd phase] %s: proxy pid %d under prlimit --nofile=%d:%d, workdir %s" % (
+            self.mode, self.proxy.pid, self.args.fd_limit, self.args.fd_limit, self.workdir), flush=True)
+        echoers = [threading.Thread(target=self.echoer, args=(i,), daemon=True) for i in range(8)]
+        for t in echoers:
+            t.start()
+        # Each echoer's connections (an xhr-streaming one's sender too) are
+        # open before the first burst: a connection opened during one may
+        # rightly be refused.
+        ready_by = time.time() + 30
+        while len(self.echoed) < len(echoers) and time.time() < ready_by and not self.violations:
+            time.sleep(0.05)
+        end = time.time() + seconds
+        while time.time() < end and self.proxy.poll() is None:
+            self.burst()
+        self.stop.set()
+        for t in echoers:
+            t.join(15)
+        if self.proxy.poll() is not None:
+            self.violation("the fd-phase proxy exited (status %s)" % self.proxy.returncode)
+            return
+        refused = {
+            "connections_refused": self.metric("sockjsproxy_connections_refused_total"),
+            "accept_refused": self.metric("sockjsproxy_accept_refused_total"),
+            "accept_pauses": self.metric("sockjsproxy_accept_pauses_total"),
+        }
+        self.refused[self.mode] = refused
+        counted = refused["accept_refused" if exhausted else "connections_refused"]
+        if not counted:
+            self.violation("%s: /metrics counted no refusal: %s" % (self.mode, refused))
+        self.proxy.send_signal(signal.SIGTERM)
+        try:
+            status = self.proxy.wait(30)
+        except subprocess.TimeoutExpired:
+            status = None
+        if status != 0:
+            self.violation("the fd-phase proxy exited with %s on SIGTERM" % status)
+
+    def summary(self):
+        for mode in ("derived", "exhausted"):
+            bursts = [b for b in self.bursts if b["mode"] == mode]
+            if not bursts:
+                continue
+            cpu = max(b["cpu_s"] / b["wall_s"] for b in bursts)
+            print("fd phase, %s: limit %d, %d bursts of %d connections; whole requests: %d served, %d refused "
+                  "(503), %d closed, answered within %.2f s at most; proxy CPU at most %.0f%% of a burst's wall "
+                  "time; slowloris closed within %.2f s; new session within %.2f s; /metrics: %s" % (
+                      mode, self.args.fd_limit, len(bursts), self.args.fd_burst,
+                      sum(b["ok"] for b in bursts), sum(b["refused"] for b in bursts),
+                      sum(b["closed"] for b in bursts), max(b["answered_s"] for b in bursts),
+                      cpu * 100, max(b["slow_closed_s"] for b in bursts),
+                      max(b["recovery_s"] for b in bursts), self.refused.get(mode, {})), flush=True)
+        print("fd phase: %d echoes by 8 sessions, slowest %.2f s" % (self.echo_count, self.echo_max), flush=True)
+
+    def cleanup(self):
+        for p in (self.proxy, self.backend):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+        if self.violations:
+            print("fd phase: kept %s" % self.workdir)
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
 def die_with_parent():
     """This process gets SIGKILL when its parent dies (Linux). Called by
     each child itself: no preexec_fn, which is unsafe in a threaded parent."""
@@ -1186,6 +1499,15 @@ def main():
                              "most 60, and at least the disconnect delay + 5)")
     parser.add_argument("--timeout", type=float, default=30, help="socket timeout of clients (default 30)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: from the clock)")
+    parser.add_argument("--fd-phase", type=float, default=0,
+                        help="seconds of the low descriptor limit phase after the run (default 0: none; "
+                             "the long form: 120)")
+    parser.add_argument("--fd-phase-only", action="store_true",
+                        help="run only the low descriptor limit phase")
+    parser.add_argument("--fd-limit", type=int, default=256,
+                        help="the phase's open files limit, soft and hard (default 256)")
+    parser.add_argument("--fd-burst", type=int, default=400,
+                        help="connections in each of the phase's bursts (default 400)")
     parser.add_argument("--backend", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--backend-in", help=argparse.SUPPRESS)
     parser.add_argument("--backend-out", help=argparse.SUPPRESS)
@@ -1201,8 +1523,10 @@ def main():
         return 0
     if not args.cli or not os.access(args.cli, os.X_OK):
         parser.error("--cli must name the sockjsproxy-cli executable")
+    if args.fd_phase_only and args.fd_phase <= 0:
+        parser.error("--fd-phase-only needs --fd-phase SECONDS")
     warmup = args.warmup if args.warmup is not None else default_warmup(args.seconds)
-    if warmup >= args.seconds:
+    if warmup >= args.seconds and not args.fd_phase_only:
         parser.error("the warm-up (%.0f s) must be shorter than the run (%.0f s): use more --seconds"
                      % (warmup, args.seconds))
     if args.seed is None:
@@ -1214,19 +1538,34 @@ def main():
     if soft < wanted:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
 
-    soak = Soak(args)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(2))
-    try:
-        soak.run()
-    except RuntimeError as e:
-        print("soak: " + str(e), file=sys.stderr)
-        soak.cleanup()
-        return 2
-    finally:
-        soak.cleanup()
-    soak.summary()
-    if soak.violations:
-        print("FAILED: %d violation(s)" % len(soak.violations), flush=True)
+    violations = 0
+    if not args.fd_phase_only:
+        soak = Soak(args)
+        try:
+            soak.run()
+        except RuntimeError as e:
+            print("soak: " + str(e), file=sys.stderr)
+            soak.cleanup()
+            return 2
+        finally:
+            soak.cleanup()
+        soak.summary()
+        violations += len(soak.violations)
+    if args.fd_phase > 0:
+        phase = FdPhase(args)
+        try:
+            phase.run()
+        except RuntimeError as e:
+            print("soak: " + str(e), file=sys.stderr)
+            phase.cleanup()
+            return 2
+        finally:
+            phase.cleanup()
+        phase.summary()
+        violations += len(phase.violations)
+    if violations:
+        print("FAILED: %d violation(s)" % violations, flush=True)
         return 1
     print("OK", flush=True)
     return 0
