@@ -202,6 +202,13 @@ int Server::maxConnectionsPerAddress() const { return m_listener->connectionLimi
 void Server::onNewConnection(QTcpSocket *socket)
 {
     ++m_counters[Counter::ConnectionsAccepted];
+    if (socket->peerAddress().isNull()) {
+        // Gone before it was looked at (a balancer's TCP health check):
+        // nobody to answer, and no peer to call untrusted.
+        socket->abort();
+        socket->deleteLater();
+        return;
+    }
     if (m_config.http.proxyProtocol && !m_config.http.trustedProxies.contains(socket->peerAddress())) {
         // Not a word is read from a peer that may not speak for others.
         ++m_counters[Counter::ProxyRefusedUntrustedPeer];

@@ -32,6 +32,13 @@
 #include <functional>
 #include <memory>
 
+#ifdef Q_OS_LINUX
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#endif
+
 using namespace SockJsProxy;
 using namespace SockJsProxy::Test;
 
@@ -151,6 +158,7 @@ private Q_SLOTS:
     void proxyMalformedClosed();
     void proxyIncompleteTimesOut();
     void proxyPeerLeavesSilently();
+    void proxyPeerResetBeforeAccept();
     void proxySourceAndForwardingHeaders();
     void proxyPerAddressCap();
 
@@ -727,6 +735,31 @@ void tst_RealAddress::proxyIncompleteTimesOut()
     QVERIFY(!partial.readResponse().ok);
     QCOMPARE(counters()[Counter::ProxyRefusedIncomplete], quint64(2));
     QCOMPARE(counters()[Counter::HttpRejected], quint64(0)); // no 408: nothing is answered
+}
+
+// A balancer's TCP health check that resets its connection before the
+// proxy accepted it leaves no peer address to judge: closed, and not
+// counted as an untrusted peer.
+void tst_RealAddress::proxyPeerResetBeforeAccept()
+{
+#ifndef Q_OS_LINUX
+    QSKIP("needs SO_LINGER resets");
+#else
+    QVERIFY(start({QStringLiteral("127.0.0.1")}, true));
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    QVERIFY(fd >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(m_server->port());
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    QCOMPARE(::connect(fd, reinterpret_cast<const sockaddr *>(&address), sizeof address), 0);
+    const linger reset{1, 0};
+    QCOMPARE(::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset), 0);
+    ::close(fd); // RST, before the event loop ran to accept it
+    QCOMPARE(request("GET", "/echo", {}, kLocal, proxyV1("198.51.100.1", 1, 2)).status, 200);
+    QCOMPARE(counters()[Counter::ProxyRefusedUntrustedPeer], quint64(0));
+    QCOMPARE(counters()[Counter::ProxyHeadersAccepted], quint64(1));
+#endif
 }
 
 void tst_RealAddress::proxyPeerLeavesSilently()
