@@ -29,7 +29,7 @@ session (at most --flood-seconds), RSS sampled every 20 ms. It checks:
 Exit status 1 on a violation, 2 on a setup error. --measure only prints
 the figures (what the README's overhead comes from); --rate-mib paces the
 flood. CTest's memory_budget paces it at 20 MiB/s; unpaced
-(memory_budget_unpaced, disabled) the proxy falls behind, what it has not
+(not registered with CTest) the proxy falls behind, what it has not
 read piles up in its ZeroMQ receive queue, outside the budget, and the RSS
 bound fails (670 MiB on an idle machine).
 
