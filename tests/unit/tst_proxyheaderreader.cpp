@@ -40,7 +40,8 @@ protected:
     qint64 readData(char *data, qint64 maxSize) override
     {
         const qint64 n = qMin<qint64>(maxSize, m_pending.size());
-        memcpy(data, m_pending.constData(), size_t(n));
+        if (data && n > 0) // null: the bytes are skipped
+            memcpy(data, m_pending.constData(), size_t(n));
         m_pending.remove(0, n);
         return n;
     }
