@@ -1,5 +1,6 @@
 #include "clientaddress.h"
 
+#include "httpchars.h"
 #include "httprequest.h"
 #include "ipaddress.h"
 
@@ -11,43 +12,8 @@ namespace {
 
 using Lines = QList<QByteArrayView>;
 
-bool isOws(char c) { return c == ' ' || c == '\t'; }
-
-QByteArrayView trimOws(QByteArrayView s)
-{
-    while (!s.isEmpty() && isOws(s.front()))
-        s = s.sliced(1);
-    while (!s.isEmpty() && isOws(s.back()))
-        s.chop(1);
-    return s;
-}
-
-// RFC 9110 tchar.
-bool isTokenChar(char c)
-{
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-        return true;
-    switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-        return true;
-    default:
-        return false;
-    }
-}
+using HttpChars::isOws;
+using HttpChars::trimOws;
 
 // A value as it may appear in a log line: printable ASCII, at most 64 bytes.
 QByteArray quotedForLog(QByteArrayView value)
@@ -177,7 +143,7 @@ bool parseForwardedLine(QByteArrayView line, QList<Element> *elements, QByteArra
         if (i < n && line.at(i) != ',' && line.at(i) != ';') {
             // forwarded-pair = token "=" value
             const qsizetype nameStart = i;
-            while (i < n && isTokenChar(line.at(i)))
+            while (i < n && HttpChars::isTchar(line.at(i)))
                 ++i;
             if (i == nameStart || i >= n || line.at(i) != '=') {
                 *error = "expected name=value at " + quotedForLog(line.sliced(nameStart));
@@ -215,7 +181,7 @@ bool parseForwardedLine(QByteArrayView line, QList<Element> *elements, QByteArra
                 }
             } else {
                 const qsizetype valueStart = i;
-                while (i < n && isTokenChar(line.at(i)))
+                while (i < n && HttpChars::isTchar(line.at(i)))
                     ++i;
                 if (i == valueStart) {
                     *error = "expected a token or quoted string after " + name + "= in " + quotedForLog(line);
