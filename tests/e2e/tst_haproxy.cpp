@@ -14,8 +14,11 @@
 // No sleeps: every wait spins the event loop until a condition holds.
 
 #include "httpclient.h"
+#include "ports.h"
+#include "processguard.h"
 #include "testbackend.h"
 #include "testpaths.h"
+#include "waituntil.h"
 
 #include <QDeadlineTimer>
 #include <QDir>
@@ -34,11 +37,6 @@
 #include <memory>
 #include <vector>
 
-#ifdef Q_OS_LINUX
-#include <csignal>
-#include <sys/prctl.h>
-#endif
-
 using namespace SockJsProxy::Test;
 
 namespace {
@@ -49,80 +47,6 @@ constexpr int kWaitMs = 10000;
 const QString kHaproxy = QStringLiteral("/usr/sbin/haproxy");
 const QHostAddress kClient(QStringLiteral("127.0.0.3"));
 const QByteArray kGreeting = QByteArrayLiteral("Welcome to SockJS!\n");
-
-template<typename Predicate>
-bool waitUntil(Predicate &&predicate, int timeoutMs = kWaitMs)
-{
-    const QDeadlineTimer deadline(timeoutMs);
-    while (!predicate()) {
-        if (deadline.hasExpired())
-            return predicate();
-        QEventLoop loop;
-        QTimer::singleShot(10, &loop, &QEventLoop::quit);
-        loop.exec();
-    }
-    return true;
-}
-
-QList<quint16> freePorts(int count)
-{
-    std::vector<std::unique_ptr<QTcpServer>> servers;
-    QList<quint16> ports;
-    for (int i = 0; i < count; ++i) {
-        auto server = std::make_unique<QTcpServer>();
-        if (!server->listen(QHostAddress::LocalHost, 0))
-            return {};
-        ports.append(server->serverPort());
-        servers.push_back(std::move(server));
-    }
-    return ports;
-}
-
-// A child process, its output collected, killed when the guard goes; a
-// failed test gets the output in its log.
-class ProcessGuard
-{
-public:
-    ProcessGuard() = default;
-    ProcessGuard(const ProcessGuard &) = delete;
-    ProcessGuard &operator=(const ProcessGuard &) = delete;
-    ~ProcessGuard()
-    {
-        if (!m_child)
-            return;
-        if (m_child->state() != QProcess::NotRunning) {
-            m_child->kill();
-            m_child->waitForFinished(5000);
-        }
-        if (QTest::currentTestFailed())
-            qInfo().noquote() << "---- output of" << m_child->program() << m_child->arguments().join(QLatin1Char(' '))
-                              << "----\n" + QString::fromUtf8(m_output);
-    }
-
-    QProcess *start(const QString &program, const QStringList &args)
-    {
-        m_child = std::make_unique<QProcess>();
-        m_child->setProcessChannelMode(QProcess::MergedChannels);
-        QObject::connect(m_child.get(), &QProcess::readyReadStandardOutput, m_child.get(),
-                         [this] { m_output += m_child->readAllStandardOutput(); });
-        QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
-        environment.remove(QStringLiteral("QT_LOGGING_RULES"));
-        environment.remove(QStringLiteral("SOCKJSPROXY_CONTROL_TOKEN"));
-        m_child->setProcessEnvironment(environment);
-#ifdef Q_OS_LINUX
-        m_child->setChildProcessModifier([] { ::prctl(PR_SET_PDEATHSIG, SIGKILL); });
-#endif
-        m_child->start(program, args);
-        if (!m_child->waitForStarted(kStartMs))
-            return nullptr;
-        return m_child.get();
-    }
-    QByteArray output() const { return m_output; }
-
-private:
-    std::unique_ptr<QProcess> m_child;
-    QByteArray m_output;
-};
 
 // One request from the client's address to port, on a fresh connection.
 HttpClient::Response fromClient(quint16 port, const QByteArray &method, const QByteArray &path,
@@ -192,7 +116,7 @@ void tst_Haproxy::clientAddress()
                      QStringLiteral("127.0.0.1")};
     if (proxyProtocol)
         args << QStringLiteral("--proxy-protocol");
-    QProcess *proxy = proxyGuard.start(cliPath(), args);
+    Child *proxy = proxyGuard.start(QStringLiteral("sockjsproxy-cli"), cliPath(), args);
     QVERIFY(proxy);
     // Up once the control endpoint answers (HTTP may want a PROXY header).
     QVERIFY2(waitUntil(
@@ -202,7 +126,7 @@ void tst_Haproxy::clientAddress()
                  },
                  kStartMs)
                  && proxy->state() == QProcess::Running,
-             proxyGuard.output().constData());
+             proxy->output().constData());
     TestBackend backend(QStringLiteral("tcp://127.0.0.1:%1").arg(in), QStringLiteral("tcp://127.0.0.1:%1").arg(out),
                         TestBackend::Mode::Echo);
 
@@ -226,7 +150,8 @@ void tst_Haproxy::clientAddress()
     file.close();
 
     ProcessGuard haproxyGuard;
-    QProcess *haproxy = haproxyGuard.start(kHaproxy, {QStringLiteral("-db"), QStringLiteral("-f"), configPath});
+    Child *haproxy = haproxyGuard.start(QStringLiteral("haproxy"), kHaproxy,
+                                        {QStringLiteral("-db"), QStringLiteral("-f"), configPath});
     QVERIFY(haproxy);
     bool greeted = false;
     waitUntil(
@@ -238,7 +163,7 @@ void tst_Haproxy::clientAddress()
             return greeted;
         },
         kStartMs);
-    QVERIFY2(greeted, haproxyGuard.output().constData());
+    QVERIFY2(greeted, haproxy->output().constData());
 
     // A session through the balancer, from 127.0.0.3.
     HttpClient::Response response = fromClient(front, "POST", "/000/hx/xhr");
