@@ -217,17 +217,7 @@ class Run:
         return 0
 
     def metrics(self):
-        c = soak.Conn(self.control, 10)
-        try:
-            _, _, body = c.request("GET", "/metrics")
-        finally:
-            c.close()
-        values = {}
-        for line in body.decode().splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                values[name] = float(value)
-        return values
+        return soak.read_metrics(self.control, 10)
 
     def open_session(self, index, role, rcvbuf=None):
         ws = soak.WebSocket(self.http, "/flood/000/%s%d/websocket" % (role, index), 10, rcvbuf)

@@ -242,6 +242,22 @@ class Conn:
         return self.read_response(method)
 
 
+def read_metrics(port, timeout):
+    """The samples of the control endpoint's /metrics: {name{labels}: value}."""
+    c = Conn(port, timeout)
+    try:
+        _, _, body = c.request("GET", "/metrics")
+    finally:
+        c.close()
+    values = {}
+    for line in body.decode().splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    return values
+
+
+
 def ws_frame(opcode, payload, fin=True, mask=True):
     """One RFC 6455 frame; clients mask."""
     head = bytes([(0x80 if fin else 0) | opcode])
@@ -660,17 +676,7 @@ class Soak:
         return None
 
     def metrics(self):
-        c = Conn(self.control_port, 30)
-        try:
-            status, _, body = c.request("GET", "/metrics")
-        finally:
-            c.close()
-        values = {}
-        for line in body.decode().splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                values[name] = float(value)
-        return values
+        return read_metrics(self.control_port, 30)
 
     def open_sessions(self):
         return sum(v for k, v in self.metrics().items() if k.startswith("sockjsproxy_sessions_open{"))
