@@ -23,4 +23,13 @@ if(SOCKJSPROXY_SANITIZE)
     add_compile_options(-fsanitize=${SOCKJSPROXY_SANITIZE} -fno-omit-frame-pointer
                         -fno-sanitize-recover=all)
     add_link_options(-fsanitize=${SOCKJSPROXY_SANITIZE})
+    if(SOCKJSPROXY_SANITIZE MATCHES "undefined")
+        # UBSan's vptr check tells whether an object is readable by writing
+        # it into a pipe. With every descriptor in use, a state the proxy must
+        # survive and that tst_EndToEnd::lowDescriptorLimit brings about, no
+        # pipe can be made and each first virtual call reports a false
+        # "invalid vptr". Every other undefined-behaviour check stays on.
+        add_compile_options(-fno-sanitize=vptr)
+        add_link_options(-fno-sanitize=vptr)
+    endif()
 endif()
