@@ -11,6 +11,7 @@
 #ifdef Q_OS_UNIX
 #include <csignal>
 #include <sys/types.h>
+#include <unistd.h>
 #endif
 #ifdef Q_OS_LINUX
 #include <sys/prctl.h>
@@ -109,6 +110,12 @@ bool waitForPort(Child *child, quint16 port, int timeoutMs)
 ProcessGuard::~ProcessGuard()
 {
     for (const auto &child : m_children) {
+#ifdef Q_OS_UNIX
+        // The group, whether or not its leader is still there: what it
+        // forked may outlive it.
+        if (child->startedPid() > 0)
+            ::kill(-pid_t(child->startedPid()), SIGKILL);
+#endif
         if (child->isRunning()) {
             child->kill();
             child->waitForFinished(5000); // also reads what is left in the pipes
@@ -149,6 +156,7 @@ Child *ProcessGuard::start(const QString &name, const QString &program, const QS
     const rlim_t openFiles = m_openFilesLimit;
     child->setChildProcessModifier([openFiles] {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        ::setpgid(0, 0);
         if (openFiles > 0) {
             const rlimit limit{openFiles, openFiles};
             ::setrlimit(RLIMIT_NOFILE, &limit);
@@ -162,6 +170,7 @@ Child *ProcessGuard::start(const QString &name, const QString &program, const QS
         qWarning().noquote() << "cannot start" << program << ":" << raw->errorString();
         return nullptr;
     }
+    raw->noteStarted();
     return raw;
 }
 

@@ -44,6 +44,9 @@ public:
     void sendSignal(int signal);
     // Milliseconds from the first sendSignal() to the exit; -1 until then.
     qint64 exitMs() const { return m_exitMs; }
+    // The pid it was started with (processId() is 0 once it has exited).
+    qint64 startedPid() const { return m_startedPid; }
+    void noteStarted() { m_startedPid = processId(); }
 
 private:
     QString m_name;
@@ -52,6 +55,7 @@ private:
     QByteArray m_all;
     QElapsedTimer m_signalled;
     qint64 m_exitMs = -1;
+    qint64 m_startedPid = 0;
 };
 
 // Waits until a line of the child's output contains text (false on timeout
@@ -67,10 +71,11 @@ bool waitForPort(Child *child, quint16 port, int timeoutMs = kProcessStartMs);
 // Owns the child processes of one test function. When it goes out of scope,
 // however the test ended, it kills every child still running and reaps it;
 // a failed test gets every child's command line and output in its log, and a
-// sanitizer report in a child's output fails the test. On Linux a child is
-// also killed should the test process die first (PR_SET_PDEATHSIG).
-// Only the child itself is killed, not what it forks: servers run in the
-// foreground (nginx -g 'daemon off;', haproxy -db).
+// sanitizer report in a child's output fails the test. On Unix each child
+// leads a process group of its own, and the whole group is killed: what a
+// child forks goes with it (nginx's workers, even with daemon off). On Linux
+// a child is also killed should the test process die first
+// (PR_SET_PDEATHSIG); what it forked is not, then.
 class ProcessGuard
 {
 public:
