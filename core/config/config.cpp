@@ -331,6 +331,7 @@ bool readService(const QJsonObject &object, const QString &path, const QString &
         zmqReader.string("in", &service->zmqIn);
         zmqReader.string("out", &service->zmqOut);
         zmqReader.integer("queue_limit", &service->zmqQueueLimit, 1, 100000000);
+        zmqReader.integer("high_water_mark", &service->zmqHighWaterMark, 1, 1000000);
         if (!zmqReader.ok() || !readCurve(zmqReader, baseDir, service, error) || !zmqReader.finish())
             return false;
     }

@@ -40,6 +40,7 @@ struct ServiceConfig
     QString zmqIn = QStringLiteral("tcp://*:9241");
     QString zmqOut = QStringLiteral("tcp://*:9242");
     qsizetype zmqQueueLimit = 100000;       // messages waiting for a backend; more are dropped
+    int zmqHighWaterMark = 1000;            // messages ZeroMQ holds per backend connection, each way
     std::optional<ZmqCurveConfig> zmqCurve; // unset: plain ZeroMQ
     bool websocket = true;
     bool cookieNeeded = false;

@@ -125,7 +125,7 @@ struct Service::Route
 
 Service::Service(const ServiceConfig &config, QObject *parent)
     : QObject(parent), m_config(config),
-      m_bridge(new ZmqBridge(config.zmqIn, config.zmqOut, config.zmqQueueLimit, this)), m_origins(config.origins),
+      m_bridge(new ZmqBridge(config.zmqIn, config.zmqOut, config.zmqQueueLimit, config.zmqHighWaterMark, this)), m_origins(config.origins),
       m_endpoints(std::make_unique<Endpoints>(config))
 {
     m_sessionOptions.heartbeatDelayMs = config.heartbeatDelayMs;

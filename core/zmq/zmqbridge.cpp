@@ -16,8 +16,6 @@ const QByteArray kConnect = QByteArrayLiteral("connect");
 const QByteArray kMessage = QByteArrayLiteral("message");
 const QByteArray kDisconnect = QByteArrayLiteral("disconnect");
 const QByteArray kAccept = QByteArrayLiteral("accept");
-// High-water marks: ZeroMQ's own queues absorb bursts before our outbox does.
-constexpr int kHighWaterMark = 100000;
 // A refused backend retries every 100 ms (ZeroMQ's reconnect interval): one
 // line per kind and peer this often, with the count of those not logged.
 constexpr qint64 kRefusalLogIntervalMs = 10000;
@@ -34,13 +32,14 @@ QString printable(const QByteArray &bytes)
 }
 } // namespace
 
-ZmqBridge::ZmqBridge(const QString &inEndpoint, const QString &outEndpoint, qsizetype queueLimit, QObject *parent)
+ZmqBridge::ZmqBridge(const QString &inEndpoint, const QString &outEndpoint, qsizetype queueLimit, int highWaterMark,
+                     QObject *parent)
     : QObject(parent), m_inEndpoint(inEndpoint), m_outEndpoint(outEndpoint),
       m_push(new ZmqSocket(ZmqSocket::Type::Push, this)), m_pull(new ZmqSocket(ZmqSocket::Type::Pull, this))
 {
     m_push->setOutboxLimit(queueLimit);
-    m_push->setSendHighWaterMark(kHighWaterMark);
-    m_pull->setReceiveHighWaterMark(kHighWaterMark);
+    m_push->setSendHighWaterMark(highWaterMark);
+    m_pull->setReceiveHighWaterMark(highWaterMark);
     // Backends get a share of the loop, not all of it.
     m_pull->setBudget(256);
     connect(m_pull, &ZmqSocket::messageReceived, this, &ZmqBridge::onIncoming);

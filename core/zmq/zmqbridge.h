@@ -38,7 +38,16 @@ class ZmqBridge : public QObject
     Q_OBJECT
 
 public:
-    ZmqBridge(const QString &inEndpoint, const QString &outEndpoint, qsizetype queueLimit, QObject *parent = nullptr);
+    // queueLimit: events this bridge holds when ZeroMQ takes no more for the
+    // backends (ZmqSocket::setOutboxLimit). highWaterMark: the messages
+    // ZeroMQ itself holds per backend connection, each way. Towards the
+    // backends, past it, this bridge's own queue takes over, which the
+    // total queue budget counts; from a backend, past it, ZeroMQ stops
+    // reading and the backend waits (its PUSH blocks or says EAGAIN), so
+    // what a backend has sent and the proxy has not yet handled stays
+    // bounded, whatever rate it sends at.
+    ZmqBridge(const QString &inEndpoint, const QString &outEndpoint, qsizetype queueLimit, int highWaterMark,
+              QObject *parent = nullptr);
     ~ZmqBridge() override;
 
     // Binds "in" and "out"; on failure *error names the endpoint. Logs nothing.

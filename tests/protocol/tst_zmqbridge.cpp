@@ -145,6 +145,8 @@ private Q_SLOTS:
     void backendIdsUniqueAndPrintable();
     void eventsWaitForLateBackend();
     void backendRestart();
+    void backendHeldToTheProxysPace_data();
+    void backendHeldToTheProxysPace();
 };
 
 void tst_ZmqBridge::badBackendMessages_data()
@@ -330,6 +332,54 @@ void tst_ZmqBridge::backendRestart()
     second.sendDisconnect(freshId);
     QTRY_COMPARE_WITH_TIMEOUT(second.sessionIds("disconnect"), QList<QByteArray>{freshId}, kWaitMs);
     QCOMPARE(post(bare.port(), "/svc/000/fresh/xhr").body, QByteArray("c[3000,\"Go away!\"]\n"));
+}
+
+void tst_ZmqBridge::backendHeldToTheProxysPace_data()
+{
+    QTest::addColumn<int>("highWaterMark");
+    QTest::newRow("10") << 10;
+    QTest::newRow("1000 (the default)") << ServiceConfig().zmqHighWaterMark;
+}
+
+// zmq.high_water_mark: a backend can be at most that many messages ahead of
+// the proxy, whatever it sends; the rest waits on the backend's side, and
+// goes once the proxy has handled what it has.
+void tst_ZmqBridge::backendHeldToTheProxysPace()
+{
+    QFETCH(int, highWaterMark);
+    static int run = 0;
+    const QString in = QStringLiteral("inproc://tst-zmqbridge-hwm-%1-in").arg(++run);
+    const QString out = QStringLiteral("inproc://tst-zmqbridge-hwm-%1-out").arg(run);
+    ZmqBridge bridge(in, out, 100, highWaterMark);
+    QString error;
+    QVERIFY2(bridge.start(&error), qPrintable(error));
+    ZmqSocket backend(ZmqSocket::Type::Push);
+    backend.setSendHighWaterMark(1);
+    QVERIFY2(backend.connectTo(out, &error), qPrintable(error));
+
+    // The event loop does not turn: the proxy reads nothing meanwhile.
+    const auto sendUntilRefused = [&] {
+        int sent = 0;
+        for (; sent < 100 * highWaterMark; ++sent) {
+            if (zmq_send(backend.handle(), "message", 7, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+                if (zmq_errno() != EAGAIN)
+                    qWarning("zmq_send: %s", zmq_strerror(zmq_errno()));
+                break;
+            }
+            zmq_send(backend.handle(), "s", 1, ZMQ_SNDMORE);
+            zmq_send(backend.handle(), "data", 4, 0);
+        }
+        return sent;
+    };
+    const int ahead = sendUntilRefused();
+    // inproc: one pipe, as deep as the two high-water marks together.
+    QVERIFY2(ahead >= highWaterMark && ahead <= highWaterMark + 2, qPrintable(QString::number(ahead)));
+
+    // The proxy catches up, and the backend may send again.
+    QTRY_COMPARE_WITH_TIMEOUT(bridge.counters()[Counter::BackendReceivedMessage], quint64(ahead), kWaitMs);
+    const int more = sendUntilRefused();
+    QVERIFY(more >= highWaterMark);
+    QTRY_COMPARE_WITH_TIMEOUT(bridge.counters()[Counter::BackendReceivedMessage], quint64(ahead + more), kWaitMs);
 }
 
 QTEST_GUILESS_MAIN(tst_ZmqBridge)

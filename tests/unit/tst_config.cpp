@@ -163,7 +163,8 @@ void tst_Config::everyKey()
                  "max_open_files": 8192, "max_connections": 5000, "max_connections_per_address": 0,
                  "max_queued_bytes_total": 1048576},
       "services": [
-        {"prefix": "/echo", "zmq": {"in": "ipc:///tmp/in", "out": "ipc:///tmp/out", "queue_limit": 77},
+        {"prefix": "/echo", "zmq": {"in": "ipc:///tmp/in", "out": "ipc:///tmp/out", "queue_limit": 77,
+                                    "high_water_mark": 500},
          "websocket": false, "cookie_needed": true, "heartbeat_delay_ms": 1500, "disconnect_delay_ms": 2500,
          "response_limit": 4096, "sockjs_url": "https://cdn.example/sockjs.js", "max_message_bytes": 100,
          "max_queued_messages": 50, "max_queued_bytes": 5000},
@@ -204,6 +205,7 @@ void tst_Config::everyKey()
     QCOMPARE(echo.zmqIn, QStringLiteral("ipc:///tmp/in"));
     QCOMPARE(echo.zmqOut, QStringLiteral("ipc:///tmp/out"));
     QCOMPARE(echo.zmqQueueLimit, 77);
+    QCOMPARE(echo.zmqHighWaterMark, 500);
     QCOMPARE(echo.websocket, false);
     QCOMPARE(echo.cookieNeeded, true);
     QCOMPARE(echo.heartbeatDelayMs, 1500);
@@ -221,6 +223,7 @@ void tst_Config::everyKey()
     QCOMPARE(root.zmqIn, QStringLiteral("tcp://*:1"));
     QCOMPARE(root.zmqOut, QStringLiteral("tcp://*:2"));
     QCOMPARE(root.zmqQueueLimit, defaults.zmqQueueLimit);
+    QCOMPARE(root.zmqHighWaterMark, defaults.zmqHighWaterMark);
     QCOMPARE(root.websocket, true);
     QCOMPARE(root.heartbeatDelayMs, 25000);
 }
@@ -254,6 +257,7 @@ void tst_Config::defaults()
     QCOMPARE(service.zmqIn, QStringLiteral("tcp://*:9241"));
     QCOMPARE(service.zmqOut, QStringLiteral("tcp://*:9242"));
     QCOMPARE(service.zmqQueueLimit, 100000);
+    QCOMPARE(service.zmqHighWaterMark, 1000);
     QCOMPARE(service.websocket, true);
     QCOMPARE(service.cookieNeeded, false);
     QCOMPARE(service.heartbeatDelayMs, 25000);
@@ -337,6 +341,7 @@ void tst_Config::accepted_data()
     QTest::newRow("max_body_bytes 0") << "limits.max_body_bytes" << QByteArray("0");
     QTest::newRow("max_header_count 10000") << "limits.max_header_count" << QByteArray("10000");
     QTest::newRow("queue_limit 1") << "services[0].zmq.queue_limit" << QByteArray("1");
+    QTest::newRow("high_water_mark 1") << "services[0].zmq.high_water_mark" << QByteArray("1");
     QTest::newRow("max_queued_bytes 1024") << "services[0].max_queued_bytes" << QByteArray("1024");
     QTest::newRow("max_message_bytes 16") << "services[0].max_message_bytes" << QByteArray("16");
     QTest::newRow("service limits empty") << "services[0].limits" << QByteArray("{}");
@@ -476,6 +481,8 @@ void tst_Config::errors_data()
     same("services[0].max_queued_messages", "0", between);
     same("services[0].max_queued_bytes", "1023", between);
     same("services[0].zmq.queue_limit", "0", between);
+    same("services[0].zmq.high_water_mark", "0", between);
+    same("services[0].zmq.high_water_mark", "1000001", between);
     same("limits.max_request_line", "63", between);
     same("limits.max_header_bytes", "255", between);
     same("limits.max_header_count", "0", between);
