@@ -5,12 +5,12 @@
 #include "frames.h"
 #include "http/connection.h"
 #include "jsoncodec.h"
+#include "node.h"
 #include "transports/registry.h"
 #include "transports/transport.h"
 #include "transports/websocket.h"
 #include "zmq/zmqbridge.h"
 
-#include <QRandomGenerator>
 #include <QWebSocket>
 
 namespace SockJsProxy {
@@ -18,17 +18,6 @@ namespace SockJsProxy {
 namespace {
 
 constexpr qsizetype kMaxCallbackLength = 64;
-
-// Backend session ids: a random tag per process and a counter, so an id is
-// never reused within a process and is unlikely to meet one of an earlier run.
-QByteArray nextBackendId()
-{
-    static const QByteArray tag =
-        QByteArray::number(QRandomGenerator::system()->generate() % (36u * 36 * 36 * 36 * 36), 36)
-            .rightJustified(5, '0');
-    static quint64 counter = 0;
-    return tag + '-' + QByteArray::number(++counter, 36);
-}
 
 bool isValidCallback(const QByteArray &callback)
 {
@@ -333,7 +322,7 @@ bool Service::admitsSession(const QString &address)
 
 Session *Service::createSession(const QByteArray &urlId, Session::Lifetime lifetime, const Session::ClientInfo &client)
 {
-    auto *session = new Session(this, urlId, nextBackendId(), lifetime, m_sessionOptions, this);
+    auto *session = new Session(this, urlId, Node::nextSessionId(), lifetime, m_sessionOptions, this);
     session->setClientInfo(client);
     ++m_sessionsPerAddress[client.address];
     m_byBackendId.insert(session->backendId(), session);
