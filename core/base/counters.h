@@ -57,6 +57,7 @@ enum class Counter {
     // Backend
     BackendReceivedMessage,
     BackendReceivedDisconnect,
+    BackendReceivedBroadcast,
     BackendMalformed,
     BackendUnknownType,
     BackendQueueDrops,
@@ -160,12 +161,16 @@ inline constexpr CounterInfo kCounterTable[] = {
      "backend_received_disconnect", SOCKJSPROXY_COUNTER_TITLE("Backend disconnects"),
      "Well-formed messages received from backends, by type."}
         .withLabel("type=\"disconnect\"").addsTo(Counter::BackendEvents),
+    CounterInfo{Counter::BackendReceivedBroadcast, CounterScope::Backend, "sockjsproxy_backend_received_total", "",
+     "backend_received_broadcast", SOCKJSPROXY_COUNTER_TITLE("Backend broadcasts"),
+     "Well-formed messages received from backends, by type."}
+        .withLabel("type=\"broadcast\"").addsTo(Counter::BackendEvents),
     CounterInfo{Counter::BackendMalformed, CounterScope::Backend, "sockjsproxy_backend_malformed_total", "",
      "backend_malformed", SOCKJSPROXY_COUNTER_TITLE("Backend malformed"),
      "Backend messages dropped: not 3 frames."}.addsTo(Counter::BackendErrors),
     CounterInfo{Counter::BackendUnknownType, CounterScope::Backend, "sockjsproxy_backend_unknown_type_total", "",
      "backend_unknown_type", SOCKJSPROXY_COUNTER_TITLE("Backend unknown type"),
-     "Backend messages dropped: type neither message nor disconnect."}.addsTo(Counter::BackendErrors),
+     "Backend messages dropped: type neither message, disconnect nor broadcast."}.addsTo(Counter::BackendErrors),
     CounterInfo{Counter::BackendQueueDrops, CounterScope::Backend, "sockjsproxy_backend_queue_dropped_total", "",
      "backend_queue_dropped", SOCKJSPROXY_COUNTER_TITLE("Backend queue drops"),
      "Events to backends dropped: ZeroMQ queue full (queue_limit, no backend)."}.addsTo(Counter::Drops),

@@ -11,6 +11,7 @@
 #include "transports/websocket.h"
 #include "zmq/zmqbridge.h"
 
+#include <QSet>
 #include <QWebSocket>
 
 namespace SockJsProxy {
@@ -66,6 +67,7 @@ Service::Service(const ServiceConfig &config, QObject *parent)
 
     connect(m_bridge, &ZmqBridge::messageFromBackend, this, &Service::onMessageFromBackend);
     connect(m_bridge, &ZmqBridge::disconnectFromBackend, this, &Service::onDisconnectFromBackend);
+    connect(m_bridge, &ZmqBridge::broadcastFromBackend, this, &Service::onBroadcastFromBackend);
 }
 
 Service::~Service()
@@ -443,6 +445,56 @@ void Service::onDisconnectFromBackend(const QByteArray &sessionId)
         return;
     }
     session->close(CloseReason::GoAwayCode, CloseReason::goAway());
+}
+
+void Service::onBroadcastFromBackend(const QByteArray &target, const QByteArray &data)
+{
+    // Session ids separated by spaces; each one once, in the order given.
+    QList<QByteArray> ids;
+    if (!target.isEmpty()) {
+        QSet<QByteArray> seen;
+        for (const QByteArray &id : target.split(' ')) {
+            if (!id.isEmpty() && !seen.contains(id)) {
+                seen.insert(id);
+                ids.append(id);
+            }
+        }
+        if (ids.isEmpty()) {
+            // Only spaces: a target that names nobody is not "everybody".
+            ++m_counters[Counter::UnknownSessionFromBackend];
+            qCInfo(lcZmq).noquote() << m_config.prefix << "backend broadcast to a target of spaces only dropped";
+            return;
+        }
+    }
+    handleBroadcast(ids, data);
+}
+
+void Service::handleBroadcast(const QList<QByteArray> &sessionIds, const QByteArray &data)
+{
+    // Every session gets the same QByteArray: its frame is encoded once
+    // (Frames::messages keeps the last one) however many sessions there are.
+    if (sessionIds.isEmpty()) {
+        // A copy: a session whose queue overflows closes, and may leave the
+        // hash, while the loop runs (it is deleted later, not now).
+        const QList<Session *> sessions = m_byBackendId.values();
+        for (Session *session : sessions) {
+            if (session->state() == Session::State::Open)
+                deliverToSession(session, data);
+        }
+        return;
+    }
+    QList<QByteArray> unknown;
+    for (const QByteArray &id : sessionIds) {
+        if (Session *session = m_byBackendId.value(id))
+            deliverToSession(session, data);
+        else
+            unknown.append(id);
+    }
+    if (unknown.isEmpty())
+        return;
+    m_counters[Counter::UnknownSessionFromBackend] += quint64(unknown.size());
+    qCInfo(lcZmq).noquote() << m_config.prefix << "backend broadcast:" << unknown.size()
+                            << "unknown session(s) skipped, the first" << QString::fromLatin1(unknown.first().left(64));
 }
 
 void Service::closeAll(int code, const QByteArray &reason)

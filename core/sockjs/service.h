@@ -98,6 +98,9 @@ private:
     Session *findOrCreateHttpSession(const QByteArray &urlId, Connection *connection);
     void onMessageFromBackend(const QByteArray &sessionId, const QByteArray &data);
     void onDisconnectFromBackend(const QByteArray &sessionId);
+    void onBroadcastFromBackend(const QByteArray &target, const QByteArray &data);
+    // sessionIds empty: every open session of the service.
+    void handleBroadcast(const QList<QByteArray> &sessionIds, const QByteArray &data);
     void flushScheduled();
 
     ServiceConfig m_config;

@@ -14,6 +14,7 @@ namespace {
 const QByteArray kConnect = QByteArrayLiteral("connect");
 const QByteArray kMessage = QByteArrayLiteral("message");
 const QByteArray kDisconnect = QByteArrayLiteral("disconnect");
+const QByteArray kBroadcast = QByteArrayLiteral("broadcast");
 // High-water marks: ZeroMQ's own queues absorb bursts before our outbox does.
 constexpr int kHighWaterMark = 100000;
 
@@ -170,10 +171,16 @@ void ZmqBridge::onIncoming(const ZmqMessage &message)
         ++m_counters[Counter::BackendReceivedDisconnect];
         qCDebug(lcTraffic).noquote() << "<-backend disconnect" << QString::fromLatin1(sessionId);
         Q_EMIT disconnectFromBackend(sessionId);
+    } else if (type == kBroadcast) {
+        // The second frame is the target: empty (every session) or session ids.
+        ++m_counters[Counter::BackendReceivedBroadcast];
+        qCDebug(lcTraffic).noquote() << "<-backend broadcast to" << (sessionId.isEmpty() ? "all" : printable(sessionId))
+                                     << QString::fromUtf8(message.at(2));
+        Q_EMIT broadcastFromBackend(sessionId, message.at(2));
     } else {
         ++m_counters[Counter::BackendUnknownType];
         qCWarning(lcZmq).noquote() << "backend message of unknown type" << printable(type) << "for session"
-                                   << printable(sessionId) << "dropped (expected message or disconnect)";
+                                   << printable(sessionId) << "dropped (expected message, disconnect or broadcast)";
     }
 }
 

@@ -12,8 +12,10 @@ namespace SockJsProxy {
 //  - a bound PUSH socket ("in") carries [type, session_id, data] to the
 //    backends: connect (empty data), message (UTF-8 bytes), disconnect (empty);
 //  - a bound PULL socket ("out") takes [type, session_id, data] from them:
-//    message (deliver data to the session) and disconnect (close it; data
-//    ignored but present).
+//    message (deliver data to the session), disconnect (close it; data
+//    ignored but present) and broadcast (deliver data to every session the
+//    second frame names, space-separated, or to every open session when it
+//    is empty).
 // Malformed messages from backends (wrong frame count, unknown type) are
 // logged, counted and dropped; never an exception, never a crash.
 class ZmqBridge : public QObject
@@ -55,6 +57,8 @@ Q_SIGNALS:
     void peersChanged(int inPeers, int outPeers);
     void messageFromBackend(const QByteArray &sessionId, const QByteArray &data);
     void disconnectFromBackend(const QByteArray &sessionId);
+    // target: empty (every open session) or session ids separated by spaces.
+    void broadcastFromBackend(const QByteArray &target, const QByteArray &data);
 
 private:
     void send(const QByteArray &type, const QByteArray &sessionId, const QByteArray &data);
