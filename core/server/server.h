@@ -15,6 +15,7 @@ class QWebSocketServer;
 
 namespace SockJsProxy {
 
+class Cluster;
 class Connection;
 class Service;
 class StaticFiles;
@@ -46,6 +47,8 @@ public:
     const QList<Service *> &services() const { return m_services; }
     // Counters of CounterScope::Server (base/counters.h).
     const Counters &counters() const { return m_counters; }
+    // The node's cluster (config "cluster"); null for a single proxy.
+    Cluster *cluster() const { return m_cluster.get(); }
 
     // Stops accepting, closes every session with a close frame (backends get
     // "disconnect") and then every connection. Closing the ZeroMQ sockets
@@ -82,6 +85,7 @@ private:
     qsizetype m_largestHeaderBytes = 0; // of the top-level limits and every service's
     std::vector<std::unique_ptr<StaticFiles>> m_statics;
     Counters m_counters;
+    std::unique_ptr<Cluster> m_cluster; // uses m_counters and the services
 };
 
 } // namespace SockJsProxy

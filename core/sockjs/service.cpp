@@ -1,5 +1,6 @@
 #include "service.h"
 
+#include "backendrouter.h"
 #include "base/logging.h"
 #include "endpoints.h"
 #include "frames.h"
@@ -353,6 +354,8 @@ void Service::sessionOpened(Session *session)
     qCInfo(lcSession).noquote() << m_config.prefix << "session" << QString::fromLatin1(session->backendId())
                                 << "opened over" << QString::fromLatin1(session->transportName());
     m_bridge->sendConnect(session->backendId());
+    if (m_router)
+        m_router->sessionConnected(this, session->backendId());
 }
 
 void Service::sessionMessages(Session *session, const QList<QByteArray> &messages)
@@ -370,6 +373,8 @@ void Service::sessionClosed(Session *session)
     qCInfo(lcSession).noquote() << m_config.prefix << "session" << QString::fromLatin1(session->backendId())
                                 << "closed:" << session->closeCode() << QString::fromUtf8(session->closeReason());
     m_bridge->sendDisconnect(session->backendId());
+    if (m_router)
+        m_router->sessionDisconnected(this, session->backendId());
 }
 
 void Service::sessionExpired(Session *session)
@@ -414,38 +419,10 @@ void Service::flushScheduled()
 
 void Service::onMessageFromBackend(const QByteArray &sessionId, const QByteArray &data)
 {
-    Session *session = m_byBackendId.value(sessionId);
-    if (!session) {
-        ++m_counters[Counter::UnknownSessionFromBackend];
-        qCInfo(lcZmq).noquote() << m_config.prefix << "backend message for unknown session"
-                                << QString::fromLatin1(sessionId.left(64)) << "dropped";
-        return;
-    }
-    deliverToSession(session, data);
+    handleMessage(sessionId, data, true);
 }
 
-bool Service::deliverToSession(Session *session, const QByteArray &message)
-{
-    if (!session->enqueue(message)) {
-        ++m_counters[Counter::DroppedForClosedSession];
-        return false;
-    }
-    ++m_counters[Counter::MessagesOut];
-    m_counters[Counter::BytesOut] += quint64(message.size());
-    return true;
-}
-
-void Service::onDisconnectFromBackend(const QByteArray &sessionId)
-{
-    Session *session = m_byBackendId.value(sessionId);
-    if (!session) {
-        ++m_counters[Counter::UnknownSessionFromBackend];
-        qCInfo(lcZmq).noquote() << m_config.prefix << "backend disconnect for unknown session"
-                                << QString::fromLatin1(sessionId.left(64)) << "ignored";
-        return;
-    }
-    session->close(CloseReason::GoAwayCode, CloseReason::goAway());
-}
+void Service::onDisconnectFromBackend(const QByteArray &sessionId) { handleDisconnect(sessionId, true); }
 
 void Service::onBroadcastFromBackend(const QByteArray &target, const QByteArray &data)
 {
@@ -466,10 +443,61 @@ void Service::onBroadcastFromBackend(const QByteArray &target, const QByteArray 
             return;
         }
     }
-    handleBroadcast(ids, data);
+    handleBroadcast(ids, data, true);
 }
 
-void Service::handleBroadcast(const QList<QByteArray> &sessionIds, const QByteArray &data)
+void Service::messageFromPeer(const QByteArray &sessionId, const QByteArray &data)
+{
+    handleMessage(sessionId, data, false);
+}
+
+void Service::disconnectFromPeer(const QByteArray &sessionId) { handleDisconnect(sessionId, false); }
+
+void Service::broadcastFromPeer(const QList<QByteArray> &sessionIds, const QByteArray &data)
+{
+    handleBroadcast(sessionIds, data, false);
+}
+
+void Service::handleMessage(const QByteArray &sessionId, const QByteArray &data, bool mayRoute)
+{
+    Session *session = m_byBackendId.value(sessionId);
+    if (!session) {
+        if (mayRoute && m_router && m_router->routeMessage(this, sessionId, data))
+            return;
+        ++m_counters[Counter::UnknownSessionFromBackend];
+        qCInfo(lcZmq).noquote() << m_config.prefix << "backend message for unknown session"
+                                << QString::fromLatin1(sessionId.left(64)) << "dropped";
+        return;
+    }
+    deliverToSession(session, data);
+}
+
+bool Service::deliverToSession(Session *session, const QByteArray &message)
+{
+    if (!session->enqueue(message)) {
+        ++m_counters[Counter::DroppedForClosedSession];
+        return false;
+    }
+    ++m_counters[Counter::MessagesOut];
+    m_counters[Counter::BytesOut] += quint64(message.size());
+    return true;
+}
+
+void Service::handleDisconnect(const QByteArray &sessionId, bool mayRoute)
+{
+    Session *session = m_byBackendId.value(sessionId);
+    if (!session) {
+        if (mayRoute && m_router && m_router->routeDisconnect(this, sessionId))
+            return;
+        ++m_counters[Counter::UnknownSessionFromBackend];
+        qCInfo(lcZmq).noquote() << m_config.prefix << "backend disconnect for unknown session"
+                                << QString::fromLatin1(sessionId.left(64)) << "ignored";
+        return;
+    }
+    session->close(CloseReason::GoAwayCode, CloseReason::goAway());
+}
+
+void Service::handleBroadcast(const QList<QByteArray> &sessionIds, const QByteArray &data, bool mayRoute)
 {
     // Every session gets the same QByteArray: its frame is encoded once
     // (Frames::messages keeps the last one) however many sessions there are.
@@ -481,21 +509,39 @@ void Service::handleBroadcast(const QList<QByteArray> &sessionIds, const QByteAr
             if (session->state() == Session::State::Open)
                 deliverToSession(session, data);
         }
+        if (mayRoute && m_router)
+            m_router->routeBroadcast(this, {}, data);
         return;
     }
-    QList<QByteArray> unknown;
+    QList<QByteArray> elsewhere;
     for (const QByteArray &id : sessionIds) {
         if (Session *session = m_byBackendId.value(id))
             deliverToSession(session, data);
         else
-            unknown.append(id);
+            elsewhere.append(id);
     }
-    if (unknown.isEmpty())
+    if (mayRoute && m_router && !elsewhere.isEmpty())
+        elsewhere = m_router->routeBroadcast(this, elsewhere, data);
+    if (elsewhere.isEmpty())
         return;
-    m_counters[Counter::UnknownSessionFromBackend] += quint64(unknown.size());
-    qCInfo(lcZmq).noquote() << m_config.prefix << "backend broadcast:" << unknown.size()
-                            << "unknown session(s) skipped, the first" << QString::fromLatin1(unknown.first().left(64));
+    m_counters[Counter::UnknownSessionFromBackend] += quint64(elsewhere.size());
+    qCInfo(lcZmq).noquote() << m_config.prefix << "backend broadcast:" << elsewhere.size()
+                            << "unknown session(s) skipped, the first"
+                            << QString::fromLatin1(elsewhere.first().left(64));
 }
+
+QList<QByteArray> Service::openSessionIds() const
+{
+    QList<QByteArray> ids;
+    ids.reserve(m_byBackendId.size());
+    for (auto it = m_byBackendId.cbegin(); it != m_byBackendId.cend(); ++it) {
+        if (it.value()->state() == Session::State::Open)
+            ids.append(it.key());
+    }
+    return ids;
+}
+
+void Service::sendDisconnectForLostSession(const QByteArray &sessionId) { m_bridge->sendDisconnect(sessionId); }
 
 void Service::closeAll(int code, const QByteArray &reason)
 {
