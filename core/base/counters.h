@@ -1,5 +1,7 @@
 #pragma once
 
+#include <QHash>
+#include <QString>
 #include <QtGlobal>
 
 #include <array>
@@ -22,10 +24,13 @@ namespace SockJsProxy {
 // reason="max_sessions"): rows of one metric name sit next to each other and
 // share one HELP/TYPE; each row is its own JSON key and panel entry. A label
 // whose values are known only at run time (one per cluster peer, say) does
-// not fit a fixed-size array: give it a row whose label is the label's name
-// and keep its values beside the array in a map from label value to count
-// (QHash<QString, quint64>), which the Prometheus writer prints as one line
-// per value and the JSON writer as an object under the row's key.
+// not fit a fixed-size array: such a row is built with labelledAtRunTime(
+// "peer"), its label is the label's name, and Counters keeps its values
+// beside the array in a map from label value to count (Counters::add(),
+// Counters::labelled()); the array holds their total. The Prometheus writer
+// prints one line per value (peer="n2"), none while there is none; the JSON
+// writer an object under the row's key ({"n2": 5}); the monitor's panel the
+// total. Such a row has a metric name of its own and is no sum.
 //
 // Scope says who keeps a counter and how it is exported:
 //  - Service: Service::counters(); one value per service, exported with a
@@ -34,7 +39,9 @@ namespace SockJsProxy {
 //    like Service ones (one link per service);
 //  - Server: Server::counters(); one value for the process, no label. Its
 //    listening ports count there too: the HTTP port's Listener, and the
-//    control endpoint's, through Server::processCounters().
+//    control endpoint's, through Server::processCounters(). The
+//    Cluster rows (a cluster node's forwarding, per peer) are among them:
+//    the Server's Cluster moves them in the Server's Counters.
 // A sum row (sum = true) is kept by nobody: its value is the sum of the rows
 // whose partOf names it, filled in by Counters::computeSums().
 enum class Counter {
@@ -63,6 +70,7 @@ enum class Counter {
     BackendReceivedMessage,
     BackendReceivedDisconnect,
     BackendReceivedAccept,
+    BackendReceivedBroadcast,
     BackendMalformed,
     BackendUnknownType,
     BackendQueueDrops,
@@ -94,6 +102,11 @@ enum class Counter {
     SessionsClosedQueueBudget,
     TlsHandshakeFailures,
     TlsHandshakeTimeouts,
+    // Server, per cluster peer (run-time label "peer")
+    ClusterForwarded,
+    ClusterReceived,
+    ClusterDropped,
+    ClusterDeadDisconnects,
 };
 
 enum class CounterScope { Service, Backend, Server };
@@ -103,13 +116,15 @@ struct CounterInfo
     Counter id;
     CounterScope scope;
     const char *name;  // Prometheus metric name
-    const char *label; // "" or one Prometheus label pair: reason="max_sessions"
+    const char *label; // "" or one Prometheus label pair: reason="max_sessions"; or,
+                       // with runtimeLabel, the name of a label whose values come at run time: peer
     const char *key;   // JSON key under "counters" in snapshots and stats events
     const char *title; // the monitor window's label (translated in context "Counters")
     const char *help;  // Prometheus HELP, the README's words
     bool sum = false;  // the sum of the rows whose partOf is this one
     Counter partOf = id;
-    bool bytes = false; // counts bytes (shown as KiB, MiB, ...)
+    bool bytes = false;        // counts bytes (shown as KiB, MiB, ...)
+    bool runtimeLabel = false; // label names a label; values per label value (Counters::add())
 
     // Builders for the table's rows: a copy with one field changed.
     template<typename T>
@@ -123,6 +138,10 @@ struct CounterInfo
     constexpr CounterInfo sumOfParts() const { return with(&CounterInfo::sum, true); }
     constexpr CounterInfo addsTo(Counter total) const { return with(&CounterInfo::partOf, total); }
     constexpr CounterInfo inBytes() const { return with(&CounterInfo::bytes, true); }
+    constexpr CounterInfo labelledAtRunTime(const char *labelName) const
+    {
+        return withLabel(labelName).with(&CounterInfo::runtimeLabel, true);
+    }
     constexpr bool hasPart() const { return partOf != id; }
 };
 
@@ -200,12 +219,17 @@ inline constexpr CounterInfo kCounterTable[] = {
      "backend_received_accept", SOCKJSPROXY_COUNTER_TITLE("Backend accepts"),
      "Well-formed messages received from backends, by type."}
         .withLabel("type=\"accept\"").addsTo(Counter::BackendEvents),
+    CounterInfo{Counter::BackendReceivedBroadcast, CounterScope::Backend, "sockjsproxy_backend_received_total", "",
+     "backend_received_broadcast", SOCKJSPROXY_COUNTER_TITLE("Backend broadcasts"),
+     "Well-formed messages received from backends, by type."}
+        .withLabel("type=\"broadcast\"").addsTo(Counter::BackendEvents),
     CounterInfo{Counter::BackendMalformed, CounterScope::Backend, "sockjsproxy_backend_malformed_total", "",
      "backend_malformed", SOCKJSPROXY_COUNTER_TITLE("Backend malformed"),
      "Backend messages dropped: not 3 frames."}.addsTo(Counter::BackendErrors),
     CounterInfo{Counter::BackendUnknownType, CounterScope::Backend, "sockjsproxy_backend_unknown_type_total", "",
      "backend_unknown_type", SOCKJSPROXY_COUNTER_TITLE("Backend unknown type"),
-     "Backend messages dropped: type neither message, disconnect nor accept."}.addsTo(Counter::BackendErrors),
+     "Backend messages dropped: type neither message, disconnect, accept nor broadcast."}
+        .addsTo(Counter::BackendErrors),
     CounterInfo{Counter::BackendQueueDrops, CounterScope::Backend, "sockjsproxy_backend_queue_dropped_total", "",
      "backend_queue_dropped", SOCKJSPROXY_COUNTER_TITLE("Backend queue drops"),
      "Events to backends dropped: ZeroMQ queue full (queue_limit, no backend)."}.addsTo(Counter::Drops),
@@ -296,6 +320,21 @@ inline constexpr CounterInfo kCounterTable[] = {
     CounterInfo{Counter::TlsHandshakeTimeouts, CounterScope::Server, "sockjsproxy_tls_handshakes_failed_total", "",
      "tls_handshakes_failed_timeout", SOCKJSPROXY_COUNTER_TITLE("TLS handshakes timed out"),
      "TLS connections closed before their handshake completed (http.tls), by reason."}.withLabel("reason=\"timeout\""),
+
+    CounterInfo{Counter::ClusterForwarded, CounterScope::Server, "sockjsproxy_cluster_forwarded_total", "",
+     "cluster_forwarded", SOCKJSPROXY_COUNTER_TITLE("Forwarded to peers"),
+     "Backend messages sent on to the cluster node that holds their session, by peer."}.labelledAtRunTime("peer"),
+    CounterInfo{Counter::ClusterReceived, CounterScope::Server, "sockjsproxy_cluster_received_total", "",
+     "cluster_received", SOCKJSPROXY_COUNTER_TITLE("Received from peers"),
+     "Backend messages forwarded here by another cluster node, by peer."}.labelledAtRunTime("peer"),
+    CounterInfo{Counter::ClusterDropped, CounterScope::Server, "sockjsproxy_cluster_dropped_total", "",
+     "cluster_dropped", SOCKJSPROXY_COUNTER_TITLE("Dropped, peer down"),
+     "Backend messages for a session of a cluster node that is down, unreachable or unknown, dropped, by peer."}
+        .labelledAtRunTime("peer"),
+    CounterInfo{Counter::ClusterDeadDisconnects, CounterScope::Server, "sockjsproxy_cluster_dead_disconnects_total",
+     "", "cluster_dead_disconnects", SOCKJSPROXY_COUNTER_TITLE("Disconnects for dead peers"),
+     "Disconnects sent to backends for the sessions of a cluster node that died, by that node."}
+        .labelledAtRunTime("peer"),
 };
 // clang-format on
 
@@ -347,6 +386,22 @@ constexpr bool keysUnique()
     }
     return true;
 }
+// A row labelled at run time has a name of its own and is no sum.
+constexpr bool runtimeLabelsAlone()
+{
+    for (std::size_t i = 0; i < kCounterCount; ++i) {
+        const CounterInfo &row = kCounterTable[i];
+        if (!row.runtimeLabel)
+            continue;
+        if (row.sum || !*row.label)
+            return false;
+        for (std::size_t j = 0; j < kCounterCount; ++j) {
+            if (j != i && sameText(row.name, kCounterTable[j].name))
+                return false;
+        }
+    }
+    return true;
+}
 // A part adds to a sum row of a scope exported with the same labels.
 constexpr bool partsAddToSums()
 {
@@ -365,27 +420,70 @@ static_assert(CounterTableChecks::rowsInOrder(), "kCounterTable: one row per Cou
 static_assert(CounterTableChecks::namesGrouped(), "kCounterTable: rows sharing a name are adjacent and labelled");
 static_assert(CounterTableChecks::keysUnique(), "kCounterTable: JSON keys are unique");
 static_assert(CounterTableChecks::partsAddToSums(), "kCounterTable: partOf names a sum row");
+static_assert(CounterTableChecks::runtimeLabelsAlone(),
+              "kCounterTable: a row labelled at run time has its own name and is no sum");
 
 // One value per row of kCounterTable: what an owner keeps (only its own
-// scope's rows move) and what the exporters carry around.
+// scope's rows move) and what the exporters carry around. Rows labelled at
+// run time also keep one value per label value; their array value is the
+// total, moved by add() only.
 class Counters
 {
 public:
+    using LabelValues = QHash<QString, quint64>; // label value -> count
+
     quint64 &operator[](Counter id) { return m_values[std::size_t(id)]; }
     quint64 operator[](Counter id) const { return m_values[std::size_t(id)]; }
+
+    // A row labelled at run time: count amount under labelValue.
+    void add(Counter id, const QString &labelValue, quint64 amount = 1)
+    {
+        Q_ASSERT(counterInfo(id).runtimeLabel);
+        m_labelled[int(id)][labelValue] += amount;
+        m_values[std::size_t(id)] += amount;
+    }
+    // The values of a row labelled at run time (empty for the other rows).
+    LabelValues labelled(Counter id) const { return m_labelled.value(int(id)); }
+    // Replaces them, and the row's total with their sum (a reader of JSON).
+    void setLabelled(Counter id, const LabelValues &values)
+    {
+        quint64 total = 0;
+        for (auto it = values.cbegin(); it != values.cend(); ++it)
+            total += it.value();
+        if (values.isEmpty())
+            m_labelled.remove(int(id));
+        else
+            m_labelled.insert(int(id), values);
+        m_values[std::size_t(id)] = total;
+    }
 
     Counters &operator+=(const Counters &other)
     {
         for (std::size_t i = 0; i < kCounterCount; ++i)
             m_values[i] += other.m_values[i];
+        for (auto row = other.m_labelled.cbegin(); row != other.m_labelled.cend(); ++row) {
+            LabelValues &mine = m_labelled[row.key()];
+            for (auto it = row.value().cbegin(); it != row.value().cend(); ++it)
+                mine[it.key()] += it.value();
+        }
         return *this;
     }
-    // Each value less baseline's, never below zero (counters reset underneath).
+    // Each value less baseline's, never below zero (counters reset underneath);
+    // label by label for rows labelled at run time.
     Counters since(const Counters &baseline) const
     {
         Counters result;
         for (std::size_t i = 0; i < kCounterCount; ++i)
             result.m_values[i] = m_values[i] >= baseline.m_values[i] ? m_values[i] - baseline.m_values[i] : 0;
+        for (auto row = m_labelled.cbegin(); row != m_labelled.cend(); ++row) {
+            const LabelValues base = baseline.m_labelled.value(row.key());
+            LabelValues values;
+            for (auto it = row.value().cbegin(); it != row.value().cend(); ++it) {
+                const quint64 before = base.value(it.key());
+                values.insert(it.key(), it.value() >= before ? it.value() - before : 0);
+            }
+            result.setLabelled(Counter(row.key()), values);
+        }
         return result;
     }
     // Sets every sum row to the sum of its parts.
@@ -401,11 +499,15 @@ public:
         }
         return *this;
     }
-    bool operator==(const Counters &other) const { return m_values == other.m_values; }
-    bool operator!=(const Counters &other) const { return m_values != other.m_values; }
+    bool operator==(const Counters &other) const
+    {
+        return m_values == other.m_values && m_labelled == other.m_labelled;
+    }
+    bool operator!=(const Counters &other) const { return !(*this == other); }
 
 private:
     std::array<quint64, kCounterCount> m_values{};
+    QHash<int, LabelValues> m_labelled; // by row (int(Counter)), rows labelled at run time only
 };
 
 } // namespace SockJsProxy

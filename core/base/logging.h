@@ -9,3 +9,4 @@ Q_DECLARE_LOGGING_CATEGORY(lcSession)   // sockjsproxy.session: session lifecycl
 Q_DECLARE_LOGGING_CATEGORY(lcZmq)       // sockjsproxy.zmq: sockets, backend traffic
 Q_DECLARE_LOGGING_CATEGORY(lcTraffic)   // sockjsproxy.traffic: every message (--verbose)
 Q_DECLARE_LOGGING_CATEGORY(lcEventLoop) // sockjsproxy.eventloop: the epoll dispatcher's errors
+Q_DECLARE_LOGGING_CATEGORY(lcCluster)   // sockjsproxy.cluster: peers, forwarding, dead-node disconnects

@@ -95,6 +95,18 @@ bool readTlsOptions(const QCommandLineParser &parser, const QCommandLineOption &
     return true;
 }
 
+const QCommandLineOption nodeOption(QStringLiteral("node"),
+                                    QStringLiteral("The name of this proxy in a cluster (see the README); session "
+                                                   "ids start with it."),
+                                    QStringLiteral("ID"));
+const QCommandLineOption clusterBindOption(QStringLiteral("cluster-bind"),
+                                           QStringLiteral("The 0MQ endpoint this proxy binds for the other proxies "
+                                                          "of its cluster."),
+                                           QStringLiteral("ENDPOINT"));
+const QCommandLineOption peerOption(QStringLiteral("peer"),
+                                    QStringLiteral("The cluster endpoint of another proxy (repeat for each)."),
+                                    QStringLiteral("ENDPOINT"));
+
 bool parsePort(const QString &text, const QString &flag, quint16 *port, QString *error)
 {
     bool ok = false;
@@ -123,7 +135,7 @@ void addOptions(QCommandLineParser &parser)
     parser.addOptions({addressOption, inPortOption, outPortOption, httpPortOption, httpAddressOption, staticPathOption,
                        staticUrlOption, samplesOption, verboseOption, configOption, prefixOption, controlOption,
                        controlTokenOption, trustedProxyOption, proxyProtocolOption, tlsCertOption, tlsKeyOption,
-                       controlTlsCertOption, controlTlsKeyOption});
+                       controlTlsCertOption, controlTlsKeyOption, nodeOption, clusterBindOption, peerOption});
 }
 
 bool parse(QCommandLineParser &parser, const QStringList &arguments, QString *error)
@@ -317,6 +329,27 @@ std::optional<Result> toConfig(const QCommandLineParser &parser, QString *error)
             return std::nullopt;
         }
         result.config.statics.append({normalizedUrlPrefix(parser.value(samplesOption)), directory});
+    }
+    // The cluster flags set or replace the file's cluster keys.
+    if (parser.isSet(nodeOption) || parser.isSet(clusterBindOption) || parser.isSet(peerOption)) {
+        ClusterConfig &cluster = result.config.cluster;
+        cluster.enabled = true;
+        if (parser.isSet(nodeOption)) {
+            cluster.node = parser.value(nodeOption);
+            if (!ClusterConfig::isValidNodeName(cluster.node)) {
+                *error =
+                    QStringLiteral("--node %1: not a node name (1 to 32 of A-Z, a-z, 0-9 and _)").arg(cluster.node);
+                return std::nullopt;
+            }
+        }
+        if (parser.isSet(clusterBindOption))
+            cluster.bind = parser.value(clusterBindOption);
+        if (parser.isSet(peerOption))
+            cluster.peers = parser.values(peerOption);
+        if (cluster.bind.isEmpty()) {
+            *error = QStringLiteral("--node and --peer need --cluster-bind (or cluster.bind in --config)");
+            return std::nullopt;
+        }
     }
     if (!result.config.validate(error))
         return std::nullopt;

@@ -7,6 +7,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QRegularExpression>
 #include <QSet>
 #include <QUrl>
 
@@ -360,7 +361,83 @@ bool readService(const QJsonObject &object, const QString &path, const QString &
     return reader.finish();
 }
 
+bool readCluster(ObjectReader &root, ClusterConfig *cluster, QString *error)
+{
+    QJsonObject object;
+    const QJsonValue value = root.take("cluster");
+    if (value.isUndefined())
+        return true;
+    if (!value.isObject()) {
+        root.fail("cluster", QStringLiteral("expected an object"));
+        return false;
+    }
+    object = value.toObject();
+    cluster->enabled = true;
+    ObjectReader reader(object, QStringLiteral("cluster"), error);
+    reader.string("node", &cluster->node);
+    reader.string("bind", &cluster->bind);
+    reader.stringList("peers", &cluster->peers);
+    reader.integer("heartbeat_ms", &cluster->heartbeatMs, 10, 60000);
+    reader.integer("dead_after_ms", &cluster->deadAfterMs, 20, 3600 * 1000);
+    reader.integer("claim_grace_ms", &cluster->claimGraceMs, 0, 60000);
+    return reader.finish();
+}
+
+bool isEndpoint(const QString &endpoint)
+{
+    const qsizetype scheme = endpoint.indexOf(QLatin1String("://"));
+    return scheme > 0 && endpoint.size() > scheme + 3;
+}
+
 } // namespace
+
+bool ClusterConfig::isValidNodeName(const QString &name)
+{
+    static const QRegularExpression pattern(QStringLiteral("^[A-Za-z0-9_]{1,32}$"));
+    return pattern.match(name).hasMatch();
+}
+
+bool ClusterConfig::validate(QString *error) const
+{
+    if (!enabled)
+        return true;
+    if (!node.isEmpty() && !isValidNodeName(node)) {
+        *error = QStringLiteral("cluster.node: \"%1\" is not a node name (1 to 32 of A-Z, a-z, 0-9 and _)").arg(node);
+        return false;
+    }
+    if (bind.isEmpty()) {
+        *error = QStringLiteral("cluster.bind: required (the endpoint this node binds for its peers, e.g. "
+                                "\"tcp://*:9300\")");
+        return false;
+    }
+    if (!isEndpoint(bind)) {
+        *error =
+            QStringLiteral("cluster.bind: \"%1\" is not a ZeroMQ endpoint (tcp://HOST:PORT, ipc://PATH)").arg(bind);
+        return false;
+    }
+    QSet<QString> seen;
+    for (qsizetype i = 0; i < peers.size(); ++i) {
+        const QString &peer = peers.at(i);
+        if (!isEndpoint(peer)) {
+            *error = QStringLiteral("cluster.peers[%1]: \"%2\" is not a ZeroMQ endpoint (tcp://HOST:PORT, ipc://PATH)")
+                         .arg(i)
+                         .arg(peer);
+            return false;
+        }
+        if (seen.contains(peer)) {
+            *error = QStringLiteral("cluster.peers[%1]: %2 is listed twice").arg(i).arg(peer);
+            return false;
+        }
+        seen.insert(peer);
+    }
+    if (deadAfterMs < 2 * heartbeatMs) {
+        *error = QStringLiteral("cluster.dead_after_ms: must be at least twice cluster.heartbeat_ms (%1 < 2 x %2)")
+                     .arg(deadAfterMs)
+                     .arg(heartbeatMs);
+        return false;
+    }
+    return true;
+}
 
 HttpParser::Limits ServiceConfig::httpLimits(const HttpParser::Limits &defaults) const
 {
@@ -473,6 +550,8 @@ std::optional<Config> Config::fromJson(const QByteArray &json, const QString &ba
         }
     }
     root.integer("shutdown_timeout_ms", &config.shutdownTimeoutMs, 0, 3600 * 1000);
+    if (!readCluster(root, &config.cluster, error))
+        return std::nullopt;
     if (!root.finish())
         return std::nullopt;
     if (!config.validate(error))
@@ -529,6 +608,12 @@ bool Config::validate(QString *error) const
             *error = QStringLiteral("static: url \"%1\" must start with '/'").arg(mount.url);
             return false;
         }
+    }
+    if (!cluster.validate(error))
+        return false;
+    if (cluster.enabled && endpoints.contains(cluster.bind)) {
+        *error = QStringLiteral("cluster.bind: endpoint %1 is also a service's").arg(cluster.bind);
+        return false;
     }
     return true;
 }

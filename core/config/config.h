@@ -90,6 +90,25 @@ struct ResourceLimits
     qint64 maxQueuedBytesTotal = QueueBudget::kDefaultLimit;
 };
 
+// Several proxies sharing one pool of backends (README "Several proxies").
+// Absent (enabled false): a single proxy, exactly as without it.
+struct ClusterConfig
+{
+    bool enabled = false;   // the "cluster" key was given
+    QString node;           // [A-Za-z0-9_]{1,32}; empty: the random per-process tag
+    QString bind;           // the endpoint this node binds for its peers (required)
+    QStringList peers;      // the other nodes' endpoints (this node's own may be among them)
+    int heartbeatMs = 500;  // a heartbeat to every peer this often
+    int deadAfterMs = 3000; // a peer not heard from for this long is dead
+    // How long the node that claims a dead peer's sessions waits for a
+    // lower-named claimant before it sends their disconnects.
+    int claimGraceMs = 1000;
+
+    static bool isValidNodeName(const QString &name);
+    // Node name, endpoints, timings; errors name the key ("cluster.bind: ...").
+    bool validate(QString *error) const;
+};
+
 struct StaticMount
 {
     QString url;  // "/samples"
@@ -117,6 +136,7 @@ struct Config
     // and other events queued for backends to leave (0: not at all).
     int shutdownTimeoutMs = 2000;
     ResourceLimits resources;
+    ClusterConfig cluster;
 
     // Parses the --config JSON. Unknown keys and wrong types are errors that
     // name the key ("services[0].heartbeat_delay_ms: expected an integer").

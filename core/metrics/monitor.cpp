@@ -1,6 +1,7 @@
 #include "monitor.h"
 
 #include "base/queuebudget.h"
+#include "cluster/cluster.h"
 #include "logcapture.h"
 #include "server/server.h"
 #include "sockjs/frames.h"
@@ -291,21 +292,35 @@ QByteArray Monitor::prometheusText() const
     for (qsizetype i = 0; i < services.size(); ++i)
         out += sampleLine("sockjsproxy_sessions_open", serviceLabels.at(i), quint64(services.at(i)->sessionCount()));
 
-    // Every row of the table; rows sharing a name follow each other.
+    // Every row of the table; rows sharing a name follow each other. A row
+    // labelled at run time has one line per label value, in their order.
     const Counters &server = m_server->counters();
+    const auto rowLines = [&out](const CounterInfo &row, const QByteArray &scopeLabels, const Counters &counters) {
+        const auto join = [&scopeLabels](const QByteArray &label) {
+            return scopeLabels.isEmpty() || label.isEmpty() ? scopeLabels + label : scopeLabels + ',' + label;
+        };
+        if (!row.runtimeLabel) {
+            out += sampleLine(row.name, join(row.label), counters[row.id]);
+            return;
+        }
+        const Counters::LabelValues labelled = counters.labelled(row.id);
+        QStringList values = labelled.keys();
+        values.sort();
+        for (const QString &value : std::as_const(values))
+            out += sampleLine(row.name, join(row.label + QByteArray("=\"") + labelValue(value) + '"'),
+                              labelled.value(value));
+    };
     const char *previous = "";
     for (const CounterInfo &row : kCounterTable) {
         if (qstrcmp(row.name, previous) != 0)
             head(row.name, "counter", row.help);
         previous = row.name;
         if (row.scope == CounterScope::Server) {
-            out += sampleLine(row.name, row.label, server[row.id]);
+            rowLines(row, QByteArray(), server);
             continue;
         }
-        for (qsizetype i = 0; i < services.size(); ++i) {
-            const QByteArray labels = *row.label ? serviceLabels.at(i) + ',' + row.label : serviceLabels.at(i);
-            out += sampleLine(row.name, labels, serviceCounters.at(i)[row.id]);
-        }
+        for (qsizetype i = 0; i < services.size(); ++i)
+            rowLines(row, serviceLabels.at(i), serviceCounters.at(i));
     }
 
     head("sockjsproxy_backend_queue", "gauge", "Events waiting for a backend.");
@@ -322,6 +337,15 @@ QByteArray Monitor::prometheusText() const
         sampleLine("sockjsproxy_queued_bytes", QByteArray(), quint64(qMax<qint64>(0, m_server->queueBudget().total())));
     head("sockjsproxy_queued_bytes_max", "gauge", "limits.max_queued_bytes_total in force (0: none).");
     out += sampleLine("sockjsproxy_queued_bytes_max", QByteArray(), quint64(m_server->queueBudget().limit()));
+    // A cluster node: whether each configured peer is up (by its node name,
+    // or its endpoint until it was heard from).
+    if (const Cluster *cluster = m_server->cluster()) {
+        head("sockjsproxy_cluster_peer_up", "gauge", "Whether a cluster peer is up (1) or down (0).");
+        for (const Cluster::PeerStatus &peer : cluster->peers()) {
+            const QString name = peer.node.isEmpty() ? peer.endpoint : QString::fromLatin1(peer.node);
+            out += sampleLine("sockjsproxy_cluster_peer_up", "peer=\"" + labelValue(name) + '"', peer.up ? 1 : 0);
+        }
+    }
     return out;
 }
 

@@ -68,8 +68,17 @@ QJsonObject countersToJson(const Counters &counters, bool withServerScope)
 {
     QJsonObject object;
     for (const CounterInfo &row : kCounterTable) {
-        if (withServerScope || row.scope != CounterScope::Server)
+        if (!withServerScope && row.scope == CounterScope::Server)
+            continue;
+        if (row.runtimeLabel) {
+            QJsonObject values;
+            const Counters::LabelValues labelled = counters.labelled(row.id);
+            for (auto it = labelled.cbegin(); it != labelled.cend(); ++it)
+                values.insert(it.key(), double(it.value()));
+            object.insert(QLatin1String(row.key), values);
+        } else {
             object.insert(QLatin1String(row.key), double(counters[row.id]));
+        }
     }
     return object;
 }
@@ -77,8 +86,18 @@ QJsonObject countersToJson(const Counters &counters, bool withServerScope)
 Counters countersFromJson(const QJsonObject &object)
 {
     Counters counters;
-    for (const CounterInfo &row : kCounterTable)
-        counters[row.id] = toU64(object.value(QLatin1String(row.key)));
+    for (const CounterInfo &row : kCounterTable) {
+        const QJsonValue value = object.value(QLatin1String(row.key));
+        if (row.runtimeLabel) {
+            Counters::LabelValues labelled;
+            const QJsonObject values = value.toObject();
+            for (auto it = values.constBegin(); it != values.constEnd(); ++it)
+                labelled.insert(it.key(), toU64(it.value()));
+            counters.setLabelled(row.id, labelled);
+        } else {
+            counters[row.id] = toU64(value);
+        }
+    }
     return counters;
 }
 

@@ -39,9 +39,10 @@ struct SessionInfo
     bool operator==(const SessionInfo &other) const;
 };
 
-// Counters (base/counters.h) as JSON: one key per row of kCounterTable.
-// A service's carry the Service and Backend rows; the totals every row.
-// Keys a peer does not send read as 0.
+// Counters (base/counters.h) as JSON: one key per row of kCounterTable, a
+// number, or for a row labelled at run time an object of label value to
+// number ({"n2": 5}). A service's carry the Service and Backend rows; the
+// totals every row. Keys a peer does not send read as 0 (or no values).
 QJsonObject countersToJson(const Counters &counters, bool withServerScope);
 Counters countersFromJson(const QJsonObject &object);
 

@@ -3,9 +3,11 @@
 #include "base/logging.h"
 #include "base/openfiles.h"
 #include "base/queuebudget.h"
+#include "cluster/cluster.h"
 #include "http/connection.h"
 #include "http/listener.h"
 #include "http/tlsacceptor.h"
+#include "sockjs/node.h"
 #include "sockjs/service.h"
 #include "sockjsproxy_version.h"
 #include "staticfiles.h"
@@ -52,12 +54,20 @@ Server::Server(const Config &config, QObject *parent)
       m_webSocketServer(new QWebSocketServer(QStringLiteral("SockJSProxy/" SOCKJSPROXY_VERSION),
                                              QWebSocketServer::NonSecureMode, this))
 {
+    // Before the first session id is drawn: ids name their node.
+    if (m_config.cluster.enabled)
+        Node::setLocalName(m_config.cluster.node.toLatin1());
     for (const ServiceConfig &serviceConfig : m_config.services) {
         m_services.append(new Service(serviceConfig, this));
         m_services.last()->setQueueBudget(m_queueBudget);
     }
     // Queued: it fires from inside the queue that grew.
     connect(m_queueBudget, &QueueBudget::overLimit, this, &Server::onQueueBudgetOver, Qt::QueuedConnection);
+    if (m_config.cluster.enabled) {
+        m_cluster = std::make_unique<Cluster>(m_config.cluster, Node::localName(), Node::incarnation(), &m_counters);
+        for (Service *service : std::as_const(m_services))
+            m_cluster->addService(service);
+    }
     std::stable_sort(m_services.begin(), m_services.end(),
                      [](const Service *a, const Service *b) { return a->prefix().size() > b->prefix().size(); });
     // Prefixes and limits resolved once: the parser asks for every request.
@@ -82,6 +92,8 @@ Server::Server(const Config &config, QObject *parent)
 
 Server::~Server()
 {
+    // The cluster first: it routes for the services.
+    m_cluster.reset();
     // Services first: their sessions hold receivers owned by connections.
     m_routes.clear();
     qDeleteAll(m_services);
@@ -159,6 +171,8 @@ bool Server::start(QString *error)
             return false;
         }
     }
+    if (m_cluster && !m_cluster->start(error))
+        return false;
     const QHostAddress address(m_config.httpAddress);
     if (address.isNull()) {
         *error = QStringLiteral("HTTP address \"%1\" is not an IP address").arg(m_config.httpAddress);
@@ -436,6 +450,8 @@ void Server::shutdown()
         // last "disconnect"s; a dead backend never holds the exit up longer.
         service->bridge()->setShutdownLinger(m_config.shutdownTimeoutMs);
     }
+    if (m_cluster)
+        m_cluster->shutdown(m_config.shutdownTimeoutMs);
     const auto connections = findChildren<Connection *>(QString(), Qt::FindDirectChildrenOnly);
     for (Connection *connection : connections)
         connection->close();

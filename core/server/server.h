@@ -19,6 +19,7 @@ class QWebSocketServer;
 
 namespace SockJsProxy {
 
+class Cluster;
 class Connection;
 class Listener;
 class QueueBudget;
@@ -98,6 +99,8 @@ public:
     // Bytes in every outgoing queue (sessions' and backend links'), against
     // limits.max_queued_bytes_total.
     const QueueBudget &queueBudget() const { return *m_queueBudget; }
+    // The node's cluster (config "cluster"); null for a single proxy.
+    Cluster *cluster() const { return m_cluster.get(); }
 
     // Stops accepting, closes every session with a close frame (backends get
     // "disconnect") and then every connection. Closing the ZeroMQ sockets
@@ -160,6 +163,7 @@ private:
     LogThrottle m_forwardingLog;
     LogThrottle m_proxyProtocolLog;
     QString m_connectionLimitsNote;
+    std::unique_ptr<Cluster> m_cluster; // uses m_counters and the services
 };
 
 } // namespace SockJsProxy

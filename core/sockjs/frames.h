@@ -13,6 +13,8 @@ inline QByteArray heartbeat() { return QByteArrayLiteral("h"); }
 // c[code,"reason"]
 QByteArray close(int code, const QByteArray &reason);
 // a["m1","m2",...]; messages are UTF-8 (invalid sequences become U+FFFD).
+// The frame of the last single message is kept and returned again for the
+// same message (a broadcast's frame is encoded once, not once per session).
 QByteArray messages(const QList<QByteArray> &messages);
 
 } // namespace Frames

@@ -1,5 +1,6 @@
 #include "service.h"
 
+#include "backendrouter.h"
 #include "base/logging.h"
 #include "endpoints.h"
 #include "frames.h"
@@ -15,6 +16,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QNetworkRequest>
+#include <QSet>
 #include <QWebSocket>
 
 #include <cmath>
@@ -138,6 +140,7 @@ Service::Service(const ServiceConfig &config, QObject *parent)
     connect(m_bridge, &ZmqBridge::messageFromBackend, this, &Service::onMessageFromBackend);
     connect(m_bridge, &ZmqBridge::disconnectFromBackend, this, &Service::onDisconnectFromBackend);
     connect(m_bridge, &ZmqBridge::acceptFromBackend, this, &Service::onAcceptFromBackend);
+    connect(m_bridge, &ZmqBridge::broadcastFromBackend, this, &Service::onBroadcastFromBackend);
 }
 
 Service::~Service()
@@ -538,6 +541,8 @@ void Service::sessionOpened(Session *session)
     } else {
         m_bridge->sendConnect(session->backendId());
     }
+    if (m_router)
+        m_router->sessionConnected(this, session->backendId());
 }
 
 void Service::sessionAcceptTimedOut(Session *session)
@@ -569,6 +574,8 @@ void Service::sessionClosed(Session *session)
     qCInfo(lcSession).noquote() << m_config.prefix << "session" << QString::fromLatin1(session->backendId())
                                 << "closed:" << session->closeCode() << QString::fromUtf8(session->closeReason());
     m_bridge->sendDisconnect(session->backendId());
+    if (m_router)
+        m_router->sessionDisconnected(this, session->backendId());
 }
 
 void Service::sessionExpired(Session *session)
@@ -613,8 +620,61 @@ void Service::flushScheduled()
 
 void Service::onMessageFromBackend(const QByteArray &sessionId, const QByteArray &data)
 {
+    handleMessage(sessionId, data, true);
+}
+
+void Service::onDisconnectFromBackend(const QByteArray &sessionId, const QByteArray &data)
+{
+    handleDisconnect(sessionId, data, true);
+}
+
+void Service::onAcceptFromBackend(const QByteArray &sessionId) { handleAccept(sessionId, true); }
+
+void Service::onBroadcastFromBackend(const QByteArray &target, const QByteArray &data)
+{
+    // Session ids separated by spaces; each one once, in the order given.
+    QList<QByteArray> ids;
+    if (!target.isEmpty()) {
+        QSet<QByteArray> seen;
+        for (const QByteArray &id : target.split(' ')) {
+            if (!id.isEmpty() && !seen.contains(id)) {
+                seen.insert(id);
+                ids.append(id);
+            }
+        }
+        if (ids.isEmpty()) {
+            // Only spaces: a target that names nobody is not "everybody".
+            ++m_counters[Counter::UnknownSessionFromBackend];
+            qCInfo(lcZmq).noquote() << m_config.prefix << "backend broadcast to a target of spaces only dropped";
+            return;
+        }
+    }
+    handleBroadcast(ids, data, true);
+}
+
+void Service::messageFromPeer(const QByteArray &sessionId, const QByteArray &data)
+{
+    handleMessage(sessionId, data, false);
+}
+
+void Service::disconnectFromPeer(const QByteArray &sessionId, const QByteArray &data)
+{
+    handleDisconnect(sessionId, data, false);
+}
+
+void Service::acceptFromPeer(const QByteArray &sessionId) { handleAccept(sessionId, false); }
+
+void Service::broadcastFromPeer(const QList<QByteArray> &sessionIds, const QByteArray &data)
+{
+    handleBroadcast(sessionIds, data, false);
+}
+
+void Service::handleMessage(const QByteArray &sessionId, const QByteArray &data, bool mayRoute)
+{
     Session *session = m_byBackendId.value(sessionId);
     if (!session) {
+        if (mayRoute && m_router && m_router->routeMessage(this, sessionId, data))
+            return;
         ++m_counters[Counter::UnknownSessionFromBackend];
         qCInfo(lcZmq).noquote() << m_config.prefix << "backend message for unknown session"
                                 << QString::fromLatin1(sessionId.left(64)) << "dropped";
@@ -634,10 +694,12 @@ bool Service::deliverToSession(Session *session, const QByteArray &message)
     return true;
 }
 
-void Service::onAcceptFromBackend(const QByteArray &sessionId)
+void Service::handleAccept(const QByteArray &sessionId, bool mayRoute)
 {
     Session *session = m_byBackendId.value(sessionId);
     if (!session) {
+        if (mayRoute && m_router && m_router->routeAccept(this, sessionId))
+            return;
         ++m_counters[Counter::UnknownSessionFromBackend];
         qCInfo(lcZmq).noquote() << m_config.prefix << "backend accept for unknown session"
                                 << QString::fromLatin1(sessionId.left(64)) << "ignored";
@@ -689,10 +751,12 @@ bool Service::parseCloseData(const QByteArray &data, int *code, QByteArray *reas
     return true;
 }
 
-void Service::onDisconnectFromBackend(const QByteArray &sessionId, const QByteArray &data)
+void Service::handleDisconnect(const QByteArray &sessionId, const QByteArray &data, bool mayRoute)
 {
     Session *session = m_byBackendId.value(sessionId);
     if (!session) {
+        if (mayRoute && m_router && m_router->routeDisconnect(this, sessionId, data))
+            return;
         ++m_counters[Counter::UnknownSessionFromBackend];
         qCInfo(lcZmq).noquote() << m_config.prefix << "backend disconnect for unknown session"
                                 << QString::fromLatin1(sessionId.left(64)) << "ignored";
@@ -709,6 +773,52 @@ void Service::onDisconnectFromBackend(const QByteArray &sessionId, const QByteAr
     }
     session->close(code, reason);
 }
+
+void Service::handleBroadcast(const QList<QByteArray> &sessionIds, const QByteArray &data, bool mayRoute)
+{
+    // Every session gets the same QByteArray: its frame is encoded once
+    // (Frames::messages keeps the last one) however many sessions there are.
+    if (sessionIds.isEmpty()) {
+        // A copy: a session whose queue overflows closes, and may leave the
+        // hash, while the loop runs (it is deleted later, not now).
+        const QList<Session *> sessions = m_byBackendId.values();
+        for (Session *session : sessions) {
+            if (session->state() == Session::State::Open)
+                deliverToSession(session, data);
+        }
+        if (mayRoute && m_router)
+            m_router->routeBroadcast(this, {}, data);
+        return;
+    }
+    QList<QByteArray> elsewhere;
+    for (const QByteArray &id : sessionIds) {
+        if (Session *session = m_byBackendId.value(id))
+            deliverToSession(session, data);
+        else
+            elsewhere.append(id);
+    }
+    if (mayRoute && m_router && !elsewhere.isEmpty())
+        elsewhere = m_router->routeBroadcast(this, elsewhere, data);
+    if (elsewhere.isEmpty())
+        return;
+    m_counters[Counter::UnknownSessionFromBackend] += quint64(elsewhere.size());
+    qCInfo(lcZmq).noquote() << m_config.prefix << "backend broadcast:" << elsewhere.size()
+                            << "unknown session(s) skipped, the first"
+                            << QString::fromLatin1(elsewhere.first().left(64));
+}
+
+QList<QByteArray> Service::openSessionIds() const
+{
+    QList<QByteArray> ids;
+    ids.reserve(m_byBackendId.size());
+    for (auto it = m_byBackendId.cbegin(); it != m_byBackendId.cend(); ++it) {
+        if (it.value()->state() == Session::State::Open)
+            ids.append(it.key());
+    }
+    return ids;
+}
+
+void Service::sendDisconnectForLostSession(const QByteArray &sessionId) { m_bridge->sendDisconnect(sessionId); }
 
 void Service::closeAll(int code, const QByteArray &reason)
 {

@@ -19,6 +19,7 @@ class QWebSocket;
 
 namespace SockJsProxy {
 
+class BackendRouter;
 class Connection;
 class Endpoints;
 struct HttpResponse;
@@ -92,6 +93,23 @@ public:
     // Closes every session with code/reason (the backend is told) and forgets them.
     void closeAll(int code, const QByteArray &reason);
 
+    // Cluster (core/cluster). The router gets backend messages for sessions
+    // this node does not hold and hears of every connect and disconnect;
+    // null (the default): a single proxy.
+    void setRouter(BackendRouter *router) { m_router = router; }
+    // Sessions whose backends were told "connect" and not yet "disconnect".
+    QList<QByteArray> openSessionIds() const;
+    // What another node forwarded: handled here only, never sent on again;
+    // a session that is not here is counted as unknown, as from a backend.
+    void messageFromPeer(const QByteArray &sessionId, const QByteArray &data);
+    // data: the backend's close data (empty or a JSON close code).
+    void disconnectFromPeer(const QByteArray &sessionId, const QByteArray &data);
+    void acceptFromPeer(const QByteArray &sessionId);
+    // sessionIds empty: every open session of the service.
+    void broadcastFromPeer(const QList<QByteArray> &sessionIds, const QByteArray &data);
+    // Tells the backends that a session of a node that died has ended.
+    void sendDisconnectForLostSession(const QByteArray &sessionId);
+
 Q_SIGNALS:
     void sessionCreated(SockJsProxy::Session *session);
     void sessionRemoved(SockJsProxy::Session *session);
@@ -133,6 +151,12 @@ private:
     void onMessageFromBackend(const QByteArray &sessionId, const QByteArray &data);
     void onDisconnectFromBackend(const QByteArray &sessionId, const QByteArray &data);
     void onAcceptFromBackend(const QByteArray &sessionId);
+    void onBroadcastFromBackend(const QByteArray &target, const QByteArray &data);
+    // mayRoute: from a backend (a router may send it on), not from a peer.
+    void handleMessage(const QByteArray &sessionId, const QByteArray &data, bool mayRoute);
+    void handleDisconnect(const QByteArray &sessionId, const QByteArray &data, bool mayRoute);
+    void handleAccept(const QByteArray &sessionId, bool mayRoute);
+    void handleBroadcast(const QList<QByteArray> &sessionIds, const QByteArray &data, bool mayRoute);
     void flushScheduled();
     std::optional<QSet<QByteArray>> readAllowedKeys(QString *error) const;
 
@@ -149,6 +173,7 @@ private:
     Counters m_counters;
     bool m_keysLoaded = false;
     QByteArray m_curvePublicKey;
+    BackendRouter *m_router = nullptr;
 };
 
 } // namespace SockJsProxy

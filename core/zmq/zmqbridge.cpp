@@ -16,6 +16,7 @@ const QByteArray kConnect = QByteArrayLiteral("connect");
 const QByteArray kMessage = QByteArrayLiteral("message");
 const QByteArray kDisconnect = QByteArrayLiteral("disconnect");
 const QByteArray kAccept = QByteArrayLiteral("accept");
+const QByteArray kBroadcast = QByteArrayLiteral("broadcast");
 // A refused backend retries every 100 ms (ZeroMQ's reconnect interval): one
 // line per kind and peer this often, with the count of those not logged.
 constexpr qint64 kRefusalLogIntervalMs = 10000;
@@ -310,10 +311,17 @@ void ZmqBridge::onIncoming(const ZmqMessage &message)
         ++m_counters[Counter::BackendReceivedAccept];
         qCDebug(lcTraffic).noquote() << "<-backend accept" << QString::fromLatin1(sessionId);
         Q_EMIT acceptFromBackend(sessionId);
+    } else if (type == kBroadcast) {
+        // The second frame is the target: empty (every session) or session ids.
+        ++m_counters[Counter::BackendReceivedBroadcast];
+        qCDebug(lcTraffic).noquote() << "<-backend broadcast to" << (sessionId.isEmpty() ? "all" : printable(sessionId))
+                                     << QString::fromUtf8(message.at(2));
+        Q_EMIT broadcastFromBackend(sessionId, message.at(2));
     } else {
         ++m_counters[Counter::BackendUnknownType];
         qCWarning(lcZmq).noquote() << "backend message of unknown type" << printable(type) << "for session"
-                                   << printable(sessionId) << "dropped (expected message, disconnect or accept)";
+                                   << printable(sessionId)
+                                   << "dropped (expected message, disconnect, accept or broadcast)";
     }
 }
 

@@ -21,8 +21,10 @@ class ZapHandler;
 //    message (UTF-8 bytes), disconnect (empty);
 //  - a bound PULL socket ("out") takes [type, session_id, data] from them:
 //    message (deliver data to the session), disconnect (close it; data
-//    empty or a JSON close code and reason) and accept (open a session held
-//    for require_accept; data ignored). What they mean is the Service's.
+//    empty or a JSON close code and reason), accept (open a session held
+//    for require_accept; data ignored) and broadcast (deliver data to every
+//    session the second frame names, space-separated, or to every open
+//    session when it is empty). What they mean is the Service's.
 // Malformed messages from backends (wrong frame count, unknown type) are
 // logged, counted and dropped; never an exception, never a crash.
 //
@@ -96,6 +98,8 @@ Q_SIGNALS:
     void messageFromBackend(const QByteArray &sessionId, const QByteArray &data);
     void disconnectFromBackend(const QByteArray &sessionId, const QByteArray &data);
     void acceptFromBackend(const QByteArray &sessionId);
+    // target: empty (every open session) or session ids separated by spaces.
+    void broadcastFromBackend(const QByteArray &target, const QByteArray &data);
 
 private:
     void send(const QByteArray &type, const QByteArray &sessionId, const QByteArray &data);

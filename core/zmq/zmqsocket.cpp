@@ -251,6 +251,8 @@ void ZmqSocket::noteDrop()
     // A backend that is down can make us drop thousands per second: one line
     // per second at most, with the count since the previous line.
     ++m_dropsSinceWarning;
+    if (!m_dropWarnings)
+        return;
     if (m_dropWarningTimer.isValid() && m_dropWarningTimer.elapsed() < kDropWarningIntervalMs)
         return;
     qCWarning(lcZmq).noquote() << QStringLiteral("%1 %2: outbox full (%3 messages), dropped %4 message(s), %5 in all")
@@ -296,6 +298,8 @@ bool ZmqSocket::setCurveServer(const QByteArray &secretKey, const QByteArray &za
 
 void ZmqSocket::setLinger(int milliseconds) { setIntOption(ZMQ_LINGER, milliseconds, "linger"); }
 
+void ZmqSocket::setImmediate(bool immediate) { setIntOption(ZMQ_IMMEDIATE, immediate ? 1 : 0, "immediate"); }
+
 void ZmqSocket::setIntOption(int option, int value, const char *name)
 {
     if (!m_socket)
@@ -305,6 +309,8 @@ void ZmqSocket::setIntOption(int option, int value, const char *name)
             m_socket->set(zmq::sockopt::sndhwm, value);
         else if (option == ZMQ_LINGER)
             m_socket->set(zmq::sockopt::linger, value);
+        else if (option == ZMQ_IMMEDIATE)
+            m_socket->set(zmq::sockopt::immediate, value != 0);
         else
             m_socket->set(zmq::sockopt::rcvhwm, value);
     } catch (const zmq::error_t &e) {

@@ -96,6 +96,13 @@ public:
 
     // How long closing may keep delivering queued messages (0 at creation).
     void setLinger(int milliseconds);
+    // ZMQ_IMMEDIATE: queue messages only on completed connections, so that
+    // nothing waits inside ZeroMQ for a peer that is not there (the outbox
+    // holds it instead, bounded). Call before connectTo.
+    void setImmediate(bool immediate);
+    // Off: outbox drops are counted but not logged (the caller accounts
+    // for them; a cluster link to a node that is down drops heartbeats).
+    void setDropWarnings(bool warn) { m_dropWarnings = warn; }
 
     // Messages handled per pass before yielding to the event loop.
     void setBudget(int messages) { m_budget = messages; }
@@ -152,6 +159,7 @@ private:
     bool m_canSend = false;               // Push, Pub, Req, Rep, Dealer, Router, Pair
     bool m_lockstep = false;              // Req, Rep: send and receive take turns
     bool m_sendTurn = false;              // Req: no request out; Rep: a reply is due
+    bool m_dropWarnings = true;
     Type m_type;
     QTimer *m_retryTimer = nullptr; // runs only while the outbox waits for ZeroMQ
     QStringList m_endpoints;        // for log and error messages

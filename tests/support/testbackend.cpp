@@ -13,6 +13,22 @@ TestBackend::TestBackend(const QString &inEndpoint, const QString &outEndpoint, 
         qWarning("TestBackend: %s", qPrintable(error));
 }
 
+TestBackend::TestBackend(Mode mode, bool immediate, QObject *parent)
+    : QObject(parent), m_pull(ZmqSocket::Type::Pull), m_push(ZmqSocket::Type::Push), m_mode(mode)
+{
+    connect(&m_pull, &ZmqSocket::messageReceived, this, &TestBackend::onMessage);
+    m_push.setImmediate(immediate);
+}
+
+bool TestBackend::connectTo(const QString &inEndpoint, const QString &outEndpoint)
+{
+    QString error;
+    if (m_pull.connectTo(inEndpoint, &error) && m_push.connectTo(outEndpoint, &error))
+        return true;
+    qWarning("TestBackend: %s", qPrintable(error));
+    return false;
+}
+
 QList<TestBackend::Event> TestBackend::eventsOfType(const QByteArray &type) const
 {
     QList<Event> result;

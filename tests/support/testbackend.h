@@ -28,6 +28,13 @@ public:
 
     TestBackend(const QString &inEndpoint, const QString &outEndpoint, Mode mode, QObject *parent = nullptr);
 
+    // Not connected yet: connectTo() each proxy, as a backend shared by
+    // several proxies does (ZeroMQ deals its messages round-robin). With
+    // immediate, its PUSH queues nothing for a proxy it is not connected to
+    // (ZMQ_IMMEDIATE), so a dead proxy gets no share of the replies.
+    TestBackend(Mode mode, bool immediate, QObject *parent = nullptr);
+    bool connectTo(const QString &inEndpoint, const QString &outEndpoint);
+
     QList<Event> events() const { return m_events; }
     QList<Event> eventsOfType(const QByteArray &type) const;
     QList<QByteArray> sessionIds(const QByteArray &type) const; // ids of the events of that type, in order

@@ -58,6 +58,7 @@ private Q_SLOTS:
     void loadBalancer_data();
     void loadBalancer();
     void tlsFiles();
+    void clusterFlags();
 
 private:
     QTemporaryDir m_dir;
@@ -620,6 +621,40 @@ void tst_CommandLine::tlsFiles()
     QVERIFY2(result, qPrintable(error));
     QCOMPARE(result->config.tls->certificate, QStringLiteral("/x/c.pem"));
     QCOMPARE(result->config.tls->key, QStringLiteral("/x/k.pem"));
+}
+
+// --node, --cluster-bind and --peer make a cluster node; without them there
+// is no cluster at all.
+void tst_CommandLine::clusterFlags()
+{
+    QString error;
+    const auto single = run({}, &error);
+    QVERIFY2(single, qPrintable(error));
+    QVERIFY(!single->config.cluster.enabled);
+
+    const auto node =
+        run({QStringLiteral("--node"), QStringLiteral("n_1"), QStringLiteral("--cluster-bind"),
+             QStringLiteral("tcp://127.0.0.1:9300"), QStringLiteral("--peer"), QStringLiteral("tcp://127.0.0.1:9301"),
+             QStringLiteral("--peer"), QStringLiteral("tcp://127.0.0.1:9302")},
+            &error);
+    QVERIFY2(node, qPrintable(error));
+    const ClusterConfig &cluster = node->config.cluster;
+    QVERIFY(cluster.enabled);
+    QCOMPARE(cluster.node, QStringLiteral("n_1"));
+    QCOMPARE(cluster.bind, QStringLiteral("tcp://127.0.0.1:9300"));
+    QCOMPARE(cluster.peers,
+             (QStringList{QStringLiteral("tcp://127.0.0.1:9301"), QStringLiteral("tcp://127.0.0.1:9302")}));
+    QCOMPARE(cluster.heartbeatMs, 500);
+    QCOMPARE(cluster.deadAfterMs, 3000);
+
+    QVERIFY(!run({QStringLiteral("--node"), QStringLiteral("n-1"), QStringLiteral("--cluster-bind"),
+                  QStringLiteral("tcp://127.0.0.1:9300")},
+                 &error));
+    QVERIFY2(error.startsWith(QStringLiteral("--node n-1: not a node name")), qPrintable(error));
+    QVERIFY(!run({QStringLiteral("--peer"), QStringLiteral("tcp://127.0.0.1:9301")}, &error));
+    QVERIFY2(error.contains(QStringLiteral("need --cluster-bind")), qPrintable(error));
+    QVERIFY(!run({QStringLiteral("--cluster-bind"), QStringLiteral("nowhere")}, &error));
+    QVERIFY2(error.startsWith(QStringLiteral("cluster.bind: \"nowhere\" is not a ZeroMQ endpoint")), qPrintable(error));
 }
 
 QTEST_GUILESS_MAIN(tst_CommandLine)

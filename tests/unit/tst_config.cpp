@@ -556,6 +556,18 @@ void tst_Config::errors_data()
     same("http.proxy_protocol", "true", "needs http.trusted_proxies");
     row("services", "[]", "services", "at least one");
     row("services", QByteArray(), "services", "at least one");
+    row("cluster", "[]", "cluster", object);
+    row("cluster", "{}", "cluster.bind", "required");
+    row("cluster", R"({"bind": "nowhere"})", "cluster.bind", "not a ZeroMQ endpoint");
+    row("cluster", R"({"bind": "tcp://*:9300", "node": "a-b"})", "cluster.node", "not a node name");
+    row("cluster", R"({"bind": "tcp://*:9300", "peers": ["tcp://h:1", "tcp://h:1"]})", "cluster.peers[1]",
+        "listed twice");
+    row("cluster", R"({"bind": "tcp://*:9300", "peers": ["h:1"]})", "cluster.peers[0]", "not a ZeroMQ endpoint");
+    row("cluster", R"({"bind": "tcp://*:9300", "heartbeat_ms": 500, "dead_after_ms": 900})", "cluster.dead_after_ms",
+        "at least twice");
+    row("cluster", R"({"bind": "tcp://*:9300", "heartbeat_ms": "x"})", "cluster.heartbeat_ms", integer);
+    row("cluster", R"({"bind": "tcp://*:9300", "colour": 1})", "cluster.colour", unknown);
+    row("cluster", R"({"bind": "inproc://a-in"})", "cluster.bind", "also a service's");
 }
 
 void tst_Config::errors()

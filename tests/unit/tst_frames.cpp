@@ -30,6 +30,7 @@ private Q_SLOTS:
     void closeReasonConstants();
     void messages_data();
     void messages();
+    void repeatedMessageEncodedOnce();
 };
 
 void tst_Frames::fixedFrames()
@@ -108,6 +109,27 @@ void tst_Frames::messages()
     QFETCH(QList<QByteArray>, messages);
     QFETCH(QByteArray, expected);
     QCOMPARE(Frames::messages(messages), expected);
+}
+
+// A broadcast hands the same message to many sessions in a row: the frame is
+// built once and shared, and a different message is never served from it.
+void tst_Frames::repeatedMessageEncodedOnce()
+{
+    const QByteArray message = QByteArrayLiteral("to \"everyone\"");
+    const QByteArray first = Frames::messages({message});
+    const QByteArray second = Frames::messages({QByteArray(message.constData(), message.size())});
+    QCOMPARE(second, QByteArray(R"(a["to \"everyone\""])"));
+    QVERIFY(second.isSharedWith(first));
+
+    // Same size, other bytes: encoded anew.
+    const QByteArray other = Frames::messages({QByteArrayLiteral("to \"everyonE\"")});
+    QCOMPARE(other, QByteArray(R"(a["to \"everyonE\""])"));
+    QVERIFY(!other.isSharedWith(first));
+    // Several messages are never taken for one.
+    QCOMPARE(Frames::messages({QByteArrayLiteral("to \"everyonE\""), QByteArrayLiteral("x")}),
+             QByteArray(R"(a["to \"everyonE\"","x"])"));
+    QCOMPARE(Frames::messages({QByteArray()}), QByteArray(R"(a[""])"));
+    QCOMPARE(Frames::messages({}), QByteArray("a[]"));
 }
 
 QTEST_GUILESS_MAIN(tst_Frames)
