@@ -294,37 +294,44 @@ const ECHO_CHECKS = {
 
 // ---------------------------------------------------------------- results
 
-const results = new Map();   // `${transport}|${origin}` -> Map(check -> {ok, detail})
+// A row of the table is a transport on one kind of page: 'same' or 'cross'
+// origin.
+const results = new Map();   // `${transport}|${kind}` -> Map(check -> {ok, detail})
 const extraResults = [];     // [{name, ok, detail}] for the samples flow
 const chatResults = [];      // [{name, ok, detail}] for the chat sample
 const tlsResults = [];       // [{name, ok, detail}] for the HTTPS/WSS round
 
-function record(transport, origin, check, ok, detail = '') {
-    const key = `${transport}|${origin}`;
+// "websocket (same)" in the table, "websocket (same-origin)" in progress
+// lines.
+function rowLabel(transport, kind, long = false) {
+    return long ? `${transport} (${kind}-origin)` : `${transport} (${kind})`;
+}
+
+function record(transport, kind, check, ok, detail = '') {
+    const key = `${transport}|${kind}`;
     if (!results.has(key)) results.set(key, new Map());
     results.get(key).set(check, { ok, detail });
-    if (!ok) console.log(`  FAIL ${transport} (${origin}-origin) ${check}: ${detail}`);
+    if (!ok) console.log(`  FAIL ${rowLabel(transport, kind, true)} ${check}: ${detail}`);
 }
 
 function printReport(opts) {
-    const rowName = (t, o) => `${t} (${o})`;
-    const width = Math.max(...TRANSPORTS.map((t) => rowName(t, 'cross').length));
+    const rows = [];
+    for (const t of opts.transports) for (const o of opts.origins) rows.push([t, o]);
+    const width = Math.max('transport'.length, ...rows.map(([t, k]) => rowLabel(t, k).length));
     const cols = CHECKS.map((c) => Math.max(c.length, 4));
     let passed = 0;
     let failed = 0;
     console.log('');
     console.log(['transport'.padEnd(width), ...CHECKS.map((c, i) => c.padEnd(cols[i]))].join('  '));
     console.log(['-'.repeat(width), ...cols.map((w) => '-'.repeat(w))].join('  '));
-    for (const t of opts.transports) {
-        for (const o of opts.origins) {
-            const row = results.get(`${t}|${o}`) || new Map();
-            const cells = CHECKS.map((c, i) => {
-                const r = row.get(c);
-                if (r && r.ok) ++passed; else ++failed;
-                return (r ? (r.ok ? 'PASS' : 'FAIL') : 'FAIL').padEnd(cols[i]);
-            });
-            console.log([rowName(t, o).padEnd(width), ...cells].join('  '));
-        }
+    for (const [t, k] of rows) {
+        const row = results.get(`${t}|${k}`) || new Map();
+        const cells = CHECKS.map((c, i) => {
+            const r = row.get(c);
+            if (r && r.ok) ++passed; else ++failed;
+            return (r ? (r.ok ? 'PASS' : 'FAIL') : 'FAIL').padEnd(cols[i]);
+        });
+        console.log([rowLabel(t, k).padEnd(width), ...cells].join('  '));
     }
     if (opts.samplesFlow) {
         console.log('');
@@ -374,7 +381,7 @@ async function injectedScriptRan(page) {
     return false;
 }
 
-async function runRow(context, pageUrl, transport, origin) {
+async function runRow(context, pageUrl, transport, kind) {
     const rowDeadline = Math.min(Date.now() + ROW_BUDGET_MS, deadline);
     const budget = () => Math.max(500, Math.min(CHECK_TIMEOUT_MS, rowDeadline - Date.now()));
     const consoleLines = [];
@@ -387,7 +394,7 @@ async function runRow(context, pageUrl, transport, origin) {
     });
     const call = (fn, arg, ms, what) => withTimeout(page.evaluate(fn, arg), ms + 2000, what);
     let rowFailed = false;
-    const fail = (check, detail) => { rowFailed = true; record(transport, origin, check, false, detail); };
+    const fail = (check, detail) => { rowFailed = true; record(transport, kind, check, false, detail); };
 
     try {
         await page.goto(pageUrl, { timeout: budget() });
@@ -398,8 +405,8 @@ async function runRow(context, pageUrl, transport, origin) {
         try {
             const ms = budget();
             opened = await call(([t, m]) => window.SJPT.open('/echo', t, m), [transport, ms], ms, 'open');
-            record(transport, origin, 'open', true);
-            if (opened.transport === transport) record(transport, origin, 'transport', true);
+            record(transport, kind, 'open', true);
+            if (opened.transport === transport) record(transport, kind, 'transport', true);
             else fail('transport', `sock.transport is ${show(opened.transport)}`);
         } catch (e) {
             fail('open', e.message.split('\n')[0]);
@@ -416,7 +423,7 @@ async function runRow(context, pageUrl, transport, origin) {
                 if (problem) fail(check, problem);
                 else if (check === 'html-text' && await injectedScriptRan(page)) {
                     fail(check, 'a message was run as a script');
-                } else record(transport, origin, check, true);
+                } else record(transport, kind, check, true);
             } catch (e) {
                 fail(check, e.message.split('\n')[0]);
             }
@@ -428,19 +435,19 @@ async function runRow(context, pageUrl, transport, origin) {
             const o = await call(([t, m]) => window.SJPT.open('/close', t, m), [transport, ms], ms, 'open /close');
             if (o.transport !== transport) throw new Error(`/close opened with ${show(o.transport)}`);
             const ev = await call((m) => window.SJPT.closed(m), ms, ms, 'close event');
-            if (ev.code === 3000 && ev.reason === 'Go away!') record(transport, origin, 'close3000', true);
+            if (ev.code === 3000 && ev.reason === 'Go away!') record(transport, kind, 'close3000', true);
             else fail('close3000', `close event ${ev.code} ${show(ev.reason)}`);
         } catch (e) {
             fail('close3000', e.message.split('\n')[0]);
         }
     } catch (e) {
         for (const c of CHECKS) {
-            const row = results.get(`${transport}|${origin}`);
+            const row = results.get(`${transport}|${kind}`);
             if (!row || !row.has(c)) fail(c, e.message.split('\n')[0]);
         }
     } finally {
         if (rowFailed && consoleLines.length) {
-            console.log(`  browser messages (${transport}, ${origin}-origin):`);
+            console.log(`  browser messages (${rowLabel(transport, kind, true)}):`);
             for (const l of consoleLines.slice(-15)) console.log(`    ${l.slice(0, 300)}`);
         }
         await withTimeout(page.close(), 3000, 'page.close').catch(() => {});
@@ -708,6 +715,67 @@ async function tlsRound(opts) {
     }
 }
 
+// ---------------------------------------------------------------- the echo proxy
+
+// A sockjsproxy-cli serving page.html (with sockjs-client) under
+// /browser-tests, /echo in front of echo-sjp.py and /close in front of
+// echo-sjp.py --close-on-connect, on ports [http, echo in, echo out, close
+// in, close out]: what the rows run against. http: more of the config's
+// "http" object; args: more command-line arguments. Every process started
+// goes into started, for the caller to stop, also when this throws.
+async function startEchoProxy(opts, name, ports, started, { http = {}, args = [] } = {}) {
+    const [httpPort, echoIn, echoOut, closeIn, closeOut] = ports;
+    const zmq = (p) => `tcp://127.0.0.1:${p}`;
+    const service = (prefix, inPort, outPort) => ({
+        prefix, zmq: { in: zmq(inPort), out: zmq(outPort) }, websocket: true, cookie_needed: false,
+        heartbeat_delay_ms: 25000, disconnect_delay_ms: 5000, response_limit: 131072,
+    });
+    const config = {
+        http: { address: '127.0.0.1', port: httpPort, ...http },
+        static: [{ url: '/browser-tests', path: path.join(tempDir, 'www') }],
+        services: [service('/echo', echoIn, echoOut), service('/close', closeIn, closeOut)],
+    };
+    const configPath = path.join(tempDir, `${name}.json`);
+    writeFileSync(configPath, JSON.stringify(config, null, 2));
+    const log = path.join(tempDir, `${name}.log`);
+    const proxy = new Child(name, opts.cli, ['--config', configPath, '-v', ...args], { logFile: log, timestamped: true });
+    const echo = new Child(`${name}-echo`, opts.python,
+        [path.join(opts.samplesDir, 'echo-sjp.py'), '-a', '127.0.0.1', '-i', String(echoIn), '-o', String(echoOut)]);
+    const closer = new Child(`${name}-close`, opts.python,
+        [path.join(opts.samplesDir, 'echo-sjp.py'), '-a', '127.0.0.1', '-i', String(closeIn), '-o', String(closeOut),
+         '--close-on-connect']);
+    started.push(proxy, echo, closer);
+    const origin = `http://127.0.0.1:${httpPort}`;
+    await waitForHttp(`${origin}/echo/info`, proxy, STARTUP_TIMEOUT_MS);
+    await echo.waitForLine(/pulling from/, STARTUP_TIMEOUT_MS);
+    await closer.waitForLine(/pulling from/, STARTUP_TIMEOUT_MS);
+    return { proxy, origin, log };
+}
+
+// Every transport of --only on one kind of page (see rowLabel), in one
+// browser context, within the time budget.
+async function runRows(opts, kind, pageUrl) {
+    const context = await browser.newContext();
+    try {
+        for (const transport of opts.transports) {
+            if (Date.now() >= deadline - ROW_BUDGET_MS) {
+                for (const c of CHECKS) record(transport, kind, c, false, 'not run: time budget used up');
+                continue;
+            }
+            const t0 = Date.now();
+            const ok = await runRow(context, pageUrl, transport, kind);
+            console.log(`${ok ? 'ok  ' : 'FAIL'} ${rowLabel(transport, kind, true)} ${Date.now() - t0} ms`);
+        }
+    } finally {
+        await withTimeout(context.close(), 5000, 'context.close').catch(() => {});
+    }
+}
+
+function rowsFailed(kind) {
+    return [...results.entries()].some(([key, row]) => key.endsWith(`|${kind}`) &&
+                                                       [...row.values()].some((r) => !r.ok));
+}
+
 // ---------------------------------------------------------------- main
 
 async function main() {
@@ -720,82 +788,42 @@ async function main() {
 
     const { chromium } = await import('playwright-core');
 
-    const [httpPort, echoIn, echoOut, closeIn, closeOut] = await freePorts(5);
-    const zmq = (p) => `tcp://127.0.0.1:${p}`;
-    const service = (prefix, inPort, outPort) => ({
-        prefix, zmq: { in: zmq(inPort), out: zmq(outPort) }, websocket: true, cookie_needed: false,
-        heartbeat_delay_ms: 25000, disconnect_delay_ms: 5000, response_limit: 131072,
-    });
-    const config = {
-        http: { address: '127.0.0.1', port: httpPort },
-        static: [{ url: '/browser-tests', path: www }],
-        services: [service('/echo', echoIn, echoOut), service('/close', closeIn, closeOut)],
-    };
-    const configPath = path.join(tempDir, 'config.json');
-    writeFileSync(configPath, JSON.stringify(config, null, 2));
-
-    const proxyLog = path.join(tempDir, 'proxy.log');
-    const proxy = new Child('proxy', opts.cli, ['--config', configPath, '-v'],
-                            { logFile: proxyLog, timestamped: true });
-    const echo = new Child('echo', opts.python,
-        [path.join(opts.samplesDir, 'echo-sjp.py'), '-a', '127.0.0.1', '-i', String(echoIn), '-o', String(echoOut)]);
-    const closer = new Child('close', opts.python,
-        [path.join(opts.samplesDir, 'echo-sjp.py'), '-a', '127.0.0.1', '-i', String(closeIn), '-o', String(closeOut),
-         '--close-on-connect']);
-    const proxyOrigin = `http://127.0.0.1:${httpPort}`;
-    await waitForHttp(`${proxyOrigin}/echo/info`, proxy, STARTUP_TIMEOUT_MS);
-    await echo.waitForLine(/pulling from/, STARTUP_TIMEOUT_MS);
-    await closer.waitForLine(/pulling from/, STARTUP_TIMEOUT_MS);
-
-    const pageServer = await startPageServer(path.join(www, 'page.html'));
-    const crossOrigin = `http://127.0.0.1:${pageServer.address().port}`;
-    const pageUrls = {
-        same: `${proxyOrigin}/browser-tests/page.html`,
-        cross: `${crossOrigin}/page.html?proxy=${encodeURIComponent(proxyOrigin)}`,
-    };
-    console.log(`proxy ${proxyOrigin} (log ${proxyLog}), cross-origin pages from ${crossOrigin}`);
-
-    browser = await withTimeout(chromium.launch({
-        executablePath: opts.chromium,
-        headless: true,
-        chromiumSandbox: false,
-        timeout: STARTUP_TIMEOUT_MS,
-        // playwright adds --headless and its own fresh --user-data-dir.
-        args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-               '--disable-component-update', '--disable-sync', '--disable-quic',
-               // The HTTPS/WSS round's certificate is self-signed.
-               '--ignore-certificate-errors'],
-    }), STARTUP_TIMEOUT_MS + 2000, 'chromium.launch');
-    console.log(`chromium ${browser.version()}`);
-
+    const started = [];
+    let pageServer = null;
     try {
-        for (const origin of opts.origins) {
-            const context = await browser.newContext();
-            try {
-                for (const transport of opts.transports) {
-                    if (Date.now() >= deadline - ROW_BUDGET_MS) {
-                        for (const c of CHECKS) record(transport, origin, c, false, 'not run: time budget used up');
-                        continue;
-                    }
-                    const t0 = Date.now();
-                    const ok = await runRow(context, pageUrls[origin], transport, origin);
-                    console.log(`${ok ? 'ok  ' : 'FAIL'} ${transport} (${origin}-origin) ${Date.now() - t0} ms`);
-                }
-            } finally {
-                await withTimeout(context.close(), 5000, 'context.close').catch(() => {});
-            }
-        }
-        const anyFailed = [...results.values()].some((row) => [...row.values()].some((r) => !r.ok));
-        if (anyFailed) {
+        const { proxy, origin: proxyOrigin, log: proxyLog } =
+            await startEchoProxy(opts, 'proxy', await freePorts(5), started);
+
+        pageServer = await startPageServer(path.join(www, 'page.html'));
+        const crossOrigin = `http://127.0.0.1:${pageServer.address().port}`;
+        const pageUrls = {
+            same: `${proxyOrigin}/browser-tests/page.html`,
+            cross: `${crossOrigin}/page.html?proxy=${encodeURIComponent(proxyOrigin)}`,
+        };
+        console.log(`proxy ${proxyOrigin} (log ${proxyLog}), cross-origin pages from ${crossOrigin}`);
+
+        browser = await withTimeout(chromium.launch({
+            executablePath: opts.chromium,
+            headless: true,
+            chromiumSandbox: false,
+            timeout: STARTUP_TIMEOUT_MS,
+            // playwright adds --headless and its own fresh --user-data-dir.
+            args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+                   '--disable-component-update', '--disable-sync', '--disable-quic',
+                   // The HTTPS/WSS round's certificate is self-signed.
+                   '--ignore-certificate-errors'],
+        }), STARTUP_TIMEOUT_MS + 2000, 'chromium.launch');
+        console.log(`chromium ${browser.version()}`);
+
+        for (const origin of opts.origins) await runRows(opts, origin, pageUrls[origin]);
+        if (opts.origins.some(rowsFailed)) {
             console.log('proxy log (last lines):');
             console.log(proxy.tail(30));
         }
         if (!proxy.alive()) console.log(`proxy ended during the run (${proxy.exited})`);
     } finally {
-        pageServer.close();
-        await proxy.stop();
-        await echo.stop();
-        await closer.stop();
+        if (pageServer) pageServer.close();
+        await Promise.all(started.map((c) => c.stop()));
     }
 
     if (opts.tls) {
