@@ -1,20 +1,21 @@
 #!/usr/bin/env node
 // Browser end-to-end tests for SockJSProxy: headless Chromium talks SockJS to a
-// real sockjsproxy-cli with the sample Python backends behind it.
+// real sockjsproxy-cli with the sample Python backends behind it, directly and
+// through HAProxy and nginx started from tests/e2e/balancers/*.in.
 //
 //   node run.mjs --cli BUILD/app/sockjsproxy-cli [--samples-dir SRC/samples]
 //                [--python /usr/bin/python3] [--chromium /usr/bin/chromium]
 //                [--only websocket,eventsource] [--origins same,cross] [--no-samples-flow]
 //                [--no-chat-flow]
-//                [--no-tls]
+//                [--no-tls] [--balancers haproxy,nginx | --no-balancers]
 //
 // The same can come from the environment: SOCKJSPROXY_CLI, SOCKJSPROXY_SAMPLES_DIR,
-// SOCKJSPROXY_PYTHON, CHROMIUM. Prints a transport x check table, then
+// SOCKJSPROXY_PYTHON, CHROMIUM, HAPROXY, NGINX. Prints a transport x check table, then
 // "N passed, M failed"; the exit status is non-zero if anything failed.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
-         writeFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync,
+         readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -27,11 +28,15 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const TRANSPORTS = ['websocket', 'xhr-streaming', 'xhr-polling', 'eventsource',
                     'iframe-eventsource', 'iframe-htmlfile', 'iframe-xhr-polling', 'jsonp-polling'];
 const ORIGINS = ['same', 'cross'];
+// Load balancers run from the templates docs/deploy.md shows (its
+// deploy_docs test keeps the two the same).
+const BALANCERS = ['haproxy', 'nginx'];
+const BALANCER_TEMPLATES = { haproxy: 'haproxy.cfg.in', nginx: 'nginx.conf.in' };
 const CHECKS = ['open', 'transport', 'order50', 'astral', 'u2028', 'nul', 'json-text', 'html-text',
                 '64KiB', 'close3000'];
 
 const TOTAL_BUDGET_MS = 225_000;   // the whole run, browser start to table
-const ROW_BUDGET_MS = 14_000;      // one transport on one origin
+const ROW_BUDGET_MS = 14_000;      // one transport on one origin (or behind one balancer)
 const CHECK_TIMEOUT_MS = 6_000;    // one check inside a row
 const STARTUP_TIMEOUT_MS = 15_000; // proxy answering, backend connected, browser up
 
@@ -52,6 +57,8 @@ function options() {
             'no-samples-flow': { type: 'boolean' },
             'no-chat-flow': { type: 'boolean' },
             'no-tls': { type: 'boolean' },
+            balancers: { type: 'string' },
+            'no-balancers': { type: 'boolean' },
             'keep-temp': { type: 'boolean' },
             help: { type: 'boolean', short: 'h' },
         },
@@ -59,7 +66,7 @@ function options() {
     if (values.help) {
         console.log('usage: node run.mjs --cli PATH/sockjsproxy-cli [--samples-dir DIR] [--python PY] ' +
                     '[--chromium PATH] [--only t1,t2] [--origins same,cross] [--no-samples-flow] ' +
-                    '[--no-chat-flow] [--no-tls] [--keep-temp]');
+                    '[--no-chat-flow] [--no-tls] [--balancers haproxy,nginx | --no-balancers] [--keep-temp]');
         process.exit(0);
     }
     const env = process.env;
@@ -76,6 +83,9 @@ function options() {
         samplesFlow: !values['no-samples-flow'],
         chatFlow: !values['no-chat-flow'],
         tls: !values['no-tls'],
+        balancers: values['no-balancers'] ? []
+            : values.balancers ? values.balancers.split(',').map((s) => s.trim()).filter(Boolean) : BALANCERS,
+        balancerPrograms: {},
         keepTemp: !!values['keep-temp'],
     };
     const problems = [];
@@ -85,11 +95,37 @@ function options() {
     if (!existsSync(o.chromium)) problems.push(`no Chromium at ${o.chromium}`);
     for (const t of o.transports) if (!TRANSPORTS.includes(t)) problems.push(`unknown transport ${t}`);
     for (const x of o.origins) if (!ORIGINS.includes(x)) problems.push(`unknown origin kind ${x}`);
+    if (values['no-balancers'] && values.balancers) problems.push('--balancers and --no-balancers together');
+    else if (values.balancers !== undefined && o.balancers.length === 0) problems.push('--balancers names none');
+    // A balancer asked for (all of them by default) and not installed is a
+    // failure, not a skip: CI installs both, and a skip would go unnoticed.
+    for (const b of o.balancers) {
+        if (!BALANCERS.includes(b)) { problems.push(`unknown balancer ${b}`); continue; }
+        o.balancerPrograms[b] = findProgram(b, env[b.toUpperCase()]);
+        if (!o.balancerPrograms[b]) {
+            problems.push(`${b} not found (${env[b.toUpperCase()] || 'PATH, /usr/sbin'}): scripts/install-deps ` +
+                          '--test installs it; --no-balancers leaves the rows through balancers out');
+        }
+    }
     if (problems.length) {
         for (const p of problems) console.error('run.mjs: ' + p);
         process.exit(2);
     }
     return o;
+}
+
+// An executable: the given path, else name on PATH or in the sbin
+// directories (Debian puts haproxy and nginx in /usr/sbin, which a user's
+// PATH may lack).
+function findProgram(name, given) {
+    const runnable = (f) => {
+        try { accessSync(f, fsConstants.X_OK); return statSync(f).isFile(); } catch { return false; }
+    };
+    if (given) return runnable(given) ? path.resolve(given) : null;
+    const dirs = (process.env.PATH || '').split(path.delimiter).filter(Boolean)
+        .concat(['/usr/local/sbin', '/usr/sbin', '/sbin']);
+    for (const dir of dirs) if (runnable(path.join(dir, name))) return path.join(dir, name);
+    return null;
 }
 
 // ---------------------------------------------------------------- child processes
@@ -100,13 +136,17 @@ let tempDir = null;
 let keepTemp = false;
 
 class Child {
-    constructor(name, command, args, { env, logFile, timestamped = false } = {}) {
+    // group: the command starts processes of its own (nginx's worker), so
+    // it gets a process group of its own, and a kill goes to the group.
+    constructor(name, command, args, { env, logFile, timestamped = false, group = false } = {}) {
         this.name = name;
         this.timestamped = timestamped;
+        this.group = group;
         this.lines = [];
         this.exited = null;
         this.log = logFile ? createWriteStream(logFile) : null;
-        this.proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+        this.proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env },
+                                           detached: group });
         children.add(this);
         const onData = (chunk) => {
             if (this.log) this.log.write(chunk);
@@ -126,6 +166,13 @@ class Child {
     }
 
     alive() { return this.exited === null; }
+
+    kill(signal) {
+        if (this.group && this.proc.pid) {
+            try { process.kill(-this.proc.pid, signal); return; } catch { /* the group is gone */ }
+        }
+        this.proc.kill(signal);
+    }
 
     // The last n lines; the proxy's -v log also holds multi-line message
     // bodies, so keep only its timestamped lines.
@@ -147,7 +194,7 @@ class Child {
     async stop() {
         if (!this.alive()) return;
         this.proc.kill('SIGTERM');
-        const timer = setTimeout(() => this.proc.kill('SIGKILL'), 3000);
+        const timer = setTimeout(() => this.kill('SIGKILL'), 3000);
         await this.exitPromise;
         clearTimeout(timer);
     }
@@ -155,7 +202,7 @@ class Child {
 
 function killEverythingNow() {
     for (const c of children) {
-        try { c.proc.kill('SIGKILL'); } catch { /* already gone */ }
+        try { c.kill('SIGKILL'); } catch { /* already gone */ }
     }
     // playwright kills the browsers it launched from its own exit handler too.
     if (tempDir && !keepTemp) {
@@ -295,15 +342,17 @@ const ECHO_CHECKS = {
 // ---------------------------------------------------------------- results
 
 // A row of the table is a transport on one kind of page: 'same' or 'cross'
-// origin.
+// (origin, straight to the proxy) or the name of a balancer.
 const results = new Map();   // `${transport}|${kind}` -> Map(check -> {ok, detail})
 const extraResults = [];     // [{name, ok, detail}] for the samples flow
 const chatResults = [];      // [{name, ok, detail}] for the chat sample
 const tlsResults = [];       // [{name, ok, detail}] for the HTTPS/WSS round
+const balancerResults = [];  // [{name, ok, detail}] for what the balancer rounds check besides the rows
 
 // "websocket (same)" in the table, "websocket (same-origin)" in progress
-// lines.
+// lines; "websocket via haproxy" in both.
 function rowLabel(transport, kind, long = false) {
+    if (BALANCERS.includes(kind)) return `${transport} via ${kind}`;
     return long ? `${transport} (${kind}-origin)` : `${transport} (${kind})`;
 }
 
@@ -317,6 +366,7 @@ function record(transport, kind, check, ok, detail = '') {
 function printReport(opts) {
     const rows = [];
     for (const t of opts.transports) for (const o of opts.origins) rows.push([t, o]);
+    for (const b of opts.balancers) for (const t of opts.transports) rows.push([t, b]);
     const width = Math.max('transport'.length, ...rows.map(([t, k]) => rowLabel(t, k).length));
     const cols = CHECKS.map((c) => Math.max(c.length, 4));
     let passed = 0;
@@ -332,6 +382,16 @@ function printReport(opts) {
             return (r ? (r.ok ? 'PASS' : 'FAIL') : 'FAIL').padEnd(cols[i]);
         });
         console.log([rowLabel(t, k).padEnd(width), ...cells].join('  '));
+    }
+    if (opts.balancers.length) {
+        console.log('');
+        console.log(`behind ${opts.balancers.join(' and ')} (tests/e2e/balancers templates, two proxies trusting the ` +
+                    'balancer)');
+        for (const r of balancerResults) {
+            if (r.ok) ++passed; else ++failed;
+            console.log(`  ${r.ok ? 'PASS' : 'FAIL'}  ${r.name}${r.ok ? '' : `: ${r.detail}`}`);
+        }
+        if (balancerResults.length === 0) { ++failed; console.log('  FAIL  not run'); }
     }
     if (opts.samplesFlow) {
         console.log('');
@@ -753,9 +813,10 @@ async function startEchoProxy(opts, name, ports, started, { http = {}, args = []
 }
 
 // Every transport of --only on one kind of page (see rowLabel), in one
-// browser context, within the time budget.
+// browser context, within the time budget. Returns how many rows ran.
 async function runRows(opts, kind, pageUrl) {
     const context = await browser.newContext();
+    let ran = 0;
     try {
         for (const transport of opts.transports) {
             if (Date.now() >= deadline - ROW_BUDGET_MS) {
@@ -763,17 +824,168 @@ async function runRows(opts, kind, pageUrl) {
                 continue;
             }
             const t0 = Date.now();
+            ++ran;
             const ok = await runRow(context, pageUrl, transport, kind);
             console.log(`${ok ? 'ok  ' : 'FAIL'} ${rowLabel(transport, kind, true)} ${Date.now() - t0} ms`);
         }
     } finally {
         await withTimeout(context.close(), 5000, 'context.close').catch(() => {});
     }
+    return ran;
 }
 
 function rowsFailed(kind) {
     return [...results.entries()].some(([key, row]) => key.endsWith(`|${kind}`) &&
                                                        [...row.values()].some((r) => !r.ok));
+}
+
+// ---------------------------------------------------------------- behind load balancers
+
+// The balancer's command line, its configuration written into dir from its
+// template in tests/e2e/balancers with the placeholders filled in as
+// tst_balancers does (deploy_docs fills the same ones with the
+// documentation's addresses).
+function balancerCommand(balancer, dir, listen, server1, server2) {
+    const template = BALANCER_TEMPLATES[balancer];
+    const recipe = readFileSync(path.join(HERE, '..', 'e2e', 'balancers', template), 'utf8')
+        .replaceAll('@LISTEN@', listen).replaceAll('@SERVER1@', server1).replaceAll('@SERVER2@', server2);
+    const left = recipe.match(/@[A-Z0-9_]+@/);
+    if (left) throw new Error(`${template}: no value for ${left[0]}`);
+    if (balancer === 'haproxy') {
+        // The template is the part after Debian's "global" section; this
+        // stands in for that, with the request log (option httplog) on
+        // stderr, in the round's log.
+        const file = path.join(dir, 'haproxy.cfg');
+        writeFileSync(file, 'global\n    maxconn 256\n    log stderr format raw local0\n' + recipe);
+        return ['-db', '-f', file];
+    }
+    // The template goes inside the "http" block of nginx.conf; this one
+    // keeps nginx's pid file, request log (access.log) and temporary files
+    // in dir, its error log on stderr, in the round's log.
+    const recipePath = path.join(dir, 'sockjsproxy.conf');
+    writeFileSync(recipePath, recipe);
+    const main = path.join(dir, 'nginx.conf');
+    writeFileSync(main, ['worker_processes 1;', `pid ${dir}/nginx.pid;`, 'error_log stderr notice;',
+        'events { worker_connections 512; }', 'http {', `    access_log ${dir}/access.log;`,
+        ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `    ${t}_temp_path ${dir}/${t};`),
+        `    include ${recipePath};`, '}', ''].join('\n'));
+    return ['-e', 'stderr', '-p', dir, '-c', main, '-g', 'daemon off;'];
+}
+
+// The sum of a Prometheus counter over its label sets; throws when
+// /metrics has no such counter (a renamed one must not read as 0).
+function counterSum(text, name) {
+    let sum = null;
+    for (const line of text.split('\n')) {
+        const m = line.match(/^([a-z_]+)(?:\{[^}]*\})? (\d+)$/);
+        if (m && m[1] === name) sum = (sum || 0) + Number(m[2]);
+    }
+    if (sum === null) throw new Error(`/metrics has no ${name}`);
+    return sum;
+}
+
+// One balancer, as docs/deploy.md deploys it: its template in front of two
+// proxies (each with its /echo and /close backends) that trust it as a
+// proxy (http.trusted_proxies 127.0.0.1; the templates send
+// X-Forwarded-For, not the PROXY protocol). The test page comes through the
+// balancer too, so the rows are same-origin: the page, sockjs-client, /info,
+// the iframe page and every session request all pass the balancer and its
+// hash on the session id. Then, from the proxies' /metrics: no request of
+// a session reached the proxy that does not hold it (404), the hash used
+// both proxies, and the balancer's forwarding headers were all read.
+async function balancerRound(opts, balancer) {
+    const check = (name, ok, detail = '') => {
+        balancerResults.push({ name: `${balancer}: ${name}`, ok, detail });
+        if (!ok) console.log(`  FAIL ${balancer} ${name}: ${detail}`);
+        return ok;
+    };
+    const t0 = Date.now();
+    const dir = path.join(tempDir, balancer);
+    mkdirSync(dir);
+    const ports = await freePorts(13);
+    const front = ports[0];
+    const started = [];
+    const proxies = [];
+    let lb = null;
+    try {
+        for (const i of [0, 1]) {
+            const own = ports.slice(1 + 6 * i, 7 + 6 * i);
+            const p = await startEchoProxy(opts, `${balancer}-proxy${i + 1}`, own.slice(0, 5), started,
+                { http: { trusted_proxies: ['127.0.0.1'] }, args: ['--control', `127.0.0.1:${own[5]}`] });
+            proxies.push({ ...p, control: `http://127.0.0.1:${own[5]}` });
+        }
+        const server = (p) => p.origin.replace('http://', '');
+        lb = new Child(balancer, opts.balancerPrograms[balancer],
+                       balancerCommand(balancer, dir, `127.0.0.1:${front}`, server(proxies[0]), server(proxies[1])),
+                       { logFile: path.join(dir, `${balancer}.log`), group: true });
+        started.push(lb);
+        const origin = `http://127.0.0.1:${front}`;
+        await waitForHttp(`${origin}/echo/info`, lb, STARTUP_TIMEOUT_MS);
+        console.log(`${balancer} ${origin} in front of ${proxies.map((p) => p.origin).join(' and ')} ` +
+                    `(files in ${dir}), started in ${Date.now() - t0} ms`);
+
+        const rows = await runRows(opts, balancer, `${origin}/browser-tests/page.html`);
+
+        const metrics = await Promise.all(proxies.map((p) => httpGet(`${p.control}/metrics`)));
+        const counter = (name) => metrics.map((m) => counterSum(m.body, name));
+        const opened = counter('sockjsproxy_sessions_opened_total');
+        const notFound = counter('sockjsproxy_not_found_total');
+        // A row opens one session on /echo and one on /close. A request
+        // sent to the other proxy opens a second session there (a poll) or
+        // gets 404 (a send).
+        const total = opened.reduce((a, b) => a + b, 0);
+        check(`every session's requests reached one proxy (sessions ${opened.join(' + ')} for ${rows} rows, ` +
+              `404s ${notFound.join(' + ')})`,
+              total === 2 * rows && notFound.every((n) => n === 0),
+              `sockjsproxy_sessions_opened_total ${opened.join(' + ')}, not 2 per row; ` +
+              `sockjsproxy_not_found_total ${notFound.join(' + ')}`);
+        // The proxies trust 127.0.0.1, so they read the forwarding headers of
+        // every request. Chromium connects from 127.0.0.1 as well, and the
+        // list is read from the right skipping trusted addresses, so the
+        // client found is the balancer's own address: which address the
+        // proxy reports behind a balancer is tst_balancers' clientAddress
+        // (a client bound to 127.0.0.3). What a browser adds here is real
+        // requests: none of their forwarding headers may be malformed and
+        // none of the requests refused.
+        const malformed = counter('sockjsproxy_forwarded_malformed_total');
+        const rejected = counter('sockjsproxy_http_rejected_total');
+        check(`the balancer's forwarding headers: none malformed (${malformed.join(' + ')}), ` +
+              `no request refused (${rejected.join(' + ')})`,
+              malformed.every((n) => n === 0) && rejected.every((n) => n === 0),
+              'sockjsproxy_forwarded_malformed_total or sockjsproxy_http_rejected_total is not 0');
+        // All n sessions on one proxy has a chance of 2^(1-n): only a fault
+        // with as many sessions as the full matrix opens (16).
+        if (total >= 16) {
+            check(`the hash spread the sessions over both proxies (${opened.join(' + ')})`,
+                  opened.every((n) => n > 0), 'one proxy opened none');
+        } else {
+            console.log(`${balancer}: sessions per proxy ${opened.join(' + ')} (too few to expect both used)`);
+        }
+
+        if (!lb.alive()) check(`${balancer} kept running`, false, lb.exited);
+    } catch (e) {
+        check('the round', false, e.message.split('\n')[0]);
+        for (const t of opts.transports) {
+            for (const c of CHECKS) {
+                if (!results.get(`${t}|${balancer}`)?.has(c)) {
+                    record(t, balancer, c, false, 'not run: the round failed');
+                }
+            }
+        }
+        console.log(e.message);
+    } finally {
+        if (rowsFailed(balancer) || balancerResults.some((r) => !r.ok && r.name.startsWith(`${balancer}:`))) {
+            if (lb) console.log(lb.tail(20));
+            const access = path.join(dir, 'access.log');
+            if (existsSync(access)) {
+                const lines = readFileSync(access, 'utf8').split('\n').filter(Boolean).slice(-20);
+                console.log(lines.map((l) => `    ${balancer}| ${l.slice(0, 300)}`).join('\n'));
+            }
+            for (const p of proxies) console.log(p.proxy.tail(20));
+        }
+        await Promise.all(started.map((c) => c.stop()));
+        console.log(`${balancer}: the round took ${Date.now() - t0} ms`);
+    }
 }
 
 // ---------------------------------------------------------------- main
@@ -824,6 +1036,20 @@ async function main() {
     } finally {
         if (pageServer) pageServer.close();
         await Promise.all(started.map((c) => c.stop()));
+    }
+
+    for (const balancer of opts.balancers) {
+        // A round is two proxies, four backends and a balancer starting,
+        // then the rows; with less than a row's budget and that left it
+        // could only fail.
+        if (Date.now() < deadline - ROW_BUDGET_MS - STARTUP_TIMEOUT_MS) {
+            await balancerRound(opts, balancer);
+        } else {
+            balancerResults.push({ name: balancer, ok: false, detail: 'not run: time budget used up' });
+            for (const t of opts.transports) {
+                for (const c of CHECKS) record(t, balancer, c, false, 'not run: time budget used up');
+            }
+        }
     }
 
     if (opts.tls) {
