@@ -35,7 +35,7 @@ const BALANCER_TEMPLATES = { haproxy: 'haproxy.cfg.in', nginx: 'nginx.conf.in' }
 const CHECKS = ['open', 'transport', 'order50', 'astral', 'u2028', 'nul', 'json-text', 'html-text',
                 '64KiB', 'close3000'];
 
-const TOTAL_BUDGET_MS = 225_000;   // the whole run, browser start to table
+const TOTAL_BUDGET_MS = 330_000;   // the whole run, browser start to table
 const ROW_BUDGET_MS = 14_000;      // one transport on one origin (or behind one balancer)
 const CHECK_TIMEOUT_MS = 6_000;    // one check inside a row
 const STARTUP_TIMEOUT_MS = 15_000; // proxy answering, backend connected, browser up
