@@ -1,20 +1,21 @@
 #!/usr/bin/env node
 // Browser end-to-end tests for SockJSProxy: headless Chromium talks SockJS to a
-// real sockjsproxy-cli with the sample Python backends behind it.
+// real sockjsproxy-cli with the sample Python backends behind it, directly and
+// through HAProxy and nginx started from tests/e2e/balancers/*.in.
 //
 //   node run.mjs --cli BUILD/app/sockjsproxy-cli [--samples-dir SRC/samples]
 //                [--python /usr/bin/python3] [--chromium /usr/bin/chromium]
 //                [--only websocket,eventsource] [--origins same,cross] [--no-samples-flow]
 //                [--no-chat-flow]
-//                [--no-tls]
+//                [--no-tls] [--balancers haproxy,nginx | --no-balancers]
 //
 // The same can come from the environment: SOCKJSPROXY_CLI, SOCKJSPROXY_SAMPLES_DIR,
-// SOCKJSPROXY_PYTHON, CHROMIUM. Prints a transport x check table, then
+// SOCKJSPROXY_PYTHON, CHROMIUM, HAPROXY, NGINX. Prints a transport x check table, then
 // "N passed, M failed"; the exit status is non-zero if anything failed.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
-         writeFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync,
+         readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -27,11 +28,15 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const TRANSPORTS = ['websocket', 'xhr-streaming', 'xhr-polling', 'eventsource',
                     'iframe-eventsource', 'iframe-htmlfile', 'iframe-xhr-polling', 'jsonp-polling'];
 const ORIGINS = ['same', 'cross'];
+// Load balancers run from the templates docs/deploy.md shows (its
+// deploy_docs test keeps the two the same).
+const BALANCERS = ['haproxy', 'nginx'];
+const BALANCER_TEMPLATES = { haproxy: 'haproxy.cfg.in', nginx: 'nginx.conf.in' };
 const CHECKS = ['open', 'transport', 'order50', 'astral', 'u2028', 'nul', 'json-text', 'html-text',
                 '64KiB', 'close3000'];
 
-const TOTAL_BUDGET_MS = 225_000;   // the whole run, browser start to table
-const ROW_BUDGET_MS = 14_000;      // one transport on one origin
+const TOTAL_BUDGET_MS = 330_000;   // the whole run, browser start to table
+const ROW_BUDGET_MS = 14_000;      // one transport on one origin (or behind one balancer)
 const CHECK_TIMEOUT_MS = 6_000;    // one check inside a row
 const STARTUP_TIMEOUT_MS = 15_000; // proxy answering, backend connected, browser up
 
@@ -52,6 +57,8 @@ function options() {
             'no-samples-flow': { type: 'boolean' },
             'no-chat-flow': { type: 'boolean' },
             'no-tls': { type: 'boolean' },
+            balancers: { type: 'string' },
+            'no-balancers': { type: 'boolean' },
             'keep-temp': { type: 'boolean' },
             help: { type: 'boolean', short: 'h' },
         },
@@ -59,7 +66,7 @@ function options() {
     if (values.help) {
         console.log('usage: node run.mjs --cli PATH/sockjsproxy-cli [--samples-dir DIR] [--python PY] ' +
                     '[--chromium PATH] [--only t1,t2] [--origins same,cross] [--no-samples-flow] ' +
-                    '[--no-chat-flow] [--no-tls] [--keep-temp]');
+                    '[--no-chat-flow] [--no-tls] [--balancers haproxy,nginx | --no-balancers] [--keep-temp]');
         process.exit(0);
     }
     const env = process.env;
@@ -76,6 +83,9 @@ function options() {
         samplesFlow: !values['no-samples-flow'],
         chatFlow: !values['no-chat-flow'],
         tls: !values['no-tls'],
+        balancers: values['no-balancers'] ? []
+            : values.balancers ? values.balancers.split(',').map((s) => s.trim()).filter(Boolean) : BALANCERS,
+        balancerPrograms: {},
         keepTemp: !!values['keep-temp'],
     };
     const problems = [];
@@ -85,11 +95,37 @@ function options() {
     if (!existsSync(o.chromium)) problems.push(`no Chromium at ${o.chromium}`);
     for (const t of o.transports) if (!TRANSPORTS.includes(t)) problems.push(`unknown transport ${t}`);
     for (const x of o.origins) if (!ORIGINS.includes(x)) problems.push(`unknown origin kind ${x}`);
+    if (values['no-balancers'] && values.balancers) problems.push('--balancers and --no-balancers together');
+    else if (values.balancers !== undefined && o.balancers.length === 0) problems.push('--balancers names none');
+    // A balancer asked for (all of them by default) and not installed is a
+    // failure, not a skip: CI installs both, and a skip would go unnoticed.
+    for (const b of o.balancers) {
+        if (!BALANCERS.includes(b)) { problems.push(`unknown balancer ${b}`); continue; }
+        o.balancerPrograms[b] = findProgram(b, env[b.toUpperCase()]);
+        if (!o.balancerPrograms[b]) {
+            problems.push(`${b} not found (${env[b.toUpperCase()] || 'PATH, /usr/sbin'}): scripts/install-deps ` +
+                          '--test installs it; --no-balancers leaves the rows through balancers out');
+        }
+    }
     if (problems.length) {
         for (const p of problems) console.error('run.mjs: ' + p);
         process.exit(2);
     }
     return o;
+}
+
+// An executable: the given path, else name on PATH or in the sbin
+// directories (Debian puts haproxy and nginx in /usr/sbin, which a user's
+// PATH may lack).
+function findProgram(name, given) {
+    const runnable = (f) => {
+        try { accessSync(f, fsConstants.X_OK); return statSync(f).isFile(); } catch { return false; }
+    };
+    if (given) return runnable(given) ? path.resolve(given) : null;
+    const dirs = (process.env.PATH || '').split(path.delimiter).filter(Boolean)
+        .concat(['/usr/local/sbin', '/usr/sbin', '/sbin']);
+    for (const dir of dirs) if (runnable(path.join(dir, name))) return path.join(dir, name);
+    return null;
 }
 
 // ---------------------------------------------------------------- child processes
@@ -100,13 +136,17 @@ let tempDir = null;
 let keepTemp = false;
 
 class Child {
-    constructor(name, command, args, { env, logFile, timestamped = false } = {}) {
+    // group: the command starts processes of its own (nginx's worker), so
+    // it gets a process group of its own, and a kill goes to the group.
+    constructor(name, command, args, { env, logFile, timestamped = false, group = false } = {}) {
         this.name = name;
         this.timestamped = timestamped;
+        this.group = group;
         this.lines = [];
         this.exited = null;
         this.log = logFile ? createWriteStream(logFile) : null;
-        this.proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+        this.proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env },
+                                           detached: group });
         children.add(this);
         const onData = (chunk) => {
             if (this.log) this.log.write(chunk);
@@ -126,6 +166,13 @@ class Child {
     }
 
     alive() { return this.exited === null; }
+
+    kill(signal) {
+        if (this.group && this.proc.pid) {
+            try { process.kill(-this.proc.pid, signal); return; } catch { /* the group is gone */ }
+        }
+        this.proc.kill(signal);
+    }
 
     // The last n lines; the proxy's -v log also holds multi-line message
     // bodies, so keep only its timestamped lines.
@@ -147,7 +194,7 @@ class Child {
     async stop() {
         if (!this.alive()) return;
         this.proc.kill('SIGTERM');
-        const timer = setTimeout(() => this.proc.kill('SIGKILL'), 3000);
+        const timer = setTimeout(() => this.kill('SIGKILL'), 3000);
         await this.exitPromise;
         clearTimeout(timer);
     }
@@ -155,7 +202,7 @@ class Child {
 
 function killEverythingNow() {
     for (const c of children) {
-        try { c.proc.kill('SIGKILL'); } catch { /* already gone */ }
+        try { c.kill('SIGKILL'); } catch { /* already gone */ }
     }
     // playwright kills the browsers it launched from its own exit handler too.
     if (tempDir && !keepTemp) {
@@ -294,37 +341,57 @@ const ECHO_CHECKS = {
 
 // ---------------------------------------------------------------- results
 
-const results = new Map();   // `${transport}|${origin}` -> Map(check -> {ok, detail})
+// A row of the table is a transport on one kind of page: 'same' or 'cross'
+// (origin, straight to the proxy) or the name of a balancer.
+const results = new Map();   // `${transport}|${kind}` -> Map(check -> {ok, detail})
 const extraResults = [];     // [{name, ok, detail}] for the samples flow
 const chatResults = [];      // [{name, ok, detail}] for the chat sample
 const tlsResults = [];       // [{name, ok, detail}] for the HTTPS/WSS round
+const balancerResults = [];  // [{name, ok, detail}] for what the balancer rounds check besides the rows
 
-function record(transport, origin, check, ok, detail = '') {
-    const key = `${transport}|${origin}`;
+// "websocket (same)" in the table, "websocket (same-origin)" in progress
+// lines; "websocket via haproxy" in both.
+function rowLabel(transport, kind, long = false) {
+    if (BALANCERS.includes(kind)) return `${transport} via ${kind}`;
+    return long ? `${transport} (${kind}-origin)` : `${transport} (${kind})`;
+}
+
+function record(transport, kind, check, ok, detail = '') {
+    const key = `${transport}|${kind}`;
     if (!results.has(key)) results.set(key, new Map());
     results.get(key).set(check, { ok, detail });
-    if (!ok) console.log(`  FAIL ${transport} (${origin}-origin) ${check}: ${detail}`);
+    if (!ok) console.log(`  FAIL ${rowLabel(transport, kind, true)} ${check}: ${detail}`);
 }
 
 function printReport(opts) {
-    const rowName = (t, o) => `${t} (${o})`;
-    const width = Math.max(...TRANSPORTS.map((t) => rowName(t, 'cross').length));
+    const rows = [];
+    for (const t of opts.transports) for (const o of opts.origins) rows.push([t, o]);
+    for (const b of opts.balancers) for (const t of opts.transports) rows.push([t, b]);
+    const width = Math.max('transport'.length, ...rows.map(([t, k]) => rowLabel(t, k).length));
     const cols = CHECKS.map((c) => Math.max(c.length, 4));
     let passed = 0;
     let failed = 0;
     console.log('');
     console.log(['transport'.padEnd(width), ...CHECKS.map((c, i) => c.padEnd(cols[i]))].join('  '));
     console.log(['-'.repeat(width), ...cols.map((w) => '-'.repeat(w))].join('  '));
-    for (const t of opts.transports) {
-        for (const o of opts.origins) {
-            const row = results.get(`${t}|${o}`) || new Map();
-            const cells = CHECKS.map((c, i) => {
-                const r = row.get(c);
-                if (r && r.ok) ++passed; else ++failed;
-                return (r ? (r.ok ? 'PASS' : 'FAIL') : 'FAIL').padEnd(cols[i]);
-            });
-            console.log([rowName(t, o).padEnd(width), ...cells].join('  '));
+    for (const [t, k] of rows) {
+        const row = results.get(`${t}|${k}`) || new Map();
+        const cells = CHECKS.map((c, i) => {
+            const r = row.get(c);
+            if (r && r.ok) ++passed; else ++failed;
+            return (r ? (r.ok ? 'PASS' : 'FAIL') : 'FAIL').padEnd(cols[i]);
+        });
+        console.log([rowLabel(t, k).padEnd(width), ...cells].join('  '));
+    }
+    if (opts.balancers.length) {
+        console.log('');
+        console.log(`behind ${opts.balancers.join(' and ')} (tests/e2e/balancers templates, two proxies trusting the ` +
+                    'balancer)');
+        for (const r of balancerResults) {
+            if (r.ok) ++passed; else ++failed;
+            console.log(`  ${r.ok ? 'PASS' : 'FAIL'}  ${r.name}${r.ok ? '' : `: ${r.detail}`}`);
         }
+        if (balancerResults.length === 0) { ++failed; console.log('  FAIL  not run'); }
     }
     if (opts.samplesFlow) {
         console.log('');
@@ -374,7 +441,7 @@ async function injectedScriptRan(page) {
     return false;
 }
 
-async function runRow(context, pageUrl, transport, origin) {
+async function runRow(context, pageUrl, transport, kind) {
     const rowDeadline = Math.min(Date.now() + ROW_BUDGET_MS, deadline);
     const budget = () => Math.max(500, Math.min(CHECK_TIMEOUT_MS, rowDeadline - Date.now()));
     const consoleLines = [];
@@ -387,7 +454,7 @@ async function runRow(context, pageUrl, transport, origin) {
     });
     const call = (fn, arg, ms, what) => withTimeout(page.evaluate(fn, arg), ms + 2000, what);
     let rowFailed = false;
-    const fail = (check, detail) => { rowFailed = true; record(transport, origin, check, false, detail); };
+    const fail = (check, detail) => { rowFailed = true; record(transport, kind, check, false, detail); };
 
     try {
         await page.goto(pageUrl, { timeout: budget() });
@@ -398,8 +465,8 @@ async function runRow(context, pageUrl, transport, origin) {
         try {
             const ms = budget();
             opened = await call(([t, m]) => window.SJPT.open('/echo', t, m), [transport, ms], ms, 'open');
-            record(transport, origin, 'open', true);
-            if (opened.transport === transport) record(transport, origin, 'transport', true);
+            record(transport, kind, 'open', true);
+            if (opened.transport === transport) record(transport, kind, 'transport', true);
             else fail('transport', `sock.transport is ${show(opened.transport)}`);
         } catch (e) {
             fail('open', e.message.split('\n')[0]);
@@ -416,7 +483,7 @@ async function runRow(context, pageUrl, transport, origin) {
                 if (problem) fail(check, problem);
                 else if (check === 'html-text' && await injectedScriptRan(page)) {
                     fail(check, 'a message was run as a script');
-                } else record(transport, origin, check, true);
+                } else record(transport, kind, check, true);
             } catch (e) {
                 fail(check, e.message.split('\n')[0]);
             }
@@ -428,19 +495,19 @@ async function runRow(context, pageUrl, transport, origin) {
             const o = await call(([t, m]) => window.SJPT.open('/close', t, m), [transport, ms], ms, 'open /close');
             if (o.transport !== transport) throw new Error(`/close opened with ${show(o.transport)}`);
             const ev = await call((m) => window.SJPT.closed(m), ms, ms, 'close event');
-            if (ev.code === 3000 && ev.reason === 'Go away!') record(transport, origin, 'close3000', true);
+            if (ev.code === 3000 && ev.reason === 'Go away!') record(transport, kind, 'close3000', true);
             else fail('close3000', `close event ${ev.code} ${show(ev.reason)}`);
         } catch (e) {
             fail('close3000', e.message.split('\n')[0]);
         }
     } catch (e) {
         for (const c of CHECKS) {
-            const row = results.get(`${transport}|${origin}`);
+            const row = results.get(`${transport}|${kind}`);
             if (!row || !row.has(c)) fail(c, e.message.split('\n')[0]);
         }
     } finally {
         if (rowFailed && consoleLines.length) {
-            console.log(`  browser messages (${transport}, ${origin}-origin):`);
+            console.log(`  browser messages (${rowLabel(transport, kind, true)}):`);
             for (const l of consoleLines.slice(-15)) console.log(`    ${l.slice(0, 300)}`);
         }
         await withTimeout(page.close(), 3000, 'page.close').catch(() => {});
@@ -708,6 +775,219 @@ async function tlsRound(opts) {
     }
 }
 
+// ---------------------------------------------------------------- the echo proxy
+
+// A sockjsproxy-cli serving page.html (with sockjs-client) under
+// /browser-tests, /echo in front of echo-sjp.py and /close in front of
+// echo-sjp.py --close-on-connect, on ports [http, echo in, echo out, close
+// in, close out]: what the rows run against. http: more of the config's
+// "http" object; args: more command-line arguments. Every process started
+// goes into started, for the caller to stop, also when this throws.
+async function startEchoProxy(opts, name, ports, started, { http = {}, args = [] } = {}) {
+    const [httpPort, echoIn, echoOut, closeIn, closeOut] = ports;
+    const zmq = (p) => `tcp://127.0.0.1:${p}`;
+    const service = (prefix, inPort, outPort) => ({
+        prefix, zmq: { in: zmq(inPort), out: zmq(outPort) }, websocket: true, cookie_needed: false,
+        heartbeat_delay_ms: 25000, disconnect_delay_ms: 5000, response_limit: 131072,
+    });
+    const config = {
+        http: { address: '127.0.0.1', port: httpPort, ...http },
+        static: [{ url: '/browser-tests', path: path.join(tempDir, 'www') }],
+        services: [service('/echo', echoIn, echoOut), service('/close', closeIn, closeOut)],
+    };
+    const configPath = path.join(tempDir, `${name}.json`);
+    writeFileSync(configPath, JSON.stringify(config, null, 2));
+    const log = path.join(tempDir, `${name}.log`);
+    const proxy = new Child(name, opts.cli, ['--config', configPath, '-v', ...args], { logFile: log, timestamped: true });
+    const echo = new Child(`${name}-echo`, opts.python,
+        [path.join(opts.samplesDir, 'echo-sjp.py'), '-a', '127.0.0.1', '-i', String(echoIn), '-o', String(echoOut)]);
+    const closer = new Child(`${name}-close`, opts.python,
+        [path.join(opts.samplesDir, 'echo-sjp.py'), '-a', '127.0.0.1', '-i', String(closeIn), '-o', String(closeOut),
+         '--close-on-connect']);
+    started.push(proxy, echo, closer);
+    const origin = `http://127.0.0.1:${httpPort}`;
+    await waitForHttp(`${origin}/echo/info`, proxy, STARTUP_TIMEOUT_MS);
+    await echo.waitForLine(/pulling from/, STARTUP_TIMEOUT_MS);
+    await closer.waitForLine(/pulling from/, STARTUP_TIMEOUT_MS);
+    return { proxy, origin, log };
+}
+
+// Every transport of --only on one kind of page (see rowLabel), in one
+// browser context, within the time budget. Returns how many rows ran.
+async function runRows(opts, kind, pageUrl) {
+    const context = await browser.newContext();
+    let ran = 0;
+    try {
+        for (const transport of opts.transports) {
+            if (Date.now() >= deadline - ROW_BUDGET_MS) {
+                for (const c of CHECKS) record(transport, kind, c, false, 'not run: time budget used up');
+                continue;
+            }
+            const t0 = Date.now();
+            ++ran;
+            const ok = await runRow(context, pageUrl, transport, kind);
+            console.log(`${ok ? 'ok  ' : 'FAIL'} ${rowLabel(transport, kind, true)} ${Date.now() - t0} ms`);
+        }
+    } finally {
+        await withTimeout(context.close(), 5000, 'context.close').catch(() => {});
+    }
+    return ran;
+}
+
+function rowsFailed(kind) {
+    return [...results.entries()].some(([key, row]) => key.endsWith(`|${kind}`) &&
+                                                       [...row.values()].some((r) => !r.ok));
+}
+
+// ---------------------------------------------------------------- behind load balancers
+
+// The balancer's command line, its configuration written into dir from its
+// template in tests/e2e/balancers with the placeholders filled in as
+// tst_balancers does (deploy_docs fills the same ones with the
+// documentation's addresses).
+function balancerCommand(balancer, dir, listen, server1, server2) {
+    const template = BALANCER_TEMPLATES[balancer];
+    const recipe = readFileSync(path.join(HERE, '..', 'e2e', 'balancers', template), 'utf8')
+        .replaceAll('@LISTEN@', listen).replaceAll('@SERVER1@', server1).replaceAll('@SERVER2@', server2);
+    const left = recipe.match(/@[A-Z0-9_]+@/);
+    if (left) throw new Error(`${template}: no value for ${left[0]}`);
+    if (balancer === 'haproxy') {
+        // The template is the part after Debian's "global" section; this
+        // stands in for that, with the request log (option httplog) on
+        // stderr, in the round's log.
+        const file = path.join(dir, 'haproxy.cfg');
+        writeFileSync(file, 'global\n    maxconn 256\n    log stderr format raw local0\n' + recipe);
+        return ['-db', '-f', file];
+    }
+    // The template goes inside the "http" block of nginx.conf; this one
+    // keeps nginx's pid file, request log (access.log) and temporary files
+    // in dir, its error log on stderr, in the round's log.
+    const recipePath = path.join(dir, 'sockjsproxy.conf');
+    writeFileSync(recipePath, recipe);
+    const main = path.join(dir, 'nginx.conf');
+    writeFileSync(main, ['worker_processes 1;', `pid ${dir}/nginx.pid;`, 'error_log stderr notice;',
+        'events { worker_connections 512; }', 'http {', `    access_log ${dir}/access.log;`,
+        ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `    ${t}_temp_path ${dir}/${t};`),
+        `    include ${recipePath};`, '}', ''].join('\n'));
+    return ['-e', 'stderr', '-p', dir, '-c', main, '-g', 'daemon off;'];
+}
+
+// The sum of a Prometheus counter over its label sets; throws when
+// /metrics has no such counter (a renamed one must not read as 0).
+function counterSum(text, name) {
+    let sum = null;
+    for (const line of text.split('\n')) {
+        const m = line.match(/^([a-z_]+)(?:\{[^}]*\})? (\d+)$/);
+        if (m && m[1] === name) sum = (sum || 0) + Number(m[2]);
+    }
+    if (sum === null) throw new Error(`/metrics has no ${name}`);
+    return sum;
+}
+
+// One balancer, as docs/deploy.md deploys it: its template in front of two
+// proxies (each with its /echo and /close backends) that trust it as a
+// proxy (http.trusted_proxies 127.0.0.1; the templates send
+// X-Forwarded-For, not the PROXY protocol). The test page comes through the
+// balancer too, so the rows are same-origin: the page, sockjs-client, /info,
+// the iframe page and every session request all pass the balancer and its
+// hash on the session id. Then, from the proxies' /metrics: no request of
+// a session reached the proxy that does not hold it (404), the hash used
+// both proxies, and the balancer's forwarding headers were all read.
+async function balancerRound(opts, balancer) {
+    const check = (name, ok, detail = '') => {
+        balancerResults.push({ name: `${balancer}: ${name}`, ok, detail });
+        if (!ok) console.log(`  FAIL ${balancer} ${name}: ${detail}`);
+        return ok;
+    };
+    const t0 = Date.now();
+    const dir = path.join(tempDir, balancer);
+    mkdirSync(dir);
+    const ports = await freePorts(13);
+    const front = ports[0];
+    const started = [];
+    const proxies = [];
+    let lb = null;
+    try {
+        for (const i of [0, 1]) {
+            const own = ports.slice(1 + 6 * i, 7 + 6 * i);
+            const p = await startEchoProxy(opts, `${balancer}-proxy${i + 1}`, own.slice(0, 5), started,
+                { http: { trusted_proxies: ['127.0.0.1'] }, args: ['--control', `127.0.0.1:${own[5]}`] });
+            proxies.push({ ...p, control: `http://127.0.0.1:${own[5]}` });
+        }
+        const server = (p) => p.origin.replace('http://', '');
+        lb = new Child(balancer, opts.balancerPrograms[balancer],
+                       balancerCommand(balancer, dir, `127.0.0.1:${front}`, server(proxies[0]), server(proxies[1])),
+                       { logFile: path.join(dir, `${balancer}.log`), group: true });
+        started.push(lb);
+        const origin = `http://127.0.0.1:${front}`;
+        await waitForHttp(`${origin}/echo/info`, lb, STARTUP_TIMEOUT_MS);
+        console.log(`${balancer} ${origin} in front of ${proxies.map((p) => p.origin).join(' and ')} ` +
+                    `(files in ${dir}), started in ${Date.now() - t0} ms`);
+
+        const rows = await runRows(opts, balancer, `${origin}/browser-tests/page.html`);
+
+        const metrics = await Promise.all(proxies.map((p) => httpGet(`${p.control}/metrics`)));
+        const counter = (name) => metrics.map((m) => counterSum(m.body, name));
+        const opened = counter('sockjsproxy_sessions_opened_total');
+        const notFound = counter('sockjsproxy_not_found_total');
+        // A row opens one session on /echo and one on /close. A request
+        // sent to the other proxy opens a second session there (a poll) or
+        // gets 404 (a send).
+        const total = opened.reduce((a, b) => a + b, 0);
+        check(`every session's requests reached one proxy (sessions ${opened.join(' + ')} for ${rows} rows, ` +
+              `404s ${notFound.join(' + ')})`,
+              total === 2 * rows && notFound.every((n) => n === 0),
+              `sockjsproxy_sessions_opened_total ${opened.join(' + ')}, not 2 per row; ` +
+              `sockjsproxy_not_found_total ${notFound.join(' + ')}`);
+        // The proxies trust 127.0.0.1, so they read the forwarding headers of
+        // every request. Chromium connects from 127.0.0.1 as well, and the
+        // list is read from the right skipping trusted addresses, so the
+        // client found is the balancer's own address: which address the
+        // proxy reports behind a balancer is tst_balancers' clientAddress
+        // (a client bound to 127.0.0.3). What a browser adds here is real
+        // requests: none of their forwarding headers may be malformed and
+        // none of the requests refused.
+        const malformed = counter('sockjsproxy_forwarded_malformed_total');
+        const rejected = counter('sockjsproxy_http_rejected_total');
+        check(`the balancer's forwarding headers: none malformed (${malformed.join(' + ')}), ` +
+              `no request refused (${rejected.join(' + ')})`,
+              malformed.every((n) => n === 0) && rejected.every((n) => n === 0),
+              'sockjsproxy_forwarded_malformed_total or sockjsproxy_http_rejected_total is not 0');
+        // All n sessions on one proxy has a chance of 2^(1-n): only a fault
+        // with as many sessions as the full matrix opens (16).
+        if (total >= 16) {
+            check(`the hash spread the sessions over both proxies (${opened.join(' + ')})`,
+                  opened.every((n) => n > 0), 'one proxy opened none');
+        } else {
+            console.log(`${balancer}: sessions per proxy ${opened.join(' + ')} (too few to expect both used)`);
+        }
+
+        if (!lb.alive()) check(`${balancer} kept running`, false, lb.exited);
+    } catch (e) {
+        check('the round', false, e.message.split('\n')[0]);
+        for (const t of opts.transports) {
+            for (const c of CHECKS) {
+                if (!results.get(`${t}|${balancer}`)?.has(c)) {
+                    record(t, balancer, c, false, 'not run: the round failed');
+                }
+            }
+        }
+        console.log(e.message);
+    } finally {
+        if (rowsFailed(balancer) || balancerResults.some((r) => !r.ok && r.name.startsWith(`${balancer}:`))) {
+            if (lb) console.log(lb.tail(20));
+            const access = path.join(dir, 'access.log');
+            if (existsSync(access)) {
+                const lines = readFileSync(access, 'utf8').split('\n').filter(Boolean).slice(-20);
+                console.log(lines.map((l) => `    ${balancer}| ${l.slice(0, 300)}`).join('\n'));
+            }
+            for (const p of proxies) console.log(p.proxy.tail(20));
+        }
+        await Promise.all(started.map((c) => c.stop()));
+        console.log(`${balancer}: the round took ${Date.now() - t0} ms`);
+    }
+}
+
 // ---------------------------------------------------------------- main
 
 async function main() {
@@ -720,82 +1000,56 @@ async function main() {
 
     const { chromium } = await import('playwright-core');
 
-    const [httpPort, echoIn, echoOut, closeIn, closeOut] = await freePorts(5);
-    const zmq = (p) => `tcp://127.0.0.1:${p}`;
-    const service = (prefix, inPort, outPort) => ({
-        prefix, zmq: { in: zmq(inPort), out: zmq(outPort) }, websocket: true, cookie_needed: false,
-        heartbeat_delay_ms: 25000, disconnect_delay_ms: 5000, response_limit: 131072,
-    });
-    const config = {
-        http: { address: '127.0.0.1', port: httpPort },
-        static: [{ url: '/browser-tests', path: www }],
-        services: [service('/echo', echoIn, echoOut), service('/close', closeIn, closeOut)],
-    };
-    const configPath = path.join(tempDir, 'config.json');
-    writeFileSync(configPath, JSON.stringify(config, null, 2));
-
-    const proxyLog = path.join(tempDir, 'proxy.log');
-    const proxy = new Child('proxy', opts.cli, ['--config', configPath, '-v'],
-                            { logFile: proxyLog, timestamped: true });
-    const echo = new Child('echo', opts.python,
-        [path.join(opts.samplesDir, 'echo-sjp.py'), '-a', '127.0.0.1', '-i', String(echoIn), '-o', String(echoOut)]);
-    const closer = new Child('close', opts.python,
-        [path.join(opts.samplesDir, 'echo-sjp.py'), '-a', '127.0.0.1', '-i', String(closeIn), '-o', String(closeOut),
-         '--close-on-connect']);
-    const proxyOrigin = `http://127.0.0.1:${httpPort}`;
-    await waitForHttp(`${proxyOrigin}/echo/info`, proxy, STARTUP_TIMEOUT_MS);
-    await echo.waitForLine(/pulling from/, STARTUP_TIMEOUT_MS);
-    await closer.waitForLine(/pulling from/, STARTUP_TIMEOUT_MS);
-
-    const pageServer = await startPageServer(path.join(www, 'page.html'));
-    const crossOrigin = `http://127.0.0.1:${pageServer.address().port}`;
-    const pageUrls = {
-        same: `${proxyOrigin}/browser-tests/page.html`,
-        cross: `${crossOrigin}/page.html?proxy=${encodeURIComponent(proxyOrigin)}`,
-    };
-    console.log(`proxy ${proxyOrigin} (log ${proxyLog}), cross-origin pages from ${crossOrigin}`);
-
-    browser = await withTimeout(chromium.launch({
-        executablePath: opts.chromium,
-        headless: true,
-        chromiumSandbox: false,
-        timeout: STARTUP_TIMEOUT_MS,
-        // playwright adds --headless and its own fresh --user-data-dir.
-        args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-               '--disable-component-update', '--disable-sync', '--disable-quic',
-               // The HTTPS/WSS round's certificate is self-signed.
-               '--ignore-certificate-errors'],
-    }), STARTUP_TIMEOUT_MS + 2000, 'chromium.launch');
-    console.log(`chromium ${browser.version()}`);
-
+    const started = [];
+    let pageServer = null;
     try {
-        for (const origin of opts.origins) {
-            const context = await browser.newContext();
-            try {
-                for (const transport of opts.transports) {
-                    if (Date.now() >= deadline - ROW_BUDGET_MS) {
-                        for (const c of CHECKS) record(transport, origin, c, false, 'not run: time budget used up');
-                        continue;
-                    }
-                    const t0 = Date.now();
-                    const ok = await runRow(context, pageUrls[origin], transport, origin);
-                    console.log(`${ok ? 'ok  ' : 'FAIL'} ${transport} (${origin}-origin) ${Date.now() - t0} ms`);
-                }
-            } finally {
-                await withTimeout(context.close(), 5000, 'context.close').catch(() => {});
-            }
-        }
-        const anyFailed = [...results.values()].some((row) => [...row.values()].some((r) => !r.ok));
-        if (anyFailed) {
+        const { proxy, origin: proxyOrigin, log: proxyLog } =
+            await startEchoProxy(opts, 'proxy', await freePorts(5), started);
+
+        pageServer = await startPageServer(path.join(www, 'page.html'));
+        const crossOrigin = `http://127.0.0.1:${pageServer.address().port}`;
+        const pageUrls = {
+            same: `${proxyOrigin}/browser-tests/page.html`,
+            cross: `${crossOrigin}/page.html?proxy=${encodeURIComponent(proxyOrigin)}`,
+        };
+        console.log(`proxy ${proxyOrigin} (log ${proxyLog}), cross-origin pages from ${crossOrigin}`);
+
+        browser = await withTimeout(chromium.launch({
+            executablePath: opts.chromium,
+            headless: true,
+            chromiumSandbox: false,
+            timeout: STARTUP_TIMEOUT_MS,
+            // playwright adds --headless and its own fresh --user-data-dir.
+            args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+                   '--disable-component-update', '--disable-sync', '--disable-quic',
+                   // The HTTPS/WSS round's certificate is self-signed.
+                   '--ignore-certificate-errors'],
+        }), STARTUP_TIMEOUT_MS + 2000, 'chromium.launch');
+        console.log(`chromium ${browser.version()}`);
+
+        for (const origin of opts.origins) await runRows(opts, origin, pageUrls[origin]);
+        if (opts.origins.some(rowsFailed)) {
             console.log('proxy log (last lines):');
             console.log(proxy.tail(30));
         }
         if (!proxy.alive()) console.log(`proxy ended during the run (${proxy.exited})`);
     } finally {
-        pageServer.close();
-        await proxy.stop();
-        await echo.stop();
-        await closer.stop();
+        if (pageServer) pageServer.close();
+        await Promise.all(started.map((c) => c.stop()));
+    }
+
+    for (const balancer of opts.balancers) {
+        // A round is two proxies, four backends and a balancer starting,
+        // then the rows; with less than a row's budget and that left it
+        // could only fail.
+        if (Date.now() < deadline - ROW_BUDGET_MS - STARTUP_TIMEOUT_MS) {
+            await balancerRound(opts, balancer);
+        } else {
+            balancerResults.push({ name: balancer, ok: false, detail: 'not run: time budget used up' });
+            for (const t of opts.transports) {
+                for (const c of CHECKS) record(t, balancer, c, false, 'not run: time budget used up');
+            }
+        }
     }
 
     if (opts.tls) {
