@@ -11,8 +11,9 @@
 //   X-Forwarded-For changes nothing; with HAProxy also by send-proxy-v2;
 // - a client that leaves a streaming transport is noticed at once: the
 //   backend gets "disconnect" well within the disconnect delay;
-// - 300 sessions from 30 client addresses (127.0.0.10-39) are not refused
-//   by max_sessions_per_address 10, and the 11th of one address is.
+// - 1,500 sessions from 150 client addresses (127.0.0.10-159), all open at
+//   once, are not refused by max_sessions_per_address 10, and the 11th of
+//   one address is.
 // Skipped when a balancer is not installed, except under CI (CI set), where
 // that fails.
 
@@ -105,7 +106,7 @@ public:
                 + "},\n \"services\": [{\"prefix\": \"/\", "
                   "\"zmq\": {\"in\": \"tcp://127.0.0.1:"
                 + QByteArray::number(in) + "\", \"out\": \"tcp://127.0.0.1:" + QByteArray::number(out)
-                + "\"}, \"disconnect_delay_ms\": " + QByteArray::number(kDisconnectDelayMs)
+                + "\"}, \"disconnect_delay_ms\": " + QByteArray::number(disconnectDelayMs)
                 + ", \"max_sessions_per_address\": " + QByteArray::number(maxSessionsPerAddress) + "}]}\n";
             const QString configPath = m_dir.filePath(QStringLiteral("proxy%1.json").arg(i));
             if (!writeFile(configPath, config))
@@ -199,6 +200,7 @@ public:
     }
 
     bool proxyProtocol = false; // HAProxy's send-proxy-v2, the proxies' http.proxy_protocol
+    int disconnectDelayMs = kDisconnectDelayMs;
     QByteArray error;
     quint16 front = 0;
     quint16 control = 0;
@@ -448,11 +450,13 @@ void tst_Balancers::perAddressCap()
     REQUIRE_BALANCER(balancer);
     Setup setup;
     // One proxy: a per-address cap counts the sessions of one process.
+    // Polled by nobody, the sessions stay open for the whole test.
+    setup.disconnectDelayMs = 120000;
     QVERIFY2(setup.start(balancer, false, 10), setup.error.constData());
 
-    // 30 client addresses, 10 sessions each: 300 through the balancer's one
-    // address, none refused.
-    constexpr int kAddresses = 30;
+    // 150 client addresses, 10 sessions each: 1,500 through the balancer's
+    // one address (more than the default cap of 1,000), none refused.
+    constexpr int kAddresses = 150;
     constexpr int kPerAddress = 10;
     for (int a = 0; a < kAddresses; ++a) {
         const QHostAddress address(QStringLiteral("127.0.0.%1").arg(10 + a));
@@ -470,7 +474,7 @@ void tst_Balancers::perAddressCap()
     const HttpClient::Response refused =
         fromAddress(QHostAddress(QStringLiteral("127.0.0.10")), setup.front, "POST", "/000/eleventh/xhr");
     QCOMPARE(refused.status, 503);
-    QCOMPARE(fromAddress(QHostAddress(QStringLiteral("127.0.0.40")), setup.front, "POST", "/000/other/xhr").body,
+    QCOMPARE(fromAddress(QHostAddress(QStringLiteral("127.0.0.200")), setup.front, "POST", "/000/other/xhr").body,
              QByteArray("o\n"));
     QTRY_COMPARE_WITH_TIMEOUT(int(setup.backends.front()->sessionIds("connect").size()), kAddresses * kPerAddress + 1,
                               kWaitMs);
