@@ -54,6 +54,7 @@ void Session::attach(Receiver *receiver)
         m_stats.lastActivityMs = m_openedAt.toMSecsSinceEpoch();
         m_host->sessionOpened(this);
         Q_EMIT stateChanged(m_state);
+        report(true, SessionTraffic::Kind::Open, SessionTraffic::Source::Proxy, Frames::open());
         receiver->sendOpen(); // a polling receiver ends here and detaches
     }
     if (!m_receiver)
@@ -69,8 +70,7 @@ void Session::receive(const QList<QByteArray> &messages)
     m_stats.messagesIn += quint64(messages.size());
     for (const QByteArray &message : messages) {
         m_stats.bytesIn += quint64(message.size());
-        if (Q_UNLIKELY(m_inspected))
-            m_host->sessionTraffic(this, false, message);
+        report(false, SessionTraffic::Kind::Message, SessionTraffic::Source::Client, message);
     }
     m_stats.lastActivityMs = QDateTime::currentMSecsSinceEpoch();
     m_host->sessionMessages(this, messages);
@@ -98,23 +98,33 @@ void Session::deliver(Receiver *receiver, qint64 maxBytes)
     m_stats.messagesOut += quint64(batch.size());
     m_stats.bytesOut += quint64(bytes);
     m_stats.lastActivityMs = QDateTime::currentMSecsSinceEpoch();
-    if (Q_UNLIKELY(m_inspected)) {
-        for (const QByteArray &message : std::as_const(batch))
-            m_host->sessionTraffic(this, true, message);
+    if (Q_UNLIKELY(m_inspected || !m_fromMonitor.isEmpty())) {
+        for (qsizetype i = 0; i < batch.size(); ++i) {
+            auto source = SessionTraffic::Source::Backend;
+            if (!m_fromMonitor.isEmpty() && m_fromMonitor.first() == m_deliveredTotal + quint64(i)) {
+                m_fromMonitor.removeFirst();
+                source = SessionTraffic::Source::Monitor;
+            }
+            report(true, SessionTraffic::Kind::Message, source, batch.at(i));
+        }
     }
+    m_deliveredTotal += quint64(batch.size());
     receiver->sendMessages(batch);
 }
 
-bool Session::enqueue(const QByteArray &message)
+bool Session::enqueue(const QByteArray &message, SessionTraffic::Source source)
 {
     if (m_state == State::Closed)
         return false;
     if (m_outbox.size() >= m_options.maxQueuedMessages || m_outboxBytes + message.size() > m_options.maxQueuedBytes) {
         qCWarning(lcSession).noquote() << "session" << QString::fromLatin1(m_backendId) << "outgoing queue full ("
                                        << m_outbox.size() << "messages," << m_outboxBytes << "bytes): closing it";
-        close(1013, QByteArrayLiteral("Outgoing queue full"));
+        close(1013, QByteArrayLiteral("Outgoing queue full"), CloseOrigin::Limit);
         return false;
     }
+    if (Q_UNLIKELY(source == SessionTraffic::Source::Monitor))
+        m_fromMonitor.append(m_queuedTotal);
+    ++m_queuedTotal;
     m_outbox.append(message);
     m_outboxBytes += message.size();
     if (m_receiver)
@@ -133,7 +143,13 @@ void Session::flush()
         deliver(m_receiver, kSliceBytes);
 }
 
-void Session::close(int code, const QByteArray &reason)
+void Session::report(bool outgoing, SessionTraffic::Kind kind, SessionTraffic::Source source, const QByteArray &data)
+{
+    if (Q_UNLIKELY(m_inspected))
+        m_host->sessionTraffic(this, SessionTraffic{outgoing, kind, source, data});
+}
+
+void Session::close(int code, const QByteArray &reason, CloseOrigin origin)
 {
     if (m_state == State::Closed)
         return;
@@ -141,6 +157,19 @@ void Session::close(int code, const QByteArray &reason)
     m_state = State::Closed;
     m_closeCode = code;
     m_closeReason = reason;
+    m_closedBy = origin;
+    m_closedAt = QDateTime::currentDateTimeUtc();
+    // A client's close comes in; any other goes out to the client.
+    const auto reportClose = [&] {
+        if (!m_inspected)
+            return;
+        const bool byClient = origin == CloseOrigin::Client;
+        const auto source = byClient                         ? SessionTraffic::Source::Client
+                            : origin == CloseOrigin::Backend ? SessionTraffic::Source::Backend
+                            : origin == CloseOrigin::Monitor ? SessionTraffic::Source::Monitor
+                                                             : SessionTraffic::Source::Proxy;
+        report(!byClient, SessionTraffic::Kind::Close, source, Frames::close(code, reason));
+    };
     // The host logs the close of an open session (once, with its service).
     if (wasOpen)
         m_host->sessionClosed(this);
@@ -153,12 +182,15 @@ void Session::close(int code, const QByteArray &reason)
         // follow the close (the client never reads it).
         if (!m_outbox.isEmpty())
             deliver(receiver);
+        reportClose();
         if (receiver && !receiver->isFinished())
             receiver->sendClose(code, reason); // finished() detaches it
-    } else if (m_lifetime == Lifetime::Connection) {
-        detachReceiver();
     } else {
-        startDisconnectTimer();
+        reportClose();
+        if (m_lifetime == Lifetime::Connection)
+            detachReceiver();
+        else
+            startDisconnectTimer();
     }
 }
 
@@ -168,7 +200,7 @@ void Session::onReceiverFinished(bool aborted)
     if (m_lifetime == Lifetime::Connection) {
         // A WebSocket session lives exactly as long as its connection.
         close(aborted ? CloseReason::InterruptedCode : 1000,
-              aborted ? CloseReason::interrupted() : QByteArrayLiteral("Normal closure"));
+              aborted ? CloseReason::interrupted() : QByteArrayLiteral("Normal closure"), CloseOrigin::Client);
         if (!m_expired) {
             m_expired = true;
             m_host->sessionExpired(this);
@@ -176,7 +208,7 @@ void Session::onReceiverFinished(bool aborted)
         return;
     }
     if (aborted && m_state == State::Open)
-        close(CloseReason::InterruptedCode, CloseReason::interrupted());
+        close(CloseReason::InterruptedCode, CloseReason::interrupted(), CloseOrigin::Client);
     startDisconnectTimer();
 }
 
@@ -196,8 +228,10 @@ void Session::startDisconnectTimer()
 void Session::timerEvent(QTimerEvent *event)
 {
     if (event->timerId() == m_heartbeatTimer.timerId()) {
-        if (m_receiver && m_receiver->canWrite())
+        if (m_receiver && m_receiver->canWrite()) {
+            report(true, SessionTraffic::Kind::Heartbeat, SessionTraffic::Source::Proxy, Frames::heartbeat());
             m_receiver->sendHeartbeat();
+        }
         return;
     }
     if (event->timerId() == m_disconnectTimer.timerId()) {
@@ -205,7 +239,7 @@ void Session::timerEvent(QTimerEvent *event)
         if (m_receiver || m_expired)
             return;
         // No receiver for the disconnect delay: the client is gone.
-        close(CloseReason::InterruptedCode, CloseReason::interrupted());
+        close(CloseReason::InterruptedCode, CloseReason::interrupted(), CloseOrigin::Timeout);
         m_expired = true;
         m_host->sessionExpired(this);
         return;
