@@ -12,6 +12,11 @@ namespace SockJsProxy {
 // Keeps a ring buffer of the last capacity() MonitorStats samples (one per
 // statsUpdated, so 300 = five minutes at 1 Hz) and repaints only when a
 // sample is added or the service changes.
+//
+// Truth over continuity: setStale(true) (the proxy is gone) greys the
+// "now" figures to a dash and the next sample after it starts a new line,
+// so an outage shows as a gap; addMarker() draws a labelled vertical line
+// (a new proxy process behind the same endpoint).
 class RateChart : public QWidget
 {
     Q_OBJECT
@@ -24,6 +29,17 @@ public:
 
     void addSample(const SockJsProxy::MonitorStats &stats);
     void clear();
+    // The proxy is gone (true) until the next sample.
+    void setStale(bool stale);
+    bool isStale() const { return m_stale; }
+    // A vertical line at timeMs (ms since the epoch) with a label.
+    void addMarker(qint64 timeMs, const QString &label);
+    int markerCount() const { return int(m_markers.size()); }
+    QString markerLabel(int i) const { return m_markers.at(i).second; }
+    // Lines drawn (1 without outages; each outage starts another).
+    int segmentCount() const;
+    // The "now: ..." text over the plot.
+    QString currentText() const;
     // Empty: all services summed.
     void setService(const QString &prefix);
     QString service() const { return m_service; }
@@ -46,10 +62,15 @@ private:
         double in = 0;
         double out = 0;
         double sessions = 0;
+        bool breakBefore = false; // the first sample after an outage
     };
     QList<Point> points() const;
 
     QList<MonitorStats> m_ring;
+    QList<bool> m_breaks; // parallel to m_ring: the sample follows an outage
+    QList<std::pair<qint64, QString>> m_markers;
+    bool m_stale = false;
+    bool m_breakNext = false;
     int m_start = 0;
     int m_count = 0;
     QString m_service;
