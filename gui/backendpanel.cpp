@@ -36,8 +36,15 @@ BackendPanel::BackendPanel(QWidget *parent)
     m_services->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_services->setSelectionMode(QAbstractItemView::NoSelection);
     m_services->setAlternatingRowColors(true);
-    m_services->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    // Widths from sample texts, not from the contents: growing numbers must
+    // not widen the dock (it never shrank back), and Dropped stays in view.
+    m_services->horizontalHeader()->setSectionResizeMode(QHeaderView::Interactive);
     m_services->horizontalHeader()->setStretchLastSection(true);
+    const QFontMetrics metrics = m_services->fontMetrics();
+    const char *samples[ColumnCount] = {
+        "/service", "\u25CF no backend", "127.0.0.1:00000 (0)", "127.0.0.1:00000 (0)", "00,000", "00,000", "Dropped"};
+    for (int column = 0; column < ColumnCount; ++column)
+        m_services->setColumnWidth(column, metrics.horizontalAdvance(QString::fromUtf8(samples[column])) + 16);
     m_services->verticalHeader()->setDefaultSectionSize(m_services->fontMetrics().height() + 6);
 
     auto *countersBox = new QGroupBox(tr("Counters"), this);
@@ -60,6 +67,9 @@ BackendPanel::BackendPanel(QWidget *parent)
         QFont bold = value->font();
         bold.setBold(true);
         value->setFont(bold);
+        // Sized by a sample, never by the number shown.
+        value->setMinimumWidth(QFontMetrics(bold).horizontalAdvance(QStringLiteral("000,000,000")));
+        value->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
         grid->addWidget(label, row, column);
         grid->addWidget(value, row, column + 1);
         m_counters.insert(name, value);
