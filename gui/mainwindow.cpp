@@ -179,7 +179,15 @@ void MainWindow::createViews()
     auto *ratesLayout = new QVBoxLayout(ratesWidget);
     ratesLayout->setContentsMargins(4, 4, 4, 4);
     auto *ratesBar = new QHBoxLayout;
-    ratesBar->addWidget(new QLabel(tr("Last 5 minutes of")));
+    auto *windowCombo = new QComboBox;
+    windowCombo->setObjectName(QStringLiteral("chartWindowCombo"));
+    windowCombo->addItem(tr("Last minute of"), qint64(60000));
+    windowCombo->addItem(tr("Last 5 minutes of"), qint64(RateChart::kWindowMs));
+    windowCombo->addItem(tr("Last hour of"), qint64(RateChart::kMaxWindowMs));
+    windowCombo->setCurrentIndex(1);
+    connect(windowCombo, &QComboBox::currentIndexChanged, this,
+            [this, windowCombo] { m_rateChart->setWindow(windowCombo->currentData().toLongLong()); });
+    ratesBar->addWidget(windowCombo);
     ratesBar->addWidget(m_chartServiceCombo);
     ratesBar->addStretch(1);
     ratesLayout->addLayout(ratesBar);

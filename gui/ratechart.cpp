@@ -70,8 +70,17 @@ void RateChart::addSample(const MonitorStats &stats)
     m_stale = false;
     // Markers older than the oldest sample are of no use any more.
     const qint64 oldestMs = sample(0).time.toMSecsSinceEpoch();
-    while (!m_markers.isEmpty() && m_markers.first().first < oldestMs - kWindowMs)
+    while (!m_markers.isEmpty() && m_markers.first().first < oldestMs - kMaxWindowMs)
         m_markers.removeFirst();
+    update();
+}
+
+void RateChart::setWindow(qint64 ms)
+{
+    ms = qBound<qint64>(10000, ms, kMaxWindowMs);
+    if (ms == m_windowMs)
+        return;
+    m_windowMs = ms;
     update();
 }
 
@@ -105,7 +114,15 @@ QString RateChart::currentText() const
 {
     if (m_stale || m_count == 0)
         return tr("now: \u2014 (no figures: the proxy is gone)");
-    const QList<Point> data = points();
+    // Only what is in the window counts, for the scales as well.
+    QList<Point> data = points();
+    if (!data.isEmpty()) {
+        const qint64 firstMs = data.last().timeMs - m_windowMs;
+        qsizetype first = 0;
+        while (first < data.size() && data.at(first).timeMs < firstMs)
+            ++first;
+        data.remove(0, first);
+    }
     const Point &last = data.last();
     return tr("now: %1 in/s, %2 out/s, %3 open")
         .arg(last.in, 0, 'f', last.in < 10 ? 1 : 0)
@@ -242,11 +259,14 @@ void RateChart::paintEvent(QPaintEvent *)
 
     // Time axis: the newest sample is "now", the left edge five minutes before.
     const qint64 endMs = data.isEmpty() ? 0 : data.last().timeMs;
-    const qint64 startMs = endMs - kWindowMs;
+    const qint64 startMs = endMs - m_windowMs;
     painter.setPen(palette().text().color());
     for (int minute = 5; minute >= 0; --minute) {
         const int xPos = plot.left() + int(double(plot.width()) * (5 - minute) / 5.0);
-        const QString label = minute == 0 ? tr("now") : tr("-%1 min").arg(minute);
+        const qint64 agoMs = m_windowMs * minute / 5;
+        const QString label = minute == 0            ? tr("now")
+                              : m_windowMs <= 120000 ? tr("-%1 s").arg(agoMs / 1000)
+                                                     : tr("-%1 min").arg(agoMs / 60000);
         const int width = metrics.horizontalAdvance(label);
         const int left = qBound(0, xPos - width / 2, this->width() - width);
         painter.drawText(left, plot.bottom() + 4 + metrics.ascent(), label);
@@ -264,7 +284,7 @@ void RateChart::paintEvent(QPaintEvent *)
     }
 
     auto xFor = [&](qint64 timeMs) {
-        return plot.left() + double(plot.width()) * double(timeMs - startMs) / double(kWindowMs);
+        return plot.left() + double(plot.width()) * double(timeMs - startMs) / double(m_windowMs);
     };
     // One path per stretch without an outage: a gap is never bridged.
     auto series = [&](auto value, double max) {

@@ -210,6 +210,17 @@ void tst_MonitorWindow::showsSessionsInspectsAndDisconnects()
     QTRY_COMPARE_WITH_TIMEOUT(window.backendPanel()->counterLabel(QStringLiteral("sessionsOpen"))->text(),
                               QStringLiteral("2"), kWaitMs);
     QTRY_VERIFY_WITH_TIMEOUT(window.rateChart()->sampleCount() > 0, kWaitMs);
+    // The chart's window: a minute, five (the default) or an hour.
+    auto *windowCombo = window.findChild<QComboBox *>(QStringLiteral("chartWindowCombo"));
+    QVERIFY(windowCombo);
+    QCOMPARE(window.rateChart()->window(), RateChart::kWindowMs);
+    windowCombo->setCurrentIndex(2);
+    QCOMPARE(window.rateChart()->window(), qint64(60 * 60 * 1000));
+    QVERIFY(!window.rateChart()->grab().isNull()); // painted over an hour
+    windowCombo->setCurrentIndex(0);
+    QCOMPARE(window.rateChart()->window(), qint64(60 * 1000));
+    QVERIFY(!window.rateChart()->grab().isNull());
+    windowCombo->setCurrentIndex(1);
 
     // Select the WebSocket session: the inspector follows it.
     QTableView *view = window.sessionsView();
