@@ -68,8 +68,9 @@ BackendPanel::BackendPanel(QWidget *parent)
         bold.setBold(true);
         value->setFont(bold);
         // Sized by a sample, never by the number shown.
-        value->setMinimumWidth(QFontMetrics(bold).horizontalAdvance(QStringLiteral("000,000,000")));
-        value->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+        const QString sample = name == QLatin1String("rates") ? QStringLiteral("00000.0 in/s, 00000.0 out/s")
+                                                              : QStringLiteral("000,000,000");
+        value->setFixedWidth(QFontMetrics(bold).horizontalAdvance(sample) + 4);
         grid->addWidget(label, row, column);
         grid->addWidget(value, row, column + 1);
         m_counters.insert(name, value);
