@@ -13,6 +13,7 @@
 #include <QJsonDocument>
 #include <QJsonParseError>
 #include <QLabel>
+#include <QLineEdit>
 #include <QMessageBox>
 #include <QPlainTextEdit>
 #include <QScrollBar>
@@ -31,8 +32,12 @@ namespace SockJsProxy {
 
 InspectorWidget::InspectorWidget(QWidget *parent)
     : QWidget(parent), m_model(new TrafficModel(this)), m_view(new QTableView(this)), m_header(new QLabel(this)),
-      m_pauseButton(new QToolButton(this)), m_detail(new QPlainTextEdit(this))
+      m_pauseButton(new QToolButton(this)), m_detail(new QPlainTextEdit(this)), m_search(new QLineEdit(this))
 {
+    m_search->setObjectName(QStringLiteral("inspectorSearch"));
+    m_search->setPlaceholderText(tr("Search messages (Enter: next)"));
+    m_search->setClearButtonEnabled(true);
+    connect(m_search, &QLineEdit::returnPressed, this, [this] { findNext(m_search->text()); });
     m_detail->setObjectName(QStringLiteral("inspectorDetail"));
     m_detail->setReadOnly(true);
     m_detail->setLineWrapMode(QPlainTextEdit::WidgetWidth);
@@ -88,6 +93,7 @@ InspectorWidget::InspectorWidget(QWidget *parent)
 
     auto *bar = new QHBoxLayout;
     bar->addWidget(m_header, 1);
+    bar->addWidget(m_search);
     bar->addWidget(m_pauseButton);
     bar->addWidget(clearButton);
     bar->addWidget(copyButton);
@@ -332,6 +338,26 @@ void InspectorWidget::showDetail()
         return;
     }
     m_detail->setPlainText(describe(m_model->eventAt(current.row())));
+}
+
+bool InspectorWidget::findNext(const QString &text)
+{
+    const int rows = m_model->rowCount();
+    if (text.isEmpty() || rows == 0)
+        return false;
+    const QModelIndex current = m_view->selectionModel()->currentIndex();
+    const int start = current.isValid() ? current.row() + 1 : 0;
+    for (int i = 0; i < rows; ++i) {
+        const int row = (start + i) % rows;
+        if (QString::fromUtf8(m_model->eventAt(row).data).contains(text, Qt::CaseInsensitive)) {
+            const QModelIndex index = m_model->index(row, 0);
+            m_view->selectionModel()->setCurrentIndex(index,
+                                                      QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+            m_view->scrollTo(index);
+            return true;
+        }
+    }
+    return false;
 }
 
 int InspectorWidget::exportTo(QIODevice *device) const

@@ -8,6 +8,7 @@
 
 class QIODevice;
 class QLabel;
+class QLineEdit;
 class QPlainTextEdit;
 class QTableView;
 class QToolButton;
@@ -55,6 +56,10 @@ public:
     // Returns the number written.
     int exportTo(QIODevice *device) const;
     void exportToFile();
+    // Makes the next message (after the current one, wrapping) whose text
+    // contains text (any case) current; false if none does.
+    bool findNext(const QString &text);
+    QLineEdit *searchEdit() const { return m_search; }
     QPlainTextEdit *detailPane() const { return m_detail; }
     // What the detail pane shows for event.
     static QString describe(const SockJsProxy::TrafficEvent &event);
@@ -87,6 +92,7 @@ private:
     QLabel *m_header;
     QToolButton *m_pauseButton;
     QPlainTextEdit *m_detail;
+    QLineEdit *m_search;
 };
 
 } // namespace SockJsProxy

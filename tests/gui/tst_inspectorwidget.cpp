@@ -41,6 +41,7 @@ private Q_SLOTS:
     void protocolFrames();
     void detailFollowsTheCurrentRow();
     void exportsJsonLines();
+    void searches();
 };
 
 void tst_InspectorWidget::prettyPrintsJson()
@@ -137,6 +138,27 @@ void tst_InspectorWidget::exportsJsonLines()
     QCOMPARE(second.data, QByteArray("\xff\x00", 2));
     QCOMPARE(second.frame, TrafficEvent::Frame::Binary);
     QCOMPARE(second.source, TrafficEvent::Source::Backend);
+}
+
+void tst_InspectorWidget::searches()
+{
+    InspectorWidget inspector;
+    QVERIFY(!inspector.findNext(QStringLiteral("x"))); // nothing to search
+    inspector.model()->append(
+        {makeEvent("alpha", TrafficEvent::Direction::In, TrafficEvent::Frame::Text, TrafficEvent::Source::Client),
+         makeEvent("Needle one", TrafficEvent::Direction::Out, TrafficEvent::Frame::Text,
+                   TrafficEvent::Source::Backend),
+         makeEvent("beta", TrafficEvent::Direction::In, TrafficEvent::Frame::Text, TrafficEvent::Source::Client),
+         makeEvent("a needle", TrafficEvent::Direction::In, TrafficEvent::Frame::Text, TrafficEvent::Source::Client)});
+    QVERIFY(inspector.findNext(QStringLiteral("needle")));
+    QCOMPARE(inspector.view()->currentIndex().row(), 1);
+    QVERIFY(inspector.detailPane()->toPlainText().contains(QLatin1String("Needle one")));
+    QVERIFY(inspector.findNext(QStringLiteral("needle")));
+    QCOMPARE(inspector.view()->currentIndex().row(), 3);
+    QVERIFY(inspector.findNext(QStringLiteral("needle"))); // wraps
+    QCOMPARE(inspector.view()->currentIndex().row(), 1);
+    QVERIFY(!inspector.findNext(QStringLiteral("haystack")));
+    QCOMPARE(inspector.view()->currentIndex().row(), 1);
 }
 
 QTEST_MAIN(tst_InspectorWidget)
