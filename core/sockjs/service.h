@@ -1,6 +1,7 @@
 #pragma once
 
 #include "base/counters.h"
+#include "base/lograte.h"
 #include "config/config.h"
 #include "http/originpolicy.h"
 #include "session.h"
@@ -85,18 +86,21 @@ public:
     Session *sessionByBackendId(const QByteArray &id) const { return m_byBackendId.value(id); }
     qsizetype sessionCount() const { return m_byBackendId.size(); }
 
-    // Queues a message for the session as if a backend had sent it.
-    // Returns false when it was dropped (session closed or its queue full).
-    bool deliverToSession(Session *session, const QByteArray &message);
+    // Queues a message for the session as if a backend had sent it (source:
+    // who did, for the inspector). Returns false when it was dropped
+    // (session closed or its queue full).
+    bool deliverToSession(Session *session, const QByteArray &message,
+                          SessionTraffic::Source source = SessionTraffic::Source::Backend);
 
-    // Closes every session with code/reason (the backend is told) and forgets them.
+    // The proxy shuts down: closes every session with code/reason (the
+    // backend is told) and forgets them.
     void closeAll(int code, const QByteArray &reason);
 
 Q_SIGNALS:
     void sessionCreated(SockJsProxy::Session *session);
     void sessionRemoved(SockJsProxy::Session *session);
-    // A message of an inspected session (Session::setInspected).
-    void traffic(const QByteArray &sessionId, bool outgoing, const QByteArray &message);
+    // What passed on an inspected session (Session::setInspected).
+    void traffic(const QByteArray &sessionId, const SockJsProxy::SessionTraffic &traffic);
 
 protected:
     // SessionHost
@@ -104,7 +108,7 @@ protected:
     void sessionMessages(Session *session, const QList<QByteArray> &messages) override;
     void sessionClosed(Session *session) override;
     void sessionExpired(Session *session) override;
-    void sessionTraffic(Session *session, bool outgoing, const QByteArray &message) override;
+    void sessionTraffic(Session *session, const SessionTraffic &traffic) override;
     void sessionAcceptTimedOut(Session *session) override;
     void scheduleFlush(Session *session) override;
 
@@ -149,6 +153,7 @@ private:
     Counters m_counters;
     bool m_keysLoaded = false;
     QByteArray m_curvePublicKey;
+    LogRateLimiter m_eventLog; // opens, closes and refusals at info, rate-limited
 };
 
 } // namespace SockJsProxy
