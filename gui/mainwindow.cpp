@@ -342,6 +342,33 @@ void MainWindow::createActions()
         connect(action, &QAction::triggered, this, [this, ms = keep.ms] { m_sessionModel->setClosedLinger(ms); });
     }
 
+    // The bounded capture of every session's last messages (off by default:
+    // it costs memory in the proxy; README, POST /api/capture), so that a
+    // session's history is there when it is selected. Kept across
+    // attachments: each new source gets it.
+    QMenu *capture = view->addMenu(tr("&Capture every session's messages"));
+    capture->setObjectName(QStringLiteral("captureMenu"));
+    auto *captureGroup = new QActionGroup(this);
+    const struct
+    {
+        int messages;
+        const char *text;
+    } captures[] = {{0, QT_TR_NOOP("Off (only the inspected session's)")},
+                    {100, QT_TR_NOOP("The last 100 of each")},
+                    {1000, QT_TR_NOOP("The last 1,000 of each")}};
+    for (const auto &choice : captures) {
+        QAction *action = capture->addAction(tr(choice.text));
+        action->setCheckable(true);
+        action->setChecked(choice.messages == m_capture);
+        action->setData(choice.messages);
+        captureGroup->addAction(action);
+        connect(action, &QAction::triggered, this, [this, messages = choice.messages] {
+            m_capture = messages;
+            if (m_source)
+                m_source->setCapture(messages);
+        });
+    }
+
     // Ctrl+F: to the session filter.
     auto *find = new QAction(tr("&Find session"), this);
     find->setObjectName(QStringLiteral("findAction"));
@@ -524,6 +551,8 @@ void MainWindow::watch(MonitorSource *source, const QString &description, bool c
     connect(source, &MonitorSource::sessionsChanged, this, &MainWindow::onSessionsChanged);
     connect(source, &MonitorSource::statsUpdated, this, &MainWindow::onStatsUpdated);
     connect(source, &MonitorSource::connectionChanged, this, &MainWindow::onConnectionChanged);
+    if (m_capture > 0)
+        source->setCapture(m_capture);
     m_sessionModel->setSessions(source->sessions());
     m_inspector->setSource(source);
     m_logPane->setSource(source);

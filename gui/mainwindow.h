@@ -140,6 +140,7 @@ private:
 
     QPointer<MonitorSource> m_source;
     QString m_description;
+    int m_capture = 0; // View > Capture: every session's last messages, 0 = off
     QString m_detail;
     bool m_connected = false;
     QStringList m_servicePrefixes;

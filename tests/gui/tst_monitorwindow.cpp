@@ -29,6 +29,7 @@
 #include <QFile>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMenu>
 #include <QMessageBox>
 #include <QPushButton>
 #include <QSignalSpy>
@@ -138,6 +139,7 @@ private Q_SLOTS:
     void failedStartOrAttachKeepsWhatIsWatched();
     void wrongTokenSaysSoAndWaits();
     void goneProxyLeavesNoLiveFigure();
+    void captureFromTheViewMenu();
 
 private:
     std::unique_ptr<TestServer> m_server;
@@ -557,6 +559,42 @@ void tst_MonitorWindow::goneProxyLeavesNoLiveFigure()
     QTRY_VERIFY_WITH_TIMEOUT(logShows(window.logPane(), QStringLiteral("a new proxy process")), kWaitMs);
     window.detach();
     control.reset();
+}
+
+// View > Capture turns the proxy's capture on and off, and a proxy watched
+// later gets the same setting.
+void tst_MonitorWindow::captureFromTheViewMenu()
+{
+    MainWindow &window = *m_window;
+    auto *menu = window.findChild<QMenu *>(QStringLiteral("captureMenu"));
+    QVERIFY(menu);
+    const QList<QAction *> actions = menu->actions();
+    QCOMPARE(actions.size(), 3);
+    QVERIFY(actions.at(0)->isChecked());
+    QCOMPARE(m_monitor->capture(), 0);
+
+    actions.at(1)->trigger();
+    QCOMPARE(m_monitor->capture(), 100);
+    QVERIFY(actions.at(1)->isChecked());
+
+    // A message of a session nobody inspects is in its history.
+    WebSocketClient ws;
+    ws.open(m_server->port(), "/echo/000/cap/websocket");
+    QTRY_COMPARE_WITH_TIMEOUT(ws.texts(), QStringList{QStringLiteral("o")}, kWaitMs);
+    ws.send({QStringLiteral("kept")});
+    QTRY_COMPARE_WITH_TIMEOUT(ws.texts().size(), 2, kWaitMs); // the echo
+    QTRY_VERIFY_WITH_TIMEOUT(window.sessionModel()->rowCount() == 1, kWaitMs);
+    const QByteArray id = window.sessionModel()->sessionAt(0).id;
+    QTRY_VERIFY_WITH_TIMEOUT(m_monitor->history(id).size() >= 2, kWaitMs);
+
+    // Watched again (as after a new attachment): the setting goes with it.
+    window.detach();
+    m_monitor->setCapture(0);
+    window.setSource(m_monitor.get(), QStringLiteral("test proxy"));
+    QCOMPARE(m_monitor->capture(), 100);
+
+    actions.at(0)->trigger();
+    QCOMPARE(m_monitor->capture(), 0);
 }
 
 QTEST_MAIN(tst_MonitorWindow)
