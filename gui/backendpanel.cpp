@@ -25,8 +25,10 @@ QString shortEndpoint(const QString &endpoint)
 
 } // namespace
 
-BackendPanel::BackendPanel(QWidget *parent) : QWidget(parent), m_services(new QTableWidget(0, ColumnCount, this))
+BackendPanel::BackendPanel(QWidget *parent)
+    : QWidget(parent), m_services(new QTableWidget(0, ColumnCount, this)), m_updated(new QLabel(this))
 {
+    m_updated->setObjectName(QStringLiteral("updatedLabel"));
     m_services->setObjectName(QStringLiteral("backendTable"));
     m_services->setHorizontalHeaderLabels(
         {tr("Service"), tr("Backend"), tr("In (peers)"), tr("Out (peers)"), tr("Open"), tr("Queued"), tr("Dropped")});
@@ -34,8 +36,15 @@ BackendPanel::BackendPanel(QWidget *parent) : QWidget(parent), m_services(new QT
     m_services->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_services->setSelectionMode(QAbstractItemView::NoSelection);
     m_services->setAlternatingRowColors(true);
-    m_services->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    // Widths from sample texts, not from the contents: growing numbers must
+    // not widen the dock (it never shrank back), and Dropped stays in view.
+    m_services->horizontalHeader()->setSectionResizeMode(QHeaderView::Interactive);
     m_services->horizontalHeader()->setStretchLastSection(true);
+    const QFontMetrics metrics = m_services->fontMetrics();
+    const char *samples[ColumnCount] = {
+        "/service", "\u25CF no backend", "127.0.0.1:00000 (0)", "127.0.0.1:00000 (0)", "00,000", "00,000", "Dropped"};
+    for (int column = 0; column < ColumnCount; ++column)
+        m_services->setColumnWidth(column, metrics.horizontalAdvance(QString::fromUtf8(samples[column])) + 16);
     m_services->verticalHeader()->setDefaultSectionSize(m_services->fontMetrics().height() + 6);
 
     auto *countersBox = new QGroupBox(tr("Counters"), this);
@@ -58,6 +67,10 @@ BackendPanel::BackendPanel(QWidget *parent) : QWidget(parent), m_services(new QT
         QFont bold = value->font();
         bold.setBold(true);
         value->setFont(bold);
+        // Sized by a sample, never by the number shown.
+        const QString sample = name == QLatin1String("rates") ? QStringLiteral("00000.0 in/s, 00000.0 out/s")
+                                                              : QStringLiteral("000,000,000");
+        value->setFixedWidth(QFontMetrics(bold).horizontalAdvance(sample) + 4);
         grid->addWidget(label, row, column);
         grid->addWidget(value, row, column + 1);
         m_counters.insert(name, value);
@@ -69,6 +82,7 @@ BackendPanel::BackendPanel(QWidget *parent) : QWidget(parent), m_services(new QT
     layout->setContentsMargins(4, 4, 4, 4);
     layout->addWidget(m_services, 1);
     layout->addWidget(countersBox);
+    layout->addWidget(m_updated);
 }
 
 QString BackendPanel::backendState(const BackendStatus &status)
@@ -100,6 +114,12 @@ void BackendPanel::setCell(int row, int column, const QString &text, const QStri
 void BackendPanel::setStats(const MonitorStats &stats)
 {
     const QLocale locale;
+    m_stale = false;
+    m_lastUpdate = stats.time.isValid() ? stats.time.toLocalTime() : QDateTime::currentDateTime();
+    m_updated->setText(tr("updated %1").arg(m_lastUpdate.toString(QStringLiteral("HH:mm:ss"))));
+    m_updated->setStyleSheet(QString());
+    for (QLabel *label : std::as_const(m_counters))
+        label->setStyleSheet(QString());
     if (m_services->rowCount() != stats.services.size())
         m_services->setRowCount(int(stats.services.size()));
     for (int row = 0; row < stats.services.size(); ++row) {
@@ -129,6 +149,10 @@ void BackendPanel::setStats(const MonitorStats &stats)
                 QStringLiteral("%1 (%2)").arg(shortEndpoint(backend.outEndpoint), peers(backend.outPeers)),
                 tr("%1: the proxy's PULL socket; backends push replies here (%2 connected)")
                     .arg(backend.outEndpoint, peers(backend.outPeers)));
+        for (int column = 0; column < ColumnCount; ++column) {
+            if (QTableWidgetItem *item = m_services->item(row, column); item && column != BackendColumn)
+                item->setData(Qt::ForegroundRole, QVariant());
+        }
         setCell(row, SessionsColumn, locale.toString(qlonglong(service.sessionsOpen)));
         setCell(row, QueuedColumn, locale.toString(qlonglong(backend.queued)));
         setCell(row, DroppedColumn, locale.toString(backend.dropped));
@@ -159,6 +183,52 @@ void BackendPanel::clear()
     m_services->setRowCount(0);
     for (QLabel *label : std::as_const(m_counters))
         label->setText(QStringLiteral("-"));
+    m_updated->clear();
+    m_lastUpdate = QDateTime();
+    m_stale = false;
+}
+
+void BackendPanel::setStale(bool stale)
+{
+    if (stale == m_stale || (m_services->rowCount() == 0 && !m_lastUpdate.isValid()))
+        return;
+    m_stale = stale;
+    if (!stale)
+        return; // the next setStats() fills everything in again
+    const QString dash = QStringLiteral("\u2014");
+    const QColor grey(0x80, 0x80, 0x80);
+    for (int row = 0; row < m_services->rowCount(); ++row) {
+        setCell(row, BackendColumn, dash + QLatin1Char(' ') + tr("proxy gone"),
+                tr("the proxy is gone: nothing is known of its backends"));
+        for (const int column : {InColumn, OutColumn}) {
+            // The endpoints stay (they are configuration), the peer counts go.
+            if (QTableWidgetItem *item = m_services->item(row, column)) {
+                const QString text = item->text();
+                const qsizetype open = text.lastIndexOf(QLatin1String(" ("));
+                setCell(row, column,
+                        (open < 0 ? text : text.left(open)) + QStringLiteral(" (") + dash + QLatin1Char(')'),
+                        item->toolTip());
+            }
+        }
+        for (const int column : {SessionsColumn, QueuedColumn, DroppedColumn})
+            setCell(row, column, dash);
+        for (int column = 0; column < ColumnCount; ++column) {
+            if (QTableWidgetItem *item = m_services->item(row, column)) {
+                item->setForeground(grey);
+                QFont font = item->font();
+                font.setBold(false);
+                item->setFont(font);
+            }
+        }
+    }
+    for (QLabel *label : std::as_const(m_counters)) {
+        label->setText(dash);
+        label->setStyleSheet(QStringLiteral("color: grey"));
+    }
+    m_updated->setText(m_lastUpdate.isValid()
+                           ? tr("proxy gone; last figures at %1").arg(m_lastUpdate.toString(QStringLiteral("HH:mm:ss")))
+                           : tr("proxy gone"));
+    m_updated->setStyleSheet(QStringLiteral("color: #c01c28"));
 }
 
 } // namespace SockJsProxy

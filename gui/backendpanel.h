@@ -2,6 +2,7 @@
 
 #include "metrics/monitortypes.h"
 
+#include <QDateTime>
 #include <QHash>
 #include <QWidget>
 
@@ -13,7 +14,9 @@ namespace SockJsProxy {
 // Backends and counters: per service the bound "in"/"out" endpoints, whether
 // a backend is connected (peers on both sockets: green; on one: amber; none:
 // red), events queued for a backend and drops; below, the counters of
-// MonitorStats. Updated in place from statsUpdated (once a second).
+// MonitorStats. Updated in place from statsUpdated (once a second); a line
+// at the bottom says when. setStale(true) (the proxy is gone) shows every
+// figure as a grey dash until the next setStats().
 class BackendPanel : public QWidget
 {
     Q_OBJECT
@@ -34,6 +37,10 @@ public:
 
     void setStats(const SockJsProxy::MonitorStats &stats);
     void clear();
+    void setStale(bool stale);
+    bool isStale() const { return m_stale; }
+    // "updated 12:00:01" or, once stale, what is known of the outage.
+    QLabel *updatedLabel() const { return m_updated; }
 
     QTableWidget *servicesTable() const { return m_services; }
     // The value label of "sessionsOpen", "rates" or a counter (its JSON key:
@@ -48,6 +55,9 @@ private:
 
     QTableWidget *m_services;
     QHash<QString, QLabel *> m_counters;
+    QLabel *m_updated;
+    QDateTime m_lastUpdate;
+    bool m_stale = false;
 };
 
 } // namespace SockJsProxy

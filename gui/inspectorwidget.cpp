@@ -6,14 +6,24 @@
 #include <QAction>
 #include <QApplication>
 #include <QClipboard>
+#include <QFile>
+#include <QFileDialog>
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QJsonDocument>
+#include <QJsonParseError>
 #include <QLabel>
+#include <QLineEdit>
+#include <QMessageBox>
+#include <QPlainTextEdit>
 #include <QScrollBar>
+#include <QSplitter>
 #include <QTableView>
 #include <QTimerEvent>
 #include <QToolButton>
 #include <QVBoxLayout>
+
+#include <QFontDatabase>
 
 #include <algorithm>
 #include <utility>
@@ -22,8 +32,17 @@ namespace SockJsProxy {
 
 InspectorWidget::InspectorWidget(QWidget *parent)
     : QWidget(parent), m_model(new TrafficModel(this)), m_view(new QTableView(this)), m_header(new QLabel(this)),
-      m_pauseButton(new QToolButton(this))
+      m_pauseButton(new QToolButton(this)), m_detail(new QPlainTextEdit(this)), m_search(new QLineEdit(this))
 {
+    m_search->setObjectName(QStringLiteral("inspectorSearch"));
+    m_search->setPlaceholderText(tr("Search messages (Enter: next)"));
+    m_search->setClearButtonEnabled(true);
+    connect(m_search, &QLineEdit::returnPressed, this, [this] { findNext(m_search->text()); });
+    m_detail->setObjectName(QStringLiteral("inspectorDetail"));
+    m_detail->setReadOnly(true);
+    m_detail->setLineWrapMode(QPlainTextEdit::WidgetWidth);
+    m_detail->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
+    m_detail->setPlaceholderText(tr("Select a message to see it in full"));
     m_view->setObjectName(QStringLiteral("inspectorView"));
     m_view->setModel(m_model);
     m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
@@ -66,16 +85,32 @@ InspectorWidget::InspectorWidget(QWidget *parent)
     copyButton->setToolTip(tr("Copy the selected messages (tab-separated)"));
     connect(copyButton, &QToolButton::clicked, this, &InspectorWidget::copySelection);
 
+    auto *exportButton = new QToolButton(this);
+    exportButton->setObjectName(QStringLiteral("exportButton"));
+    exportButton->setText(tr("Export\u2026"));
+    exportButton->setToolTip(tr("Save the session's messages as JSON lines"));
+    connect(exportButton, &QToolButton::clicked, this, &InspectorWidget::exportToFile);
+
     auto *bar = new QHBoxLayout;
     bar->addWidget(m_header, 1);
+    bar->addWidget(m_search);
     bar->addWidget(m_pauseButton);
     bar->addWidget(clearButton);
     bar->addWidget(copyButton);
+    bar->addWidget(exportButton);
+
+    auto *splitter = new QSplitter(Qt::Horizontal, this);
+    splitter->addWidget(m_view);
+    splitter->addWidget(m_detail);
+    splitter->setStretchFactor(0, 3);
+    splitter->setStretchFactor(1, 2);
+    connect(m_view->selectionModel(), &QItemSelectionModel::currentRowChanged, this, &InspectorWidget::showDetail);
+    connect(m_view, &QAbstractItemView::doubleClicked, this, [this] { m_detail->setFocus(); });
 
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(4, 4, 4, 4);
     layout->addLayout(bar);
-    layout->addWidget(m_view, 1);
+    layout->addWidget(splitter, 1);
     updateHeader();
 }
 
@@ -171,6 +206,7 @@ void InspectorWidget::clear()
 {
     m_pending.clear();
     m_model->clear();
+    m_detail->clear();
 }
 
 void InspectorWidget::copySelection()
@@ -217,6 +253,137 @@ void InspectorWidget::timerEvent(QTimerEvent *event)
         flush();
     else
         QWidget::timerEvent(event);
+}
+
+QString InspectorWidget::hexDump(const QByteArray &data, qsizetype maxBytes)
+{
+    QString out;
+    const qsizetype size = qMin(data.size(), maxBytes);
+    for (qsizetype line = 0; line < size; line += 16) {
+        QString hex;
+        QString ascii;
+        for (qsizetype i = line; i < line + 16; ++i) {
+            if (i < size) {
+                const auto byte = uchar(data.at(i));
+                hex += QStringLiteral("%1 ").arg(byte, 2, 16, QLatin1Char('0'));
+                ascii += byte >= 0x20 && byte < 0x7f ? QLatin1Char(char(byte)) : QLatin1Char('.');
+            } else {
+                hex += QStringLiteral("   ");
+            }
+            if (i == line + 7)
+                hex += QLatin1Char(' ');
+        }
+        out += QStringLiteral("%1  %2 |%3|\n").arg(line, 8, 16, QLatin1Char('0')).arg(hex, ascii);
+    }
+    if (size < data.size())
+        out += tr("\u2026 %1 more bytes\n").arg(data.size() - size);
+    return out;
+}
+
+QString InspectorWidget::describe(const TrafficEvent &event)
+{
+    const bool in = event.direction == TrafficEvent::Direction::In;
+    QString frame = TrafficEvent::frameName(event.frame);
+    switch (event.frame) {
+    case TrafficEvent::Frame::Open:
+        frame += QStringLiteral(" (SockJS \"o\")");
+        break;
+    case TrafficEvent::Frame::Heartbeat:
+        frame += QStringLiteral(" (SockJS \"h\")");
+        break;
+    case TrafficEvent::Frame::Close:
+        frame += QStringLiteral(" (SockJS \"c\")");
+        break;
+    case TrafficEvent::Frame::Text:
+    case TrafficEvent::Frame::Binary:
+        frame += in ? tr(" message (from a SockJS send)") : tr(" message (in a SockJS \"a\" frame)");
+        break;
+    }
+    QString text;
+    text += tr("Direction: %1\n").arg(in ? tr("in (client \u2192 backend)") : tr("out (to the client)"));
+    text += tr("Source:    %1\n").arg(TrafficEvent::sourceName(event.source));
+    text += tr("Frame:     %1\n").arg(frame);
+    text += tr("Size:      %1 bytes").arg(event.fullSize());
+    if (event.isTruncated())
+        text += tr(" (the first %1 kept)").arg(event.data.size());
+    text += QLatin1Char('\n');
+    text += tr("Time:      %1\n\n").arg(event.time.toLocalTime().toString(Qt::ISODateWithMs));
+
+    bool controlBytes = false;
+    for (const char c : event.data) {
+        const auto byte = uchar(c);
+        if ((byte < 0x20 && c != '\n' && c != '\r' && c != '\t') || byte == 0x7f)
+            controlBytes = true;
+    }
+    if (event.frame != TrafficEvent::Frame::Binary) {
+        QJsonParseError error;
+        const QJsonDocument json = QJsonDocument::fromJson(event.data, &error);
+        if (error.error == QJsonParseError::NoError && !event.data.trimmed().isEmpty()
+            && (event.data.trimmed().startsWith('{') || event.data.trimmed().startsWith('['))) {
+            text += tr("JSON:\n") + QString::fromUtf8(json.toJson(QJsonDocument::Indented)) + QLatin1Char('\n');
+        } else {
+            text += tr("Text:\n") + QString::fromUtf8(event.data) + QStringLiteral("\n\n");
+        }
+    }
+    if (event.frame == TrafficEvent::Frame::Binary || controlBytes)
+        text += tr("Hex:\n") + hexDump(event.data);
+    return text;
+}
+
+void InspectorWidget::showDetail()
+{
+    const QModelIndex current = m_view->selectionModel()->currentIndex();
+    if (!current.isValid() || current.row() >= m_model->rowCount()) {
+        m_detail->clear();
+        return;
+    }
+    m_detail->setPlainText(describe(m_model->eventAt(current.row())));
+}
+
+bool InspectorWidget::findNext(const QString &text)
+{
+    const int rows = m_model->rowCount();
+    if (text.isEmpty() || rows == 0)
+        return false;
+    const QModelIndex current = m_view->selectionModel()->currentIndex();
+    const int start = current.isValid() ? current.row() + 1 : 0;
+    for (int i = 0; i < rows; ++i) {
+        const int row = (start + i) % rows;
+        if (QString::fromUtf8(m_model->eventAt(row).data).contains(text, Qt::CaseInsensitive)) {
+            const QModelIndex index = m_model->index(row, 0);
+            m_view->selectionModel()->setCurrentIndex(index,
+                                                      QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+            m_view->scrollTo(index);
+            return true;
+        }
+    }
+    return false;
+}
+
+int InspectorWidget::exportTo(QIODevice *device) const
+{
+    int written = 0;
+    for (int row = 0; row < m_model->rowCount(); ++row) {
+        if (device->write(QJsonDocument(m_model->eventAt(row).toJson()).toJson(QJsonDocument::Compact) + '\n') < 0)
+            break;
+        ++written;
+    }
+    return written;
+}
+
+void InspectorWidget::exportToFile()
+{
+    const QString name = QFileDialog::getSaveFileName(
+        this, tr("Export messages"), QStringLiteral("session-%1.jsonl").arg(QString::fromLatin1(m_session)),
+        tr("JSON lines (*.jsonl);;All files (*)"));
+    if (name.isEmpty())
+        return;
+    QFile file(name);
+    if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate)) {
+        QMessageBox::warning(this, tr("Export messages"), tr("Cannot write %1: %2").arg(name, file.errorString()));
+        return;
+    }
+    exportTo(&file);
 }
 
 } // namespace SockJsProxy

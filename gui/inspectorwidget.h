@@ -6,7 +6,10 @@
 #include <QPointer>
 #include <QWidget>
 
+class QIODevice;
 class QLabel;
+class QLineEdit;
+class QPlainTextEdit;
 class QTableView;
 class QToolButton;
 
@@ -20,6 +23,11 @@ class TrafficModel;
 // and appended in batches every kFlushMs, so a busy session costs a few
 // model updates a second; the model keeps the last TrafficModel::capacity()
 // messages. Pause drops what arrives until it is released.
+//
+// Beside the list, a detail pane shows the current message in full:
+// direction, source, frame type, size and time, the text (JSON
+// pretty-printed) and, for binary data or text with control bytes, a hex
+// dump. Export writes the session's messages as JSON lines.
 class InspectorWidget : public QWidget
 {
     Q_OBJECT
@@ -44,6 +52,19 @@ public:
     void setPaused(bool paused);
     void clear();
     void copySelection();
+    // One JSON object a line (TrafficEvent::toJson) for every message shown.
+    // Returns the number written.
+    int exportTo(QIODevice *device) const;
+    void exportToFile();
+    // Makes the next message (after the current one, wrapping) whose text
+    // contains text (any case) current; false if none does.
+    bool findNext(const QString &text);
+    QLineEdit *searchEdit() const { return m_search; }
+    QPlainTextEdit *detailPane() const { return m_detail; }
+    // What the detail pane shows for event.
+    static QString describe(const SockJsProxy::TrafficEvent &event);
+    // "00000000  7b 22 61 22 ...  |{"a"|", 16 bytes a line, at most maxBytes.
+    static QString hexDump(const QByteArray &data, qsizetype maxBytes = 64 * 1024);
     // Messages received but not yet appended (the next flush adds them).
     int pendingCount() const { return int(m_pending.size()); }
 
@@ -57,6 +78,7 @@ private:
     void onTraffic(const SockJsProxy::TrafficEvent &event);
     void flush();
     void updateHeader();
+    void showDetail();
 
     QPointer<MonitorSource> m_source;
     QByteArray m_session;
@@ -69,6 +91,8 @@ private:
     QTableView *m_view;
     QLabel *m_header;
     QToolButton *m_pauseButton;
+    QPlainTextEdit *m_detail;
+    QLineEdit *m_search;
 };
 
 } // namespace SockJsProxy

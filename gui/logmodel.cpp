@@ -52,7 +52,7 @@ QVariant LogModel::data(const QModelIndex &index, int role) const
         case CategoryColumn:
             return entry.category;
         case TextColumn:
-            return entry.text;
+            return entry.repeats > 1 ? tr("%1 (\u00D7%2)").arg(entry.text).arg(entry.repeats) : entry.text;
         default:
             return QVariant();
         }
@@ -116,6 +116,17 @@ void LogModel::append(const QList<Entry> &entries)
     beginInsertRows(QModelIndex(), first, first + count - 1);
     m_entries.append(entries.mid(skip));
     endInsertRows();
+}
+
+void LogModel::repeatLast(const QDateTime &time)
+{
+    if (m_entries.isEmpty())
+        return;
+    Entry &last = m_entries.last();
+    ++last.repeats;
+    last.time = time;
+    const int row = int(m_entries.size()) - 1;
+    Q_EMIT dataChanged(index(row, 0), index(row, ColumnCount - 1), {Qt::DisplayRole});
 }
 
 void LogModel::clear()

@@ -27,6 +27,7 @@ public:
         Level level = Level::Info;
         QString category;
         QString text;
+        int repeats = 1; // the same line again and again: shown once, "(×N)"
     };
 
     explicit LogModel(QObject *parent = nullptr);
@@ -37,6 +38,8 @@ public:
     QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
 
     void append(const QList<Entry> &entries);
+    // The last line came again (at time): counted, not added.
+    void repeatLast(const QDateTime &time);
     void clear();
     int capacity() const { return m_capacity; }
     void setCapacity(int capacity);

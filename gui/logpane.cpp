@@ -80,9 +80,23 @@ void LogPane::setSource(MonitorSource *source)
         connect(m_source, &MonitorSource::logMessage, this, &LogPane::addLine);
 }
 
-void LogPane::addLine(const QString &level, const QString &category, const QString &text)
+void LogPane::addLine(const QString &level, const QString &category, const QString &text, const QDateTime &time)
 {
-    m_pending.append({QDateTime::currentDateTime(), LogModel::levelFromName(level), category, text});
+    const QDateTime when = time.isValid() ? time : QDateTime::currentDateTime();
+    const LogModel::Level levelValue = LogModel::levelFromName(level);
+    const auto same = [&](const LogModel::Entry &entry) {
+        return entry.level == levelValue && entry.text == text && entry.category == category;
+    };
+    if (!m_pending.isEmpty() && same(m_pending.last())) {
+        ++m_pending.last().repeats;
+        m_pending.last().time = when;
+        return;
+    }
+    if (m_pending.isEmpty() && m_model->rowCount() > 0 && same(m_model->entryAt(m_model->rowCount() - 1))) {
+        m_model->repeatLast(when);
+        return;
+    }
+    m_pending.append({when, levelValue, category, text});
     // A flood (--verbose at high rates) keeps only what the model would.
     if (m_pending.size() > 2 * m_model->capacity())
         m_pending.remove(0, m_pending.size() - m_model->capacity());

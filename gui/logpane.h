@@ -29,7 +29,10 @@ public:
     // Not owned; may be null.
     void setSource(SockJsProxy::MonitorSource *source);
     // A line from the monitor itself (attach errors, ...).
-    void addLine(const QString &level, const QString &category, const QString &text);
+    // A line equal to the one before (level, category, text) only counts
+    // up that one's "(×N)". time: when it was logged (invalid: now).
+    void addLine(const QString &level, const QString &category, const QString &text,
+                 const QDateTime &time = QDateTime());
     void flush();
 
     LogModel *model() const { return m_model; }

@@ -3,10 +3,12 @@
 // [HOST:]PORT it watches a running `sockjsproxy-cli --control` instead.
 
 #include "config/commandline.h"
+#include "inspectorwidget.h"
 #include "mainwindow.h"
 #include "sessionfiltermodel.h"
 #include "sessiontablemodel.h"
 #include "sockjsproxy_version.h"
+#include "trafficmodel.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -80,6 +82,13 @@ int main(int argc, char *argv[])
         QStringLiteral("Before --screenshot, select the busiest session of TRANSPORT for the inspector."),
         QStringLiteral("TRANSPORT"));
     screenshotInspectOption.setFlags(QCommandLineOption::HiddenFromHelp);
+    QCommandLineOption screenshotDetailOption(
+        QStringLiteral("screenshot-inspector"),
+        QStringLiteral("With --screenshot: show the newest message in the inspector's detail pane and save "
+                       "the inspector to FILE as well."),
+        QStringLiteral("FILE"));
+    screenshotDetailOption.setFlags(QCommandLineOption::HiddenFromHelp);
+    parser.addOption(screenshotDetailOption);
     parser.addOption(screenshotOption);
     parser.addOption(screenshotDelayOption);
     parser.addOption(screenshotInspectOption);
@@ -122,8 +131,24 @@ int main(int argc, char *argv[])
             const QByteArray transport = parser.value(screenshotInspectOption).toUtf8();
             QTimer::singleShot(delay / 2, &window, [&window, transport] { selectBusiestSession(&window, transport); });
         }
-        QTimer::singleShot(delay, &window, [&window, file] {
-            const bool saved = window.grab().save(file);
+        const QString inspectorFile = parser.value(screenshotDetailOption);
+        QTimer::singleShot(delay, &window, [&window, file, inspectorFile] {
+            InspectorWidget *inspector = window.inspector();
+            if (!inspectorFile.isEmpty() && inspector->model()->rowCount() > 0) {
+                // The newest message the client sent, else the newest of all.
+                int row = inspector->model()->rowCount() - 1;
+                for (int i = row; i >= 0; --i) {
+                    if (inspector->model()->eventAt(i).direction == TrafficEvent::Direction::In) {
+                        row = i;
+                        break;
+                    }
+                }
+                inspector->setPaused(true);
+                inspector->view()->setCurrentIndex(inspector->model()->index(row, 0));
+            }
+            bool saved = window.grab().save(file);
+            if (!inspectorFile.isEmpty())
+                saved = inspector->grab().save(inspectorFile) && saved;
             if (!saved)
                 std::fprintf(stderr, "sockjsproxy-monitor: cannot write %s\n", qPrintable(file));
             QCoreApplication::exit(saved ? 0 : 1);

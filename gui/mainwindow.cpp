@@ -13,11 +13,13 @@
 #include "server/server.h"
 #include "sessionfiltermodel.h"
 #include "sessiontablemodel.h"
+#include "sockjs/service.h"
 #include "sockjs/transports/registry.h"
 #include "sockjsproxy_version.h"
 #include "startproxydialog.h"
 
 #include <QAction>
+#include <QActionGroup>
 #include <QApplication>
 #include <QClipboard>
 #include <QCloseEvent>
@@ -32,6 +34,7 @@
 #include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QPushButton>
 #include <QStatusBar>
 #include <QTableView>
 #include <QToolBar>
@@ -125,12 +128,14 @@ void MainWindow::createViews()
         {SessionTableModel::ServiceColumn, "/service"},
         {SessionTableModel::TransportColumn, "xhr-streaming"},
         {SessionTableModel::RemoteColumn, "127.000.000.1:00000"},
-        {SessionTableModel::StateColumn, "connecting"},
+        {SessionTableModel::StateColumn, "waiting for poll"},
         {SessionTableModel::MessagesInColumn, "Msgs in"},
         {SessionTableModel::MessagesOutColumn, "Msgs out"},
         {SessionTableModel::BytesInColumn, "000.0 KiB"},
         {SessionTableModel::BytesOutColumn, "000.0 KiB"},
         {SessionTableModel::QueuedColumn, "Queued"},
+        {SessionTableModel::AgeColumn, "00 min 00 s"},
+        {SessionTableModel::IdleColumn, "00 min 00 s"},
         {SessionTableModel::OpenedAtColumn, "00:00:00"},
         {SessionTableModel::LastActivityColumn, "Last activity"},
         {SessionTableModel::OriginColumn, "http://localhost:0000"},
@@ -174,7 +179,15 @@ void MainWindow::createViews()
     auto *ratesLayout = new QVBoxLayout(ratesWidget);
     ratesLayout->setContentsMargins(4, 4, 4, 4);
     auto *ratesBar = new QHBoxLayout;
-    ratesBar->addWidget(new QLabel(tr("Last 5 minutes of")));
+    auto *windowCombo = new QComboBox;
+    windowCombo->setObjectName(QStringLiteral("chartWindowCombo"));
+    windowCombo->addItem(tr("Last minute of"), qint64(60000));
+    windowCombo->addItem(tr("Last 5 minutes of"), qint64(RateChart::kWindowMs));
+    windowCombo->addItem(tr("Last hour of"), qint64(RateChart::kMaxWindowMs));
+    windowCombo->setCurrentIndex(1);
+    connect(windowCombo, &QComboBox::currentIndexChanged, this,
+            [this, windowCombo] { m_rateChart->setWindow(windowCombo->currentData().toLongLong()); });
+    ratesBar->addWidget(windowCombo);
     ratesBar->addWidget(m_chartServiceCombo);
     ratesBar->addStretch(1);
     ratesLayout->addLayout(ratesBar);
@@ -236,7 +249,22 @@ void MainWindow::createActions()
     m_detachAction = new QAction(tr("&Detach"), this);
     m_detachAction->setObjectName(QStringLiteral("detachAction"));
     m_detachAction->setToolTip(tr("Stop watching (a proxy started here is shut down)"));
-    connect(m_detachAction, &QAction::triggered, this, &MainWindow::detach);
+    connect(m_detachAction, &QAction::triggered, this, [this] {
+        if (confirmStopLocalProxy(tr("Detaching")))
+            detach();
+    });
+
+    m_reconnectAction = new QAction(tr("&Reconnect"), this);
+    m_reconnectAction->setObjectName(QStringLiteral("reconnectAction"));
+    m_reconnectAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
+    m_reconnectAction->setToolTip(tr("Try the attached endpoint again now"));
+    connect(m_reconnectAction, &QAction::triggered, this, [this] {
+        if (!m_remote || m_connected)
+            return;
+        m_remote->reconnect();
+        m_detail = tr("connecting\u2026");
+        updateStatus();
+    });
 
     m_quitAction = new QAction(tr("&Quit"), this);
     m_quitAction->setObjectName(QStringLiteral("quitAction"));
@@ -275,6 +303,7 @@ void MainWindow::createActions()
     QMenu *file = menuBar()->addMenu(tr("&File"));
     file->addAction(m_startAction);
     file->addAction(m_attachAction);
+    file->addAction(m_reconnectAction);
     file->addAction(m_detachAction);
     file->addSeparator();
     file->addAction(m_quitAction);
@@ -290,6 +319,66 @@ void MainWindow::createActions()
     const auto docks = findChildren<QDockWidget *>();
     for (QDockWidget *d : docks)
         view->addAction(d->toggleViewAction());
+    view->addSeparator();
+    // How long a closed session stays in the table, greyed.
+    QMenu *keepClosed = view->addMenu(tr("&Keep closed sessions"));
+    keepClosed->setObjectName(QStringLiteral("keepClosedMenu"));
+    auto *keepGroup = new QActionGroup(this);
+    const struct
+    {
+        int ms;
+        const char *text;
+    } keeps[] = {{0, QT_TR_NOOP("No")},
+                 {10000, QT_TR_NOOP("10 seconds")},
+                 {30000, QT_TR_NOOP("30 seconds")},
+                 {120000, QT_TR_NOOP("2 minutes")},
+                 {600000, QT_TR_NOOP("10 minutes")}};
+    for (const auto &keep : keeps) {
+        QAction *action = keepClosed->addAction(tr(keep.text));
+        action->setCheckable(true);
+        action->setChecked(keep.ms == m_sessionModel->closedLinger());
+        action->setData(keep.ms);
+        keepGroup->addAction(action);
+        connect(action, &QAction::triggered, this, [this, ms = keep.ms] { m_sessionModel->setClosedLinger(ms); });
+    }
+
+    // The bounded capture of every session's last messages (off by default:
+    // it costs memory in the proxy; README, POST /api/capture), so that a
+    // session's history is there when it is selected. Kept across
+    // attachments: each new source gets it.
+    QMenu *capture = view->addMenu(tr("&Capture every session's messages"));
+    capture->setObjectName(QStringLiteral("captureMenu"));
+    auto *captureGroup = new QActionGroup(this);
+    const struct
+    {
+        int messages;
+        const char *text;
+    } captures[] = {{0, QT_TR_NOOP("Off (only the inspected session's)")},
+                    {100, QT_TR_NOOP("The last 100 of each")},
+                    {1000, QT_TR_NOOP("The last 1,000 of each")}};
+    for (const auto &choice : captures) {
+        QAction *action = capture->addAction(tr(choice.text));
+        action->setCheckable(true);
+        action->setChecked(choice.messages == m_capture);
+        action->setData(choice.messages);
+        captureGroup->addAction(action);
+        connect(action, &QAction::triggered, this, [this, messages = choice.messages] {
+            m_capture = messages;
+            if (m_source)
+                m_source->setCapture(messages);
+        });
+    }
+
+    // Ctrl+F: to the session filter.
+    auto *find = new QAction(tr("&Find session"), this);
+    find->setObjectName(QStringLiteral("findAction"));
+    find->setShortcut(QKeySequence::Find);
+    connect(find, &QAction::triggered, this, [this] {
+        m_filterEdit->setFocus(Qt::ShortcutFocusReason);
+        m_filterEdit->selectAll();
+    });
+    addAction(find);
+    view->addAction(find);
 
     QMenu *help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About"), this, [this] {
@@ -316,19 +405,57 @@ void MainWindow::setSource(MonitorSource *source, const QString &description)
         watch(source, description, true);
 }
 
+qsizetype MainWindow::localSessionCount() const
+{
+    qsizetype count = 0;
+    if (const Server *server = localServer()) {
+        for (const Service *service : server->services())
+            count += service->sessionCount();
+    }
+    return count;
+}
+
+bool MainWindow::confirmStopLocalProxy(const QString &action)
+{
+    const qsizetype sessions = localSessionCount();
+    if (sessions == 0)
+        return true;
+    const QString count = sessions == 1 ? tr("1 live session") : tr("%1 live sessions").arg(sessions);
+    QMessageBox box(QMessageBox::Warning, tr("Stop the local proxy?"),
+                    tr("%1 stops the proxy running in this window and closes its %2: clients get 1001 "
+                       "\"Server is shutting down\", backends \"disconnect\".")
+                        .arg(action, count),
+                    QMessageBox::NoButton, this);
+    box.setObjectName(QStringLiteral("stopProxyConfirmation"));
+    QPushButton *stop = box.addButton(tr("Stop the proxy, close %1").arg(count), QMessageBox::DestructiveRole);
+    stop->setObjectName(QStringLiteral("stopProxyButton"));
+    box.setDefaultButton(box.addButton(QMessageBox::Cancel));
+    box.exec();
+    return box.clickedButton() == stop;
+}
+
 bool MainWindow::startLocalProxy(const CommandLine::Result &options, QString *error)
 {
-    detach();
-    m_retiring.reset(); // its ports may be the ones wanted now
     // Capture from now on: the startup lines (listening on ..., bound ...)
     // are delivered queued, once the Monitor listens.
     LogCapture::instance();
+    // The new proxy first: what is watched now stays if it cannot start.
     auto proxy = std::make_unique<ProxyInstance>(ProxyInstance::Monitoring::Always);
     if (!proxy->start(options, error)) {
-        m_detail = *error;
+        if (m_proxy)
+            *error += tr(" (the proxy already running here keeps its ports; File > Detach stops it)");
         m_logPane->addLine(QStringLiteral("critical"), QStringLiteral("monitor"), *error);
+        if (!m_source)
+            m_detail = *error;
         updateStatus();
         return false;
+    }
+    m_pendingRemote.reset();
+    if (m_proxy) {
+        stopLocalProxy();
+    } else {
+        unwatch();
+        m_remote.reset();
     }
     m_proxy = std::move(proxy);
     QString description =
@@ -341,8 +468,24 @@ bool MainWindow::startLocalProxy(const CommandLine::Result &options, QString *er
 
 void MainWindow::attach(const QString &endpoint, const QByteArray &token)
 {
-    detach();
     m_lastAttachEndpoint = endpoint;
+    m_pendingRemote.reset();
+    if (m_source) {
+        // Watched until the new one has connected.
+        m_pendingRemote = std::make_unique<RemoteMonitor>();
+        m_pendingEndpoint = endpoint;
+        connect(m_pendingRemote.get(), &MonitorSource::connectionChanged, this,
+                [this](bool connected, const QString &detail) {
+                    if (connected)
+                        adoptPendingAttachment();
+                    else
+                        dropPendingAttachment(detail);
+                });
+        statusBar()->showMessage(tr("Attaching to %1\u2026").arg(endpoint));
+        m_pendingRemote->attach(endpoint, token);
+        return;
+    }
+    detach();
     m_remote = std::make_unique<RemoteMonitor>();
     watch(m_remote.get(), tr("proxy at control endpoint %1").arg(endpoint), false);
     m_detail = tr("connecting\u2026");
@@ -350,8 +493,42 @@ void MainWindow::attach(const QString &endpoint, const QByteArray &token)
     m_remote->attach(endpoint, token);
 }
 
+void MainWindow::adoptPendingAttachment()
+{
+    std::unique_ptr<RemoteMonitor> remote = std::move(m_pendingRemote);
+    remote->disconnect(this);
+    // What was watched goes: a local proxy shuts down (the user agreed
+    // before the attempt), an attachment ends.
+    if (m_proxy) {
+        stopLocalProxy();
+    } else {
+        unwatch();
+        m_remote.reset();
+    }
+    m_remote = std::move(remote);
+    watch(m_remote.get(), tr("proxy at control endpoint %1").arg(m_pendingEndpoint), true);
+    m_logPane->addLine(QStringLiteral("info"), QStringLiteral("monitor"), tr("attached to %1").arg(m_pendingEndpoint));
+    statusBar()->clearMessage();
+}
+
+void MainWindow::dropPendingAttachment(const QString &detail)
+{
+    // Called from its own signal: deleted later, with the window as owner till then.
+    RemoteMonitor *remote = m_pendingRemote.release();
+    if (!remote)
+        return;
+    remote->disconnect(this);
+    remote->setParent(this);
+    remote->deleteLater();
+    const QString text =
+        tr("cannot attach to %1 (%2); still watching %3").arg(m_pendingEndpoint, detail, m_description);
+    m_logPane->addLine(QStringLiteral("warning"), QStringLiteral("monitor"), text);
+    statusBar()->showMessage(text, 10000);
+}
+
 void MainWindow::detach()
 {
+    m_pendingRemote.reset();
     if (m_proxy) {
         stopLocalProxy();
     } else {
@@ -370,9 +547,12 @@ void MainWindow::watch(MonitorSource *source, const QString &description, bool c
     m_description = description;
     m_connected = connected;
     m_detail.clear();
+    m_lastInstance.clear();
     connect(source, &MonitorSource::sessionsChanged, this, &MainWindow::onSessionsChanged);
     connect(source, &MonitorSource::statsUpdated, this, &MainWindow::onStatsUpdated);
     connect(source, &MonitorSource::connectionChanged, this, &MainWindow::onConnectionChanged);
+    if (m_capture > 0)
+        source->setCapture(m_capture);
     m_sessionModel->setSessions(source->sessions());
     m_inspector->setSource(source);
     m_logPane->setSource(source);
@@ -422,6 +602,10 @@ void MainWindow::onLocalProxyStopped()
 
 void MainWindow::closeEvent(QCloseEvent *event)
 {
+    if (m_proxy && !confirmStopLocalProxy(tr("Quitting"))) {
+        event->ignore();
+        return;
+    }
     if (m_proxy) {
         m_closeWhenDrained = true;
         stopLocalProxy();
@@ -452,8 +636,29 @@ void MainWindow::onSessionsChanged(const QList<SessionInfo> &upserted, const QLi
     updateCountLabel();
 }
 
+void MainWindow::onInstanceSeen(const MonitorStats &stats)
+{
+    if (stats.instance.isEmpty())
+        return;
+    if (!m_lastInstance.isEmpty() && stats.instance != m_lastInstance) {
+        // The same endpoint, another process (or another start): its
+        // sessions and counters begin anew.
+        const QDateTime started = stats.startedAt.isValid() ? stats.startedAt : stats.time;
+        m_rateChart->addMarker(started.toMSecsSinceEpoch(),
+                               stats.pid > 0 ? tr("new process (pid %1)").arg(stats.pid) : tr("new process"));
+        m_logPane->addLine(QStringLiteral("warning"), QStringLiteral("monitor"),
+                           tr("a new proxy process behind %1: pid %2, started %3; sessions and counters of the "
+                              "previous one are gone")
+                               .arg(m_description)
+                               .arg(stats.pid)
+                               .arg(started.toLocalTime().toString(QStringLiteral("HH:mm:ss"))));
+    }
+    m_lastInstance = stats.instance;
+}
+
 void MainWindow::onStatsUpdated(const MonitorStats &stats)
 {
+    onInstanceSeen(stats);
     m_rateChart->addSample(stats);
     m_backendPanel->setStats(stats);
     QStringList prefixes;
@@ -483,11 +688,21 @@ void MainWindow::updateServiceCombos(const QStringList &prefixes)
 
 void MainWindow::onConnectionChanged(bool connected, const QString &detail)
 {
+    QString shown = detail;
+    if (!connected) {
+        // Nothing shown may claim to be live any more.
+        m_backendPanel->setStale(true);
+        m_rateChart->setStale(true);
+        if (m_remote && m_remote->isUnauthorized())
+            shown = tr("%1; not retrying: File > Attach\u2026 with the right token, or File > Reconnect").arg(detail);
+        else if (m_remote && m_remote->isRetryPending())
+            shown = tr("%1, retrying in %2 s").arg(detail).arg((m_remote->currentRetryDelayMs() + 999) / 1000);
+    }
     if (connected != m_connected || !connected)
         m_logPane->addLine(connected ? QStringLiteral("info") : QStringLiteral("warning"), QStringLiteral("monitor"),
-                           connected ? tr("attached to %1").arg(detail) : detail);
+                           connected ? tr("attached to %1").arg(detail) : shown);
     m_connected = connected;
-    m_detail = connected ? QString() : detail;
+    m_detail = connected ? QString() : shown;
     if (connected)
         m_inspector->reinspect(); // the proxy forgets inspections with the connection
     updateStatus();
@@ -548,6 +763,17 @@ void MainWindow::disconnectSelected()
     const QList<QByteArray> ids = selectedSessionIds();
     if (!m_source || ids.isEmpty())
         return;
+    if (ids.size() > 1) {
+        QMessageBox box(QMessageBox::Question, tr("Disconnect sessions?"),
+                        tr("Close the %1 selected sessions? Their clients get c[3000,\"Go away!\"].").arg(ids.size()),
+                        QMessageBox::NoButton, this);
+        box.setObjectName(QStringLiteral("disconnectConfirmation"));
+        QPushButton *yes = box.addButton(tr("Disconnect %1 sessions").arg(ids.size()), QMessageBox::DestructiveRole);
+        box.setDefaultButton(box.addButton(QMessageBox::Cancel));
+        box.exec();
+        if (box.clickedButton() != yes || !m_source)
+            return;
+    }
     m_source->disconnectSessions(ids);
     statusBar()->showMessage(tr("Disconnect sent for %n session(s)", nullptr, int(ids.size())), 4000);
 }
@@ -593,13 +819,10 @@ void MainWindow::updateStatus()
         text += QStringLiteral(" (") + m_detail.toHtmlEscaped() + QLatin1Char(')');
     m_statusLabel->setText(text);
 
-    QString title = tr("SockJSProxy Monitor");
-    if (m_source)
-        title += QStringLiteral(" \u2014 ") + m_description + QStringLiteral(" [") + state + QLatin1Char(']');
-    else
-        title += QStringLiteral(" \u2014 ") + state;
-    setWindowTitle(title);
+    // The platform adds the application's display name ("SockJSProxy Monitor").
+    setWindowTitle(m_source ? m_description + QStringLiteral(" [") + state + QLatin1Char(']') : state);
     m_detachAction->setEnabled(m_source != nullptr || m_proxy != nullptr);
+    m_reconnectAction->setEnabled(m_remote != nullptr && !m_connected);
 }
 
 void MainWindow::updateCountLabel()
@@ -614,7 +837,7 @@ void MainWindow::showStartDialog()
 {
     StartProxyDialog dialog(this);
     dialog.setArguments(m_lastStartArguments);
-    if (dialog.exec() != QDialog::Accepted)
+    if (dialog.exec() != QDialog::Accepted || !confirmStopLocalProxy(tr("Starting another proxy")))
         return;
     m_lastStartArguments = dialog.arguments();
     QString error;
@@ -627,7 +850,7 @@ void MainWindow::showAttachDialog()
 {
     AttachDialog dialog(this);
     dialog.setEndpoint(m_lastAttachEndpoint);
-    if (dialog.exec() != QDialog::Accepted)
+    if (dialog.exec() != QDialog::Accepted || !confirmStopLocalProxy(tr("Attaching to another proxy")))
         return;
     attach(dialog.endpoint(), dialog.token());
 }

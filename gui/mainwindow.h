@@ -34,6 +34,14 @@ class SessionTableModel;
 // it attaches to (attach(): owns a RemoteMonitor), or a source owned by the
 // caller (setSource(), for tests).
 // It never touches sessions: actions send ids to the source.
+//
+// Safety: the actions that would stop a local proxy with live sessions
+// (Start, Attach, Detach, Quit) ask first, naming how many sessions close;
+// a refusal keeps it running. A new start or attachment replaces what is
+// watched only once it has succeeded (an attachment: once connected).
+// Truth: when an attached proxy goes away, every panel says so (greyed,
+// dashes, a gap in the chart); a new process behind the endpoint is marked
+// on the chart and in the log.
 class MainWindow : public QMainWindow
 {
     Q_OBJECT
@@ -47,7 +55,18 @@ public:
     // Starts a proxy in this process; on failure *error says why and nothing is watched.
     bool startLocalProxy(const CommandLine::Result &options, QString *error);
     // Attaches to a running sockjsproxy-cli --control endpoint ([HOST:]PORT).
+    // While something is watched, that stays until the new endpoint has
+    // connected; if it cannot, the attempt is dropped and logged.
     void attach(const QString &endpoint, const QByteArray &token);
+    // The attachment waiting to replace what is watched, if any.
+    RemoteMonitor *pendingAttachment() const { return m_pendingRemote.get(); }
+    RemoteMonitor *remoteMonitor() const { return m_remote.get(); }
+    // Live sessions of a local proxy (0 without one): what stopping it closes.
+    qsizetype localSessionCount() const;
+    // Asks whether to stop the local proxy (its live sessions close) before
+    // action ("Starting another proxy", ...); true without one or without
+    // live sessions, or when the user agrees.
+    bool confirmStopLocalProxy(const QString &action);
     // Stops watching; a local proxy is shut down (sessions get a close frame).
     void detach();
 
@@ -69,6 +88,9 @@ public:
     QAction *disconnectAction() const { return m_disconnectAction; }
     QAction *sendAction() const { return m_sendAction; }
     QAction *clearCountersAction() const { return m_clearCountersAction; }
+    QAction *detachAction() const { return m_detachAction; }
+    QAction *reconnectAction() const { return m_reconnectAction; }
+    QLabel *statusLabel() const { return m_statusLabel; }
 
     // Ids of the selected rows, in view order.
     QList<QByteArray> selectedSessionIds() const;
@@ -101,16 +123,24 @@ private:
     void updateCountLabel();
     void showStartDialog();
     void showAttachDialog();
+    void adoptPendingAttachment();
+    void dropPendingAttachment(const QString &detail);
+    void onInstanceSeen(const SockJsProxy::MonitorStats &stats);
 
     // Owned sources.
     std::unique_ptr<ProxyInstance> m_proxy;
     std::unique_ptr<RemoteMonitor> m_remote;
+    // An attachment that replaces m_remote/m_proxy once connected.
+    std::unique_ptr<RemoteMonitor> m_pendingRemote;
+    QString m_pendingEndpoint;
+    QByteArray m_lastInstance; // MonitorStats::instance of the last stats
     // A local proxy shutting down: kept until backends got their "disconnect".
     std::unique_ptr<ProxyInstance> m_retiring;
     bool m_closeWhenDrained = false;
 
     QPointer<MonitorSource> m_source;
     QString m_description;
+    int m_capture = 0; // View > Capture: every session's last messages, 0 = off
     QString m_detail;
     bool m_connected = false;
     QStringList m_servicePrefixes;
@@ -134,6 +164,7 @@ private:
     QAction *m_startAction = nullptr;
     QAction *m_attachAction = nullptr;
     QAction *m_detachAction = nullptr;
+    QAction *m_reconnectAction = nullptr;
     QAction *m_quitAction = nullptr;
     QAction *m_disconnectAction = nullptr;
     QAction *m_sendAction = nullptr;

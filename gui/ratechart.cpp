@@ -5,6 +5,7 @@
 #include <QPainterPath>
 
 #include <cmath>
+#include <utility>
 
 namespace SockJsProxy {
 
@@ -49,6 +50,7 @@ const QColor kSessionsColor(0x2a, 0x9d, 0x4a);
 RateChart::RateChart(QWidget *parent) : QWidget(parent)
 {
     m_ring.resize(kDefaultCapacity);
+    m_breaks.resize(kDefaultCapacity);
     setAttribute(Qt::WA_OpaquePaintEvent);
     setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Expanding);
 }
@@ -56,20 +58,86 @@ RateChart::RateChart(QWidget *parent) : QWidget(parent)
 void RateChart::addSample(const MonitorStats &stats)
 {
     const int capacity = int(m_ring.size());
+    int slot = m_start;
     if (m_count < capacity) {
-        m_ring[(m_start + m_count) % capacity] = stats;
+        slot = (m_start + m_count) % capacity;
         ++m_count;
     } else {
-        m_ring[m_start] = stats;
         m_start = (m_start + 1) % capacity;
     }
+    m_ring[slot] = stats;
+    m_breaks[slot] = std::exchange(m_breakNext, false);
+    m_stale = false;
+    // Markers older than the oldest sample are of no use any more.
+    const qint64 oldestMs = sample(0).time.toMSecsSinceEpoch();
+    while (!m_markers.isEmpty() && m_markers.first().first < oldestMs - kMaxWindowMs)
+        m_markers.removeFirst();
     update();
+}
+
+void RateChart::setWindow(qint64 ms)
+{
+    ms = qBound<qint64>(10000, ms, kMaxWindowMs);
+    if (ms == m_windowMs)
+        return;
+    m_windowMs = ms;
+    update();
+}
+
+void RateChart::setStale(bool stale)
+{
+    if (stale == m_stale)
+        return;
+    m_stale = stale;
+    if (stale && m_count > 0)
+        m_breakNext = true;
+    update();
+}
+
+void RateChart::addMarker(qint64 timeMs, const QString &label)
+{
+    m_markers.append({timeMs, label});
+    update();
+}
+
+int RateChart::segmentCount() const
+{
+    int segments = 0;
+    for (int i = 0; i < m_count; ++i) {
+        if (i == 0 || m_breaks.at((m_start + i) % int(m_ring.size())))
+            ++segments;
+    }
+    return segments;
+}
+
+QString RateChart::currentText() const
+{
+    if (m_stale || m_count == 0)
+        return tr("now: \u2014 (no figures: the proxy is gone)");
+    // Only what is in the window counts, for the scales as well.
+    QList<Point> data = points();
+    if (!data.isEmpty()) {
+        const qint64 firstMs = data.last().timeMs - m_windowMs;
+        qsizetype first = 0;
+        while (first < data.size() && data.at(first).timeMs < firstMs)
+            ++first;
+        data.remove(0, first);
+    }
+    const Point &last = data.last();
+    return tr("now: %1 in/s, %2 out/s, %3 open")
+        .arg(last.in, 0, 'f', last.in < 10 ? 1 : 0)
+        .arg(last.out, 0, 'f', last.out < 10 ? 1 : 0)
+        .arg(qint64(last.sessions));
 }
 
 void RateChart::clear()
 {
     for (MonitorStats &stats : m_ring)
         stats = MonitorStats();
+    m_breaks.fill(false);
+    m_markers.clear();
+    m_stale = false;
+    m_breakNext = false;
     m_start = 0;
     m_count = 0;
     update();
@@ -93,6 +161,7 @@ QList<RateChart::Point> RateChart::points() const
         const MonitorStats &stats = sample(i);
         Point point;
         point.timeMs = stats.time.toMSecsSinceEpoch();
+        point.breakBefore = m_breaks.at((m_start + i) % int(m_ring.size()));
         if (m_service.isEmpty()) {
             point.in = stats.rates.messagesIn;
             point.out = stats.rates.messagesOut;
@@ -190,11 +259,14 @@ void RateChart::paintEvent(QPaintEvent *)
 
     // Time axis: the newest sample is "now", the left edge five minutes before.
     const qint64 endMs = data.isEmpty() ? 0 : data.last().timeMs;
-    const qint64 startMs = endMs - kWindowMs;
+    const qint64 startMs = endMs - m_windowMs;
     painter.setPen(palette().text().color());
     for (int minute = 5; minute >= 0; --minute) {
         const int xPos = plot.left() + int(double(plot.width()) * (5 - minute) / 5.0);
-        const QString label = minute == 0 ? tr("now") : tr("-%1 min").arg(minute);
+        const qint64 agoMs = m_windowMs * minute / 5;
+        const QString label = minute == 0            ? tr("now")
+                              : m_windowMs <= 120000 ? tr("-%1 s").arg(agoMs / 1000)
+                                                     : tr("-%1 min").arg(agoMs / 60000);
         const int width = metrics.horizontalAdvance(label);
         const int left = qBound(0, xPos - width / 2, this->width() - width);
         painter.drawText(left, plot.bottom() + 4 + metrics.ascent(), label);
@@ -212,23 +284,24 @@ void RateChart::paintEvent(QPaintEvent *)
     }
 
     auto xFor = [&](qint64 timeMs) {
-        return plot.left() + double(plot.width()) * double(timeMs - startMs) / double(kWindowMs);
+        return plot.left() + double(plot.width()) * double(timeMs - startMs) / double(m_windowMs);
     };
+    // One path per stretch without an outage: a gap is never bridged.
     auto series = [&](auto value, double max) {
-        QPainterPath path;
-        bool first = true;
+        QList<QPainterPath> paths;
         for (const Point &p : data) {
             if (p.timeMs < startMs)
                 continue;
             const double y = plot.bottom() - double(plot.height()) * qMin(value(p), max) / max;
             const QPointF point(xFor(p.timeMs), y);
-            if (first)
-                path.moveTo(point);
-            else
-                path.lineTo(point);
-            first = false;
+            if (paths.isEmpty() || p.breakBefore) {
+                paths.append(QPainterPath());
+                paths.last().moveTo(point);
+            } else {
+                paths.last().lineTo(point);
+            }
         }
-        return path;
+        return paths;
     };
 
     painter.save();
@@ -236,11 +309,12 @@ void RateChart::paintEvent(QPaintEvent *)
     painter.setBrush(Qt::NoBrush);
     QPen sessionsPen(kSessionsColor, 2, Qt::DashLine);
     painter.setPen(sessionsPen);
-    painter.drawPath(series([](const Point &p) { return p.sessions; }, sessionMax));
+    for (const QPainterPath &path : series([](const Point &p) { return p.sessions; }, sessionMax))
+        painter.drawPath(path);
     // In as a light area under its line, so out (often the same: echo
     // backends) still shows on top of it.
-    const QPainterPath inPath = series([](const Point &p) { return p.in; }, rateMax);
-    if (!inPath.isEmpty()) {
+    const QList<QPainterPath> inPaths = series([](const Point &p) { return p.in; }, rateMax);
+    for (const QPainterPath &inPath : inPaths) {
         QPainterPath area = inPath;
         area.lineTo(inPath.currentPosition().x(), plot.bottom());
         area.lineTo(inPath.elementAt(0).x, plot.bottom());
@@ -248,20 +322,26 @@ void RateChart::paintEvent(QPaintEvent *)
         QColor fill = kInColor;
         fill.setAlpha(50);
         painter.fillPath(area, fill);
+        painter.setPen(QPen(kInColor, 2.5));
+        painter.drawPath(inPath);
     }
-    painter.setPen(QPen(kInColor, 2.5));
-    painter.drawPath(inPath);
     painter.setPen(QPen(kOutColor, 1.8));
-    painter.drawPath(series([](const Point &p) { return p.out; }, rateMax));
+    for (const QPainterPath &path : series([](const Point &p) { return p.out; }, rateMax))
+        painter.drawPath(path);
+    // New processes behind the endpoint.
+    for (const auto &[timeMs, label] : std::as_const(m_markers)) {
+        if (timeMs < startMs)
+            continue;
+        const double xPos = xFor(timeMs);
+        painter.setPen(QPen(palette().text().color(), 1, Qt::DashDotLine));
+        painter.drawLine(QPointF(xPos, plot.top()), QPointF(xPos, plot.bottom()));
+        painter.drawText(QPointF(xPos + 3, plot.top() + metrics.ascent()), label);
+    }
     painter.restore();
 
-    // Current values, bottom left inside the plot.
-    const Point &last = data.last();
-    const QString current = tr("now: %1 in/s, %2 out/s, %3 open")
-                                .arg(last.in, 0, 'f', last.in < 10 ? 1 : 0)
-                                .arg(last.out, 0, 'f', last.out < 10 ? 1 : 0)
-                                .arg(qint64(last.sessions));
-    painter.setPen(palette().text().color());
+    // Current values, bottom left inside the plot; grey once the proxy is gone.
+    const QString current = currentText();
+    painter.setPen(m_stale ? palette().placeholderText().color() : palette().text().color());
     painter.drawText(QRect(plot.left(), 4 + lineHeight, plot.width(), lineHeight), Qt::AlignLeft | Qt::AlignVCenter,
                      current);
 }

@@ -2,14 +2,86 @@
 
 #include <QBrush>
 #include <QColor>
+#include <QDateTime>
 #include <QLocale>
 #include <QSet>
+#include <QTimerEvent>
 
 #include <algorithm>
 
 namespace SockJsProxy {
 
-SessionTableModel::SessionTableModel(QObject *parent) : QAbstractTableModel(parent) {}
+SessionTableModel::SessionTableModel(QObject *parent) : QAbstractTableModel(parent) { m_tick.start(1000, this); }
+
+QString SessionTableModel::formatDuration(qint64 ms)
+{
+    if (ms < 0)
+        return QString();
+    const qint64 seconds = ms / 1000;
+    if (seconds < 60)
+        return QStringLiteral("%1 s").arg(seconds);
+    if (seconds < 3600)
+        return QStringLiteral("%1 min %2 s").arg(seconds / 60).arg(seconds % 60, 2, 10, QLatin1Char('0'));
+    return QStringLiteral("%1 h %2 min").arg(seconds / 3600).arg((seconds / 60) % 60, 2, 10, QLatin1Char('0'));
+}
+
+QString SessionTableModel::naturalKey(const QString &text)
+{
+    // Each run of digits padded to 20, so text order is number order.
+    QString key;
+    key.reserve(text.size() + 20);
+    qsizetype i = 0;
+    while (i < text.size()) {
+        if (!text.at(i).isDigit()) {
+            key.append(text.at(i++));
+            continue;
+        }
+        qsizetype end = i;
+        while (end < text.size() && text.at(end).isDigit())
+            ++end;
+        const QString digits = text.mid(i, end - i);
+        key.append(QString(qMax<qsizetype>(0, 20 - digits.size()), QLatin1Char('0')) + digits);
+        i = end;
+    }
+    return key;
+}
+
+qint64 SessionTableModel::ageMs(const SessionInfo &s) const
+{
+    if (!s.openedAt.isValid())
+        return -1;
+    const QDateTime end = s.closedAt.isValid() ? s.closedAt : QDateTime::currentDateTimeUtc();
+    return qMax<qint64>(0, s.openedAt.msecsTo(end));
+}
+
+qint64 SessionTableModel::idleMs(const SessionInfo &s) const
+{
+    if (s.state == QLatin1String("closed"))
+        return -1;
+    const QDateTime &since = s.lastActivity.isValid() ? s.lastActivity : s.openedAt;
+    return since.isValid() ? qMax<qint64>(0, since.msecsTo(QDateTime::currentDateTimeUtc())) : -1;
+}
+
+void SessionTableModel::timerEvent(QTimerEvent *event)
+{
+    if (event->timerId() != m_tick.timerId())
+        return QAbstractTableModel::timerEvent(event);
+    tick(QDateTime::currentMSecsSinceEpoch());
+}
+
+void SessionTableModel::tick(qint64 nowMs)
+{
+    QList<int> expired;
+    for (auto it = m_removeAt.cbegin(); it != m_removeAt.cend(); ++it) {
+        if (it.value() <= nowMs)
+            expired.append(m_rowById.value(it.key(), -1));
+    }
+    expired.removeAll(-1);
+    if (!expired.isEmpty())
+        dropRows(expired);
+    if (!m_sessions.isEmpty())
+        Q_EMIT dataChanged(index(0, AgeColumn), index(rowCount() - 1, IdleColumn), {Qt::DisplayRole, SortRole});
+}
 
 int SessionTableModel::rowCount(const QModelIndex &parent) const
 {
@@ -65,7 +137,15 @@ QVariant SessionTableModel::displayData(const SessionInfo &s, int column) const
     case UserAgentColumn:
         return s.userAgent;
     case StateColumn:
+        if (s.state == QLatin1String("waiting"))
+            return tr("waiting for poll");
+        if (s.state == QLatin1String("closed") && !s.closedBy.isEmpty())
+            return tr("closed %1 \"%2\" by %3").arg(s.closeCode).arg(s.closeReason, s.closedBy);
         return s.state;
+    case AgeColumn:
+        return formatDuration(ageMs(s));
+    case IdleColumn:
+        return formatDuration(idleMs(s));
     case OpenedAtColumn:
         return formatTime(s.openedAt);
     case LastActivityColumn:
@@ -88,6 +168,12 @@ QVariant SessionTableModel::displayData(const SessionInfo &s, int column) const
 QVariant SessionTableModel::sortData(const SessionInfo &s, int column) const
 {
     switch (column) {
+    case IdColumn:
+        return naturalKey(QString::fromLatin1(s.id));
+    case AgeColumn:
+        return ageMs(s);
+    case IdleColumn:
+        return idleMs(s);
     case RemoteColumn:
         return QStringLiteral("%1:%2").arg(s.remoteAddress).arg(s.remotePort, 5, 10, QLatin1Char('0'));
     case OpenedAtColumn:
@@ -129,11 +215,18 @@ QVariant SessionTableModel::data(const QModelIndex &index, int role) const
             const QDateTime &time = column == OpenedAtColumn ? s.openedAt : s.lastActivity;
             return time.isValid() ? time.toLocalTime().toString(Qt::ISODateWithMs) : QString();
         }
+        if (column == StateColumn && s.state == QLatin1String("closed") && !s.closedBy.isEmpty())
+            return tr("closed at %1 by %2 with %3 \"%4\"")
+                .arg(s.closedAt.toLocalTime().toString(QStringLiteral("HH:mm:ss.zzz")), s.closedBy)
+                .arg(s.closeCode)
+                .arg(s.closeReason);
+        if (column == StateColumn && s.state == QLatin1String("waiting"))
+            return tr("an HTTP session between two requests of its client; it closes if none comes back in time");
         if (column == BytesInColumn || column == BytesOutColumn)
             return QLocale().toString(column == BytesInColumn ? s.bytesIn : s.bytesOut) + QStringLiteral(" bytes");
         return QVariant();
     case Qt::TextAlignmentRole:
-        if (column >= MessagesInColumn && column <= QueuedColumn)
+        if (column >= MessagesInColumn && column <= IdleColumn)
             return QVariant(Qt::AlignRight | Qt::AlignVCenter);
         return QVariant();
     case Qt::ForegroundRole:
@@ -144,6 +237,8 @@ QVariant SessionTableModel::data(const QModelIndex &index, int role) const
                 return QBrush(QColor(0xb0, 0x30, 0x30));
             return QBrush(QColor(0x80, 0x80, 0x80));
         }
+        if (s.state == QLatin1String("closed"))
+            return QBrush(QColor(0x90, 0x90, 0x90)); // a closed session kept a while: greyed
         if (column == QueuedColumn && s.queued > 0)
             return QBrush(QColor(0xb0, 0x60, 0x00));
         return QVariant();
@@ -185,6 +280,10 @@ QVariant SessionTableModel::headerData(int section, Qt::Orientation orientation,
         return tr("Bytes out");
     case QueuedColumn:
         return tr("Queued");
+    case AgeColumn:
+        return tr("Age");
+    case IdleColumn:
+        return tr("Idle");
     default:
         return QVariant();
     }
@@ -195,6 +294,7 @@ void SessionTableModel::setSessions(const QList<SessionInfo> &sessions)
     beginResetModel();
     m_sessions.clear();
     m_rowById.clear();
+    m_removeAt.clear();
     for (const SessionInfo &session : sessions) {
         if (m_rowById.contains(session.id))
             continue;
@@ -240,20 +340,60 @@ void SessionTableModel::applyChanges(const QList<SessionInfo> &upserted, const Q
         }
     }
 
-    // 2. Removals, as contiguous ranges from the bottom up so the rows above
-    // keep their numbers while we go.
+    // 2. Removals; closed sessions stay a while.
+    const qint64 removeAt = QDateTime::currentMSecsSinceEpoch() + m_lingerMs;
+    QSet<QByteArray> removedIds;
     QList<int> rows;
     rows.reserve(removed.size());
     for (const QByteArray &id : removed) {
+        removedIds.insert(id);
         const int row = m_rowById.value(id, -1);
-        if (row >= 0)
-            rows.append(row);
+        if (row < 0)
+            continue;
+        if (m_lingerMs > 0 && m_sessions.at(row).state == QLatin1String("closed")) {
+            if (!m_removeAt.contains(id))
+                m_removeAt.insert(id, removeAt);
+            continue;
+        }
+        rows.append(row);
     }
+    dropRows(rows);
+
+    // 3. Insertions at the end, in one block; a session that came and went
+    // between two updates only when it lingers.
+    QList<SessionInfo> fresh;
+    QSet<QByteArray> freshIds;
+    for (const SessionInfo &session : std::as_const(added)) {
+        if (m_rowById.contains(session.id) || freshIds.contains(session.id))
+            continue; // twice in one batch
+        if (removedIds.contains(session.id)) {
+            if (m_lingerMs == 0 || session.state != QLatin1String("closed"))
+                continue;
+            m_removeAt.insert(session.id, removeAt);
+        }
+        freshIds.insert(session.id);
+        fresh.append(session);
+    }
+    if (!fresh.isEmpty()) {
+        const int first = int(m_sessions.size());
+        beginInsertRows(QModelIndex(), first, first + int(fresh.size()) - 1);
+        m_sessions.append(fresh);
+        reindexFrom(first);
+        endInsertRows();
+    }
+}
+
+// As contiguous ranges from the bottom up so the rows above keep their
+// numbers while we go.
+void SessionTableModel::dropRows(QList<int> rows)
+{
     if (!rows.isEmpty()) {
         std::sort(rows.begin(), rows.end());
         rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
-        for (const int row : std::as_const(rows))
+        for (const int row : std::as_const(rows)) {
             m_rowById.remove(m_sessions.at(row).id);
+            m_removeAt.remove(m_sessions.at(row).id);
+        }
         int end = int(rows.size()) - 1;
         while (end >= 0) {
             int start = end;
@@ -267,23 +407,6 @@ void SessionTableModel::applyChanges(const QList<SessionInfo> &upserted, const Q
             end = start - 1;
         }
         reindexFrom(rows.first());
-    }
-
-    // 3. Insertions at the end, in one block.
-    QList<SessionInfo> fresh;
-    QSet<QByteArray> freshIds;
-    for (const SessionInfo &session : std::as_const(added)) {
-        if (m_rowById.contains(session.id) || freshIds.contains(session.id))
-            continue; // twice in one batch
-        freshIds.insert(session.id);
-        fresh.append(session);
-    }
-    if (!fresh.isEmpty()) {
-        const int first = int(m_sessions.size());
-        beginInsertRows(QModelIndex(), first, first + int(fresh.size()) - 1);
-        m_sessions.append(fresh);
-        reindexFrom(first);
-        endInsertRows();
     }
 }
 

@@ -3,6 +3,9 @@
 #include <QBrush>
 #include <QColor>
 
+#include <algorithm>
+#include <numeric>
+
 namespace SockJsProxy {
 
 TrafficModel::TrafficModel(QObject *parent) : QAbstractTableModel(parent) {}
@@ -50,7 +53,7 @@ QVariant TrafficModel::data(const QModelIndex &index, int role) const
         return QString::fromUtf8(event.data);
     case Qt::ToolTipRole:
         if (index.column() == TextColumn)
-            return QString::fromUtf8(event.data.left(4096));
+            return toolTipText(event.data);
         if (index.column() == DirectionColumn)
             return event.direction == TrafficEvent::Direction::In ? tr("client to backend") : tr("backend to client");
         return QVariant();
@@ -66,6 +69,31 @@ QVariant TrafficModel::data(const QModelIndex &index, int role) const
     default:
         return QVariant();
     }
+}
+
+// Qt shows a plain tooltip as lines as long as the text's: a long message
+// in one line would run off the screen. Broken into short lines instead,
+// the start of it; the detail pane has the whole message.
+QString TrafficModel::toolTipText(const QByteArray &data)
+{
+    const QString text = QString::fromUtf8(data.left(kTipLineChars * kTipLines * 4));
+    QStringList lines;
+    for (const QString &line : text.split(QLatin1Char('\n'))) {
+        for (qsizetype at = 0; at < line.size() || (at == 0 && line.isEmpty()); at += kTipLineChars) {
+            if (lines.size() == kTipLines)
+                break;
+            lines.append(line.mid(at, kTipLineChars));
+            if (line.isEmpty())
+                break;
+        }
+        if (lines.size() == kTipLines)
+            break;
+    }
+    const qsizetype shown = std::accumulate(lines.cbegin(), lines.cend(), qsizetype(0),
+                                            [](qsizetype sum, const QString &line) { return sum + line.size(); });
+    if (shown + lines.size() - 1 < text.size() || data.size() > kTipLineChars * kTipLines * 4)
+        lines.append(tr("\u2026 (%1 bytes in all: the detail pane shows the whole message)").arg(data.size()));
+    return lines.join(QLatin1Char('\n'));
 }
 
 QVariant TrafficModel::headerData(int section, Qt::Orientation orientation, int role) const

@@ -22,12 +22,19 @@ public:
     };
     static constexpr int kDefaultCapacity = 1000;
     static constexpr int kDisplayChars = 500; // longer messages are shortened in the view
+    // A message's tooltip: lines of at most this many characters, at most
+    // this many lines (the detail pane has the whole message).
+    static constexpr int kTipLineChars = 100;
+    static constexpr int kTipLines = 20;
 
     explicit TrafficModel(QObject *parent = nullptr);
 
     int rowCount(const QModelIndex &parent = QModelIndex()) const override;
     int columnCount(const QModelIndex &parent = QModelIndex()) const override;
     QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;
+    // The tooltip of a message: its start in short lines (kTipLineChars,
+    // kTipLines), and a last line with its size when there is more.
+    static QString toolTipText(const QByteArray &data);
     QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
 
     void append(const QList<SockJsProxy::TrafficEvent> &events);

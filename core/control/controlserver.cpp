@@ -5,6 +5,7 @@
 #include "http/connection.h"
 #include "http/listener.h"
 #include "http/tlsacceptor.h"
+#include "metrics/logcapture.h"
 #include "metrics/monitor.h"
 #include "server/server.h"
 #include "sockjsproxy_version.h"
@@ -17,6 +18,8 @@
 #include <QUrlQuery>
 #include <QWebSocket>
 #include <QWebSocketServer>
+
+#include <cmath>
 
 namespace SockJsProxy {
 
@@ -92,13 +95,13 @@ ControlServer::ControlServer(Monitor *monitor, QObject *parent)
         }
     });
     connect(m_monitor, &MonitorSource::logMessage, this,
-            [this](const QString &level, const QString &category, const QString &text) {
+            [this](const QString &level, const QString &category, const QString &text, const QDateTime &time) {
                 if (m_clients.isEmpty() || level == QLatin1String("debug"))
                     return;
-                broadcast({{QStringLiteral("type"), QStringLiteral("log")},
-                           {QStringLiteral("level"), level},
-                           {QStringLiteral("category"), category},
-                           {QStringLiteral("text"), text}});
+                QJsonObject event =
+                    LogLine{time.isValid() ? time : QDateTime::currentDateTime(), level, category, text}.toJson();
+                event.insert(QStringLiteral("type"), QStringLiteral("log"));
+                broadcast(event);
             });
 }
 
@@ -237,6 +240,8 @@ void ControlServer::onRequest(Connection *connection)
         {"/api/sessions/send", QStringLiteral("send")},
         {"/api/sessions/inspect", QStringLiteral("inspect")},
         {"/api/counters/clear", QStringLiteral("clear_counters")},
+        {"/api/sessions/history", QStringLiteral("history")},
+        {"/api/capture", QStringLiteral("capture")},
     };
     const auto command = commands.constFind(request.path);
     if (command == commands.cend())
@@ -300,6 +305,28 @@ QJsonObject ControlServer::runCommand(const QString &command, const QJsonObject 
         m_monitor->clearCounters();
         return {{QStringLiteral("cleared"), true}};
     }
+    if (command == QLatin1String("capture")) {
+        const QJsonValue messages = arguments.value(QStringLiteral("messages"));
+        if (!messages.isDouble() || messages.toDouble() < 0 || messages.toDouble() > Monitor::kMaxCapturePerSession
+            || messages.toDouble() != std::floor(messages.toDouble())) {
+            *error = QStringLiteral("expected {\"messages\": 0 to %1}").arg(Monitor::kMaxCapturePerSession);
+            return {};
+        }
+        m_monitor->setCapture(messages.toInt());
+        return {{QStringLiteral("capture"), m_monitor->captureStats().toJson()}};
+    }
+    if (command == QLatin1String("history")) {
+        const QJsonValue id = arguments.value(QStringLiteral("id"));
+        if (!id.isString()) {
+            *error = QStringLiteral("expected {\"id\": string}");
+            return {};
+        }
+        QJsonArray events;
+        const QList<TrafficEvent> history = m_monitor->history(id.toString().toLatin1());
+        for (const TrafficEvent &event : history)
+            events.append(event.toJson());
+        return {{QStringLiteral("session"), id}, {QStringLiteral("history"), events}};
+    }
     *error = QStringLiteral("unknown command \"%1\"").arg(command);
     return {};
 }
@@ -345,6 +372,15 @@ void ControlServer::onNewWebSocket()
         QJsonObject snapshot = QJsonDocument::fromJson(snapshotJson()).object();
         snapshot.insert(QStringLiteral("type"), QStringLiteral("snapshot"));
         client->sendTextMessage(QString::fromUtf8(QJsonDocument(snapshot).toJson(QJsonDocument::Compact)));
+        // What was logged before it came; later lines follow as "log" events.
+        QJsonArray lines;
+        const QList<LogLine> history = LogCapture::instance()->history();
+        for (const LogLine &line : history)
+            lines.append(line.toJson());
+        client->sendTextMessage(
+            QString::fromUtf8(QJsonDocument(QJsonObject{{QStringLiteral("type"), QStringLiteral("log_history")},
+                                                        {QStringLiteral("lines"), lines}})
+                                  .toJson(QJsonDocument::Compact)));
     }
 }
 

@@ -27,8 +27,11 @@ struct HttpRequest;
 //   POST /api/sessions/send       {"id": "...", "message": "..."}
 //   POST /api/sessions/inspect    {"id": "...", "inspect": true}
 //   POST /api/counters/clear
-//   GET  /api/stream (WebSocket)  snapshot, then sessions/stats/traffic/log
-//                                 events; accepts the same commands as JSON
+//   POST /api/capture             {"messages": N}  (0: off)
+//   POST /api/sessions/history    {"id": "..."}    captured messages
+//   GET  /api/stream (WebSocket)  snapshot, log_history, then sessions/stats/
+//                                 traffic/log events; accepts the same
+//                                 commands as JSON
 // When a token is set, every request must carry it ("Authorization: Bearer
 // TOKEN" or "?token=TOKEN"); listening beyond loopback requires one.
 //

@@ -5,6 +5,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QRegularExpression>
 #include <QTimerEvent>
 #include <QUrlQuery>
 #include <QWebSocket>
@@ -12,10 +13,24 @@
 namespace SockJsProxy {
 
 namespace {
-constexpr int kRetryMs = 2000;
+
+// The HTTP status of a refused handshake, from QWebSocket's error text
+// ("... Unhandled http status code: 401 (Unauthorized)."); 0 if none.
+int handshakeStatus(const QString &error)
+{
+    static const QRegularExpression pattern(QStringLiteral("status code: (\\d{3})"));
+    const QRegularExpressionMatch match = pattern.match(error);
+    return match.hasMatch() ? match.captured(1).toInt() : 0;
 }
 
-RemoteMonitor::RemoteMonitor(QObject *parent) : MonitorSource(parent) {}
+} // namespace
+
+RemoteMonitor::RemoteMonitor(QObject *parent) : MonitorSource(parent)
+{
+    qRegisterMetaType<SockJsProxy::SessionInfo>();
+    qRegisterMetaType<SockJsProxy::MonitorStats>();
+    qRegisterMetaType<SockJsProxy::TrafficEvent>();
+}
 
 RemoteMonitor::~RemoteMonitor() { detach(); }
 
@@ -43,6 +58,9 @@ void RemoteMonitor::attach(const QString &endpoint, const QByteArray &token)
 void RemoteMonitor::detach()
 {
     m_retryTimer.stop();
+    m_unauthorized = false;
+    m_nextRetryMs = kFirstRetryMs;
+    m_currentRetryMs = 0;
     if (m_socket) {
         m_socket->disconnect(this);
         m_socket->abort();
@@ -59,31 +77,56 @@ void RemoteMonitor::detach()
         Q_EMIT sessionsChanged({}, removed);
 }
 
+void RemoteMonitor::reconnect()
+{
+    if (m_url.isEmpty() || m_socket)
+        return;
+    m_retryTimer.stop();
+    m_unauthorized = false;
+    m_currentRetryMs = 0;
+    open();
+}
+
+void RemoteMonitor::failed(const QString &detail, bool retry)
+{
+    m_connected = false;
+    const QList<QByteArray> removed = m_sessions.keys();
+    m_sessions.clear();
+    if (!removed.isEmpty())
+        Q_EMIT sessionsChanged({}, removed);
+    m_currentRetryMs = 0;
+    if (retry) {
+        m_currentRetryMs = m_nextRetryMs;
+        m_nextRetryMs = qMin(2 * m_nextRetryMs, kMaxRetryMs);
+        m_retryTimer.start(m_currentRetryMs, this);
+    }
+    Q_EMIT connectionChanged(false, detail);
+}
+
 void RemoteMonitor::open()
 {
     m_socket = new QWebSocket(QString(), QWebSocketProtocol::VersionLatest, this);
     m_socket->setMaxAllowedIncomingMessageSize(256 * 1024 * 1024);
     connect(m_socket, &QWebSocket::connected, this, [this] {
         m_connected = true;
+        m_unauthorized = false;
         m_retryTimer.stop();
+        m_nextRetryMs = kFirstRetryMs;
+        m_currentRetryMs = 0;
+        if (m_capture > 0)
+            setCapture(m_capture);
         Q_EMIT connectionChanged(true, m_endpoint);
     });
     connect(m_socket, &QWebSocket::textMessageReceived, this, &RemoteMonitor::onText);
     connect(m_socket, &QWebSocket::disconnected, this, [this] {
         const bool wasConnected = m_connected;
-        m_connected = false;
         const QString reason = m_socket ? m_socket->errorString() : QString();
         if (m_socket) {
             m_socket->deleteLater();
             m_socket = nullptr;
         }
-        const QList<QByteArray> removed = m_sessions.keys();
-        m_sessions.clear();
-        if (!removed.isEmpty())
-            Q_EMIT sessionsChanged({}, removed);
-        Q_EMIT connectionChanged(false, wasConnected ? QStringLiteral("connection lost, retrying")
-                                                     : QStringLiteral("cannot connect (%1), retrying").arg(reason));
-        m_retryTimer.start(kRetryMs, this);
+        failed(wasConnected ? QStringLiteral("connection lost") : QStringLiteral("cannot connect (%1)").arg(reason),
+               true);
     });
     // A refused handshake (wrong token, not a control endpoint) is reported
     // through error() alone: the TCP connection stays open and
@@ -97,8 +140,16 @@ void RemoteMonitor::open()
         const QString reason = socket->errorString();
         socket->abort();
         socket->deleteLater();
-        Q_EMIT connectionChanged(false, QStringLiteral("cannot connect (%1), retrying").arg(reason));
-        m_retryTimer.start(kRetryMs, this);
+        const int status = handshakeStatus(reason);
+        if (status == 401) {
+            // Trying again with the same token cannot help: wait for the user.
+            m_unauthorized = true;
+            failed(unauthorizedText(), false);
+        } else if (status != 0) {
+            failed(QStringLiteral("cannot connect (the endpoint answered HTTP %1)").arg(status), true);
+        } else {
+            failed(QStringLiteral("cannot connect (%1)").arg(reason), true);
+        }
     });
     m_socket->open(m_url);
 }
@@ -153,12 +204,21 @@ void RemoteMonitor::onText(const QString &text)
     } else if (type == QLatin1String("traffic")) {
         Q_EMIT traffic(TrafficEvent::fromJson(event));
     } else if (type == QLatin1String("log")) {
-        Q_EMIT logMessage(event.value(QStringLiteral("level")).toString(),
-                          event.value(QStringLiteral("category")).toString(),
-                          event.value(QStringLiteral("text")).toString());
+        const LogLine line = LogLine::fromJson(event);
+        Q_EMIT logMessage(line.level, line.category, line.text, line.time);
+    } else if (type == QLatin1String("log_history")) {
+        for (const QJsonValue &value : event.value(QStringLiteral("lines")).toArray()) {
+            const LogLine line = LogLine::fromJson(value.toObject());
+            Q_EMIT logMessage(line.level, line.category, line.text, line.time);
+        }
     } else if (type == QLatin1String("reply") && event.contains(QStringLiteral("error"))) {
         Q_EMIT logMessage(QStringLiteral("warning"), QStringLiteral("monitor"),
                           QStringLiteral("command refused: ") + event.value(QStringLiteral("error")).toString());
+    } else if (type == QLatin1String("reply") && event.contains(QStringLiteral("history"))) {
+        QList<TrafficEvent> events;
+        for (const QJsonValue &value : event.value(QStringLiteral("history")).toArray())
+            events.append(TrafficEvent::fromJson(value.toObject()));
+        Q_EMIT historyReady(event.value(QStringLiteral("session")).toString().toLatin1(), events);
     }
 }
 
@@ -191,6 +251,18 @@ void RemoteMonitor::setInspected(const QByteArray &id, bool inspected)
     sendCommand({{QStringLiteral("command"), QStringLiteral("inspect")},
                  {QStringLiteral("id"), QString::fromLatin1(id)},
                  {QStringLiteral("inspect"), inspected}});
+}
+
+void RemoteMonitor::setCapture(int messagesPerSession)
+{
+    m_capture = messagesPerSession;
+    sendCommand({{QStringLiteral("command"), QStringLiteral("capture")}, {QStringLiteral("messages"), m_capture}});
+}
+
+void RemoteMonitor::requestHistory(const QByteArray &id)
+{
+    sendCommand(
+        {{QStringLiteral("command"), QStringLiteral("history")}, {QStringLiteral("id"), QString::fromLatin1(id)}});
 }
 
 } // namespace SockJsProxy

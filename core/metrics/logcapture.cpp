@@ -37,8 +37,9 @@ void handler(QtMsgType type, const QMessageLogContext &context, const QString &m
         return;
     const QString category = QString::fromLatin1(context.category ? context.category : "default");
     // Queued: a log line may come from inside a slot of the object listening.
-    QMetaObject::invokeMethod(capture, "messageLogged", Qt::QueuedConnection, Q_ARG(QString, levelName(type)),
-                              Q_ARG(QString, category), Q_ARG(QString, message));
+    QMetaObject::invokeMethod(capture, "deliver", Qt::QueuedConnection, Q_ARG(QString, levelName(type)),
+                              Q_ARG(QString, category), Q_ARG(QString, message),
+                              Q_ARG(QDateTime, QDateTime::currentDateTime()));
 }
 } // namespace
 
@@ -52,6 +53,29 @@ LogCapture *LogCapture::instance()
 {
     static LogCapture *capture = new LogCapture; // lives as long as the process
     return capture;
+}
+
+void LogCapture::deliver(const QString &level, const QString &category, const QString &text, const QDateTime &time)
+{
+    // Kept and then emitted in one go: a listener that reads history() and
+    // then listens misses no line and sees none twice.
+    if (level != QLatin1String("debug")) {
+        LogLine line{time, level, category, text};
+        if (m_history.size() < kHistoryLines) {
+            m_history.append(std::move(line));
+        } else {
+            m_history[m_next] = std::move(line);
+            m_next = (m_next + 1) % kHistoryLines;
+        }
+    }
+    Q_EMIT messageLogged(level, category, text, time);
+}
+
+QList<LogLine> LogCapture::history() const
+{
+    if (m_history.size() < kHistoryLines)
+        return m_history;
+    return m_history.mid(m_next) + m_history.first(m_next);
 }
 
 } // namespace SockJsProxy

@@ -5,27 +5,81 @@
 #include "logcapture.h"
 #include "server/server.h"
 #include "sockjs/frames.h"
+#include "sockjs/jsoncodec.h"
 #include "sockjs/service.h"
 #include "zmq/zmqbridge.h"
 
+#include <QCoreApplication>
 #include <QMetaMethod>
+#include <QRandomGenerator>
 #include <QTimerEvent>
+
+#include <algorithm>
 
 namespace SockJsProxy {
 
 namespace {
 
-QString stateName(Session::State state)
+enum class ShownState { Connecting, Open, Waiting, Closed };
+
+ShownState shownState(const Session *session)
+{
+    switch (session->state()) {
+    case Session::State::Connecting:
+        return ShownState::Connecting;
+    case Session::State::Open:
+        // An HTTP session between two requests of its client.
+        return session->lifetime() == Session::Lifetime::Requests && !session->hasReceiver() ? ShownState::Waiting
+                                                                                             : ShownState::Open;
+    case Session::State::Closed:
+        return ShownState::Closed;
+    }
+    return ShownState::Closed;
+}
+
+QString stateName(ShownState state)
 {
     switch (state) {
-    case Session::State::Connecting:
+    case ShownState::Connecting:
         return QStringLiteral("connecting");
-    case Session::State::Open:
+    case ShownState::Open:
         return QStringLiteral("open");
-    case Session::State::Closed:
+    case ShownState::Waiting:
+        return QStringLiteral("waiting");
+    case ShownState::Closed:
         return QStringLiteral("closed");
     }
     return QString();
+}
+
+TrafficEvent::Frame frameOf(const SessionTraffic &traffic)
+{
+    switch (traffic.kind) {
+    case SessionTraffic::Kind::Message:
+        return JsonCodec::isValidUtf8(traffic.data) ? TrafficEvent::Frame::Text : TrafficEvent::Frame::Binary;
+    case SessionTraffic::Kind::Open:
+        return TrafficEvent::Frame::Open;
+    case SessionTraffic::Kind::Heartbeat:
+        return TrafficEvent::Frame::Heartbeat;
+    case SessionTraffic::Kind::Close:
+        return TrafficEvent::Frame::Close;
+    }
+    return TrafficEvent::Frame::Text;
+}
+
+TrafficEvent::Source sourceOf(SessionTraffic::Source source)
+{
+    switch (source) {
+    case SessionTraffic::Source::Client:
+        return TrafficEvent::Source::Client;
+    case SessionTraffic::Source::Backend:
+        return TrafficEvent::Source::Backend;
+    case SessionTraffic::Source::Monitor:
+        return TrafficEvent::Source::Monitor;
+    case SessionTraffic::Source::Proxy:
+        return TrafficEvent::Source::Proxy;
+    }
+    return TrafficEvent::Source::Proxy;
 }
 
 // A Prometheus label value: backslash, quote and newline escaped.
@@ -46,13 +100,44 @@ QByteArray sampleLine(const char *name, const QByteArray &labels, quint64 value)
 
 } // namespace
 
-Monitor::Monitor(Server *server, QObject *parent) : MonitorSource(parent), m_server(server)
+QString Monitor::closeOriginName(Session::CloseOrigin origin)
+{
+    switch (origin) {
+    case Session::CloseOrigin::None:
+        return QString();
+    case Session::CloseOrigin::Client:
+        return QStringLiteral("client");
+    case Session::CloseOrigin::Backend:
+        return QStringLiteral("backend");
+    case Session::CloseOrigin::Monitor:
+        return QStringLiteral("monitor");
+    case Session::CloseOrigin::Timeout:
+        return QStringLiteral("timeout");
+    case Session::CloseOrigin::Limit:
+        return QStringLiteral("limit");
+    case Session::CloseOrigin::Shutdown:
+        return QStringLiteral("shutdown");
+    case Session::CloseOrigin::Proxy:
+        return QStringLiteral("proxy");
+    }
+    return QString();
+}
+
+Monitor::Monitor(Server *server, QObject *parent)
+    : MonitorSource(parent), m_server(server),
+      m_instance(QByteArray::number(QRandomGenerator::system()->generate64(), 16).rightJustified(16, '0')),
+      m_startedAt(QDateTime::currentDateTimeUtc())
 {
     qRegisterMetaType<SockJsProxy::SessionInfo>();
     qRegisterMetaType<SockJsProxy::MonitorStats>();
     qRegisterMetaType<SockJsProxy::TrafficEvent>();
-    for (Service *service : server->services())
+    qRegisterMetaType<SockJsProxy::LogLine>();
+    for (Service *service : server->services()) {
         connect(service, &Service::traffic, this, &Monitor::onTraffic);
+        connect(service, &Service::sessionCreated, this, &Monitor::onSessionCreated);
+        connect(service, &Service::sessionRemoved, this,
+                [this, service](Session *session) { onSessionRemoved(service, session); });
+    }
     connect(LogCapture::instance(), &LogCapture::messageLogged, this, &MonitorSource::logMessage);
 }
 
@@ -128,7 +213,7 @@ SessionInfo Monitor::sessionInfo(const Service *service, const Session *session)
     info.via = client.via;
     info.origin = client.origin;
     info.userAgent = client.userAgent;
-    info.state = stateName(session->state());
+    info.state = stateName(shownState(session));
     info.openedAt = session->openedAt();
     const Session::Stats &stats = session->stats();
     if (stats.lastActivityMs > 0)
@@ -138,6 +223,12 @@ SessionInfo Monitor::sessionInfo(const Service *service, const Session *session)
     info.bytesIn = stats.bytesIn;
     info.bytesOut = stats.bytesOut;
     info.queued = session->queuedMessages();
+    if (session->state() == Session::State::Closed) {
+        info.closeCode = session->closeCode();
+        info.closeReason = QString::fromUtf8(session->closeReason());
+        info.closedBy = closeOriginName(session->closedBy());
+        info.closedAt = session->closedAt();
+    }
     return info;
 }
 
@@ -147,6 +238,10 @@ void Monitor::sampleStats(qint64 nowMs)
         return;
     MonitorStats stats;
     stats.time = QDateTime::fromMSecsSinceEpoch(nowMs, Qt::UTC);
+    stats.instance = m_instance;
+    stats.startedAt = m_startedAt;
+    stats.pid = QCoreApplication::applicationPid();
+    stats.capture = m_capture;
     Counters rawTotal = m_server->counters();
     stats.counters = rawTotal.since(m_serverBaseline);
     for (const Service *service : m_server->services()) {
@@ -192,8 +287,8 @@ void Monitor::publishSessionChanges()
             const QByteArray &id = session->backendId();
             present.insert(id);
             const Session::Stats &stats = session->stats();
-            Seen now{stats.messagesIn,          stats.messagesOut,     stats.lastActivityMs,
-                     session->queuedMessages(), int(session->state()), session->transportName()};
+            Seen now{stats.messagesIn,          stats.messagesOut,        stats.lastActivityMs,
+                     session->queuedMessages(), int(shownState(session)), session->transportName()};
             auto it = m_seen.find(id);
             if (it != m_seen.end() && it->messagesIn == now.messagesIn && it->messagesOut == now.messagesOut
                 && it->lastActivityMs == now.lastActivityMs && it->queued == now.queued && it->state == now.state
@@ -212,6 +307,15 @@ void Monitor::publishSessionChanges()
             ++it;
         }
     }
+    // Sessions that ended since the last scan: as they were when they ended
+    // (closed, with code and reason), then removed. Those that came and went
+    // between two scans too.
+    for (auto it = m_ended.cbegin(); it != m_ended.cend(); ++it) {
+        upserted.append(it.value());
+        if (!removed.contains(it.key()))
+            removed.append(it.key());
+    }
+    m_ended.clear();
     if (!upserted.isEmpty() || !removed.isEmpty())
         Q_EMIT sessionsChanged(upserted, removed);
 }
@@ -234,7 +338,7 @@ void Monitor::disconnectSessions(const QList<QByteArray> &ids)
 {
     for (const QByteArray &id : ids) {
         if (Session *session = findSession(id))
-            session->close(CloseReason::GoAwayCode, CloseReason::goAway());
+            session->close(CloseReason::GoAwayCode, CloseReason::goAway(), Session::CloseOrigin::Monitor);
     }
 }
 
@@ -242,7 +346,7 @@ void Monitor::sendToSession(const QByteArray &id, const QByteArray &message)
 {
     Service *service = nullptr;
     if (Session *session = findSession(id, &service))
-        service->deliverToSession(session, message);
+        service->deliverToSession(session, message, SessionTraffic::Source::Monitor);
 }
 
 void Monitor::clearCounters()
@@ -257,19 +361,141 @@ void Monitor::clearCounters()
 
 void Monitor::setInspected(const QByteArray &id, bool inspected)
 {
-    if (Session *session = findSession(id))
-        session->setInspected(inspected);
+    Session *session = findSession(id);
+    if (!session)
+        return;
+    if (inspected)
+        m_inspected.insert(id);
+    else
+        m_inspected.remove(id);
+    // The capture keeps every session reporting.
+    session->setInspected(inspected || m_capture.perSession > 0);
 }
 
-void Monitor::onTraffic(const QByteArray &sessionId, bool outgoing, const QByteArray &message)
+void Monitor::onSessionCreated(Session *session)
+{
+    if (m_capture.perSession > 0)
+        session->setInspected(true);
+}
+
+void Monitor::onSessionRemoved(const Service *service, Session *session)
+{
+    m_inspected.remove(session->backendId());
+    // Only while someone listens, and never without bound: a listener
+    // publishes a few times a second.
+    constexpr qsizetype kMaxEnded = 10'000;
+    if (m_ended.size() < kMaxEnded && isSignalConnected(QMetaMethod::fromSignal(&MonitorSource::sessionsChanged)))
+        m_ended.insert(session->backendId(), sessionInfo(service, session));
+}
+
+void Monitor::onTraffic(const QByteArray &sessionId, const SessionTraffic &traffic)
 {
     TrafficEvent event;
     event.sessionId = sessionId;
-    event.direction = outgoing ? TrafficEvent::Direction::Out : TrafficEvent::Direction::In;
+    event.direction = traffic.outgoing ? TrafficEvent::Direction::Out : TrafficEvent::Direction::In;
     event.time = QDateTime::currentDateTimeUtc();
-    event.data = message;
-    Q_EMIT traffic(event);
+    event.data = traffic.data;
+    event.frame = frameOf(traffic);
+    event.source = sourceOf(traffic.source);
+    event.seq = ++m_trafficSeq;
+    if (m_capture.perSession > 0)
+        keep(event);
+    if (m_inspected.contains(sessionId))
+        Q_EMIT this->traffic(event);
 }
+
+void Monitor::setCapture(int messagesPerSession)
+{
+    messagesPerSession = qBound(0, messagesPerSession, kMaxCapturePerSession);
+    if (messagesPerSession == m_capture.perSession)
+        return;
+    const bool wasOn = m_capture.perSession > 0;
+    if (messagesPerSession == 0) {
+        m_captured.clear();
+        m_captureOrder.clear();
+        m_capture = CaptureStats();
+    } else {
+        m_capture.perSession = messagesPerSession;
+        // A smaller bound applies to what is kept already.
+        for (auto it = m_captured.begin(); it != m_captured.end(); ++it) {
+            while (it->size() > size_t(messagesPerSession)) {
+                m_capture.bytes -= it->front().data.size();
+                --m_capture.messages;
+                ++m_capture.evicted;
+                it->pop_front();
+            }
+        }
+    }
+    const bool on = m_capture.perSession > 0;
+    if (on != wasOn && m_server) {
+        for (Service *service : m_server->services()) {
+            const auto sessions = service->sessions();
+            for (Session *session : sessions)
+                session->setInspected(on || m_inspected.contains(session->backendId()));
+        }
+    }
+}
+
+void Monitor::keep(const TrafficEvent &event)
+{
+    TrafficEvent kept = event;
+    if (kept.data.size() > kCaptureMessageBytes) {
+        kept.size = kept.data.size();
+        kept.data.truncate(kCaptureMessageBytes);
+    }
+    std::deque<TrafficEvent> &events = m_captured[event.sessionId];
+    m_capture.bytes += kept.data.size();
+    ++m_capture.messages;
+    m_captureOrder.emplace_back(event.sessionId, event.seq);
+    events.push_back(std::move(kept));
+    if (events.size() > size_t(m_capture.perSession)) {
+        m_capture.bytes -= events.front().data.size();
+        --m_capture.messages;
+        ++m_capture.evicted;
+        events.pop_front(); // its entry in m_captureOrder is skipped when reached
+    }
+    while (m_capture.messages > kCaptureMessages || m_capture.bytes > kCaptureBytes)
+        evictOldest();
+    // Entries of events already pushed out by the per-session bound pile up
+    // in the order queue: rebuild it from what is held when they dominate.
+    if (m_captureOrder.size() > size_t(2 * m_capture.messages + 1024)) {
+        m_captureOrder.clear();
+        for (auto it = m_captured.cbegin(); it != m_captured.cend(); ++it) {
+            for (const TrafficEvent &held : it.value())
+                m_captureOrder.emplace_back(it.key(), held.seq);
+        }
+        std::sort(m_captureOrder.begin(), m_captureOrder.end(),
+                  [](const auto &a, const auto &b) { return a.second < b.second; });
+    }
+}
+
+void Monitor::evictOldest()
+{
+    while (!m_captureOrder.empty()) {
+        const auto [id, seq] = m_captureOrder.front();
+        m_captureOrder.pop_front();
+        const auto it = m_captured.find(id);
+        if (it == m_captured.end() || it->empty() || it->front().seq != seq)
+            continue; // already gone
+        m_capture.bytes -= it->front().data.size();
+        --m_capture.messages;
+        ++m_capture.evicted;
+        it->pop_front();
+        if (it->empty())
+            m_captured.erase(it);
+        return;
+    }
+}
+
+QList<TrafficEvent> Monitor::history(const QByteArray &id) const
+{
+    const auto it = m_captured.constFind(id);
+    if (it == m_captured.cend())
+        return {};
+    return QList<TrafficEvent>(it->cbegin(), it->cend());
+}
+
+void Monitor::requestHistory(const QByteArray &id) { Q_EMIT historyReady(id, history(id)); }
 
 QByteArray Monitor::prometheusText() const
 {

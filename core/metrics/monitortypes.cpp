@@ -1,5 +1,7 @@
 #include "monitortypes.h"
 
+#include "sockjs/jsoncodec.h"
+
 #include <QJsonArray>
 
 namespace SockJsProxy {
@@ -31,6 +33,12 @@ QJsonObject SessionInfo::toJson() const
     };
     if (!via.isEmpty())
         object.insert(QStringLiteral("via"), via);
+    if (!closedBy.isEmpty()) {
+        object.insert(QStringLiteral("close_code"), closeCode);
+        object.insert(QStringLiteral("close_reason"), closeReason);
+        object.insert(QStringLiteral("closed_by"), closedBy);
+        object.insert(QStringLiteral("closed_at"), isoTime(closedAt));
+    }
     return object;
 }
 
@@ -53,6 +61,10 @@ SessionInfo SessionInfo::fromJson(const QJsonObject &o)
     info.bytesIn = toU64(o.value(QStringLiteral("bytes_in")));
     info.bytesOut = toU64(o.value(QStringLiteral("bytes_out")));
     info.queued = qsizetype(o.value(QStringLiteral("queued")).toDouble());
+    info.closeCode = o.value(QStringLiteral("close_code")).toInt();
+    info.closeReason = o.value(QStringLiteral("close_reason")).toString();
+    info.closedBy = o.value(QStringLiteral("closed_by")).toString();
+    info.closedAt = fromIsoTime(o.value(QStringLiteral("closed_at")));
     return info;
 }
 
@@ -61,7 +73,9 @@ bool SessionInfo::operator==(const SessionInfo &o) const
     return id == o.id && service == o.service && transport == o.transport && remoteAddress == o.remoteAddress
            && remotePort == o.remotePort && via == o.via && origin == o.origin && userAgent == o.userAgent
            && state == o.state && openedAt == o.openedAt && lastActivity == o.lastActivity && messagesIn == o.messagesIn
-           && messagesOut == o.messagesOut && bytesIn == o.bytesIn && bytesOut == o.bytesOut && queued == o.queued;
+           && messagesOut == o.messagesOut && bytesIn == o.bytesIn && bytesOut == o.bytesOut && queued == o.queued
+           && closeCode == o.closeCode && closeReason == o.closeReason && closedBy == o.closedBy
+           && closedAt == o.closedAt;
 }
 
 QJsonObject countersToJson(const Counters &counters, bool withServerScope)
@@ -168,6 +182,26 @@ ServiceStats ServiceStats::fromJson(const QJsonObject &o)
     return s;
 }
 
+QJsonObject CaptureStats::toJson() const
+{
+    return QJsonObject{
+        {QStringLiteral("per_session"), perSession},
+        {QStringLiteral("messages"), double(messages)},
+        {QStringLiteral("bytes"), double(bytes)},
+        {QStringLiteral("evicted"), double(evicted)},
+    };
+}
+
+CaptureStats CaptureStats::fromJson(const QJsonObject &o)
+{
+    CaptureStats c;
+    c.perSession = o.value(QStringLiteral("per_session")).toInt();
+    c.messages = qint64(o.value(QStringLiteral("messages")).toDouble());
+    c.bytes = qint64(o.value(QStringLiteral("bytes")).toDouble());
+    c.evicted = toU64(o.value(QStringLiteral("evicted")));
+    return c;
+}
+
 QJsonObject MonitorStats::toJson() const
 {
     QJsonArray array;
@@ -175,6 +209,10 @@ QJsonObject MonitorStats::toJson() const
         array.append(service.toJson());
     return QJsonObject{
         {QStringLiteral("time"), isoTime(time)},
+        {QStringLiteral("instance"), QJsonObject{{QStringLiteral("id"), QString::fromLatin1(instance)},
+                                                 {QStringLiteral("started_at"), isoTime(startedAt)},
+                                                 {QStringLiteral("pid"), double(pid)}}},
+        {QStringLiteral("capture"), capture.toJson()},
         {QStringLiteral("services"), array},
         {QStringLiteral("sessions_open"), double(sessionsOpen)},
         {QStringLiteral("counters"), countersToJson(counters, true)},
@@ -186,6 +224,11 @@ MonitorStats MonitorStats::fromJson(const QJsonObject &o)
 {
     MonitorStats m;
     m.time = fromIsoTime(o.value(QStringLiteral("time")));
+    const QJsonObject instance = o.value(QStringLiteral("instance")).toObject();
+    m.instance = instance.value(QStringLiteral("id")).toString().toLatin1();
+    m.startedAt = fromIsoTime(instance.value(QStringLiteral("started_at")));
+    m.pid = qint64(instance.value(QStringLiteral("pid")).toDouble());
+    m.capture = CaptureStats::fromJson(o.value(QStringLiteral("capture")).toObject());
     const QJsonArray array = o.value(QStringLiteral("services")).toArray();
     for (const QJsonValue &value : array)
         m.services.append(ServiceStats::fromJson(value.toObject()));
@@ -195,14 +238,55 @@ MonitorStats MonitorStats::fromJson(const QJsonObject &o)
     return m;
 }
 
+QString TrafficEvent::frameName(Frame frame)
+{
+    switch (frame) {
+    case Frame::Text:
+        return QStringLiteral("text");
+    case Frame::Binary:
+        return QStringLiteral("binary");
+    case Frame::Open:
+        return QStringLiteral("open");
+    case Frame::Heartbeat:
+        return QStringLiteral("heartbeat");
+    case Frame::Close:
+        return QStringLiteral("close");
+    }
+    return QString();
+}
+
+QString TrafficEvent::sourceName(Source source)
+{
+    switch (source) {
+    case Source::Client:
+        return QStringLiteral("client");
+    case Source::Backend:
+        return QStringLiteral("backend");
+    case Source::Monitor:
+        return QStringLiteral("monitor");
+    case Source::Proxy:
+        return QStringLiteral("proxy");
+    }
+    return QString();
+}
+
 QJsonObject TrafficEvent::toJson() const
 {
-    return QJsonObject{
+    QJsonObject object{
         {QStringLiteral("session"), QString::fromLatin1(sessionId)},
         {QStringLiteral("direction"), direction == Direction::In ? QStringLiteral("in") : QStringLiteral("out")},
         {QStringLiteral("time"), isoTime(time)},
-        {QStringLiteral("data"), QString::fromUtf8(data)},
+        {QStringLiteral("frame"), frameName(frame)},
+        {QStringLiteral("source"), sourceName(source)},
+        {QStringLiteral("seq"), double(seq)},
+        {QStringLiteral("size"), double(fullSize())},
     };
+    // Bytes that are not UTF-8 would not survive a JSON string.
+    if (JsonCodec::isValidUtf8(data))
+        object.insert(QStringLiteral("data"), QString::fromUtf8(data));
+    else
+        object.insert(QStringLiteral("data_base64"), QString::fromLatin1(data.toBase64()));
+    return object;
 }
 
 TrafficEvent TrafficEvent::fromJson(const QJsonObject &o)
@@ -212,8 +296,47 @@ TrafficEvent TrafficEvent::fromJson(const QJsonObject &o)
     t.direction =
         o.value(QStringLiteral("direction")).toString() == QLatin1String("out") ? Direction::Out : Direction::In;
     t.time = fromIsoTime(o.value(QStringLiteral("time")));
-    t.data = o.value(QStringLiteral("data")).toString().toUtf8();
+    if (o.contains(QStringLiteral("data_base64")))
+        t.data = QByteArray::fromBase64(o.value(QStringLiteral("data_base64")).toString().toLatin1());
+    else
+        t.data = o.value(QStringLiteral("data")).toString().toUtf8();
+    const QString frame = o.value(QStringLiteral("frame")).toString();
+    t.frame = Frame::Text;
+    for (const Frame f : {Frame::Binary, Frame::Open, Frame::Heartbeat, Frame::Close}) {
+        if (frame == frameName(f))
+            t.frame = f;
+    }
+    // A peer that does not say: what a message of that direction comes from.
+    const QString source = o.value(QStringLiteral("source")).toString();
+    t.source = t.direction == Direction::In ? Source::Client : Source::Backend;
+    for (const Source s : {Source::Client, Source::Backend, Source::Monitor, Source::Proxy}) {
+        if (source == sourceName(s))
+            t.source = s;
+    }
+    t.seq = toU64(o.value(QStringLiteral("seq")));
+    const QJsonValue size = o.value(QStringLiteral("size"));
+    t.size = size.isDouble() && qsizetype(size.toDouble()) != t.data.size() ? qsizetype(size.toDouble()) : -1;
     return t;
+}
+
+QJsonObject LogLine::toJson() const
+{
+    return QJsonObject{
+        {QStringLiteral("time"), isoTime(time)},
+        {QStringLiteral("level"), level},
+        {QStringLiteral("category"), category},
+        {QStringLiteral("text"), text},
+    };
+}
+
+LogLine LogLine::fromJson(const QJsonObject &o)
+{
+    LogLine line;
+    line.time = fromIsoTime(o.value(QStringLiteral("time")));
+    line.level = o.value(QStringLiteral("level")).toString();
+    line.category = o.value(QStringLiteral("category")).toString();
+    line.text = o.value(QStringLiteral("text")).toString();
+    return line;
 }
 
 } // namespace SockJsProxy

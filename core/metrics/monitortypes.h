@@ -25,7 +25,10 @@ struct SessionInfo
     QString via;            // the load balancer's address; empty for a direct client (and then not in JSON)
     QString origin;
     QString userAgent;
-    QString state; // "connecting", "open", "closed"
+    // "connecting", "open", "waiting" (an HTTP session between two requests
+    // of its client: no receiver attached; it closes when none comes back
+    // within disconnect_delay_ms) or "closed".
+    QString state;
     QDateTime openedAt;
     QDateTime lastActivity;
     quint64 messagesIn = 0;  // client -> backend
@@ -33,6 +36,13 @@ struct SessionInfo
     quint64 bytesIn = 0;
     quint64 bytesOut = 0;
     qsizetype queued = 0; // messages waiting for the client
+    // Once closed: the close code and reason the client got, who closed
+    // (closeOriginName(): "client", "backend", "monitor", "timeout",
+    // "limit", "shutdown", "proxy") and when.
+    int closeCode = 0;
+    QString closeReason;
+    QString closedBy;
+    QDateTime closedAt;
 
     QJsonObject toJson() const;
     static SessionInfo fromJson(const QJsonObject &object);
@@ -85,9 +95,28 @@ struct ServiceStats
     static ServiceStats fromJson(const QJsonObject &object);
 };
 
+// The bounded capture of every session's last messages (Monitor::setCapture).
+struct CaptureStats
+{
+    int perSession = 0;  // messages kept per session; 0: off
+    qint64 messages = 0; // held now, over every session
+    qint64 bytes = 0;    // of message data held now
+    quint64 evicted = 0; // dropped to stay within the bounds, since it was turned on
+
+    QJsonObject toJson() const;
+    static CaptureStats fromJson(const QJsonObject &object);
+};
+
 struct MonitorStats
 {
     QDateTime time;
+    // The proxy these figures are of: a random id for each start of a
+    // proxy, its start time and process id. Another id behind the same
+    // endpoint is another process (or another start).
+    QByteArray instance;
+    QDateTime startedAt;
+    qint64 pid = 0;
+    CaptureStats capture;
     QList<ServiceStats> services;
     // Sums over services; counters also carry the Server rows.
     qsizetype sessionsOpen = 0;
@@ -98,16 +127,45 @@ struct MonitorStats
     static MonitorStats fromJson(const QJsonObject &object);
 };
 
+// One thing that passed on an inspected session.
 struct TrafficEvent
 {
     enum class Direction { In, Out }; // In: client -> backend
+    // Text: a message of valid UTF-8; Binary: any other (the raw WebSocket
+    // carries those as binary frames); Open, Heartbeat, Close: the SockJS
+    // frames "o", "h" and c[code,"reason"] (data holds the frame).
+    enum class Frame { Text, Binary, Open, Heartbeat, Close };
+    enum class Source { Client, Backend, Monitor, Proxy };
     QByteArray sessionId;
     Direction direction = Direction::In;
     QDateTime time;
     QByteArray data;
+    Frame frame = Frame::Text;
+    Source source = Source::Client;
+    quint64 seq = 0;     // increases with every event of a Monitor (orders history and live events)
+    qsizetype size = -1; // bytes of the whole message; data may be shortened in a capture (-1: data.size())
 
+    qsizetype fullSize() const { return size < 0 ? data.size() : size; }
+    bool isTruncated() const { return fullSize() > data.size(); }
+    // JSON: text as "data"; binary (or not UTF-8) as "data_base64".
     QJsonObject toJson() const;
     static TrafficEvent fromJson(const QJsonObject &object);
+
+    static QString frameName(Frame frame);    // "text", "binary", "open", "heartbeat", "close"
+    static QString sourceName(Source source); // "client", "backend", "monitor", "proxy"
+};
+
+// A log line of the proxy (the control stream's "log" events and the
+// history sent on attach).
+struct LogLine
+{
+    QDateTime time;
+    QString level; // "debug", "info", "warning", "critical"
+    QString category;
+    QString text;
+
+    QJsonObject toJson() const;
+    static LogLine fromJson(const QJsonObject &object);
 };
 
 } // namespace SockJsProxy
@@ -115,3 +173,4 @@ struct TrafficEvent
 Q_DECLARE_METATYPE(SockJsProxy::SessionInfo)
 Q_DECLARE_METATYPE(SockJsProxy::MonitorStats)
 Q_DECLARE_METATYPE(SockJsProxy::TrafficEvent)
+Q_DECLARE_METATYPE(SockJsProxy::LogLine)

@@ -427,7 +427,7 @@ void Server::onQueueBudgetOver()
         // frame alone follows.
         session->dropQueue();
         if (session->state() != Session::State::Closed) {
-            session->close(1013, QByteArrayLiteral("Outgoing queue full"));
+            session->close(1013, QByteArrayLiteral("Outgoing queue full"), Session::CloseOrigin::Limit);
             ++closed;
         }
     }

@@ -127,8 +127,9 @@ struct Service::Route
 
 Service::Service(const ServiceConfig &config, QObject *parent)
     : QObject(parent), m_config(config),
-      m_bridge(new ZmqBridge(config.zmqIn, config.zmqOut, config.zmqQueueLimit, config.zmqHighWaterMark, this)), m_origins(config.origins),
-      m_endpoints(std::make_unique<Endpoints>(config))
+      m_bridge(new ZmqBridge(config.zmqIn, config.zmqOut, config.zmqQueueLimit, config.zmqHighWaterMark, this)),
+      m_origins(config.origins), m_endpoints(std::make_unique<Endpoints>(config)),
+      m_eventLog(lcSession, QStringLiteral("session events of %1 (opens, closes, refusals)").arg(config.prefix))
 {
     m_sessionOptions.heartbeatDelayMs = config.heartbeatDelayMs;
     m_sessionOptions.disconnectDelayMs = config.disconnectDelayMs;
@@ -469,7 +470,8 @@ bool Service::refuseOrigin(Connection *connection)
     if (m_origins.allows(origin))
         return false;
     ++m_counters[Counter::RefusedOrigins];
-    qCInfo(lcHttp).noquote() << m_config.prefix << "origin" << QString::fromUtf8(origin.left(200)) << "refused";
+    if (m_eventLog.admit())
+        qCInfo(lcHttp).noquote() << m_config.prefix << "origin" << QString::fromUtf8(origin.left(200)) << "refused";
     connection->respond(HttpResponse::text(403, "Origin not allowed"));
     return true;
 }
@@ -482,9 +484,10 @@ bool Service::admitsSession(const QString &address)
     if (!overTotal && !overAddress)
         return true;
     ++m_counters[overTotal ? Counter::RefusedSessionsMaxSessions : Counter::RefusedSessionsPerAddress];
-    qCWarning(lcSession).noquote() << m_config.prefix << "new session from" << address
-                                   << "refused:" << (overTotal ? "max_sessions" : "max_sessions_per_address")
-                                   << "reached";
+    if (m_eventLog.admit())
+        qCInfo(lcSession).noquote() << m_config.prefix << "new session from" << address
+                                    << "refused:" << (overTotal ? "max_sessions" : "max_sessions_per_address")
+                                    << "reached";
     return false;
 }
 
@@ -531,10 +534,12 @@ Session *Service::findOrCreateHttpSession(const QByteArray &urlId, Connection *c
 void Service::sessionOpened(Session *session)
 {
     ++m_counters[Counter::SessionsOpened];
-    qCInfo(lcSession).noquote() << m_config.prefix << "session" << QString::fromLatin1(session->backendId())
-                                << "opened over"
-                                << QString::fromLatin1(session->transportName())
-                                       + (m_config.requireAccept ? QStringLiteral(" (waiting for accept)") : QString());
+    if (m_eventLog.admit())
+        qCInfo(lcSession).noquote() << m_config.prefix << "session" << QString::fromLatin1(session->backendId())
+                                    << "opened over"
+                                    << QString::fromLatin1(session->transportName())
+                                           + (m_config.requireAccept ? QStringLiteral(" (waiting for accept)")
+                                                                     : QString());
     if (m_config.connectInfo) {
         m_bridge->sendConnect(session->backendId(), session->connectData());
         session->setConnectData(QByteArray()); // sent once: no need to keep it
@@ -571,8 +576,9 @@ void Service::sessionMessages(Session *session, const QList<QByteArray> &message
 void Service::sessionClosed(Session *session)
 {
     ++m_counters[Counter::SessionsClosed];
-    qCInfo(lcSession).noquote() << m_config.prefix << "session" << QString::fromLatin1(session->backendId())
-                                << "closed:" << session->closeCode() << QString::fromUtf8(session->closeReason());
+    if (m_eventLog.admit())
+        qCInfo(lcSession).noquote() << m_config.prefix << "session" << QString::fromLatin1(session->backendId())
+                                    << "closed:" << session->closeCode() << QString::fromUtf8(session->closeReason());
     m_bridge->sendDisconnect(session->backendId());
     if (m_router)
         m_router->sessionDisconnected(this, session->backendId());
@@ -592,9 +598,9 @@ void Service::sessionExpired(Session *session)
     session->deleteLater();
 }
 
-void Service::sessionTraffic(Session *session, bool outgoing, const QByteArray &message)
+void Service::sessionTraffic(Session *session, const SessionTraffic &traffic)
 {
-    Q_EMIT traffic(session->backendId(), outgoing, message);
+    Q_EMIT this->traffic(session->backendId(), traffic);
 }
 
 void Service::scheduleFlush(Session *session)
@@ -683,9 +689,9 @@ void Service::handleMessage(const QByteArray &sessionId, const QByteArray &data,
     deliverToSession(session, data);
 }
 
-bool Service::deliverToSession(Session *session, const QByteArray &message)
+bool Service::deliverToSession(Session *session, const QByteArray &message, SessionTraffic::Source source)
 {
-    if (!session->enqueue(message)) {
+    if (!session->enqueue(message, source)) {
         ++m_counters[Counter::DroppedForClosedSession];
         return false;
     }
@@ -771,7 +777,7 @@ void Service::handleDisconnect(const QByteArray &sessionId, const QByteArray &da
                                    << QString::fromLatin1(sessionId) << "with invalid close data (" << problem
                                    << "): closing it with" << code << QString::fromUtf8(reason);
     }
-    session->close(code, reason);
+    session->close(code, reason, Session::CloseOrigin::Backend);
 }
 
 void Service::handleBroadcast(const QList<QByteArray> &sessionIds, const QByteArray &data, bool mayRoute)
@@ -824,7 +830,7 @@ void Service::closeAll(int code, const QByteArray &reason)
 {
     const auto sessions = m_byBackendId.values();
     for (Session *session : sessions) {
-        session->close(code, reason);
+        session->close(code, reason, Session::CloseOrigin::Shutdown);
         if (m_byBackendId.contains(session->backendId()))
             sessionExpired(session);
     }

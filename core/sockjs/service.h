@@ -1,6 +1,7 @@
 #pragma once
 
 #include "base/counters.h"
+#include "base/lograte.h"
 #include "config/config.h"
 #include "http/originpolicy.h"
 #include "session.h"
@@ -86,11 +87,14 @@ public:
     Session *sessionByBackendId(const QByteArray &id) const { return m_byBackendId.value(id); }
     qsizetype sessionCount() const { return m_byBackendId.size(); }
 
-    // Queues a message for the session as if a backend had sent it.
-    // Returns false when it was dropped (session closed or its queue full).
-    bool deliverToSession(Session *session, const QByteArray &message);
+    // Queues a message for the session as if a backend had sent it (source:
+    // who did, for the inspector). Returns false when it was dropped
+    // (session closed or its queue full).
+    bool deliverToSession(Session *session, const QByteArray &message,
+                          SessionTraffic::Source source = SessionTraffic::Source::Backend);
 
-    // Closes every session with code/reason (the backend is told) and forgets them.
+    // The proxy shuts down: closes every session with code/reason (the
+    // backend is told) and forgets them.
     void closeAll(int code, const QByteArray &reason);
 
     // Cluster (core/cluster). The router gets backend messages for sessions
@@ -113,8 +117,8 @@ public:
 Q_SIGNALS:
     void sessionCreated(SockJsProxy::Session *session);
     void sessionRemoved(SockJsProxy::Session *session);
-    // A message of an inspected session (Session::setInspected).
-    void traffic(const QByteArray &sessionId, bool outgoing, const QByteArray &message);
+    // What passed on an inspected session (Session::setInspected).
+    void traffic(const QByteArray &sessionId, const SockJsProxy::SessionTraffic &traffic);
 
 protected:
     // SessionHost
@@ -122,7 +126,7 @@ protected:
     void sessionMessages(Session *session, const QList<QByteArray> &messages) override;
     void sessionClosed(Session *session) override;
     void sessionExpired(Session *session) override;
-    void sessionTraffic(Session *session, bool outgoing, const QByteArray &message) override;
+    void sessionTraffic(Session *session, const SessionTraffic &traffic) override;
     void sessionAcceptTimedOut(Session *session) override;
     void scheduleFlush(Session *session) override;
 
@@ -174,6 +178,7 @@ private:
     bool m_keysLoaded = false;
     QByteArray m_curvePublicKey;
     BackendRouter *m_router = nullptr;
+    LogRateLimiter m_eventLog; // opens, closes and refusals at info, rate-limited
 };
 
 } // namespace SockJsProxy

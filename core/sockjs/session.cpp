@@ -88,6 +88,7 @@ void Session::startReceiving()
 {
     if (m_openPending) {
         m_openPending = false;
+        report(true, SessionTraffic::Kind::Open, SessionTraffic::Source::Proxy, Frames::open());
         m_receiver->sendOpen(); // a polling receiver ends here and detaches
     }
     if (!m_receiver)
@@ -122,7 +123,7 @@ void Session::receive(const QList<QByteArray> &messages)
                 qCWarning(lcSession).noquote()
                     << "session" << QString::fromLatin1(m_backendId) << "incoming queue full while waiting for accept ("
                     << m_inbox.size() << "messages," << m_inboxBytes << "bytes): closing it";
-                close(1013, QByteArrayLiteral("Incoming queue full"));
+                close(1013, QByteArrayLiteral("Incoming queue full"), CloseOrigin::Limit);
                 return;
             }
             m_inbox.append(message);
@@ -135,8 +136,7 @@ void Session::receive(const QList<QByteArray> &messages)
     m_stats.messagesIn += quint64(messages.size());
     for (const QByteArray &message : messages) {
         m_stats.bytesIn += quint64(message.size());
-        if (Q_UNLIKELY(m_inspected))
-            m_host->sessionTraffic(this, false, message);
+        report(false, SessionTraffic::Kind::Message, SessionTraffic::Source::Client, message);
     }
     m_stats.lastActivityMs = QDateTime::currentMSecsSinceEpoch();
     m_host->sessionMessages(this, messages);
@@ -164,23 +164,33 @@ void Session::deliver(Receiver *receiver, qint64 maxBytes)
     m_stats.messagesOut += quint64(batch.size());
     m_stats.bytesOut += quint64(bytes);
     m_stats.lastActivityMs = QDateTime::currentMSecsSinceEpoch();
-    if (Q_UNLIKELY(m_inspected)) {
-        for (const QByteArray &message : std::as_const(batch))
-            m_host->sessionTraffic(this, true, message);
+    if (Q_UNLIKELY(m_inspected || !m_fromMonitor.isEmpty())) {
+        for (qsizetype i = 0; i < batch.size(); ++i) {
+            auto source = SessionTraffic::Source::Backend;
+            if (!m_fromMonitor.isEmpty() && m_fromMonitor.first() == m_deliveredTotal + quint64(i)) {
+                m_fromMonitor.removeFirst();
+                source = SessionTraffic::Source::Monitor;
+            }
+            report(true, SessionTraffic::Kind::Message, source, batch.at(i));
+        }
     }
+    m_deliveredTotal += quint64(batch.size());
     receiver->sendMessages(batch);
 }
 
-bool Session::enqueue(const QByteArray &message)
+bool Session::enqueue(const QByteArray &message, SessionTraffic::Source source)
 {
     if (m_state == State::Closed)
         return false;
     if (m_outbox.size() >= m_options.maxQueuedMessages || m_outboxBytes + message.size() > m_options.maxQueuedBytes) {
         qCWarning(lcSession).noquote() << "session" << QString::fromLatin1(m_backendId) << "outgoing queue full ("
                                        << m_outbox.size() << "messages," << m_outboxBytes << "bytes): closing it";
-        close(1013, QByteArrayLiteral("Outgoing queue full"));
+        close(1013, QByteArrayLiteral("Outgoing queue full"), CloseOrigin::Limit);
         return false;
     }
+    if (Q_UNLIKELY(source == SessionTraffic::Source::Monitor))
+        m_fromMonitor.append(m_queuedTotal);
+    ++m_queuedTotal;
     m_outbox.append(message);
     m_outboxBytes += message.size();
     if (m_options.budget)
@@ -201,15 +211,20 @@ void Session::flush()
         deliver(m_receiver, kSliceBytes);
 }
 
-void Session::close(int code, const QByteArray &reason)
+void Session::report(bool outgoing, SessionTraffic::Kind kind, SessionTraffic::Source source, const QByteArray &data)
+{
+    if (Q_UNLIKELY(m_inspected))
+        m_host->sessionTraffic(this, SessionTraffic{outgoing, kind, source, data});
+}
+
+void Session::close(int code, const QByteArray &reason, CloseOrigin origin)
 {
     if (m_state == State::Closed)
         return;
     if (isAwaitingAccept() || m_openPending) {
         // The client never saw the session open: what the backend sent
         // would come before the open frame it never gets.
-        m_outbox.clear();
-        m_outboxBytes = 0;
+        dropQueue(); // and gives its bytes back to the queue budget
     }
     m_state = State::Closed;
     m_closeCode = code;
@@ -217,6 +232,19 @@ void Session::close(int code, const QByteArray &reason)
     m_acceptTimer.stop();
     m_inbox.clear();
     m_inboxBytes = 0;
+    m_closedBy = origin;
+    m_closedAt = QDateTime::currentDateTimeUtc();
+    // A client's close comes in; any other goes out to the client.
+    const auto reportClose = [&] {
+        if (!m_inspected)
+            return;
+        const bool byClient = origin == CloseOrigin::Client;
+        const auto source = byClient                         ? SessionTraffic::Source::Client
+                            : origin == CloseOrigin::Backend ? SessionTraffic::Source::Backend
+                            : origin == CloseOrigin::Monitor ? SessionTraffic::Source::Monitor
+                                                             : SessionTraffic::Source::Proxy;
+        report(!byClient, SessionTraffic::Kind::Close, source, Frames::close(code, reason));
+    };
     // The host logs the close of an open session (once, with its service).
     if (m_connectSent)
         m_host->sessionClosed(this);
@@ -229,12 +257,15 @@ void Session::close(int code, const QByteArray &reason)
         // follow the close (the client never reads it).
         if (!m_outbox.isEmpty())
             deliver(receiver);
+        reportClose();
         if (receiver && !receiver->isFinished())
             receiver->sendClose(code, reason); // finished() detaches it
-    } else if (m_lifetime == Lifetime::Connection) {
-        detachReceiver();
     } else {
-        startDisconnectTimer();
+        reportClose();
+        if (m_lifetime == Lifetime::Connection)
+            detachReceiver();
+        else
+            startDisconnectTimer();
     }
 }
 
@@ -244,7 +275,7 @@ void Session::onReceiverFinished(bool aborted)
     if (m_lifetime == Lifetime::Connection) {
         // A WebSocket session lives exactly as long as its connection.
         close(aborted ? CloseReason::InterruptedCode : 1000,
-              aborted ? CloseReason::interrupted() : QByteArrayLiteral("Normal closure"));
+              aborted ? CloseReason::interrupted() : QByteArrayLiteral("Normal closure"), CloseOrigin::Client);
         if (!m_expired) {
             m_expired = true;
             m_host->sessionExpired(this);
@@ -252,7 +283,7 @@ void Session::onReceiverFinished(bool aborted)
         return;
     }
     if (aborted && m_connectSent)
-        close(CloseReason::InterruptedCode, CloseReason::interrupted());
+        close(CloseReason::InterruptedCode, CloseReason::interrupted(), CloseOrigin::Client);
     startDisconnectTimer();
 }
 
@@ -272,8 +303,10 @@ void Session::startDisconnectTimer()
 void Session::timerEvent(QTimerEvent *event)
 {
     if (event->timerId() == m_heartbeatTimer.timerId()) {
-        if (m_receiver && m_receiver->canWrite())
+        if (m_receiver && m_receiver->canWrite()) {
+            report(true, SessionTraffic::Kind::Heartbeat, SessionTraffic::Source::Proxy, Frames::heartbeat());
             m_receiver->sendHeartbeat();
+        }
         return;
     }
     if (event->timerId() == m_acceptTimer.timerId()) {
@@ -281,7 +314,7 @@ void Session::timerEvent(QTimerEvent *event)
         if (!isAwaitingAccept())
             return;
         m_host->sessionAcceptTimedOut(this);
-        close(kAcceptTimeoutCode, acceptTimeoutReason());
+        close(kAcceptTimeoutCode, acceptTimeoutReason(), CloseOrigin::Timeout);
         return;
     }
     if (event->timerId() == m_disconnectTimer.timerId()) {
@@ -289,7 +322,7 @@ void Session::timerEvent(QTimerEvent *event)
         if (m_receiver || m_expired)
             return;
         // No receiver for the disconnect delay: the client is gone.
-        close(CloseReason::InterruptedCode, CloseReason::interrupted());
+        close(CloseReason::InterruptedCode, CloseReason::interrupted(), CloseOrigin::Timeout);
         m_expired = true;
         m_host->sessionExpired(this);
         return;

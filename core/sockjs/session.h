@@ -17,6 +17,23 @@ namespace SockJsProxy {
 
 class Session;
 
+// Something that passed on a session being inspected (Session::setInspected):
+// a message either way, or a frame of the protocol's own (open, heartbeat,
+// close). Reported to SessionHost::sessionTraffic.
+struct SessionTraffic
+{
+    enum class Kind { Message, Open, Heartbeat, Close };
+    // Who it came from: the client, the backend, the monitor (a message it
+    // sent, a disconnect it asked for) or the proxy itself (open frames,
+    // heartbeats, closes on timeout, limits and shutdown).
+    enum class Source { Client, Backend, Monitor, Proxy };
+
+    bool outgoing = false; // towards the client
+    Kind kind = Kind::Message;
+    Source source = Source::Client;
+    QByteArray data; // the message; for Open, Heartbeat and Close the SockJS frame ("o", "h", c[code,"reason"])
+};
+
 // What a Session reports to the service that owns it (and, through it, to
 // the backend). Tests implement it with a recorder.
 class SessionHost
@@ -35,13 +52,11 @@ public:
     // The backend did not accept the session within
     // Options::acceptTimeoutMs; the session closes next.
     virtual void sessionAcceptTimedOut(Session *session) { Q_UNUSED(session) }
-    // Only for sessions being inspected (setInspected): a message passed,
-    // outgoing = towards the client.
-    virtual void sessionTraffic(Session *session, bool outgoing, const QByteArray &message)
+    // Only for sessions being inspected (setInspected): what passed.
+    virtual void sessionTraffic(Session *session, const SessionTraffic &traffic)
     {
         Q_UNUSED(session)
-        Q_UNUSED(outgoing)
-        Q_UNUSED(message)
+        Q_UNUSED(traffic)
     }
     // The session is over and may be forgotten and deleted (deleteLater).
     virtual void sessionExpired(Session *session) = 0;
@@ -69,6 +84,11 @@ public:
 
     enum class State { Connecting, Open, Closed };
     enum class Lifetime { Requests, Connection };
+    // Who closed a session, for the monitor: the client (it left, or broke
+    // the protocol), its backend ("disconnect"), the monitor (Disconnect),
+    // the disconnect delay (no receiver came back), a limit (its outgoing
+    // queue), the proxy's shutdown, or the proxy for another reason.
+    enum class CloseOrigin { None, Client, Backend, Monitor, Timeout, Limit, Shutdown, Proxy };
 
     // Facts about the client, for the monitor; set once by the service.
     struct ClientInfo
@@ -123,6 +143,8 @@ public:
     qint64 queuedBytes() const { return m_outboxBytes; }
     int closeCode() const { return m_closeCode; }
     QByteArray closeReason() const { return m_closeReason; }
+    CloseOrigin closedBy() const { return m_closedBy; } // None until closed
+    QDateTime closedAt() const { return m_closedAt; }
     QDateTime openedAt() const { return m_openedAt; }
     const Stats &stats() const { return m_stats; }
     const ClientInfo &clientInfo() const { return m_client; }
@@ -151,8 +173,9 @@ public:
 
     // A message for the client. Returns false when it was not queued (the
     // session is closed, or the outbox is over its bound: then the session
-    // closes with 1013 "Outgoing queue full").
-    bool enqueue(const QByteArray &message);
+    // closes with 1013 "Outgoing queue full"). source (Backend or Monitor) is
+    // what the message is reported as while the session is inspected.
+    bool enqueue(const QByteArray &message, SessionTraffic::Source source = SessionTraffic::Source::Backend);
     // Hands everything queued to the receiver, if one is attached and ready.
     void flush();
 
@@ -160,8 +183,8 @@ public:
     // what is queued and the close frame. A session whose client never got
     // the open frame (refused or timed out while waiting for accept())
     // drops what is queued: its client gets the close frame alone.
-    // Idempotent.
-    void close(int code, const QByteArray &reason);
+    // Idempotent: the first close's code, reason and origin stay.
+    void close(int code, const QByteArray &reason, CloseOrigin origin = CloseOrigin::Proxy);
     // Drops every queued message (the process is over its queue budget):
     // a close() that follows sends the close frame alone.
     void dropQueue();
@@ -188,6 +211,7 @@ private:
     void takeFromOutbox(qint64 bytes);
     // Sends the open frame if it is due, then what is queued.
     void startReceiving();
+    void report(bool outgoing, SessionTraffic::Kind kind, SessionTraffic::Source source, const QByteArray &data);
 
     SessionHost *m_host;
     QByteArray m_urlId;
@@ -205,6 +229,13 @@ private:
     QBasicTimer m_acceptTimer;
     int m_closeCode = 0;
     QByteArray m_closeReason;
+    CloseOrigin m_closedBy = CloseOrigin::None;
+    QDateTime m_closedAt;
+    // Outbox positions (counted from the first message ever queued) of
+    // messages the monitor sent, oldest first; reported as its own.
+    QList<quint64> m_fromMonitor;
+    quint64 m_queuedTotal = 0;
+    quint64 m_deliveredTotal = 0;
     QDateTime m_openedAt;
     Stats m_stats;
     ClientInfo m_client;

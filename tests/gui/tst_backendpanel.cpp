@@ -6,6 +6,7 @@
 
 #include <QLabel>
 #include <QLocale>
+#include <QTableWidget>
 #include <QTest>
 
 using namespace SockJsProxy;
@@ -16,6 +17,7 @@ class tst_BackendPanel : public QObject
 
 private Q_SLOTS:
     void everyCounterShown();
+    void keepsItsWidth();
 };
 
 void tst_BackendPanel::everyCounterShown()
@@ -41,6 +43,28 @@ void tst_BackendPanel::everyCounterShown()
     panel.clear();
     for (const CounterInfo &row : kCounterTable)
         QCOMPARE(panel.counterLabel(QLatin1String(row.key))->text(), QStringLiteral("-"));
+}
+
+// Growing numbers do not widen the panel (and the dock it is in).
+void tst_BackendPanel::keepsItsWidth()
+{
+    BackendPanel panel;
+    MonitorStats stats;
+    ServiceStats service;
+    service.prefix = QStringLiteral("/echo");
+    service.backend.inEndpoint = QStringLiteral("tcp://127.0.0.1:9241");
+    service.backend.outEndpoint = QStringLiteral("tcp://127.0.0.1:9242");
+    stats.services = {service};
+    panel.setStats(stats);
+    const int width = panel.sizeHint().width();
+    const int dropped = panel.servicesTable()->columnWidth(BackendPanel::DroppedColumn);
+    for (const CounterInfo &row : kCounterTable)
+        stats.counters[row.id] = 123456789012345ULL;
+    stats.services[0].backend.dropped = 123456789012345ULL;
+    stats.sessionsOpen = 1234567890;
+    panel.setStats(stats);
+    QCOMPARE(panel.sizeHint().width(), width);
+    QCOMPARE(panel.servicesTable()->columnWidth(BackendPanel::DroppedColumn), dropped);
 }
 
 QTEST_MAIN(tst_BackendPanel)

@@ -6,8 +6,12 @@
 // session through the core (client: c[3000,"Go away!"], backend: "disconnect").
 
 #include "backendpanel.h"
+#include "control/controlserver.h"
+#include "control/remotemonitor.h"
 #include "httpclient.h"
 #include "inspectorwidget.h"
+#include "logmodel.h"
+#include "logpane.h"
 #include "mainwindow.h"
 #include "metrics/monitor.h"
 #include "ratechart.h"
@@ -20,13 +24,20 @@
 #include "websocketclient.h"
 
 #include <QAction>
+#include <QApplication>
 #include <QComboBox>
 #include <QFile>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMenu>
+#include <QMessageBox>
+#include <QPushButton>
 #include <QSignalSpy>
 #include <QTableView>
+#include <QTableWidget>
+#include <QTcpServer>
 #include <QTest>
+#include <QTimer>
 
 #include <memory>
 
@@ -73,6 +84,44 @@ CommandLine::Result localProxyOptions(const QString &zmqIn, const QString &zmqOu
     return options;
 }
 
+// Answers the next "Stop the local proxy?" box: stop or cancel. *seen gets
+// the box's text once it showed.
+void answerConfirmation(QObject *context, bool stop, QString *seen)
+{
+    auto *timer = new QTimer(context);
+    timer->setInterval(10);
+    QObject::connect(timer, &QTimer::timeout, context, [timer, stop, seen] {
+        auto *box = qobject_cast<QMessageBox *>(QApplication::activeModalWidget());
+        if (!box || box->objectName() != QLatin1String("stopProxyConfirmation"))
+            return;
+        *seen = box->text();
+        timer->stop(); // deleted later, maybe not before the next box
+        timer->deleteLater();
+        if (stop)
+            box->findChild<QPushButton *>(QStringLiteral("stopProxyButton"))->click();
+        else
+            box->button(QMessageBox::Cancel)->click();
+    });
+    timer->start();
+}
+
+bool logShows(const LogPane *pane, const QString &part)
+{
+    const LogModel *model = pane->model();
+    for (int row = 0; row < model->rowCount(); ++row) {
+        if (model->entryAt(row).text.contains(part))
+            return true;
+    }
+    return false;
+}
+
+quint16 unusedPort()
+{
+    QTcpServer probe;
+    probe.listen(QHostAddress::LocalHost, 0);
+    return probe.serverPort(); // closed again on return
+}
+
 } // namespace
 
 class tst_MonitorWindow : public QObject
@@ -86,6 +135,11 @@ private Q_SLOTS:
     void filtersByTransport();
     void detachAndStartLocalProxy();
     void secondQuitEndsTheDrain();
+    void stoppingALiveProxyAsksFirst();
+    void failedStartOrAttachKeepsWhatIsWatched();
+    void wrongTokenSaysSoAndWaits();
+    void goneProxyLeavesNoLiveFigure();
+    void captureFromTheViewMenu();
 
 private:
     std::unique_ptr<TestServer> m_server;
@@ -158,6 +212,17 @@ void tst_MonitorWindow::showsSessionsInspectsAndDisconnects()
     QTRY_COMPARE_WITH_TIMEOUT(window.backendPanel()->counterLabel(QStringLiteral("sessionsOpen"))->text(),
                               QStringLiteral("2"), kWaitMs);
     QTRY_VERIFY_WITH_TIMEOUT(window.rateChart()->sampleCount() > 0, kWaitMs);
+    // The chart's window: a minute, five (the default) or an hour.
+    auto *windowCombo = window.findChild<QComboBox *>(QStringLiteral("chartWindowCombo"));
+    QVERIFY(windowCombo);
+    QCOMPARE(window.rateChart()->window(), RateChart::kWindowMs);
+    windowCombo->setCurrentIndex(2);
+    QCOMPARE(window.rateChart()->window(), qint64(60 * 60 * 1000));
+    QVERIFY(!window.rateChart()->grab().isNull()); // painted over an hour
+    windowCombo->setCurrentIndex(0);
+    QCOMPARE(window.rateChart()->window(), qint64(60 * 1000));
+    QVERIFY(!window.rateChart()->grab().isNull());
+    windowCombo->setCurrentIndex(1);
 
     // Select the WebSocket session: the inspector follows it.
     QTableView *view = window.sessionsView();
@@ -190,7 +255,17 @@ void tst_MonitorWindow::showsSessionsInspectsAndDisconnects()
     QCOMPARE(ws.closeReason(), QStringLiteral("Go away!"));
     QTRY_VERIFY_WITH_TIMEOUT(backend->sessionIds("disconnect").contains(wsId), kWaitMs);
     QVERIFY(!backend->sessionIds("disconnect").contains(xhrId));
-    QTRY_COMPARE_WITH_TIMEOUT(model->rowOf(wsId), -1, kWaitMs);
+    // The closed session stays a while, greyed, saying how it ended.
+    QTRY_VERIFY_WITH_TIMEOUT(model->isLingering(wsId), kWaitMs);
+    const SessionInfo closed = model->sessionAt(model->rowOf(wsId));
+    QCOMPARE(closed.state, QStringLiteral("closed"));
+    QCOMPARE(closed.closeCode, 3000);
+    QCOMPARE(closed.closeReason, QStringLiteral("Go away!"));
+    QCOMPARE(closed.closedBy, QStringLiteral("monitor"));
+    QCOMPARE(model->rowCount(), 2);
+    // Until its time is over.
+    model->tick(QDateTime::currentMSecsSinceEpoch() + SessionTableModel::kDefaultClosedLingerMs + 1);
+    QCOMPARE(model->rowOf(wsId), -1);
     QCOMPARE(model->rowCount(), 1);
     QCOMPARE(model->idAt(0), xhrId);
 }
@@ -248,7 +323,10 @@ void tst_MonitorWindow::filtersByTransport()
                              kWaitMs);
 
     window.textFilterEdit()->clear();
-    QTRY_COMPARE_WITH_TIMEOUT(window.sessionFilter()->rowCount(), 1, kWaitMs);
+    QTRY_VERIFY_WITH_TIMEOUT(window.sessionModel()->isLingering(wsId), kWaitMs); // closed, shown a while
+    QCOMPARE(window.sessionFilter()->rowCount(), 2);
+    window.sessionModel()->tick(QDateTime::currentMSecsSinceEpoch() + SessionTableModel::kDefaultClosedLingerMs + 1);
+    QCOMPARE(window.sessionFilter()->rowCount(), 1);
 }
 
 void tst_MonitorWindow::detachAndStartLocalProxy()
@@ -304,7 +382,10 @@ void tst_MonitorWindow::secondQuitEndsTheDrain()
     const quint16 port = window.localServer()->httpPort();
     QCOMPARE(HttpClient::request(port, "POST", "/local/000/quit/xhr").body, QByteArray("o\n"));
 
+    QString asked;
+    answerConfirmation(this, true, &asked);
     QVERIFY(!window.close()); // the session's "connect" and "disconnect" wait
+    QVERIFY(asked.contains(QLatin1String("1 live session")));
     QVERIFY(window.isVisible());
     QVERIFY(!window.localServer());
     QVERIFY(window.windowTitle().contains(QLatin1String("not watching")));
@@ -312,6 +393,208 @@ void tst_MonitorWindow::secondQuitEndsTheDrain()
     QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("^2 messages to backends not delivered")));
     QVERIFY(window.close());
     QVERIFY(!window.isVisible());
+}
+
+// Detach and Quit with live sessions in a local proxy ask first; a refusal
+// keeps the proxy and its clients.
+void tst_MonitorWindow::stoppingALiveProxyAsksFirst()
+{
+    MainWindow &window = *m_window;
+    window.detach();
+    CommandLine::Result options = localProxyOptions(QStringLiteral("inproc://monitorwindow-ask-in"),
+                                                    QStringLiteral("inproc://monitorwindow-ask-out"));
+    QString error;
+    QVERIFY2(window.startLocalProxy(options, &error), qPrintable(error));
+    QVERIFY(window.confirmStopLocalProxy(QStringLiteral("Nothing"))); // no session: nothing to ask
+    WebSocketClient one;
+    one.open(window.localServer()->httpPort(), "/local/000/one/websocket");
+    WebSocketClient two;
+    two.open(window.localServer()->httpPort(), "/local/000/two/websocket");
+    QTRY_COMPARE_WITH_TIMEOUT(window.localSessionCount(), qsizetype(2), kWaitMs);
+
+    QString asked;
+    answerConfirmation(this, false, &asked);
+    window.detachAction()->trigger();
+    QVERIFY(asked.startsWith(QLatin1String("Detaching")));
+    QVERIFY(asked.contains(QLatin1String("2 live sessions")));
+    QVERIFY(window.localServer());
+    QVERIFY(window.isConnected());
+
+    asked.clear();
+    answerConfirmation(this, false, &asked);
+    QVERIFY(!window.close());
+    QVERIFY(asked.startsWith(QLatin1String("Quitting")));
+    QVERIFY(window.localServer());
+    QVERIFY(window.isVisible());
+    QCOMPARE(one.texts(), QStringList{QStringLiteral("o")});
+    QVERIFY(!one.isDisconnected());
+
+    asked.clear();
+    answerConfirmation(this, true, &asked);
+    window.detachAction()->trigger();
+    QVERIFY(!asked.isEmpty());
+    QVERIFY(!window.localServer());
+    QTRY_VERIFY_WITH_TIMEOUT(one.isDisconnected() && two.isDisconnected(), kWaitMs);
+    QCOMPARE(one.texts().last(), QStringLiteral("c[1001,\"Server is shutting down\"]"));
+}
+
+// A start on a taken port, an endpoint where nobody listens and a wrong
+// token all fail without dropping the proxy watched; a good attachment
+// replaces it once connected.
+void tst_MonitorWindow::failedStartOrAttachKeepsWhatIsWatched()
+{
+    MainWindow &window = *m_window;
+    CommandLine::Result options = localProxyOptions(QStringLiteral("inproc://monitorwindow-busy-in"),
+                                                    QStringLiteral("inproc://monitorwindow-busy-out"));
+    options.config.httpPort = m_server->port(); // taken by the test proxy
+    QString error;
+    QVERIFY(!window.startLocalProxy(options, &error));
+    QVERIFY(!error.isEmpty());
+    QCOMPARE(window.source(), m_monitor.get());
+    QVERIFY(window.isConnected());
+    QVERIFY(window.windowTitle().contains(QLatin1String("test proxy")));
+
+    window.attach(QStringLiteral("127.0.0.1:%1").arg(unusedPort()), QByteArray());
+    QVERIFY(window.pendingAttachment());
+    QTRY_VERIFY_WITH_TIMEOUT(!window.pendingAttachment(), kWaitMs);
+    QCOMPARE(window.source(), m_monitor.get());
+    QTRY_VERIFY_WITH_TIMEOUT(logShows(window.logPane(), QStringLiteral("still watching test proxy")), kWaitMs);
+
+    ControlServer control(m_monitor.get());
+    control.setToken("right");
+    QVERIFY(control.listen(QStringLiteral("127.0.0.1:0"), &error));
+    const QString endpoint = QStringLiteral("127.0.0.1:%1").arg(control.port());
+    window.attach(endpoint, "wrong");
+    QTRY_VERIFY_WITH_TIMEOUT(!window.pendingAttachment(), kWaitMs);
+    QCOMPARE(window.source(), m_monitor.get());
+    QTRY_VERIFY_WITH_TIMEOUT(logShows(window.logPane(), QStringLiteral("wrong or missing control token")), kWaitMs);
+
+    window.attach(endpoint, "right");
+    QTRY_VERIFY_WITH_TIMEOUT(window.source() == window.remoteMonitor() && window.remoteMonitor(), kWaitMs);
+    QVERIFY(!window.pendingAttachment());
+    QVERIFY(window.isConnected());
+    QVERIFY(window.windowTitle().contains(endpoint));
+    window.detach();
+}
+
+void tst_MonitorWindow::wrongTokenSaysSoAndWaits()
+{
+    MainWindow &window = *m_window;
+    ControlServer control(m_monitor.get());
+    control.setToken("right");
+    QString error;
+    QVERIFY(control.listen(QStringLiteral("127.0.0.1:0"), &error));
+    window.detach();
+    window.attach(QStringLiteral("127.0.0.1:%1").arg(control.port()), "wrong");
+    const QLabel *status = window.statusLabel();
+    QTRY_VERIFY_WITH_TIMEOUT(status->text().contains(QLatin1String("wrong or missing control token")), kWaitMs);
+    QVERIFY(!status->text().contains(QLatin1String("QWebSocket")));
+    QVERIFY(window.remoteMonitor()->isUnauthorized());
+    QVERIFY(!window.remoteMonitor()->isRetryPending());
+    QVERIFY(window.reconnectAction()->isEnabled());
+    QTRY_VERIFY_WITH_TIMEOUT(logShows(window.logPane(), QStringLiteral("wrong or missing control token")), kWaitMs);
+    // One line, not one every two seconds.
+    window.logPane()->flush();
+    int lines = 0;
+    for (int row = 0; row < window.logPane()->model()->rowCount(); ++row)
+        lines += window.logPane()->model()->entryAt(row).text.contains(QLatin1String("control token")) ? 1 : 0;
+    QCOMPARE(lines, 1);
+    window.detach();
+}
+
+// An attached proxy killed: no panel claims live figures; a new process
+// behind the same endpoint is marked on the chart and in the log.
+void tst_MonitorWindow::goneProxyLeavesNoLiveFigure()
+{
+    MainWindow &window = *m_window;
+    auto control = std::make_unique<ControlServer>(m_monitor.get());
+    QString error;
+    QVERIFY(control->listen(QStringLiteral("127.0.0.1:0"), &error));
+    const quint16 port = control->port();
+    window.detach();
+    window.attach(QString::number(port), QByteArray());
+    QTRY_VERIFY_WITH_TIMEOUT(window.isConnected(), kWaitMs);
+    BackendPanel *panel = window.backendPanel();
+    RateChart *chart = window.rateChart();
+    QTRY_VERIFY_WITH_TIMEOUT(chart->sampleCount() >= 2, kWaitMs);
+    QVERIFY(panel->counterLabel(QStringLiteral("sessionsOpen"))->text() != QLatin1String("-"));
+    QVERIFY(panel->updatedLabel()->text().startsWith(QLatin1String("updated")));
+    QVERIFY(chart->currentText().contains(QLatin1String("in/s")));
+    QCOMPARE(chart->segmentCount(), 1);
+
+    control.reset(); // the proxy dies
+    QTRY_VERIFY_WITH_TIMEOUT(!window.isConnected(), kWaitMs);
+    const QString dash = QStringLiteral("\u2014");
+    QVERIFY(panel->isStale());
+    QCOMPARE(panel->counterLabel(QStringLiteral("sessionsOpen"))->text(), dash);
+    QCOMPARE(panel->counterLabel(QStringLiteral("rates"))->text(), dash);
+    QCOMPARE(panel->counterLabel(QStringLiteral("messages_in"))->text(), dash);
+    const QTableWidget *table = panel->servicesTable();
+    QVERIFY(table->rowCount() > 0);
+    for (int row = 0; row < table->rowCount(); ++row) {
+        QVERIFY(table->item(row, BackendPanel::BackendColumn)->text().contains(QLatin1String("proxy gone")));
+        QCOMPARE(table->item(row, BackendPanel::SessionsColumn)->text(), dash);
+        QCOMPARE(table->item(row, BackendPanel::DroppedColumn)->text(), dash);
+    }
+    QVERIFY(panel->updatedLabel()->text().contains(QLatin1String("proxy gone")));
+    QVERIFY(chart->isStale());
+    QVERIFY(chart->currentText().contains(dash));
+    QVERIFY(!chart->currentText().contains(QLatin1String("in/s")));
+    QVERIFY(window.statusLabel()->text().contains(QLatin1String("retrying in")));
+    QCOMPARE(window.sessionModel()->rowCount(), 0);
+
+    // Another process (another Monitor: another instance) on the same endpoint.
+    Monitor second(m_server->server());
+    second.start(50, 200);
+    control = std::make_unique<ControlServer>(&second);
+    QVERIFY2(control->listen(QStringLiteral("127.0.0.1:%1").arg(port), &error), qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(window.isConnected(), kWaitMs);
+    const int before = chart->sampleCount();
+    QTRY_VERIFY_WITH_TIMEOUT(chart->sampleCount() > before, kWaitMs);
+    QVERIFY(!panel->isStale());
+    QVERIFY(!chart->isStale());
+    QCOMPARE(chart->segmentCount(), 2); // a gap, not a line across the outage
+    QCOMPARE(chart->markerCount(), 1);
+    QVERIFY(chart->markerLabel(0).startsWith(QLatin1String("new process")));
+    QTRY_VERIFY_WITH_TIMEOUT(logShows(window.logPane(), QStringLiteral("a new proxy process")), kWaitMs);
+    window.detach();
+    control.reset();
+}
+
+// View > Capture turns the proxy's capture on and off, and a proxy watched
+// later gets the same setting.
+void tst_MonitorWindow::captureFromTheViewMenu()
+{
+    MainWindow &window = *m_window;
+    auto *menu = window.findChild<QMenu *>(QStringLiteral("captureMenu"));
+    QVERIFY(menu);
+    const QList<QAction *> actions = menu->actions();
+    QCOMPARE(actions.size(), 3);
+    QVERIFY(actions.at(0)->isChecked());
+    QCOMPARE(m_monitor->capture(), 0);
+
+    actions.at(1)->trigger();
+    QCOMPARE(m_monitor->capture(), 100);
+    QVERIFY(actions.at(1)->isChecked());
+
+    // A message of a session nobody inspects is in its history.
+    WebSocketClient ws;
+    ws.open(m_server->port(), "/echo/000/cap/websocket");
+    QTRY_COMPARE_WITH_TIMEOUT(ws.texts(), QStringList{QStringLiteral("o")}, kWaitMs);
+    ws.send({QStringLiteral("kept")});
+    QTRY_COMPARE_WITH_TIMEOUT(ws.texts().size(), 2, kWaitMs); // the echo
+    QTRY_VERIFY_WITH_TIMEOUT(window.sessionModel()->rowCount() == 1, kWaitMs);
+    const QByteArray id = window.sessionModel()->sessionAt(0).id;
+    QTRY_VERIFY_WITH_TIMEOUT(m_monitor->history(id).size() >= 2, kWaitMs);
+
+    // Watched again (as after a new attachment): the setting goes with it.
+    window.detach();
+    m_monitor->setCapture(0);
+    window.setSource(m_monitor.get(), QStringLiteral("test proxy"));
+    QCOMPARE(m_monitor->capture(), 100);
+
+    actions.at(0)->trigger();
+    QCOMPARE(m_monitor->capture(), 0);
 }
 
 QTEST_MAIN(tst_MonitorWindow)

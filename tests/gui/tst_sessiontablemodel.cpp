@@ -6,6 +6,7 @@
 #include "sessiontablemodel.h"
 
 #include <QAbstractItemModelTester>
+#include <QBrush>
 #include <QElapsedTimer>
 #include <QSignalSpy>
 #include <QTest>
@@ -65,6 +66,9 @@ private Q_SLOTS:
     void upsertAndRemoveInOneBatch();
     void displayAndRoles();
     void sortAsNumbers();
+    void naturalSortOfIds();
+    void closedSessionsLinger();
+    void ageAndIdle();
     void filterByServiceTransportAndText();
     void filterFollowsUpdates();
     void fiveThousandSessions();
@@ -73,6 +77,7 @@ private Q_SLOTS:
 void tst_SessionTableModel::insertUpdateRemove()
 {
     SessionTableModel model;
+    model.setClosedLinger(0); // closedSessionsLinger() has the default
     QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
     QSignalSpy resets(&model, &QAbstractItemModel::modelAboutToBeReset);
     QSignalSpy inserted(&model, &QAbstractItemModel::rowsInserted);
@@ -244,6 +249,97 @@ void tst_SessionTableModel::sortAsNumbers()
     QCOMPARE(column(proxy, SessionTableModel::IdColumn), (QStringList{"b", "c", "a"}));
 }
 
+void tst_SessionTableModel::naturalSortOfIds()
+{
+    SessionTableModel model;
+    SessionFilterModel proxy;
+    proxy.setSourceModel(&model);
+    QAbstractItemModelTester tester(&proxy, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    model.applyChanges({session("4711-10"), session("4711-9"), session("999-1"), session("4711-100")}, {});
+    proxy.sort(SessionTableModel::IdColumn, Qt::AscendingOrder);
+    QCOMPARE(column(proxy, SessionTableModel::IdColumn), (QStringList{"999-1", "4711-9", "4711-10", "4711-100"}));
+    QCOMPARE(SessionTableModel::naturalKey(QStringLiteral("a-9"))
+                 < SessionTableModel::naturalKey(QStringLiteral("a-10")),
+             true);
+}
+
+// A closed session removed stays, greyed, with code, reason and who closed,
+// until its time is over; one that came and went between two updates too.
+void tst_SessionTableModel::closedSessionsLinger()
+{
+    SessionTableModel model;
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QCOMPARE(model.closedLinger(), SessionTableModel::kDefaultClosedLingerMs);
+    model.setClosedLinger(5000);
+    model.applyChanges({session("a"), session("b")}, {});
+    SessionInfo a = session("a");
+    a.state = QStringLiteral("closed");
+    a.closeCode = 3000;
+    a.closeReason = QStringLiteral("Go away!");
+    a.closedBy = QStringLiteral("monitor");
+    a.closedAt = a.openedAt.addSecs(75);
+    SessionInfo flash = session("flash", QStringLiteral("/echo"), "xhr");
+    flash.state = QStringLiteral("closed");
+    flash.closeCode = 1002;
+    flash.closeReason = QStringLiteral("Connection interrupted");
+    flash.closedBy = QStringLiteral("timeout");
+    flash.closedAt = flash.openedAt.addSecs(5);
+    const qint64 before = QDateTime::currentMSecsSinceEpoch();
+    model.applyChanges({a, flash}, {"a", "b", "flash"}); // b: open, goes at once
+    QCOMPARE(ids(model), (QList<QByteArray>{"a", "flash"}));
+    checkIndex(model);
+    QVERIFY(model.isLingering("a"));
+    QCOMPARE(model.index(0, SessionTableModel::StateColumn).data().toString(),
+             QStringLiteral("closed 3000 \"Go away!\" by monitor"));
+    QCOMPARE(model.index(1, SessionTableModel::StateColumn).data().toString(),
+             QStringLiteral("closed 1002 \"Connection interrupted\" by timeout"));
+    QVERIFY(model.index(0, SessionTableModel::StateColumn)
+                .data(Qt::ToolTipRole)
+                .toString()
+                .contains(QLatin1String("by monitor")));
+    QCOMPARE(model.index(0, SessionTableModel::MessagesInColumn).data(Qt::ForegroundRole).value<QBrush>().color(),
+             QColor(0x90, 0x90, 0x90));
+    QCOMPARE(model.index(0, SessionTableModel::AgeColumn).data().toString(), QStringLiteral("1 min 15 s"));
+    QCOMPARE(model.index(0, SessionTableModel::IdleColumn).data().toString(), QString());
+
+    // Sent again as removed (a reconnecting source): nothing changes.
+    model.applyChanges({}, {"a"});
+    QCOMPARE(model.rowCount(), 2);
+
+    model.tick(before + 4000);
+    QCOMPARE(model.rowCount(), 2);
+    model.tick(QDateTime::currentMSecsSinceEpoch() + 5001);
+    QCOMPARE(model.rowCount(), 0);
+    QVERIFY(!model.isLingering("a"));
+    checkIndex(model);
+}
+
+void tst_SessionTableModel::ageAndIdle()
+{
+    QCOMPARE(SessionTableModel::formatDuration(0), QStringLiteral("0 s"));
+    QCOMPARE(SessionTableModel::formatDuration(59999), QStringLiteral("59 s"));
+    QCOMPARE(SessionTableModel::formatDuration(64000), QStringLiteral("1 min 04 s"));
+    QCOMPARE(SessionTableModel::formatDuration(7500000), QStringLiteral("2 h 05 min"));
+    SessionTableModel model;
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    SessionInfo s = session("a");
+    s.openedAt = QDateTime::currentDateTimeUtc().addSecs(-3600);
+    s.lastActivity = QDateTime::currentDateTimeUtc().addSecs(-120);
+    SessionInfo w = session("w", QStringLiteral("/echo"), "xhr");
+    w.state = QStringLiteral("waiting");
+    model.applyChanges({s, w}, {});
+    QVERIFY(model.index(0, SessionTableModel::AgeColumn).data().toString().startsWith(QLatin1String("1 h 00 min")));
+    QVERIFY(model.index(0, SessionTableModel::IdleColumn).data().toString().startsWith(QLatin1String("2 min 0")));
+    QVERIFY(model.index(0, SessionTableModel::IdleColumn).data(SessionTableModel::SortRole).toLongLong() >= 120000);
+    QCOMPARE(model.index(1, SessionTableModel::StateColumn).data().toString(), QStringLiteral("waiting for poll"));
+    // The clock moves them: a tick announces both columns of every row.
+    QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+    model.tick(QDateTime::currentMSecsSinceEpoch());
+    QCOMPARE(changed.count(), 1);
+    QCOMPARE(changed.first().at(0).toModelIndex(), model.index(0, SessionTableModel::AgeColumn));
+    QCOMPARE(changed.first().at(1).toModelIndex(), model.index(1, SessionTableModel::IdleColumn));
+}
+
 void tst_SessionTableModel::filterByServiceTransportAndText()
 {
     SessionTableModel model;
@@ -289,6 +385,7 @@ void tst_SessionTableModel::filterFollowsUpdates()
     SessionTableModel model;
     SessionFilterModel proxy;
     proxy.setSourceModel(&model);
+    model.setClosedLinger(0);
     QAbstractItemModelTester tester(&proxy, QAbstractItemModelTester::FailureReportingMode::QtTest);
     proxy.setTextFilter(QStringLiteral("closed"));
     model.applyChanges({session("a"), session("b")}, {});

@@ -155,6 +155,21 @@ void tst_TrafficModel::displayAndCopyText()
     QCOMPARE(model.index(1, TrafficModel::TextColumn).data(TrafficModel::FullTextRole).toString().size(), 5000);
     QCOMPARE(model.index(1, TrafficModel::SizeColumn).data().toInt(), 5000);
 
+    // Tooltips: short lines, a bounded number of them, whatever the size
+    // (a 100 KB message in one line ran off the screen).
+    TrafficEvent huge = trafficEvent("s", 3, TrafficEvent::Direction::Out);
+    huge.data = QByteArray(100 * 1024, 'y');
+    model.append({huge});
+    const QStringList tip =
+        model.index(2, TrafficModel::TextColumn).data(Qt::ToolTipRole).toString().split(QLatin1Char('\n'));
+    QCOMPARE(tip.size(), TrafficModel::kTipLines + 1);
+    for (int i = 0; i < TrafficModel::kTipLines; ++i)
+        QCOMPARE(tip.at(i), QString(TrafficModel::kTipLineChars, QLatin1Char('y')));
+    QVERIFY2(tip.last().contains(QLatin1String("102400 bytes in all")), qPrintable(tip.last()));
+    // A short message is its own tooltip; its lines stay lines.
+    QCOMPARE(TrafficModel::toolTipText("{\n  \"a\": 1\n}"), QStringLiteral("{\n  \"a\": 1\n}"));
+    QCOMPARE(TrafficModel::toolTipText(QByteArray()), QString());
+
     const QString text = model.toText({0});
     const QStringList fields = text.split(QLatin1Char('\t'));
     QCOMPARE(fields.size(), 4);

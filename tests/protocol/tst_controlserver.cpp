@@ -518,6 +518,7 @@ void tst_ControlServer::token()
     QVERIFY(response.ok);
     QCOMPARE(response.status, status);
     if (status == 401) {
+        QCOMPARE(response.reason, QByteArray("Unauthorized")); // "HTTP/1.1 401 Unauthorized"
         QCOMPARE(response.header("WWW-Authenticate"), QByteArray("Bearer"));
         QVERIFY(!response.body.contains(kToken));
     }
@@ -898,10 +899,22 @@ void tst_ControlServer::remoteMonitorWrongToken()
     QVERIFY(connectionSpy.wait(kWaitMs));
     QCOMPARE(connectionSpy.size(), 1);
     QCOMPARE(connectionSpy.first().at(0).toBool(), false);
-    QVERIFY(connectionSpy.first().at(1).toString().contains(QLatin1String("cannot connect")));
+    QCOMPARE(connectionSpy.first().at(1).toString(), QStringLiteral("wrong or missing control token"));
     QVERIFY(!remote.isConnected());
+    QVERIFY(remote.isUnauthorized());
     QVERIFY(remote.sessions().isEmpty());
+    // Not tried again with the same token: no attempt is planned.
+    QVERIFY(!remote.isRetryPending());
+    QVERIFY(!connectionSpy.wait(2 * RemoteMonitor::kFirstRetryMs + 500));
+    QCOMPARE(connectionSpy.size(), 1);
+    // Until asked: then refused once more, and again said so.
+    remote.reconnect();
+    QVERIFY(connectionSpy.wait(kWaitMs));
+    QCOMPARE(connectionSpy.size(), 2);
+    QCOMPARE(connectionSpy.last().at(1).toString(), QStringLiteral("wrong or missing control token"));
+    QVERIFY(!remote.isRetryPending());
     remote.detach();
+    QVERIFY(!remote.isUnauthorized());
 
     // Nobody listening: said as well.
     const quint16 port = m_control->port();
@@ -911,6 +924,12 @@ void tst_ControlServer::remoteMonitorWrongToken()
     QVERIFY(refusedSpy.wait(kWaitMs));
     QCOMPARE(refusedSpy.size(), 1);
     QCOMPARE(refusedSpy.first().at(0).toBool(), false);
+    // Tried again after a second, then after twice as long each time.
+    QVERIFY(remote.isRetryPending());
+    QCOMPARE(remote.currentRetryDelayMs(), RemoteMonitor::kFirstRetryMs);
+    QVERIFY(refusedSpy.wait(kWaitMs));
+    QCOMPARE(remote.currentRetryDelayMs(), 2 * RemoteMonitor::kFirstRetryMs);
+    QVERIFY(!remote.isUnauthorized());
     remote.detach();
 
     // A malformed endpoint is reported at once.

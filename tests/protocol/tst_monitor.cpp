@@ -229,15 +229,25 @@ Service *tst_Monitor::service(const QString &prefix) const
 void tst_Monitor::sessionsAppearAndDisappear_data()
 {
     QTest::addColumn<QByteArray>("transport");
-    QTest::newRow("websocket") << QByteArray("websocket");
-    QTest::newRow("rawwebsocket") << QByteArray("rawwebsocket");
-    QTest::newRow("xhr-streaming") << QByteArray("xhr-streaming");
-    QTest::newRow("xhr-polling") << QByteArray("xhr-polling");
+    // How it ends (below): the client closes, aborts, or stops polling.
+    QTest::addColumn<int>("closeCode");
+    QTest::addColumn<QString>("closeReason");
+    QTest::addColumn<QString>("closedBy");
+    const QString interrupted = QStringLiteral("Connection interrupted");
+    const QString client = QStringLiteral("client");
+    // A WebSocket client's close: the connection ends under the session.
+    QTest::newRow("websocket") << QByteArray("websocket") << 1002 << interrupted << client;
+    QTest::newRow("rawwebsocket") << QByteArray("rawwebsocket") << 1002 << interrupted << client;
+    QTest::newRow("xhr-streaming") << QByteArray("xhr-streaming") << 1002 << interrupted << client;
+    QTest::newRow("xhr-polling") << QByteArray("xhr-polling") << 1002 << interrupted << QStringLiteral("timeout");
 }
 
 void tst_Monitor::sessionsAppearAndDisappear()
 {
     QFETCH(QByteArray, transport);
+    QFETCH(int, closeCode);
+    QFETCH(QString, closeReason);
+    QFETCH(QString, closedBy);
     Recorder recorder(m_monitor.get());
     const QString origin = QString::fromUtf8("http://caf\xc3\xa9.example:8000");
     const QByteArray userAgent = "MonitorTest/1.0 (" + transport + ")";
@@ -284,7 +294,9 @@ void tst_Monitor::sessionsAppearAndDisappear()
     QCOMPARE(info.remotePort, clientPort);
     QCOMPARE(info.origin, origin);
     QCOMPARE(info.userAgent, QString::fromUtf8(userAgent));
-    QCOMPARE(info.state, QStringLiteral("open"));
+    // An xhr-polling session between two polls waits for the next.
+    QCOMPARE(info.state, transport == "xhr-polling" ? QStringLiteral("waiting") : QStringLiteral("open"));
+    QVERIFY(info.closedBy.isEmpty());
     QVERIFY(info.openedAt.isValid());
     QVERIFY(info.lastActivity.isValid());
     QCOMPARE(info.messagesIn, quint64(0));
@@ -305,7 +317,17 @@ void tst_Monitor::sessionsAppearAndDisappear()
     QTRY_VERIFY_WITH_TIMEOUT(!containsSession(m_monitor->sessions(), id), kWaitMs);
     m_monitor->publishSessionChanges();
     QCOMPARE(recorder.removed, QList<QByteArray>{id});
-    QVERIFY(recorder.changes.last().first.isEmpty());
+    // Published once more as it ended, in the same signal that removes it.
+    QCOMPARE(recorder.changes.last().second, QList<QByteArray>{id});
+    QCOMPARE(recorder.changes.last().first.size(), 1);
+    const SessionInfo ended = recorder.changes.last().first.first();
+    QCOMPARE(ended.id, id);
+    QCOMPARE(ended.state, QStringLiteral("closed"));
+    QCOMPARE(ended.closeCode, closeCode);
+    QCOMPARE(ended.closeReason, closeReason);
+    QCOMPARE(ended.closedBy, closedBy);
+    QVERIFY(ended.closedAt.isValid());
+    QVERIFY(ended.closedAt >= ended.openedAt);
     QTRY_COMPARE_WITH_TIMEOUT(m_server->backend(QStringLiteral("/echo"))->sessionIds("disconnect"),
                               QList<QByteArray>{id}, kWaitMs);
 
@@ -354,7 +376,9 @@ void tst_Monitor::onlyChangesRepublished()
     QTRY_VERIFY_WITH_TIMEOUT(!containsSession(m_monitor->sessions(), idB), kWaitMs);
     m_monitor->publishSessionChanges();
     QCOMPARE(recorder.changes.size(), 3);
-    QVERIFY(recorder.changes.at(2).first.isEmpty());
+    QCOMPARE(recorder.changes.at(2).first.size(), 1); // B as it ended
+    QCOMPARE(recorder.changes.at(2).first.first().id, idB);
+    QCOMPARE(recorder.changes.at(2).first.first().state, QStringLiteral("closed"));
     QCOMPARE(recorder.changes.at(2).second, QList<QByteArray>{idB});
     QVERIFY(containsSession(m_monitor->sessions(), idA));
 }

@@ -141,6 +141,7 @@ HttpClient::Response HttpClient::readHead()
         return response;
     response.version = parts.at(0);
     response.status = parts.at(1).toInt();
+    response.reason = statusLine.mid(parts.at(0).size() + parts.at(1).size() + 2).trimmed();
     for (;;) {
         if (m_buffer.startsWith("\r\n")) {
             m_buffer.remove(0, 2);

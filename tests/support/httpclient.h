@@ -20,6 +20,7 @@ public:
         bool ok = false;    // a complete status line and head were read
         QByteArray version; // "HTTP/1.1"
         int status = 0;
+        QByteArray reason; // "OK", "Unauthorized"
         QList<QPair<QByteArray, QByteArray>> headers;
         QByteArray body;          // de-chunked; for streams only what was read
         QList<QByteArray> chunks; // each chunk as sent (chunked responses)
