@@ -199,7 +199,8 @@ void Cluster::drop(const QByteArray &node, quint64 count, const char *what, cons
                                           .arg(total);
 }
 
-bool Cluster::routeMessage(Service *service, const QByteArray &sessionId, const QByteArray &data)
+bool Cluster::routeToHolder(const QByteArray &sessionId, const QByteArray &kind, const char *what,
+                            const QList<QByteArray> &body)
 {
     const QByteArray node = Node::nodeOf(sessionId);
     if (node == m_name)
@@ -207,41 +208,26 @@ bool Cluster::routeMessage(Service *service, const QByteArray &sessionId, const 
     Link *link = linkTo(node);
     const auto peer = m_peers.constFind(node);
     if (!link || peer == m_peers.cend() || !peer->up) {
-        drop(node, 1, "message", kDown);
+        drop(node, 1, what, kDown);
         return true;
     }
-    forward(link, kMessage, {service->prefix().toUtf8(), sessionId, data}, 1);
+    forward(link, kind, body, 1);
     return true;
+}
+
+bool Cluster::routeMessage(Service *service, const QByteArray &sessionId, const QByteArray &data)
+{
+    return routeToHolder(sessionId, kMessage, "message", {service->prefix().toUtf8(), sessionId, data});
 }
 
 bool Cluster::routeDisconnect(Service *service, const QByteArray &sessionId, const QByteArray &data)
 {
-    const QByteArray node = Node::nodeOf(sessionId);
-    if (node == m_name)
-        return false;
-    Link *link = linkTo(node);
-    const auto peer = m_peers.constFind(node);
-    if (!link || peer == m_peers.cend() || !peer->up) {
-        drop(node, 1, "disconnect", kDown);
-        return true;
-    }
-    forward(link, kDisconnect, {service->prefix().toUtf8(), sessionId, data}, 1);
-    return true;
+    return routeToHolder(sessionId, kDisconnect, "disconnect", {service->prefix().toUtf8(), sessionId, data});
 }
 
 bool Cluster::routeAccept(Service *service, const QByteArray &sessionId)
 {
-    const QByteArray node = Node::nodeOf(sessionId);
-    if (node == m_name)
-        return false;
-    Link *link = linkTo(node);
-    const auto peer = m_peers.constFind(node);
-    if (!link || peer == m_peers.cend() || !peer->up) {
-        drop(node, 1, "accept", kDown);
-        return true;
-    }
-    forward(link, kAccept, {service->prefix().toUtf8(), sessionId}, 1);
-    return true;
+    return routeToHolder(sessionId, kAccept, "accept", {service->prefix().toUtf8(), sessionId});
 }
 
 QList<QByteArray> Cluster::routeBroadcast(Service *service, const QList<QByteArray> &sessionIds, const QByteArray &data)

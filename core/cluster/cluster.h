@@ -142,6 +142,11 @@ private:
     // peer of link: counted as forwarded, or as dropped when it cannot go.
     bool forward(Link *link, const QByteArray &kind, const QList<QByteArray> &body, quint64 count);
     void sendToLivePeers(const QByteArray &kind, const QList<QByteArray> &body);
+    // A backend message for one session: false when this node holds it;
+    // else sent to the node that does (or dropped, counted as what, when
+    // that node cannot take it), and true.
+    bool routeToHolder(const QByteArray &sessionId, const QByteArray &kind, const char *what,
+                       const QList<QByteArray> &body);
     void onPeerMessage(const ZmqMessage &message);
     Peer &notePeer(const QByteArray &node, const QByteArray &incarnation);
     void peerDied(const QByteArray &node, Peer &peer, const char *why);
