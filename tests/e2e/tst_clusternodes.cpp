@@ -161,6 +161,12 @@ bool tst_ClusterNodes::startCluster(int count, const QJsonObject &serviceKeys)
         if (!m_backend->connectTo(node.ports.inEndpoint(), node.ports.outEndpoint()))
             return false;
     }
+    // Connected to every node before the first reply: with ZMQ_IMMEDIATE a
+    // node the backend has not reached yet gets no share of them.
+    for (int i = 0; i < count; ++i) {
+        if (!waitForLine(nodeProcess(i), "backend connected to out", kWaitMs))
+            return false;
+    }
     return true;
 }
 
