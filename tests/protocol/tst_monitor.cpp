@@ -17,6 +17,7 @@
 
 #include "metrics/monitor.h"
 #include "sockjs/service.h"
+#include "sockjs/session.h"
 #include "zmq/zmqbridge.h"
 
 #include <QRegularExpression>
@@ -160,6 +161,7 @@ private Q_SLOTS:
     void sessionsAppearAndDisappear_data();
     void sessionsAppearAndDisappear();
     void onlyChangesRepublished();
+    void heldSessionsSayWhoClosed();
     void sessionCounters();
 
     void countersAndRates_data();
@@ -335,6 +337,52 @@ void tst_Monitor::sessionsAppearAndDisappear()
     const qsizetype changes = recorder.changes.size();
     m_monitor->publishSessionChanges();
     QCOMPARE(recorder.changes.size(), changes);
+}
+
+// A session held for the backend's accept (require_accept) that never
+// opens ends in the monitor like any other: with its close code and reason
+// and who closed it, the backend's refusal or the accept timeout.
+void tst_Monitor::heldSessionsSayWhoClosed()
+{
+    TestServer server;
+    Config config = TestServer::protocolConfig(QStringLiteral("held"));
+    ServiceConfig held = config.services.first();
+    held.prefix = QStringLiteral("/held");
+    held.requireAccept = true;
+    held.acceptTimeoutMs = 300;
+    config.services = {held};
+    QVERIFY(server.start(config));
+    Monitor monitor(server.server());
+    Recorder recorder(&monitor);
+    TestBackend *backend = server.backend(QStringLiteral("/held")); // echoes; never accepts
+
+    WebSocketClient refused;
+    QVERIFY(refused.connectTo(server.port(), "/held/000/r1/websocket"));
+    QTRY_COMPARE_WITH_TIMEOUT(backend->sessionIds("connect").size(), 1, kWaitMs);
+    WebSocketClient late;
+    QVERIFY(late.connectTo(server.port(), "/held/000/t1/websocket"));
+    QTRY_COMPARE_WITH_TIMEOUT(backend->sessionIds("connect").size(), 2, kWaitMs);
+    const QByteArray refusedId = backend->sessionIds("connect").at(0);
+    const QByteArray lateId = backend->sessionIds("connect").at(1);
+    monitor.publishSessionChanges();
+    QVERIFY(recorder.latest.value(refusedId).closedBy.isEmpty());
+
+    backend->sendDisconnect(refusedId, R"({"code": 4001, "reason": "Unauthorized"})");
+    QTRY_VERIFY_WITH_TIMEOUT(!containsSession(monitor.sessions(), refusedId), kWaitMs);
+    QTRY_VERIFY_WITH_TIMEOUT(!containsSession(monitor.sessions(), lateId), kWaitMs);
+    monitor.publishSessionChanges();
+    const SessionInfo refusal = recorder.latest.value(refusedId);
+    QCOMPARE(refusal.state, QStringLiteral("closed"));
+    QCOMPARE(refusal.closeCode, 4001);
+    QCOMPARE(refusal.closeReason, QStringLiteral("Unauthorized"));
+    QCOMPARE(refusal.closedBy, QStringLiteral("backend"));
+    const SessionInfo timeout = recorder.latest.value(lateId);
+    QCOMPARE(timeout.state, QStringLiteral("closed"));
+    QCOMPARE(timeout.closeCode, Session::kAcceptTimeoutCode);
+    QCOMPARE(timeout.closeReason, QString::fromUtf8(Session::acceptTimeoutReason()));
+    QCOMPARE(timeout.closedBy, QStringLiteral("timeout"));
+    QCOMPARE(QSet<QByteArray>(recorder.removed.cbegin(), recorder.removed.cend()),
+             (QSet<QByteArray>{refusedId, lateId}));
 }
 
 void tst_Monitor::onlyChangesRepublished()
