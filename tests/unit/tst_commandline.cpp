@@ -395,8 +395,10 @@ void tst_CommandLine::errors()
     QFETCH(QString, fragment);
     const QString missing = m_dir.filePath(QStringLiteral("missing.json"));
     for (QString &arg : args) {
-        arg.replace(QLatin1String("CONFIG"), m_configPath);
-        arg.replace(QLatin1String("MISSING"), missing);
+        if (arg == QLatin1String("CONFIG"))
+            arg = m_configPath;
+        else if (arg == QLatin1String("MISSING"))
+            arg = missing;
     }
     fragment.replace(QLatin1String("MISSING"), missing);
 
@@ -585,9 +587,12 @@ void tst_CommandLine::loadBalancer()
     file.write(R"({"http": {"trusted_proxies": ["10.0.0.0/8", "::1"], "proxy_protocol": true},
                    "services": [{"prefix": "/echo"}]})");
     file.close();
+    // Whole arguments only: a temporary directory's random name may contain "LB".
     for (QString &arg : args) {
-        arg.replace(QLatin1String("CONFIG"), m_configPath);
-        arg.replace(QLatin1String("LB"), lbPath);
+        if (arg == QLatin1String("CONFIG"))
+            arg = m_configPath;
+        else if (arg == QLatin1String("LB"))
+            arg = lbPath;
     }
     QString error;
     const auto result = run(args, &error);
