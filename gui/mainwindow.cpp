@@ -187,8 +187,16 @@ void MainWindow::createViews()
     windowCombo->setCurrentIndex(1);
     connect(windowCombo, &QComboBox::currentIndexChanged, this,
             [this, windowCombo] { m_rateChart->setWindow(windowCombo->currentData().toLongLong()); });
+    // Messages or bytes per second on the left axis (the hover shows both).
+    auto *unitCombo = new QComboBox;
+    unitCombo->setObjectName(QStringLiteral("chartUnitCombo"));
+    unitCombo->addItem(tr("messages/s"), int(RateChart::Unit::Messages));
+    unitCombo->addItem(tr("bytes/s"), int(RateChart::Unit::Bytes));
+    connect(unitCombo, &QComboBox::currentIndexChanged, this,
+            [this, unitCombo] { m_rateChart->setUnit(RateChart::Unit(unitCombo->currentData().toInt())); });
     ratesBar->addWidget(windowCombo);
     ratesBar->addWidget(m_chartServiceCombo);
+    ratesBar->addWidget(unitCombo);
     ratesBar->addStretch(1);
     ratesLayout->addLayout(ratesBar);
     ratesLayout->addWidget(m_rateChart, 1);
