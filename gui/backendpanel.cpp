@@ -26,9 +26,8 @@ QString shortEndpoint(const QString &endpoint)
 } // namespace
 
 BackendPanel::BackendPanel(QWidget *parent)
-    : QWidget(parent), m_services(new QTableWidget(0, ColumnCount, this)), m_updated(new QLabel(this))
+    : QWidget(parent), m_services(new QTableWidget(0, ColumnCount, this)), m_updated(new UpdatedLabel(this))
 {
-    m_updated->setObjectName(QStringLiteral("updatedLabel"));
     m_services->setObjectName(QStringLiteral("backendTable"));
     m_services->setHorizontalHeaderLabels(
         {tr("Service"), tr("Backend"), tr("In (peers)"), tr("Out (peers)"), tr("Open"), tr("Queued"), tr("Dropped")});
@@ -115,9 +114,7 @@ void BackendPanel::setStats(const MonitorStats &stats)
 {
     const QLocale locale;
     m_stale = false;
-    m_lastUpdate = stats.time.isValid() ? stats.time.toLocalTime() : QDateTime::currentDateTime();
-    m_updated->setText(tr("updated %1").arg(m_lastUpdate.toString(QStringLiteral("HH:mm:ss"))));
-    m_updated->setStyleSheet(QString());
+    m_updated->setUpdated(stats.time);
     for (QLabel *label : std::as_const(m_counters))
         label->setStyleSheet(QString());
     if (m_services->rowCount() != stats.services.size())
@@ -184,13 +181,12 @@ void BackendPanel::clear()
     for (QLabel *label : std::as_const(m_counters))
         label->setText(QStringLiteral("-"));
     m_updated->clear();
-    m_lastUpdate = QDateTime();
     m_stale = false;
 }
 
 void BackendPanel::setStale(bool stale)
 {
-    if (stale == m_stale || (m_services->rowCount() == 0 && !m_lastUpdate.isValid()))
+    if (stale == m_stale || (m_services->rowCount() == 0 && !m_updated->lastUpdate().isValid()))
         return;
     m_stale = stale;
     if (!stale)
@@ -225,10 +221,7 @@ void BackendPanel::setStale(bool stale)
         label->setText(dash);
         label->setStyleSheet(QStringLiteral("color: grey"));
     }
-    m_updated->setText(m_lastUpdate.isValid()
-                           ? tr("proxy gone; last figures at %1").arg(m_lastUpdate.toString(QStringLiteral("HH:mm:ss")))
-                           : tr("proxy gone"));
-    m_updated->setStyleSheet(QStringLiteral("color: #c01c28"));
+    m_updated->setStale(true);
 }
 
 } // namespace SockJsProxy

@@ -1,8 +1,8 @@
 #pragma once
 
 #include "metrics/monitortypes.h"
+#include "updatedlabel.h"
 
-#include <QDateTime>
 #include <QHash>
 #include <QWidget>
 
@@ -40,7 +40,7 @@ public:
     void setStale(bool stale);
     bool isStale() const { return m_stale; }
     // "updated 12:00:01" or, once stale, what is known of the outage.
-    QLabel *updatedLabel() const { return m_updated; }
+    UpdatedLabel *updatedLabel() const { return m_updated; }
 
     QTableWidget *servicesTable() const { return m_services; }
     // The value label of "sessionsOpen", "rates" or a counter (its JSON key:
@@ -55,8 +55,7 @@ private:
 
     QTableWidget *m_services;
     QHash<QString, QLabel *> m_counters;
-    QLabel *m_updated;
-    QDateTime m_lastUpdate;
+    UpdatedLabel *m_updated;
     bool m_stale = false;
 };
 

@@ -5,6 +5,7 @@
 #include "config/commandline.h"
 #include "inspectorwidget.h"
 #include "mainwindow.h"
+#include "ratechart.h"
 #include "sessionfiltermodel.h"
 #include "sessiontablemodel.h"
 #include "sockjsproxy_version.h"
@@ -145,6 +146,16 @@ int main(int argc, char *argv[])
                 }
                 inspector->setPaused(true);
                 inspector->view()->setCurrentIndex(inspector->model()->index(row, 0));
+            }
+            // The chart's hover, as the mouse would show it, a third of the
+            // way back from the newest sample (of the window, or of what the
+            // chart has when that is less).
+            RateChart *chart = window.rateChart();
+            if (chart->sampleCount() > 1) {
+                const qint64 newestMs = chart->sample(chart->sampleCount() - 1).time.toMSecsSinceEpoch();
+                const qint64 oldestMs = chart->sample(0).time.toMSecsSinceEpoch();
+                const qint64 backMs = qMin(chart->window(), newestMs - oldestMs) / 3;
+                chart->setHoverX(qRound(chart->xForTime(newestMs - backMs)));
             }
             bool saved = window.grab().save(file);
             if (!inspectorFile.isEmpty())

@@ -17,6 +17,7 @@
 #include "sockjs/transports/registry.h"
 #include "sockjsproxy_version.h"
 #include "startproxydialog.h"
+#include "updatedlabel.h"
 
 #include <QAction>
 #include <QActionGroup>
@@ -155,10 +156,14 @@ void MainWindow::createViews()
     connect(m_sessionFilter, &QAbstractItemModel::modelReset, this, &MainWindow::updateCountLabel);
     connect(m_sessionFilter, &QAbstractItemModel::layoutChanged, this, &MainWindow::updateCountLabel);
 
+    m_sessionsUpdated = new UpdatedLabel;
+    m_sessionsUpdated->setObjectName(QStringLiteral("sessionsUpdatedLabel"));
+
     auto *filterBar = new QHBoxLayout;
     filterBar->addWidget(m_serviceCombo);
     filterBar->addWidget(m_transportCombo);
     filterBar->addWidget(m_filterEdit, 1);
+    filterBar->addWidget(m_sessionsUpdated);
 
     auto *central = new QWidget;
     auto *centralLayout = new QVBoxLayout(central);
@@ -187,9 +192,20 @@ void MainWindow::createViews()
     windowCombo->setCurrentIndex(1);
     connect(windowCombo, &QComboBox::currentIndexChanged, this,
             [this, windowCombo] { m_rateChart->setWindow(windowCombo->currentData().toLongLong()); });
+    // Messages or bytes per second on the left axis (the hover shows both).
+    auto *unitCombo = new QComboBox;
+    unitCombo->setObjectName(QStringLiteral("chartUnitCombo"));
+    unitCombo->addItem(tr("messages/s"), int(RateChart::Unit::Messages));
+    unitCombo->addItem(tr("bytes/s"), int(RateChart::Unit::Bytes));
+    connect(unitCombo, &QComboBox::currentIndexChanged, this,
+            [this, unitCombo] { m_rateChart->setUnit(RateChart::Unit(unitCombo->currentData().toInt())); });
+    m_chartUpdated = new UpdatedLabel;
+    m_chartUpdated->setObjectName(QStringLiteral("chartUpdatedLabel"));
     ratesBar->addWidget(windowCombo);
     ratesBar->addWidget(m_chartServiceCombo);
+    ratesBar->addWidget(unitCombo);
     ratesBar->addStretch(1);
+    ratesBar->addWidget(m_chartUpdated);
     ratesLayout->addLayout(ratesBar);
     ratesLayout->addWidget(m_rateChart, 1);
 
@@ -558,6 +574,8 @@ void MainWindow::watch(MonitorSource *source, const QString &description, bool c
     m_logPane->setSource(source);
     m_rateChart->clear();
     m_backendPanel->clear();
+    m_chartUpdated->clear();
+    m_sessionsUpdated->clear();
     const MonitorStats stats = source->stats();
     if (stats.time.isValid())
         onStatsUpdated(stats);
@@ -574,6 +592,7 @@ void MainWindow::unwatch()
     m_source = nullptr;
     m_connected = false;
     m_sessionModel->clear();
+    m_sessionsUpdated->clear();
 }
 
 void MainWindow::stopLocalProxy()
@@ -627,6 +646,10 @@ void MainWindow::closeEvent(QCloseEvent *event)
 void MainWindow::onSessionsChanged(const QList<SessionInfo> &upserted, const QList<QByteArray> &removed)
 {
     m_sessionModel->applyChanges(upserted, removed);
+    // A remote source that lost its proxy empties the list: no new figures.
+    const auto *remote = qobject_cast<const RemoteMonitor *>(m_source.data());
+    if (!remote || remote->isConnected())
+        m_sessionsUpdated->setUpdated();
     const QByteArray inspected = m_inspector->session();
     if (!inspected.isEmpty()) {
         const int row = m_sessionModel->rowOf(inspected);
@@ -661,6 +684,11 @@ void MainWindow::onStatsUpdated(const MonitorStats &stats)
     onInstanceSeen(stats);
     m_rateChart->addSample(stats);
     m_backendPanel->setStats(stats);
+    m_chartUpdated->setUpdated(stats.time);
+    // Sources publish only session changes, scanned a few times a second on
+    // the proxy's event loop: a stats update says that loop is alive and the
+    // list current to within a scan.
+    m_sessionsUpdated->setUpdated();
     QStringList prefixes;
     for (const ServiceStats &service : stats.services)
         prefixes.append(service.prefix);
@@ -693,6 +721,8 @@ void MainWindow::onConnectionChanged(bool connected, const QString &detail)
         // Nothing shown may claim to be live any more.
         m_backendPanel->setStale(true);
         m_rateChart->setStale(true);
+        m_chartUpdated->setStale(true);
+        m_sessionsUpdated->setStale(true);
         if (m_remote && m_remote->isUnauthorized())
             shown = tr("%1; not retrying: File > Attach\u2026 with the right token, or File > Reconnect").arg(detail);
         else if (m_remote && m_remote->isRetryPending())

@@ -25,6 +25,7 @@ class RemoteMonitor;
 class Server;
 class SessionFilterModel;
 class SessionTableModel;
+class UpdatedLabel;
 
 // The monitor's window: sessions table (central), rates, backends and log
 // (right docks), message inspector (bottom dock).
@@ -39,8 +40,10 @@ class SessionTableModel;
 // (Start, Attach, Detach, Quit) ask first, naming how many sessions close;
 // a refusal keeps it running. A new start or attachment replaces what is
 // watched only once it has succeeded (an attachment: once connected).
-// Truth: when an attached proxy goes away, every panel says so (greyed,
-// dashes, a gap in the chart); a new process behind the endpoint is marked
+// Truth: each panel says when its figures were last updated (the sessions
+// list, the chart, the backends and counters); when an attached proxy goes
+// away, every panel says so (greyed, dashes, a gap in the chart, "proxy
+// gone; last figures at ..."); a new process behind the endpoint is marked
 // on the chart and in the log.
 class MainWindow : public QMainWindow
 {
@@ -91,6 +94,9 @@ public:
     QAction *detachAction() const { return m_detachAction; }
     QAction *reconnectAction() const { return m_reconnectAction; }
     QLabel *statusLabel() const { return m_statusLabel; }
+    // "updated 12:03:04" over the sessions list and the chart.
+    UpdatedLabel *sessionsUpdatedLabel() const { return m_sessionsUpdated; }
+    UpdatedLabel *chartUpdatedLabel() const { return m_chartUpdated; }
 
     // Ids of the selected rows, in view order.
     QList<QByteArray> selectedSessionIds() const;
@@ -160,6 +166,8 @@ private:
     LogPane *m_logPane = nullptr;
     QLabel *m_statusLabel = nullptr;
     QLabel *m_countLabel = nullptr;
+    UpdatedLabel *m_sessionsUpdated = nullptr;
+    UpdatedLabel *m_chartUpdated = nullptr;
 
     QAction *m_startAction = nullptr;
     QAction *m_attachAction = nullptr;

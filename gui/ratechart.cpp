@@ -1,10 +1,15 @@
 #include "ratechart.h"
 
+#include "sessiontablemodel.h"
+
 #include <QFontMetrics>
+#include <QMouseEvent>
 #include <QPainter>
 #include <QPainterPath>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <utility>
 
 namespace SockJsProxy {
@@ -41,6 +46,12 @@ QString axisNumber(double value)
     return QString::number(value, 'g', 3);
 }
 
+// A rate of bytes as the session table shows sizes: "2.6 KiB/s".
+QString bytesPerSecond(double value)
+{
+    return SessionTableModel::formatBytes(quint64(std::llround(value))) + QStringLiteral("/s");
+}
+
 const QColor kInColor(0x1f, 0x6f, 0xd0);
 const QColor kOutColor(0xe0, 0x7a, 0x10);
 const QColor kSessionsColor(0x2a, 0x9d, 0x4a);
@@ -52,6 +63,7 @@ RateChart::RateChart(QWidget *parent) : QWidget(parent)
     m_ring.resize(kDefaultCapacity);
     m_breaks.resize(kDefaultCapacity);
     setAttribute(Qt::WA_OpaquePaintEvent);
+    setMouseTracking(true);
     setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Expanding);
 }
 
@@ -81,6 +93,14 @@ void RateChart::setWindow(qint64 ms)
     if (ms == m_windowMs)
         return;
     m_windowMs = ms;
+    update();
+}
+
+void RateChart::setUnit(Unit unit)
+{
+    if (unit == m_unit)
+        return;
+    m_unit = unit;
     update();
 }
 
@@ -114,16 +134,11 @@ QString RateChart::currentText() const
 {
     if (m_stale || m_count == 0)
         return tr("now: \u2014 (no figures: the proxy is gone)");
-    // Only what is in the window counts, for the scales as well.
-    QList<Point> data = points();
-    if (!data.isEmpty()) {
-        const qint64 firstMs = data.last().timeMs - m_windowMs;
-        qsizetype first = 0;
-        while (first < data.size() && data.at(first).timeMs < firstMs)
-            ++first;
-        data.remove(0, first);
-    }
-    const Point &last = data.last();
+    const Point last = points().last();
+    if (m_unit == Unit::Bytes)
+        return tr("now: %1 in, %2 out, %3 open")
+            .arg(bytesPerSecond(last.bytesIn), bytesPerSecond(last.bytesOut))
+            .arg(qint64(last.sessions));
     return tr("now: %1 in/s, %2 out/s, %3 open")
         .arg(last.in, 0, 'f', last.in < 10 ? 1 : 0)
         .arg(last.out, 0, 'f', last.out < 10 ? 1 : 0)
@@ -140,6 +155,7 @@ void RateChart::clear()
     m_breakNext = false;
     m_start = 0;
     m_count = 0;
+    m_hoverX = -1;
     update();
 }
 
@@ -165,12 +181,16 @@ QList<RateChart::Point> RateChart::points() const
         if (m_service.isEmpty()) {
             point.in = stats.rates.messagesIn;
             point.out = stats.rates.messagesOut;
+            point.bytesIn = stats.rates.bytesIn;
+            point.bytesOut = stats.rates.bytesOut;
             point.sessions = double(stats.sessionsOpen);
         } else {
             for (const ServiceStats &service : stats.services) {
                 if (service.prefix == m_service) {
                     point.in = service.rates.messagesIn;
                     point.out = service.rates.messagesOut;
+                    point.bytesIn = service.rates.bytesIn;
+                    point.bytesOut = service.rates.bytesOut;
                     point.sessions = double(service.sessionsOpen);
                     break;
                 }
@@ -181,6 +201,165 @@ QList<RateChart::Point> RateChart::points() const
     return result;
 }
 
+QList<RateChart::Point> RateChart::windowPoints() const
+{
+    QList<Point> data = points();
+    if (!data.isEmpty()) {
+        const qint64 firstMs = data.last().timeMs - m_windowMs;
+        qsizetype first = 0;
+        while (first < data.size() && data.at(first).timeMs < firstMs)
+            ++first;
+        data.remove(0, first);
+    }
+    return data;
+}
+
+RateChart::Layout RateChart::layout(const QList<Point> &data) const
+{
+    Layout result;
+    // Only what is in the window counts for the scales.
+    double maxRate = 0;
+    double maxSessions = 0;
+    for (const Point &p : data) {
+        maxRate = qMax(maxRate, qMax(rateIn(p), rateOut(p)));
+        maxSessions = qMax(maxSessions, p.sessions);
+    }
+    if (m_unit == Unit::Bytes) {
+        // Ticks at round numbers of the unit the labels show (B, KiB, MiB).
+        result.rateScale = maxRate >= 1024.0 * 1024.0 ? 1024.0 * 1024.0 : maxRate >= 1024.0 ? 1024.0 : 1.0;
+        result.rateMax = niceMax(maxRate / result.rateScale, &result.rateTicks) * result.rateScale;
+    } else {
+        result.rateMax = niceMax(maxRate, &result.rateTicks);
+    }
+    result.sessionMax = niceMax(maxSessions, &result.sessionTicks);
+
+    // Plot area: room for the left and right axis labels, the legend on top
+    // and the time labels below.
+    const QFontMetrics metrics(font());
+    const int lineHeight = metrics.height();
+    for (int i = 0; i <= result.rateTicks; ++i)
+        result.leftWidth =
+            qMax(result.leftWidth, metrics.horizontalAdvance(axisLabel(result.rateMax * i / result.rateTicks, result)));
+    result.leftWidth += 12;
+    result.rightWidth = metrics.horizontalAdvance(axisNumber(result.sessionMax)) + 12;
+    result.plot =
+        rect().adjusted(result.leftWidth + 6, lineHeight * 2 + 4, -(result.rightWidth + 6), -(lineHeight + 8));
+    result.endMs = data.isEmpty() ? 0 : data.last().timeMs;
+    result.startMs = result.endMs - m_windowMs;
+    return result;
+}
+
+QString RateChart::axisLabel(double value, const Layout &layout) const
+{
+    if (m_unit == Unit::Messages)
+        return axisNumber(value);
+    if (value == 0)
+        return QStringLiteral("0");
+    const QString unit = layout.rateScale > 1024.0 ? QStringLiteral("MiB")
+                         : layout.rateScale > 1.0  ? QStringLiteral("KiB")
+                                                   : QStringLiteral("B");
+    return axisNumber(value / layout.rateScale) + QLatin1Char(' ') + unit;
+}
+
+double RateChart::xForTime(qint64 timeMs) const
+{
+    const Layout l = layout(windowPoints());
+    return l.plot.left() + double(l.plot.width()) * double(timeMs - l.startMs) / double(m_windowMs);
+}
+
+qint64 RateChart::timeAtX(double x, const Layout &layout) const
+{
+    return layout.startMs
+           + qint64(std::llround((x - layout.plot.left()) * double(m_windowMs) / qMax(1, layout.plot.width())));
+}
+
+qint64 RateChart::timeAtX(double x) const { return timeAtX(x, layout(windowPoints())); }
+
+RateChart::Values RateChart::valuesAt(qint64 timeMs) const
+{
+    Values values;
+    const QList<Point> data = windowPoints();
+    if (data.isEmpty())
+        return values;
+    // Near enough: a second, or two pixels of the plot (an hour on a few
+    // hundred pixels puts several seconds in one).
+    const Layout l = layout(data);
+    const qint64 tolerance = qMax<qint64>(1000, 2 * m_windowMs / qMax(1, l.plot.width()));
+    // The first sample at or after timeMs.
+    const auto after =
+        std::lower_bound(data.cbegin(), data.cend(), timeMs, [](const Point &p, qint64 t) { return p.timeMs < t; });
+    const Point *next = after == data.cend() ? nullptr : &*after;
+    const Point *previous = after == data.cbegin() ? nullptr : &*(after - 1);
+    const qint64 toNext = next ? next->timeMs - timeMs : std::numeric_limits<qint64>::max();
+    const qint64 toPrevious = previous ? timeMs - previous->timeMs : std::numeric_limits<qint64>::max();
+    // Between the last sample before an outage and the first after it.
+    if (next && previous && next->breakBefore && toNext > tolerance && toPrevious > tolerance) {
+        values.gap = true;
+        return values;
+    }
+    const Point *nearest = toNext < toPrevious ? next : previous;
+    if (qMin(toNext, toPrevious) > tolerance)
+        return values;
+    values.time = QDateTime::fromMSecsSinceEpoch(nearest->timeMs);
+    values.messagesIn = nearest->in;
+    values.messagesOut = nearest->out;
+    values.bytesIn = nearest->bytesIn;
+    values.bytesOut = nearest->bytesOut;
+    values.sessions = qint64(nearest->sessions);
+    return values;
+}
+
+void RateChart::setHoverX(int x)
+{
+    if (x == m_hoverX)
+        return;
+    m_hoverX = x;
+    update();
+}
+
+RateChart::Values RateChart::hoverValues() const
+{
+    if (m_hoverX < 0)
+        return Values();
+    return valuesAt(timeAtX(m_hoverX));
+}
+
+QString RateChart::hoverText() const
+{
+    if (m_hoverX < 0 || m_count == 0)
+        return QString();
+    const Values values = hoverValues();
+    if (!values.time.isValid()) {
+        const QString time =
+            QDateTime::fromMSecsSinceEpoch(timeAtX(m_hoverX)).toLocalTime().toString(QStringLiteral("HH:mm:ss"));
+        return values.gap ? tr("%1\nno figures (proxy gone)").arg(time) : tr("%1\nno figures").arg(time);
+    }
+    return tr("%1\nin: %2 msg/s, %3\nout: %4 msg/s, %5\n%6 open sessions")
+        .arg(values.time.toLocalTime().toString(QStringLiteral("HH:mm:ss")))
+        .arg(values.messagesIn, 0, 'f', 1)
+        .arg(bytesPerSecond(values.bytesIn))
+        .arg(values.messagesOut, 0, 'f', 1)
+        .arg(bytesPerSecond(values.bytesOut))
+        .arg(values.sessions);
+}
+
+void RateChart::mouseMoveEvent(QMouseEvent *event)
+{
+    const Layout l = layout(windowPoints());
+    const int x = qRound(event->position().x());
+    setHoverX(x >= l.plot.left() && x <= l.plot.right() && event->position().y() >= l.plot.top()
+                      && event->position().y() <= l.plot.bottom()
+                  ? x
+                  : -1);
+    QWidget::mouseMoveEvent(event);
+}
+
+void RateChart::leaveEvent(QEvent *event)
+{
+    setHoverX(-1);
+    QWidget::leaveEvent(event);
+}
+
 void RateChart::paintEvent(QPaintEvent *)
 {
     QPainter painter(this);
@@ -189,24 +368,9 @@ void RateChart::paintEvent(QPaintEvent *)
 
     const QFontMetrics metrics(font());
     const int lineHeight = metrics.height();
-    const QList<Point> data = points();
-
-    double maxRate = 0;
-    double maxSessions = 0;
-    for (const Point &p : data) {
-        maxRate = qMax(maxRate, qMax(p.in, p.out));
-        maxSessions = qMax(maxSessions, p.sessions);
-    }
-    int rateTicks = 4;
-    int sessionTicks = 4;
-    const double rateMax = niceMax(maxRate, &rateTicks);
-    const double sessionMax = niceMax(maxSessions, &sessionTicks);
-
-    // Plot area: room for the left and right axis labels, the legend on top
-    // and the time labels below.
-    const int leftWidth = metrics.horizontalAdvance(axisNumber(rateMax)) + 12;
-    const int rightWidth = metrics.horizontalAdvance(axisNumber(sessionMax)) + 12;
-    const QRect plot = rect().adjusted(leftWidth + 6, lineHeight * 2 + 4, -(rightWidth + 6), -(lineHeight + 8));
+    const QList<Point> data = windowPoints();
+    const Layout l = layout(data);
+    const QRect &plot = l.plot;
     if (plot.width() < 20 || plot.height() < 20)
         return;
 
@@ -217,8 +381,9 @@ void RateChart::paintEvent(QPaintEvent *)
         QColor color;
         bool dashed;
     };
-    const QList<LegendItem> legend{{tr("messages in/s"), kInColor, false},
-                                   {tr("messages out/s"), kOutColor, false},
+    const bool bytes = m_unit == Unit::Bytes;
+    const QList<LegendItem> legend{{bytes ? tr("bytes in/s") : tr("messages in/s"), kInColor, false},
+                                   {bytes ? tr("bytes out/s") : tr("messages out/s"), kOutColor, false},
                                    {tr("open sessions (right axis)"), kSessionsColor, true}};
     int x = plot.left();
     const int legendY = 4 + lineHeight / 2;
@@ -239,27 +404,26 @@ void RateChart::paintEvent(QPaintEvent *)
 
     // Grid and axes.
     const QColor gridColor = palette().mid().color();
-    for (int i = 0; i <= rateTicks; ++i) {
-        const int y = plot.bottom() - int(std::round(double(plot.height()) * i / rateTicks));
+    for (int i = 0; i <= l.rateTicks; ++i) {
+        const int y = plot.bottom() - int(std::round(double(plot.height()) * i / l.rateTicks));
         painter.setPen(QPen(gridColor, 1, i == 0 ? Qt::SolidLine : Qt::DotLine));
         painter.drawLine(plot.left(), y, plot.right(), y);
         painter.setPen(kInColor.darker(120));
-        painter.drawText(QRect(0, y - lineHeight / 2, leftWidth, lineHeight), Qt::AlignRight | Qt::AlignVCenter,
-                         axisNumber(rateMax * i / rateTicks));
+        painter.drawText(QRect(0, y - lineHeight / 2, l.leftWidth, lineHeight), Qt::AlignRight | Qt::AlignVCenter,
+                         axisLabel(l.rateMax * i / l.rateTicks, l));
     }
     painter.setPen(kSessionsColor.darker(120));
-    for (int i = 0; i <= sessionTicks; ++i) {
-        const int y = plot.bottom() - int(std::round(double(plot.height()) * i / sessionTicks));
-        painter.drawText(QRect(plot.right() + 6, y - lineHeight / 2, rightWidth, lineHeight),
-                         Qt::AlignLeft | Qt::AlignVCenter, axisNumber(sessionMax * i / sessionTicks));
+    for (int i = 0; i <= l.sessionTicks; ++i) {
+        const int y = plot.bottom() - int(std::round(double(plot.height()) * i / l.sessionTicks));
+        painter.drawText(QRect(plot.right() + 6, y - lineHeight / 2, l.rightWidth, lineHeight),
+                         Qt::AlignLeft | Qt::AlignVCenter, axisNumber(l.sessionMax * i / l.sessionTicks));
     }
     painter.setPen(QPen(gridColor, 1));
     painter.drawLine(plot.bottomLeft(), plot.topLeft());
     painter.drawLine(plot.bottomRight(), plot.topRight());
 
-    // Time axis: the newest sample is "now", the left edge five minutes before.
-    const qint64 endMs = data.isEmpty() ? 0 : data.last().timeMs;
-    const qint64 startMs = endMs - m_windowMs;
+    // Time axis: the newest sample is "now", the left edge a window before.
+    const qint64 startMs = l.startMs;
     painter.setPen(palette().text().color());
     for (int minute = 5; minute >= 0; --minute) {
         const int xPos = plot.left() + int(double(plot.width()) * (5 - minute) / 5.0);
@@ -286,14 +450,14 @@ void RateChart::paintEvent(QPaintEvent *)
     auto xFor = [&](qint64 timeMs) {
         return plot.left() + double(plot.width()) * double(timeMs - startMs) / double(m_windowMs);
     };
+    auto yFor = [&](double value, double max) {
+        return plot.bottom() - double(plot.height()) * qMin(value, max) / max;
+    };
     // One path per stretch without an outage: a gap is never bridged.
     auto series = [&](auto value, double max) {
         QList<QPainterPath> paths;
         for (const Point &p : data) {
-            if (p.timeMs < startMs)
-                continue;
-            const double y = plot.bottom() - double(plot.height()) * qMin(value(p), max) / max;
-            const QPointF point(xFor(p.timeMs), y);
+            const QPointF point(xFor(p.timeMs), yFor(value(p), max));
             if (paths.isEmpty() || p.breakBefore) {
                 paths.append(QPainterPath());
                 paths.last().moveTo(point);
@@ -309,11 +473,11 @@ void RateChart::paintEvent(QPaintEvent *)
     painter.setBrush(Qt::NoBrush);
     QPen sessionsPen(kSessionsColor, 2, Qt::DashLine);
     painter.setPen(sessionsPen);
-    for (const QPainterPath &path : series([](const Point &p) { return p.sessions; }, sessionMax))
+    for (const QPainterPath &path : series([](const Point &p) { return p.sessions; }, l.sessionMax))
         painter.drawPath(path);
     // In as a light area under its line, so out (often the same: echo
     // backends) still shows on top of it.
-    const QList<QPainterPath> inPaths = series([](const Point &p) { return p.in; }, rateMax);
+    const QList<QPainterPath> inPaths = series([this](const Point &p) { return rateIn(p); }, l.rateMax);
     for (const QPainterPath &inPath : inPaths) {
         QPainterPath area = inPath;
         area.lineTo(inPath.currentPosition().x(), plot.bottom());
@@ -326,7 +490,7 @@ void RateChart::paintEvent(QPaintEvent *)
         painter.drawPath(inPath);
     }
     painter.setPen(QPen(kOutColor, 1.8));
-    for (const QPainterPath &path : series([](const Point &p) { return p.out; }, rateMax))
+    for (const QPainterPath &path : series([this](const Point &p) { return rateOut(p); }, l.rateMax))
         painter.drawPath(path);
     // New processes behind the endpoint.
     for (const auto &[timeMs, label] : std::as_const(m_markers)) {
@@ -339,11 +503,53 @@ void RateChart::paintEvent(QPaintEvent *)
     }
     painter.restore();
 
-    // Current values, bottom left inside the plot; grey once the proxy is gone.
+    // Current values, top left over the plot; grey once the proxy is gone.
     const QString current = currentText();
     painter.setPen(m_stale ? palette().placeholderText().color() : palette().text().color());
     painter.drawText(QRect(plot.left(), 4 + lineHeight, plot.width(), lineHeight), Qt::AlignLeft | Qt::AlignVCenter,
                      current);
+
+    // The hover: a line at the sample under the mouse, dots on its values
+    // and a label beside it (on the side with room).
+    if (m_hoverX < 0)
+        return;
+    const Values values = valuesAt(timeAtX(m_hoverX, l));
+    const double lineX = values.time.isValid() ? xFor(values.time.toMSecsSinceEpoch()) : double(m_hoverX);
+    painter.setPen(QPen(palette().text().color(), 1));
+    painter.drawLine(QPointF(lineX, plot.top()), QPointF(lineX, plot.bottom()));
+    if (values.time.isValid()) {
+        const struct
+        {
+            double value;
+            double max;
+            QColor color;
+        } dots[] = {{bytes ? values.bytesIn : values.messagesIn, l.rateMax, kInColor},
+                    {bytes ? values.bytesOut : values.messagesOut, l.rateMax, kOutColor},
+                    {double(values.sessions), l.sessionMax, kSessionsColor}};
+        painter.setPen(QPen(palette().base().color(), 1));
+        for (const auto &dot : dots) {
+            painter.setBrush(dot.color);
+            painter.drawEllipse(QPointF(lineX, yFor(dot.value, dot.max)), 3.5, 3.5);
+        }
+    }
+    const QStringList lines = hoverText().split(QLatin1Char('\n'));
+    int textWidth = 0;
+    for (const QString &line : lines)
+        textWidth = qMax(textWidth, metrics.horizontalAdvance(line));
+    QRect box(0, plot.top() + 4, textWidth + 12, int(lines.size()) * lineHeight + 8);
+    box.moveLeft(lineX + 8 + box.width() <= plot.right() ? int(lineX) + 8 : int(lineX) - 8 - box.width());
+    QColor boxColor = palette().toolTipBase().color();
+    boxColor.setAlpha(235);
+    painter.setPen(QPen(palette().mid().color(), 1));
+    painter.setBrush(boxColor);
+    painter.drawRoundedRect(box, 3, 3);
+    painter.setPen(palette().toolTipText().color());
+    for (int i = 0; i < lines.size(); ++i) {
+        QFont font = painter.font();
+        font.setBold(i == 0);
+        painter.setFont(font);
+        painter.drawText(box.left() + 6, box.top() + 4 + i * lineHeight + metrics.ascent(), lines.at(i));
+    }
 }
 
 } // namespace SockJsProxy

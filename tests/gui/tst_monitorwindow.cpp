@@ -21,7 +21,10 @@
 #include "testbackend.h"
 #include "testserver.h"
 #include "trafficmodel.h"
+#include "updatedlabel.h"
 #include "websocketclient.h"
+
+#include <QAbstractItemModelTester>
 
 #include <QAction>
 #include <QApplication>
@@ -115,6 +118,41 @@ bool logShows(const LogPane *pane, const QString &part)
     return false;
 }
 
+// A source whose updates the test sends.
+class FakeSource : public MonitorSource
+{
+public:
+    QList<SessionInfo> sessions() const override { return {}; }
+    MonitorStats stats() const override { return {}; }
+    void disconnectSessions(const QList<QByteArray> &) override {}
+    void sendToSession(const QByteArray &, const QByteArray &) override {}
+    void clearCounters() override {}
+    void setInspected(const QByteArray &, bool) override {}
+    void sendStats(const QDateTime &time)
+    {
+        MonitorStats stats;
+        stats.time = time;
+        stats.sessionsOpen = 1;
+        ServiceStats service;
+        service.prefix = QStringLiteral("/echo");
+        service.sessionsOpen = 1;
+        stats.services = {service};
+        Q_EMIT statsUpdated(stats);
+    }
+    void sendSession(const QByteArray &id, quint64 messagesIn)
+    {
+        SessionInfo info;
+        info.id = id;
+        info.service = QStringLiteral("/echo");
+        info.transport = "websocket";
+        info.state = QStringLiteral("open");
+        info.openedAt = QDateTime::currentDateTimeUtc();
+        info.messagesIn = messagesIn;
+        Q_EMIT sessionsChanged({info}, {});
+    }
+    void lose() { Q_EMIT connectionChanged(false, QStringLiteral("connection lost")); }
+};
+
 quint16 unusedPort()
 {
     QTcpServer probe;
@@ -139,6 +177,7 @@ private Q_SLOTS:
     void failedStartOrAttachKeepsWhatIsWatched();
     void wrongTokenSaysSoAndWaits();
     void goneProxyLeavesNoLiveFigure();
+    void lastUpdatedLabels();
     void captureFromTheViewMenu();
 
 private:
@@ -521,6 +560,15 @@ void tst_MonitorWindow::goneProxyLeavesNoLiveFigure()
     QVERIFY(panel->updatedLabel()->text().startsWith(QLatin1String("updated")));
     QVERIFY(chart->currentText().contains(QLatin1String("in/s")));
     QCOMPARE(chart->segmentCount(), 1);
+    // Each panel says when its figures came, and that changes with them.
+    UpdatedLabel *chartUpdated = window.chartUpdatedLabel();
+    UpdatedLabel *sessionsUpdated = window.sessionsUpdatedLabel();
+    for (const UpdatedLabel *label : {chartUpdated, sessionsUpdated})
+        QVERIFY2(label->text().startsWith(QLatin1String("updated ")), qPrintable(label->text()));
+    const QDateTime chartFirst = chartUpdated->lastUpdate();
+    const QDateTime sessionsFirst = sessionsUpdated->lastUpdate();
+    QTRY_VERIFY_WITH_TIMEOUT(chartUpdated->lastUpdate() > chartFirst, kWaitMs);
+    QTRY_VERIFY_WITH_TIMEOUT(sessionsUpdated->lastUpdate() > sessionsFirst, kWaitMs);
 
     control.reset(); // the proxy dies
     QTRY_VERIFY_WITH_TIMEOUT(!window.isConnected(), kWaitMs);
@@ -542,6 +590,20 @@ void tst_MonitorWindow::goneProxyLeavesNoLiveFigure()
     QVERIFY(!chart->currentText().contains(QLatin1String("in/s")));
     QVERIFY(window.statusLabel()->text().contains(QLatin1String("retrying in")));
     QCOMPARE(window.sessionModel()->rowCount(), 0);
+    // Gone: the time of the last figures, and it stays put.
+    QVERIFY(chartUpdated->isStale());
+    QVERIFY(sessionsUpdated->isStale());
+    const QString chartGone = chartUpdated->text();
+    const QString sessionsGone = sessionsUpdated->text();
+    const QString panelGone = panel->updatedLabel()->text();
+    QCOMPARE(chartGone, QStringLiteral("proxy gone; last figures at %1")
+                            .arg(chartUpdated->lastUpdate().toString(QStringLiteral("HH:mm:ss"))));
+    QVERIFY2(sessionsGone.startsWith(QLatin1String("proxy gone; last figures at ")), qPrintable(sessionsGone));
+    const QTime goneAt = QTime::currentTime();
+    QTRY_VERIFY_WITH_TIMEOUT(QTime::currentTime().second() != goneAt.second(), kWaitMs);
+    QCOMPARE(chartUpdated->text(), chartGone);
+    QCOMPARE(sessionsUpdated->text(), sessionsGone);
+    QCOMPARE(panel->updatedLabel()->text(), panelGone);
 
     // Another process (another Monitor: another instance) on the same endpoint.
     Monitor second(m_server->server());
@@ -553,12 +615,82 @@ void tst_MonitorWindow::goneProxyLeavesNoLiveFigure()
     QTRY_VERIFY_WITH_TIMEOUT(chart->sampleCount() > before, kWaitMs);
     QVERIFY(!panel->isStale());
     QVERIFY(!chart->isStale());
+    QVERIFY(!chartUpdated->isStale());
+    QVERIFY(chartUpdated->text().startsWith(QLatin1String("updated ")));
+    QTRY_VERIFY_WITH_TIMEOUT(sessionsUpdated->text().startsWith(QLatin1String("updated ")), kWaitMs);
     QCOMPARE(chart->segmentCount(), 2); // a gap, not a line across the outage
     QCOMPARE(chart->markerCount(), 1);
     QVERIFY(chart->markerLabel(0).startsWith(QLatin1String("new process")));
     QTRY_VERIFY_WITH_TIMEOUT(logShows(window.logPane(), QStringLiteral("a new proxy process")), kWaitMs);
     window.detach();
     control.reset();
+}
+
+// The "updated" labels of the sessions list, the chart and the backends and
+// counters follow the updates of a source (exact times from its stats), and
+// once it is gone say so with the time of the last figures.
+void tst_MonitorWindow::lastUpdatedLabels()
+{
+    MainWindow &window = *m_window;
+    FakeSource source;
+    window.setSource(&source, QStringLiteral("fake proxy"));
+    QAbstractItemModelTester tester(window.sessionModel(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+    UpdatedLabel *chart = window.chartUpdatedLabel();
+    UpdatedLabel *sessions = window.sessionsUpdatedLabel();
+    UpdatedLabel *panel = window.backendPanel()->updatedLabel();
+    for (const UpdatedLabel *label : {chart, sessions, panel}) {
+        QCOMPARE(label->text(), QString()); // no figures yet
+        QVERIFY(label->isVisible());
+    }
+
+    const QDateTime first(QDate(2026, 3, 14), QTime(12, 3, 4));
+    source.sendStats(first);
+    QCOMPARE(chart->text(), QStringLiteral("updated 12:03:04"));
+    QCOMPARE(panel->text(), QStringLiteral("updated 12:03:04"));
+    QCOMPARE(chart->styleSheet(), QString());
+    // The list's own time is when it was known current here.
+    QVERIFY(sessions->text().startsWith(QLatin1String("updated ")));
+    QDateTime sessionsSeen = sessions->lastUpdate();
+    QVERIFY(qAbs(sessionsSeen.msecsTo(QDateTime::currentDateTime())) < 5000);
+
+    source.sendStats(first.addSecs(1));
+    QCOMPARE(chart->text(), QStringLiteral("updated 12:03:05"));
+    QCOMPARE(panel->text(), QStringLiteral("updated 12:03:05"));
+    QVERIFY(sessions->lastUpdate() >= sessionsSeen);
+    sessionsSeen = sessions->lastUpdate();
+    source.sendSession("s1", 1);
+    QCOMPARE(window.sessionModel()->rowCount(), 1);
+    QVERIFY(sessions->lastUpdate() >= sessionsSeen);
+    QCOMPARE(sessions->text(),
+             QStringLiteral("updated %1").arg(sessions->lastUpdate().toString(QStringLiteral("HH:mm:ss"))));
+    source.sendSession("s1", 2);
+    QCOMPARE(window.sessionModel()->rowCount(), 1);
+
+    // Gone: the time of the last figures, in red, until new ones come.
+    source.lose();
+    QCOMPARE(chart->text(), QStringLiteral("proxy gone; last figures at 12:03:05"));
+    QCOMPARE(panel->text(), QStringLiteral("proxy gone; last figures at 12:03:05"));
+    QCOMPARE(sessions->text(), QStringLiteral("proxy gone; last figures at %1")
+                                   .arg(sessions->lastUpdate().toString(QStringLiteral("HH:mm:ss"))));
+    for (const UpdatedLabel *label : {chart, sessions, panel}) {
+        QVERIFY(label->isStale());
+        QCOMPARE(label->styleSheet(), QStringLiteral("color: #c01c28"));
+    }
+    source.lose(); // said again (a retry failed): nothing moves
+    QCOMPARE(chart->text(), QStringLiteral("proxy gone; last figures at 12:03:05"));
+    QCOMPARE(panel->text(), QStringLiteral("proxy gone; last figures at 12:03:05"));
+
+    source.sendStats(first.addSecs(10));
+    QCOMPARE(chart->text(), QStringLiteral("updated 12:03:14"));
+    QCOMPARE(panel->text(), QStringLiteral("updated 12:03:14"));
+    QVERIFY(sessions->text().startsWith(QLatin1String("updated ")));
+    for (const UpdatedLabel *label : {chart, sessions, panel}) {
+        QVERIFY(!label->isStale());
+        QCOMPARE(label->styleSheet(), QString());
+    }
+
+    window.detach();
+    QCOMPARE(sessions->text(), QString());
 }
 
 // View > Capture turns the proxy's capture on and off, and a proxy watched
