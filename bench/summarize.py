@@ -149,7 +149,7 @@ def cluster_section(L, runs, meta):
     if one and three:
         L.append("")
         L.append(f"The forwarding hop: three nodes deliver {three / one * 100:.0f}% of one node's messages per "
-                 f"CPU-second ({(1 - three / one) * 100:.0f}% more CPU per message).")
+                 f"CPU-second ({(one / three - 1) * 100:.0f}% more CPU per message).")
     L.append("")
     L.append("| scenario | server | result | server CPU per round | errors |")
     L.append("|---|---|---|---|---|")
