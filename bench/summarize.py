@@ -125,7 +125,8 @@ def cluster_section(L, runs, meta):
              "deals the sessions round-robin over the three HTTP ports. ZeroMQ deals the backend's replies "
              "round-robin too, so about two in three reach a node that does not hold the session and are "
              "forwarded. CPU is the sum of the three nodes' utime+stime. The one-node rows run the same backend "
-             f"in the same run. Machine load average: {meta.get('loadavg')}.")
+             f"in the same run. Run: {meta.get('date')}, {meta.get('mode')} mode ({meta.get('reps')} repetitions), "
+             f"machine load average {meta.get('loadavg')}.")
     L.append("")
     L.append("| scenario | server | msgs/s | msgs/CPU-s | server CPU % | load generator CPU % | backend CPU % | "
              "p50 ms | p99 ms | errors |")
