@@ -1552,7 +1552,8 @@ async function main() {
 
     if (opts.cluster) {
         // Three nodes, a backend and a balancer starting, pages opening,
-        // a node dying and its pages reconnecting: about 30 s.
+        // a node dying and its pages reconnecting: about a minute on two
+        // busy cores.
         if (Date.now() < deadline - 45_000) await clusterRound(opts);
         else clusterResults.push({ name: 'cluster', ok: false, detail: 'not run: time budget used up' });
     }
