@@ -4,9 +4,15 @@
 //
 // A message "__fanout__" from any session is the trigger: the backend sends
 // one message "fanout" to every recorded session (the sender included),
-// as fast as ZeroMQ takes them. Every other message is echoed.
+// as fast as ZeroMQ takes them; with --broadcast it sends instead one
+// "broadcast" with an empty target (every open session of the service, on
+// every cluster node). Every other message is echoed.
 //
-// usage: sockjsproxy-bench-fanout --in ENDPOINT --out ENDPOINT
+// Several --in/--out pairs: a backend of several cluster nodes (README
+// "Several proxies"), its PULL connected to every node's in, its PUSH (with
+// ZMQ_IMMEDIATE) to every node's out.
+//
+// usage: sockjsproxy-bench-fanout [--broadcast] --in ENDPOINT --out ENDPOINT [--in ... --out ...]
 
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
@@ -50,17 +56,24 @@ void send(zmq::socket_t &push, std::vector<zmq::message_t> &frames)
 
 int main(int argc, char **argv)
 {
-    std::string in = "tcp://127.0.0.1:9241";
-    std::string out = "tcp://127.0.0.1:9242";
+    std::vector<std::string> ins;
+    std::vector<std::string> outs;
+    bool broadcast = false;
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
         if ((arg == "--in" || arg == "--out") && i + 1 < argc) {
-            (arg == "--in" ? in : out) = argv[++i];
+            (arg == "--in" ? ins : outs).emplace_back(argv[++i]);
+        } else if (arg == "--broadcast") {
+            broadcast = true;
         } else {
-            std::cerr << "usage: " << argv[0] << " --in ENDPOINT --out ENDPOINT\n";
+            std::cerr << "usage: " << argv[0] << " [--broadcast] --in ENDPOINT --out ENDPOINT [--in ... --out ...]\n";
             return 2;
         }
     }
+    if (ins.empty())
+        ins.emplace_back("tcp://127.0.0.1:9241");
+    if (outs.empty())
+        outs.emplace_back("tcp://127.0.0.1:9242");
     std::signal(SIGINT, onSignal);
     std::signal(SIGTERM, onSignal);
 
@@ -75,9 +88,14 @@ int main(int argc, char **argv)
             s->set(zmq::sockopt::rcvtimeo, kPollMs);
             s->set(zmq::sockopt::sndtimeo, kPollMs);
         }
-        pull.connect(in);
-        push.connect(out);
-        std::cout << "fanout-backend: pulling from " << in << ", pushing to " << out << std::endl;
+        // A node that is not up yet (or down) takes no share of the replies.
+        push.set(zmq::sockopt::immediate, 1);
+        for (const std::string &in : ins)
+            pull.connect(in);
+        for (const std::string &out : outs)
+            push.connect(out);
+        std::cout << "fanout-backend: pulling from " << ins.front() << " (" << ins.size() << "), pushing to "
+                  << outs.front() << " (" << outs.size() << ")" << (broadcast ? ", broadcast" : "") << std::endl;
 
         std::unordered_set<std::string> sessions;
         std::vector<zmq::message_t> frames;
@@ -102,6 +120,14 @@ int main(int argc, char **argv)
             } else if (type == "message") {
                 if (view(frames[2]) != "__fanout__") {
                     send(push, frames);
+                    continue;
+                }
+                if (broadcast) {
+                    reply.clear();
+                    reply.emplace_back(std::string_view("broadcast"));
+                    reply.emplace_back();
+                    reply.emplace_back(std::string_view("fanout"));
+                    send(push, reply);
                     continue;
                 }
                 for (const std::string &id : sessions) {

@@ -15,7 +15,7 @@ NOTES_MARKER = "<!-- notes: everything below this line is kept by bench/run -->"
 
 TARGETS = ["sockjs-node", "qtws", "sockjsproxy"]
 TARGET_NAMES = {"sockjs-node": "sockjs-node 0.3.24", "qtws": "plain Qt ws", "sockjsproxy": "SockJSProxy",
-                "sockjsproxy+monitor": "SockJSProxy + monitor"}
+                "sockjsproxy+monitor": "SockJSProxy + monitor", "sockjsproxy-cluster": "SockJSProxy, 3 nodes"}
 
 # metric, scenario id, field, scale, unit, digits, direction, target, issue figures (sockjs-node, plain Qt)
 GOALS = [
@@ -48,7 +48,13 @@ SCENARIO_TEXT = {
     "idle-ws-5000": "5,000 idle ws sessions",
     "idle-xhr-streaming-5000": "5,000 idle xhr-streaming sessions",
     "fanout-5000": "fan-out to 5,000 ws sessions",
+    "cluster-ws-echo-32-100": "ws echo 32 B, 100 sessions",
+    "cluster-fanout-5000": "fan-out to 5,000 ws sessions (SockJSProxy: one broadcast)",
 }
+
+# The issue's goal for the cluster: a broadcast reaches 5,000 sessions
+# spread over the nodes in at most this share of sockjs-node's fan-out time.
+CLUSTER_BROADCAST_GOAL = 0.5
 
 
 def parse(path):
@@ -102,6 +108,73 @@ def verdict(value, direction, goal):
     if direction == ">=":
         return f"missed: at {value / goal * 100:.0f}% of the target"
     return f"missed: {value / goal:.2f}× the target"
+
+
+def cluster_section(L, runs, meta):
+    """Three nodes with one backend connected to all: what the forwarding hop
+    costs per CPU-second against one node, and the broadcast against
+    sockjs-node's fan-out loop."""
+    echo, fan = "cluster-ws-echo-32-100", "cluster-fanout-5000"
+    if not any(sid in (echo, fan) for sid, _ in runs):
+        return
+    L.append("## Several nodes (cluster)")
+    L.append("")
+    L.append("Three `sockjsproxy-cli` nodes with a `cluster` config (README \"Several proxies\", default timing), "
+             "all three pinned where a single server runs, and one backend (the fan-out driver, which echoes) "
+             "connected to every node's in and out with ZMQ_IMMEDIATE, as the README advises; the load generator "
+             "deals the sessions round-robin over the three HTTP ports. ZeroMQ deals the backend's replies "
+             "round-robin too, so about two in three reach a node that does not hold the session and are "
+             "forwarded. CPU is the sum of the three nodes' utime+stime. The one-node rows run the same backend "
+             f"in the same run. Run: {meta.get('date')}, {meta.get('mode')} mode ({meta.get('reps')} repetitions), "
+             f"machine load average {meta.get('loadavg')}.")
+    L.append("")
+    L.append("| scenario | server | msgs/s | msgs/CPU-s | server CPU % | load generator CPU % | backend CPU % | "
+             "p50 ms | p99 ms | errors |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|")
+    for target in ("sockjsproxy", "sockjsproxy-cluster"):
+        if (echo, target) not in runs:
+            continue
+        errs = sum(int(float(r.get("errors", 0))) for r in runs[(echo, target)])
+        fails = sum(1 for r in runs[(echo, target)] if r.get("ok") != "1")
+        L.append(f"| {SCENARIO_TEXT[echo]} | {TARGET_NAMES[target]} | "
+                 f"{cell(values(runs, echo, target, 'msgs_per_s'), 0)} | "
+                 f"{cell(values(runs, echo, target, 'msgs_per_cpu_s'), 0)} | "
+                 f"{cell(values(runs, echo, target, 'server_cpu_pct'), 0)} | "
+                 f"{cell(values(runs, echo, target, 'loadgen_cpu_pct'), 0)} | "
+                 f"{cell(values(runs, echo, target, 'backend_cpu_pct'), 0)} | "
+                 f"{cell(values(runs, echo, target, 'p50_us', 1e-3), 2)} | "
+                 f"{cell(values(runs, echo, target, 'p99_us', 1e-3), 2)} | "
+                 f"{errs}{f' ({fails} runs failed)' if fails else ''} |")
+    one = median(values(runs, echo, "sockjsproxy", "msgs_per_cpu_s"))
+    three = median(values(runs, echo, "sockjsproxy-cluster", "msgs_per_cpu_s"))
+    if one and three:
+        L.append("")
+        L.append(f"The forwarding hop: three nodes deliver {three / one * 100:.0f}% of one node's messages per "
+                 f"CPU-second ({(one / three - 1) * 100:.0f}% more CPU per message).")
+    L.append("")
+    L.append("| scenario | server | result | server CPU per round | errors |")
+    L.append("|---|---|---|---|---|")
+    for target in ("sockjs-node", "sockjsproxy", "sockjsproxy-cluster"):
+        if (fan, target) not in runs:
+            continue
+        errs = sum(int(float(r.get("errors", 0))) for r in runs[(fan, target)])
+        fails = sum(1 for r in runs[(fan, target)] if r.get("ok") != "1")
+        L.append(f"| {SCENARIO_TEXT[fan]} | {TARGET_NAMES[target]} | "
+                 f"{cell(values(runs, fan, target, 'fanout_ms'), 1)} ms until all received | "
+                 f"{cell(values(runs, fan, target, 'fanout_cpu_ms'), 0)} ms | "
+                 f"{errs}{f' ({fails} runs failed)' if fails else ''} |")
+    node = median(values(runs, fan, "sockjs-node", "fanout_ms"))
+    cluster = median(values(runs, fan, "sockjsproxy-cluster", "fanout_ms"))
+    if node and cluster:
+        ratio = cluster / node
+        ok = ratio <= CLUSTER_BROADCAST_GOAL
+        L.append("")
+        L.append(f"Target: the broadcast reaches all 5,000 sessions over three nodes in at most "
+                 f"{CLUSTER_BROADCAST_GOAL:g} × sockjs-node's fan-out time: {cluster:.1f} ms against {node:.1f} ms, "
+                 f"{ratio:.2f} × — " + ("met." if ok else
+                                        f"missed ({cluster / (node * CLUSTER_BROADCAST_GOAL):.2f}× the target, "
+                                        f"{node * CLUSTER_BROADCAST_GOAL:.1f} ms)."))
+    L.append("")
 
 
 def main():
@@ -235,6 +308,8 @@ def main():
             L.append(f"| {SCENARIO_TEXT.get(sid, sid)} | {TARGET_NAMES[target]} | {result} | {cpu} | {lg} | "
                      f"{errs}{f' ({fails} runs failed)' if fails else ''} |")
     L.append("")
+
+    cluster_section(L, runs, meta)
 
     notes = None
     if out_path != "-":

@@ -26,7 +26,9 @@
 //   fanout   open --sessions, then --rounds times: send "__fanout__" on one
 //            session, time until every session has received a message
 // Server CPU is utime+stime of --server-pid from /proc/PID/stat over the
-// measured interval; RSS is from /proc/PID/statm.
+// measured interval; RSS is from /proc/PID/statm. Several servers (cluster
+// nodes): --port P1,P2,... puts session i on port P(i mod n), and
+// --server-pid PID1,PID2,... sums their CPU and RSS.
 //
 // Every loop is bounded: --timeout ends the run whatever happens.
 
@@ -103,6 +105,19 @@ double processCpuSeconds(int pid)
     return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
 }
 
+// The sum over several processes; -1 if any is unknown.
+double processCpuSeconds(const std::vector<int> &pids)
+{
+    double sum = pids.empty() ? -1 : 0;
+    for (const int pid : pids) {
+        const double cpu = processCpuSeconds(pid);
+        if (cpu < 0)
+            return -1;
+        sum += cpu;
+    }
+    return sum;
+}
+
 // Resident set size in bytes; -1 if unknown.
 int64_t processRssBytes(int pid)
 {
@@ -117,6 +132,31 @@ int64_t processRssBytes(int pid)
     const int got = std::fscanf(f, "%lld %lld", &size, &resident);
     std::fclose(f);
     return got == 2 ? resident * sysconf(_SC_PAGESIZE) : -1;
+}
+
+int64_t processRssBytes(const std::vector<int> &pids)
+{
+    int64_t sum = pids.empty() ? -1 : 0;
+    for (const int pid : pids) {
+        const int64_t rss = processRssBytes(pid);
+        if (rss < 0)
+            return -1;
+        sum += rss;
+    }
+    return sum;
+}
+
+// "1,2,3" as numbers.
+std::vector<int> intList(const std::string &text)
+{
+    std::vector<int> out;
+    size_t from = 0;
+    while (from <= text.size()) {
+        const size_t comma = std::min(text.find(',', from), text.size());
+        out.push_back(std::atoi(text.substr(from, comma - from).c_str()));
+        from = comma + 1;
+    }
+    return out;
 }
 
 double percentile(std::vector<int64_t> &v, double p)
@@ -136,7 +176,7 @@ enum class Transport { WebSocket, XhrStreaming, XhrPolling };
 struct Options
 {
     std::string host = "127.0.0.1";
-    int port = 0;
+    std::vector<int> ports; // session i on ports[i % size]
     std::string prefix = "/echo";
     bool raw = false;
     Scenario scenario = Scenario::Echo;
@@ -151,7 +191,7 @@ struct Options
     int rounds = 3;
     double settle = 1;
     double timeout = 120;
-    int serverPid = 0;
+    std::vector<int> serverPids;
     int backendPid = 0;    // its CPU share is reported too (it shares the generator's core)
     std::string drainPath; // extra WebSocket reader, e.g. 127.0.0.1:PORT/api/stream
 };
@@ -183,7 +223,7 @@ Options parseArgs(int argc, char **argv)
         if (a == "--host")
             o.host = value();
         else if (a == "--port")
-            o.port = std::atoi(value().c_str());
+            o.ports = intList(value());
         else if (a == "--prefix")
             o.prefix = value();
         else if (a == "--protocol") {
@@ -236,7 +276,7 @@ Options parseArgs(int argc, char **argv)
         else if (a == "--timeout")
             o.timeout = std::atof(value().c_str());
         else if (a == "--server-pid")
-            o.serverPid = std::atoi(value().c_str());
+            o.serverPids = intList(value());
         else if (a == "--backend-pid")
             o.backendPid = std::atoi(value().c_str());
         else if (a == "--drain-ws")
@@ -246,7 +286,8 @@ Options parseArgs(int argc, char **argv)
         else
             usage(argv[0], "unknown option");
     }
-    if (o.port <= 0 || o.port > 65535)
+    if (o.ports.empty()
+        || std::any_of(o.ports.begin(), o.ports.end(), [](int port) { return port <= 0 || port > 65535; }))
         usage(argv[0], "--port is required");
     if (o.sessions < 1 || o.concurrency < 1 || o.rounds < 1 || o.rate <= 0)
         usage(argv[0], "--sessions, --concurrency, --rounds and --rate must be positive");
@@ -351,6 +392,7 @@ private:
     void pumpSend(Session *s);
     void pumpOpens();
     std::string sessionPath(const Session *s, const char *transport) const;
+    int portOf(const Session *s) const;
 
     // scenario
     void tick();
@@ -413,6 +455,8 @@ private:
     std::string m_error;
 };
 
+int LoadGen::portOf(const Session *s) const { return m_o.ports[s ? size_t(s->index) % m_o.ports.size() : 0]; }
+
 std::string LoadGen::sessionPath(const Session *s, const char *transport) const
 {
     return m_o.prefix + "/000/" + s->id + "/" + transport;
@@ -429,7 +473,7 @@ Conn *LoadGen::openConn(ConnKind kind, Session *session)
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
-    addr.sin_port = htons(uint16_t(m_o.port));
+    addr.sin_port = htons(uint16_t(portOf(session)));
     ::inet_pton(AF_INET, m_o.host.c_str(), &addr.sin_addr);
     auto *c = new Conn;
     c->fd = fd;
@@ -584,7 +628,7 @@ void LoadGen::onConnected(Conn *c)
             path = m_o.prefix.empty() ? "/" : m_o.prefix;
         else
             path = sessionPath(c->session, "websocket");
-        c->out += "GET " + path + " HTTP/1.1\r\nHost: " + m_o.host + ":" + std::to_string(m_o.port)
+        c->out += "GET " + path + " HTTP/1.1\r\nHost: " + m_o.host + ":" + std::to_string(portOf(c->session))
                   + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
     } else {
@@ -600,7 +644,7 @@ void LoadGen::onConnected(Conn *c)
 void LoadGen::sendHttpRequest(Conn *c, const char *transport, std::string_view body)
 {
     c->out += "POST " + sessionPath(c->session, transport) + " HTTP/1.1\r\nHost: " + m_o.host + ":"
-              + std::to_string(m_o.port) + "\r\n";
+              + std::to_string(portOf(c->session)) + "\r\n";
     if (!body.empty())
         c->out += "Content-Type: text/plain;charset=UTF-8\r\n";
     c->out += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
@@ -1150,7 +1194,7 @@ void LoadGen::onMessage(Session *s, const char *data, size_t n)
             s->fanoutRound = m_round;
             if (++m_roundGot == int(m_sessions.size())) {
                 m_roundNs.push_back(now - m_roundStart);
-                m_roundCpuUs.push_back(int64_t((processCpuSeconds(m_o.serverPid) - m_roundCpu0) * 1e6));
+                m_roundCpuUs.push_back(int64_t((processCpuSeconds(m_o.serverPids) - m_roundCpu0) * 1e6));
                 m_roundEndedAt = now;
                 m_round = -m_round - 2; // ended; -2 - round keeps it distinct from "no round"
             }
@@ -1184,7 +1228,7 @@ void LoadGen::startMeasuring()
 {
     m_phase = Phase::Measuring;
     m_t0 = m_phaseAt = nowNs();
-    m_serverCpu0 = processCpuSeconds(m_o.serverPid);
+    m_serverCpu0 = processCpuSeconds(m_o.serverPids);
     m_ownCpu0 = ownCpuSeconds();
     m_backendCpu0 = processCpuSeconds(m_o.backendPid);
     m_received = 0;
@@ -1195,7 +1239,7 @@ void LoadGen::startMeasuring()
 void LoadGen::stopMeasuring()
 {
     m_t1 = nowNs();
-    m_serverCpu1 = processCpuSeconds(m_o.serverPid);
+    m_serverCpu1 = processCpuSeconds(m_o.serverPids);
     m_ownCpu1 = ownCpuSeconds();
     m_backendCpu1 = processCpuSeconds(m_o.backendPid);
     m_sending = false;
@@ -1207,7 +1251,7 @@ void LoadGen::startFanoutRound()
 {
     m_round = int(m_roundNs.size());
     m_roundGot = 0;
-    m_roundCpu0 = processCpuSeconds(m_o.serverPid);
+    m_roundCpu0 = processCpuSeconds(m_o.serverPids);
     m_roundStart = nowNs();
     Session *s = m_sessions.front().get();
     sendPayload(s, "__fanout__");
@@ -1261,7 +1305,7 @@ void LoadGen::tick()
     case Phase::Settling:
         if (m_o.scenario == Scenario::Idle) {
             if (inPhase >= m_o.settle) {
-                m_rssAfter = processRssBytes(m_o.serverPid);
+                m_rssAfter = processRssBytes(m_o.serverPids);
                 finish();
             }
             return;
@@ -1369,8 +1413,8 @@ int LoadGen::run()
         s->index = i;
         m_sessions.push_back(std::move(s));
     }
-    m_rssBefore = processRssBytes(m_o.serverPid);
-    const double cpuAtStart = processCpuSeconds(m_o.serverPid);
+    m_rssBefore = processRssBytes(m_o.serverPids);
+    const double cpuAtStart = processCpuSeconds(m_o.serverPids);
     if (!m_o.drainPath.empty()) {
         m_drain = openConn(ConnKind::Drain, nullptr);
         if (!m_drain) {
@@ -1455,7 +1499,7 @@ int LoadGen::run()
         add("rss_before_kib", double(m_rssBefore) / 1024, "%.0f");
         add("rss_after_kib", double(m_rssAfter) / 1024, "%.0f");
         add("bytes_per_session", m_rssAfter > 0 ? double(m_rssAfter - m_rssBefore) / m_o.sessions : -1, "%.0f");
-        add("server_cpu_s", processCpuSeconds(m_o.serverPid) - cpuAtStart);
+        add("server_cpu_s", processCpuSeconds(m_o.serverPids) - cpuAtStart);
     } else {
         std::vector<int64_t> rounds = m_roundNs;
         add("rounds", double(rounds.size()));

@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // Browser end-to-end tests for SockJSProxy: headless Chromium talks SockJS to a
 // real sockjsproxy-cli with the sample Python backends behind it, directly and
-// through HAProxy and nginx started from tests/e2e/balancers/*.in.
+// through HAProxy and nginx started from tests/e2e/balancers/*.in, and three
+// cluster nodes behind HAProxy with one backend connected to all of them.
 //
 //   node run.mjs --cli BUILD/app/sockjsproxy-cli [--samples-dir SRC/samples]
 //                [--python /usr/bin/python3] [--chromium /usr/bin/chromium]
 //                [--only websocket,eventsource] [--origins same,cross] [--no-samples-flow]
 //                [--no-chat-flow]
 //                [--no-tls] [--balancers haproxy,nginx | --no-balancers]
+//                [--no-cluster | --cluster-only]
 //
 // The same can come from the environment: SOCKJSPROXY_CLI, SOCKJSPROXY_SAMPLES_DIR,
 // SOCKJSPROXY_PYTHON, CHROMIUM, HAPROXY, NGINX. Prints a transport x check table, then
@@ -59,6 +61,8 @@ function options() {
             'no-tls': { type: 'boolean' },
             balancers: { type: 'string' },
             'no-balancers': { type: 'boolean' },
+            'no-cluster': { type: 'boolean' },
+            'cluster-only': { type: 'boolean' },
             'keep-temp': { type: 'boolean' },
             help: { type: 'boolean', short: 'h' },
         },
@@ -66,7 +70,8 @@ function options() {
     if (values.help) {
         console.log('usage: node run.mjs --cli PATH/sockjsproxy-cli [--samples-dir DIR] [--python PY] ' +
                     '[--chromium PATH] [--only t1,t2] [--origins same,cross] [--no-samples-flow] ' +
-                    '[--no-chat-flow] [--no-tls] [--balancers haproxy,nginx | --no-balancers] [--keep-temp]');
+                    '[--no-chat-flow] [--no-tls] [--balancers haproxy,nginx | --no-balancers] ' +
+                    '[--no-cluster | --cluster-only] [--keep-temp]');
         process.exit(0);
     }
     const env = process.env;
@@ -86,8 +91,20 @@ function options() {
         balancers: values['no-balancers'] ? []
             : values.balancers ? values.balancers.split(',').map((s) => s.trim()).filter(Boolean) : BALANCERS,
         balancerPrograms: {},
+        cluster: !values['no-cluster'],
+        clusterHaproxy: null,
         keepTemp: !!values['keep-temp'],
     };
+    // --cluster-only: the cluster phase and nothing else (CTest's
+    // browser_cluster; browser_e2e runs the rest with --no-cluster).
+    if (values['cluster-only']) {
+        if (values['no-cluster'] || values.origins || values.balancers || values['no-balancers']) {
+            console.error('run.mjs: --cluster-only goes with none of --no-cluster, --origins, --balancers, ' +
+                          '--no-balancers');
+            process.exit(2);
+        }
+        Object.assign(o, { origins: [], balancers: [], samplesFlow: false, chatFlow: false, tls: false });
+    }
     const problems = [];
     if (!o.cli || !existsSync(o.cli)) problems.push(`sockjsproxy-cli not found (${o.cli || 'give --cli'})`);
     for (const f of ['echo-sjp.py', 'datereply-sjp.py', 'index.html', 'chat/chat-sjp.py', 'chat/index.html'])
@@ -106,6 +123,14 @@ function options() {
             problems.push(`${b} not found (${env[b.toUpperCase()] || 'PATH, /usr/sbin'}): scripts/install-deps ` +
                           '--test installs it; --no-balancers leaves the rows through balancers out');
         }
+    }
+    if (o.cluster) {
+        o.clusterHaproxy = findProgram('haproxy', env.HAPROXY);
+        if (!o.clusterHaproxy) {
+            problems.push(`haproxy not found (${env.HAPROXY || 'PATH, /usr/sbin'}): scripts/install-deps --test ` +
+                          'installs it; --no-cluster leaves the cluster phase out');
+        }
+        if (!existsSync(path.join(HERE, 'cluster-backend.py'))) problems.push('cluster-backend.py is missing');
     }
     if (problems.length) {
         for (const p of problems) console.error('run.mjs: ' + p);
@@ -348,6 +373,7 @@ const extraResults = [];     // [{name, ok, detail}] for the samples flow
 const chatResults = [];      // [{name, ok, detail}] for the chat sample
 const tlsResults = [];       // [{name, ok, detail}] for the HTTPS/WSS round
 const balancerResults = [];  // [{name, ok, detail}] for what the balancer rounds check besides the rows
+const clusterResults = [];   // [{name, ok, detail}] for the cluster phase
 
 // "websocket (same)" in the table, "websocket (same-origin)" in progress
 // lines; "websocket via haproxy" in both.
@@ -392,6 +418,15 @@ function printReport(opts) {
             console.log(`  ${r.ok ? 'PASS' : 'FAIL'}  ${r.name}${r.ok ? '' : `: ${r.detail}`}`);
         }
         if (balancerResults.length === 0) { ++failed; console.log('  FAIL  not run'); }
+    }
+    if (opts.cluster) {
+        console.log('');
+        console.log('three nodes (cluster) behind haproxy, one backend connected to all three');
+        for (const r of clusterResults) {
+            if (r.ok) ++passed; else ++failed;
+            console.log(`  ${r.ok ? 'PASS' : 'FAIL'}  ${r.name}${r.ok ? '' : `: ${r.detail}`}`);
+        }
+        if (clusterResults.length === 0) { ++failed; console.log('  FAIL  not run'); }
     }
     if (opts.samplesFlow) {
         console.log('');
@@ -785,30 +820,44 @@ async function tlsRound(opts) {
 // goes into started, for the caller to stop, also when this throws.
 async function startEchoProxy(opts, name, ports, started, { http = {}, args = [] } = {}) {
     const [httpPort, echoIn, echoOut, closeIn, closeOut] = ports;
-    const zmq = (p) => `tcp://127.0.0.1:${p}`;
-    const service = (prefix, inPort, outPort) => ({
-        prefix, zmq: { in: zmq(inPort), out: zmq(outPort) }, websocket: true, cookie_needed: false,
-        heartbeat_delay_ms: 25000, disconnect_delay_ms: 5000, response_limit: 131072,
-    });
     const config = {
         http: { address: '127.0.0.1', port: httpPort, ...http },
         static: [{ url: '/browser-tests', path: path.join(tempDir, 'www') }],
-        services: [service('/echo', echoIn, echoOut), service('/close', closeIn, closeOut)],
+        services: [testService('/echo', echoIn, echoOut), testService('/close', closeIn, closeOut)],
     };
-    const configPath = path.join(tempDir, `${name}.json`);
-    writeFileSync(configPath, JSON.stringify(config, null, 2));
-    const log = path.join(tempDir, `${name}.log`);
-    const proxy = new Child(name, opts.cli, ['--config', configPath, '-v', ...args], { logFile: log, timestamped: true });
+    const { proxy, origin, log } = await startProxy(opts, name, config, args, started);
     const echo = new Child(`${name}-echo`, opts.python,
         [path.join(opts.samplesDir, 'echo-sjp.py'), '-a', '127.0.0.1', '-i', String(echoIn), '-o', String(echoOut)]);
     const closer = new Child(`${name}-close`, opts.python,
         [path.join(opts.samplesDir, 'echo-sjp.py'), '-a', '127.0.0.1', '-i', String(closeIn), '-o', String(closeOut),
          '--close-on-connect']);
-    started.push(proxy, echo, closer);
-    const origin = `http://127.0.0.1:${httpPort}`;
-    await waitForHttp(`${origin}/echo/info`, proxy, STARTUP_TIMEOUT_MS);
+    started.push(echo, closer);
     await echo.waitForLine(/pulling from/, STARTUP_TIMEOUT_MS);
     await closer.waitForLine(/pulling from/, STARTUP_TIMEOUT_MS);
+    return { proxy, origin, log };
+}
+
+// A service of the test proxies' configs: prefix in front of a backend on
+// 127.0.0.1 ports inPort and outPort; more: other keys.
+function testService(prefix, inPort, outPort, more = {}) {
+    const zmq = (p) => `tcp://127.0.0.1:${p}`;
+    return {
+        prefix, zmq: { in: zmq(inPort), out: zmq(outPort) }, websocket: true, cookie_needed: false,
+        heartbeat_delay_ms: 25000, disconnect_delay_ms: 5000, response_limit: 131072, ...more,
+    };
+}
+
+// sockjsproxy-cli -v with config (written to TEMP/name.json) and more
+// arguments; resolves once its first service's /info answers. The process
+// goes into started, for the caller to stop, also when this throws.
+async function startProxy(opts, name, config, args, started) {
+    const configPath = path.join(tempDir, `${name}.json`);
+    writeFileSync(configPath, JSON.stringify(config, null, 2));
+    const log = path.join(tempDir, `${name}.log`);
+    const proxy = new Child(name, opts.cli, ['--config', configPath, '-v', ...args], { logFile: log, timestamped: true });
+    started.push(proxy);
+    const origin = `http://127.0.0.1:${config.http.port}`;
+    await waitForHttp(`${origin}${config.services[0].prefix}/info`, proxy, STARTUP_TIMEOUT_MS);
     return { proxy, origin, log };
 }
 
@@ -845,9 +894,15 @@ function rowsFailed(kind) {
 // template in tests/e2e/balancers with the placeholders filled in as
 // tst_balancers does (deploy_docs fills the same ones with the
 // documentation's addresses).
-function balancerCommand(balancer, dir, listen, server1, server2) {
+// More than two servers: the template's line of the second one, repeated
+// for each (sockjsproxy3, sockjsproxy4, ...).
+function balancerCommand(balancer, dir, listen, servers) {
     const template = BALANCER_TEMPLATES[balancer];
+    const [server1, server2, ...more] = servers;
     const recipe = readFileSync(path.join(HERE, '..', 'e2e', 'balancers', template), 'utf8')
+        .split('\n').flatMap((line) => [line, ...(line.includes('@SERVER2@')
+            ? more.map((server, i) => line.replaceAll('@SERVER2@', server)
+                .replace(/sockjsproxy2\b/, `sockjsproxy${i + 3}`)) : [])]).join('\n')
         .replaceAll('@LISTEN@', listen).replaceAll('@SERVER1@', server1).replaceAll('@SERVER2@', server2);
     const left = recipe.match(/@[A-Z0-9_]+@/);
     if (left) throw new Error(`${template}: no value for ${left[0]}`);
@@ -873,13 +928,15 @@ function balancerCommand(balancer, dir, listen, server1, server2) {
 }
 
 // The sum of a Prometheus counter over its label sets; throws when
-// /metrics has no such counter (a renamed one must not read as 0).
-function counterSum(text, name) {
+// /metrics has no such counter (a renamed one must not read as 0), unless
+// it has label sets made at run time (then none yet is 0).
+function counterSum(text, name, { noneIsZero = false } = {}) {
     let sum = null;
     for (const line of text.split('\n')) {
         const m = line.match(/^([a-z_]+)(?:\{[^}]*\})? (\d+)$/);
         if (m && m[1] === name) sum = (sum || 0) + Number(m[2]);
     }
+    if (sum === null && noneIsZero && text.includes(`\n# TYPE ${name} counter\n`)) return 0;
     if (sum === null) throw new Error(`/metrics has no ${name}`);
     return sum;
 }
@@ -916,7 +973,7 @@ async function balancerRound(opts, balancer) {
         }
         const server = (p) => p.origin.replace('http://', '');
         lb = new Child(balancer, opts.balancerPrograms[balancer],
-                       balancerCommand(balancer, dir, `127.0.0.1:${front}`, server(proxies[0]), server(proxies[1])),
+                       balancerCommand(balancer, dir, `127.0.0.1:${front}`, proxies.map(server)),
                        { logFile: path.join(dir, `${balancer}.log`), group: true });
         started.push(lb);
         const origin = `http://127.0.0.1:${front}`;
@@ -988,6 +1045,444 @@ async function balancerRound(opts, balancer) {
     }
 }
 
+// ---------------------------------------------------------------- several nodes behind HAProxy
+
+// README "Several proxies": three nodes that know each other, with small
+// heartbeat, dead_after and grace so that a dead node is noticed in well
+// under two seconds. The bound on the dead node's disconnects is the
+// README's, from its last heartbeat (so at most this long after the kill).
+const CLUSTER_NODES = ['n1', 'n2', 'n3'];
+const CLUSTER_TIMING = { heartbeat_ms: 200, dead_after_ms: 1000, claim_grace_ms: 300 };
+const CLUSTER_BOUND_MS = CLUSTER_TIMING.dead_after_ms + CLUSTER_TIMING.claim_grace_ms + 2 * CLUSTER_TIMING.heartbeat_ms;
+// What the kill-to-disconnect time may exceed the bound by: the backend's
+// lines reach this script through a pipe and a 20 ms poll, on a busy machine.
+const CLUSTER_OBSERVE_SLACK_MS = 500;
+// A page of a dead node reconnects until this runs out: HAProxy marks the
+// node down after its health checks fail (the template's "check": every
+// 2 s, down after 3), and until then sends a third of the new sessions, and
+// /info, to it.
+const CLUSTER_RECONNECT_MS = 25_000;
+const CLUSTER_DISCONNECT_DELAY_MS = 2000;
+
+// The cluster phase: the nodes behind HAProxy from tests/e2e/balancers
+// (sticky by session id, a third server line as the second), one backend
+// connected to all three (cluster-backend.py: echoes, and on a trigger
+// sends one broadcast with an empty target), and a page in its own browser
+// context for every transport (its own connection pool: Chromium's six
+// connections per host would hold back the streaming transports' sessions
+// otherwise), plus WebSocket pages until every node holds a session. Then:
+// echoes exactly once and in order (one message in flight per session:
+// replies forwarded by a peer and replies that went straight to the
+// session's node are not ordered among themselves), a broadcast reaches
+// every session once, SIGKILL of the node holding the most sessions, its
+// pages closed and reconnected through HAProxy to a live node, one
+// disconnect for each of its sessions from the node that speaks for it,
+// then echoes and a broadcast again, and in the end one disconnect for
+// every connect.
+async function clusterRound(opts) {
+    const check = (name, ok, detail = '') => {
+        clusterResults.push({ name, ok, detail });
+        if (!ok) console.log(`  FAIL cluster ${name}: ${detail}`);
+        return ok;
+    };
+    const t0 = Date.now();
+    const stage = (name) => console.log(`cluster: ${name} at ${Date.now() - t0} ms`);
+    const dir = path.join(tempDir, 'cluster');
+    mkdirSync(dir);
+    const ports = await freePorts(1 + 5 * CLUSTER_NODES.length);
+    const front = ports[0];
+    const nodes = CLUSTER_NODES.map((name, i) => {
+        const [httpPort, inPort, outPort, clusterPort, controlPort] = ports.slice(1 + 5 * i, 6 + 5 * i);
+        return { name, httpPort, inPort, outPort, bind: `tcp://127.0.0.1:${clusterPort}`,
+                 control: `http://127.0.0.1:${controlPort}`, controlPort, proxy: null };
+    });
+    const started = [];
+    const pages = [];
+    let backend = null;
+    let lb = null;
+    let failedEarly = false;
+    try {
+        for (const node of nodes) {
+            const config = {
+                http: { address: '127.0.0.1', port: node.httpPort, trusted_proxies: ['127.0.0.1'] },
+                static: [{ url: '/browser-tests', path: path.join(tempDir, 'www') }],
+                services: [testService('/echo', node.inPort, node.outPort,
+                                       { disconnect_delay_ms: CLUSTER_DISCONNECT_DELAY_MS })],
+                // The same peer list for every node: each skips its own bind.
+                cluster: { node: node.name, bind: node.bind, peers: nodes.map((n) => n.bind), ...CLUSTER_TIMING },
+            };
+            node.proxy = (await startProxy(opts, `cluster-${node.name}`, config,
+                                           ['--control', `127.0.0.1:${node.controlPort}`], started)).proxy;
+        }
+        // Forwarding works once every node has heard from every other.
+        for (const node of nodes) {
+            for (const peer of nodes) {
+                if (peer !== node) await node.proxy.waitForLine(new RegExp(`peer ${peer.name} reached at`), STARTUP_TIMEOUT_MS);
+            }
+        }
+        backend = new Child('cluster-backend', opts.python,
+            [path.join(HERE, 'cluster-backend.py'),
+             ...nodes.flatMap((n) => ['--node', `tcp://127.0.0.1:${n.inPort},tcp://127.0.0.1:${n.outPort}`])],
+            { logFile: path.join(dir, 'backend.log') });
+        started.push(backend);
+        await backend.waitForLine(/pulling from/, STARTUP_TIMEOUT_MS);
+        // With ZMQ_IMMEDIATE a node the backend has not reached yet gets no
+        // share of its replies: wait until it reached all three.
+        for (const node of nodes) {
+            await node.proxy.waitForLine(/backend connected to in/, STARTUP_TIMEOUT_MS);
+            await node.proxy.waitForLine(/backend connected to out/, STARTUP_TIMEOUT_MS);
+        }
+        lb = new Child('haproxy', opts.clusterHaproxy,
+                       balancerCommand('haproxy', dir, `127.0.0.1:${front}`,
+                                       nodes.map((n) => `127.0.0.1:${n.httpPort}`)),
+                       { logFile: path.join(dir, 'haproxy.log'), group: true });
+        started.push(lb);
+        const origin = `http://127.0.0.1:${front}`;
+        await waitForHttp(`${origin}/echo/info`, lb, STARTUP_TIMEOUT_MS);
+        console.log(`cluster: haproxy ${origin} in front of ${nodes.map((n) => `${n.name} ${n.httpPort}`).join(', ')} ` +
+                    `(files in ${dir}), started in ${Date.now() - t0} ms`);
+
+        // The backend's events, as it printed them.
+        const events = (kind) => backend.lines.filter((l) => l.startsWith(`${kind} `)).map((l) => l.slice(kind.length + 1));
+        const countOf = (list) => list.reduce((m, id) => m.set(id, (m.get(id) || 0) + 1), new Map());
+        const nodeOf = (id) => id.split('-')[0];
+
+        // ---- pages
+        const label = (p) => `${p.transport}#${p.n}`;
+        const openPage = async (transport) => {
+            const p = { transport, n: pages.filter((q) => q.transport === transport).length + 1, console: [],
+                        id: null };
+            pages.push(p);
+            p.context = await browser.newContext();
+            p.page = await p.context.newPage();
+            p.page.on('console', (m) => {
+                if (!/document.domain mutation is ignored/.test(m.text())) p.console.push(`console.${m.type()}: ${m.text()}`);
+            });
+            p.page.on('pageerror', (e) => p.console.push(`pageerror: ${e.message}`));
+            p.call = (fn, arg, ms, what) => withTimeout(p.page.evaluate(fn, arg), ms + 2000, `${label(p)} ${what}`);
+            await p.page.goto(`${origin}/browser-tests/page.html`, { timeout: CHECK_TIMEOUT_MS });
+            await p.call((ms) => window.SJPT.load(ms), CHECK_TIMEOUT_MS, CHECK_TIMEOUT_MS, 'load sockjs-client');
+            return p;
+        };
+        // Opens a session with exactly p.transport, and learns its id from
+        // the backend. Tries again (a new session) until budgetMs runs out.
+        // want: the node it must land on; then the client's session id is
+        // one HAProxy's hash sends there (see idsFor).
+        const connect = async (p, budgetMs, want = null) => {
+            const until = Date.now() + budgetMs;
+            let last = '';
+            for (let attempt = 1; Date.now() < until; ++attempt) {
+                try {
+                    const ms = Math.max(1000, Math.min(CHECK_TIMEOUT_MS + 4000, until - Date.now()));
+                    const sid = want ? idsFor[want].pop() : null;
+                    const o = await p.call(([t, m, i]) => window.SJPT.open('/echo', t, m, i), [p.transport, ms, sid],
+                                           ms, 'open');
+                    if (o.transport !== p.transport) throw new Error(`sock.transport is ${show(o.transport)}`);
+                    const [id] = await p.call((m) => window.SJPT.echo(['__whoami__'], m), CHECK_TIMEOUT_MS,
+                                              CHECK_TIMEOUT_MS, 'whoami');
+                    p.id = id;
+                    if (want && nodeOf(id) !== want) {
+                        last = `on ${nodeOf(id)}, not ${want}`;
+                        continue;
+                    }
+                    return;
+                } catch (e) {
+                    last = e.message.split('\n')[0];
+                    await sleep(300);
+                }
+            }
+            throw new Error(`${label(p)} did not open${want ? ` on ${want}` : ''} within ${budgetMs} ms (last: ${last})`);
+        };
+        // Every page in parallel: n messages, one in flight at a time, each
+        // must come back as sent. Returns the problems.
+        const echoRound = async (stage, n) => {
+            const problems = [];
+            await Promise.all(pages.map(async (p) => {
+                for (let i = 1; i <= n; ++i) {
+                    const sent = [`${stage} ${label(p)} \u{1F600} ${i} of ${n}`];
+                    try {
+                        const got = await p.call(([m, t]) => window.SJPT.echo(m, t), [sent, CHECK_TIMEOUT_MS],
+                                                 CHECK_TIMEOUT_MS, 'echo');
+                        const problem = compareMessages(sent, got);
+                        if (problem) { problems.push(`${label(p)} on ${nodeOf(p.id)}: ${problem}`); return; }
+                    } catch (e) {
+                        problems.push(`${label(p)} on ${nodeOf(p.id)}: ${e.message.split('\n')[0]}`);
+                        return;
+                    }
+                }
+            }));
+            return problems;
+        };
+        // A broadcast sent by the backend on the trigger of one page: every
+        // page receives exactly it, once (a second copy would be the
+        // answer to the next echo, or left over at the end).
+        const broadcastRound = async (tag) => {
+            const problems = [];
+            const [trigger, ...others] = pages;
+            const receiving = others.map(async (p) => {
+                try {
+                    const got = await p.call((m) => window.SJPT.receive(1, m), CHECK_TIMEOUT_MS, CHECK_TIMEOUT_MS,
+                                             'receive');
+                    if (got[0] !== tag) problems.push(`${label(p)}: got ${show(got[0])}`);
+                } catch (e) {
+                    problems.push(`${label(p)} on ${nodeOf(p.id)}: ${e.message.split('\n')[0]}`);
+                }
+            });
+            try {
+                // The trigger's only answer is the broadcast itself.
+                const got = await trigger.call(([m, t]) => window.SJPT.echo(m, t),
+                                               [[`__broadcast__ ${tag}`], CHECK_TIMEOUT_MS], CHECK_TIMEOUT_MS,
+                                               'broadcast trigger');
+                if (got[0] !== tag) problems.push(`${label(trigger)}: got ${show(got[0])}`);
+            } catch (e) {
+                problems.push(`${label(trigger)}: ${e.message.split('\n')[0]}`);
+            }
+            await Promise.all(receiving);
+            const sent = events('broadcast').filter((t) => t === tag).length;
+            if (sent !== 1) problems.push(`the backend sent ${sent} broadcasts ${tag}`);
+            return problems;
+        };
+        const spread = () => {
+            const per = Object.fromEntries(nodes.map((n) => [n.name, 0]));
+            for (const p of pages) if (p.id) per[nodeOf(p.id)] = (per[nodeOf(p.id)] ?? 0) + 1;
+            return per;
+        };
+        const showSpread = (per) => Object.entries(per).map(([n, c]) => `${n} ${c}`).join(', ');
+
+        // A page of every transport with its session on the node that will
+        // die, and one page on each of the two others (the dead node's
+        // pages land there too when they reconnect).
+        const victim = nodes[1];
+        const keepers = nodes.filter((n) => n !== victim);
+        const plan = [...opts.transports.map((t) => [t, victim.name]),
+                      ...keepers.map((n, i) => [opts.transports[i % opts.transports.length], n.name])];
+        // Client session ids that HAProxy sends to each node: its hash
+        // (consistent, on the session id) decides, the request log says
+        // where a request went. Asked with GET .../xhr_send, which opens no
+        // session (the node answers 404 or 405).
+        const idsFor = Object.fromEntries(nodes.map((n) => [n.name, []]));
+        const candidates = Array.from({ length: 120 }, (_, i) => `pick${i}x${Math.random().toString(36).slice(2, 8)}`);
+        await Promise.all(candidates.map((id) => httpGet(`${origin}/echo/000/${id}/xhr_send`).catch(() => null)));
+        const pickUntil = Date.now() + 5000;
+        for (;;) {
+            const routed = new Map();
+            for (const l of lb.lines) {
+                const m = l.match(/ sockjsproxy\/sockjsproxy(\d) .*"GET \/echo\/000\/(pick\w+)\/xhr_send /);
+                if (m) routed.set(m[2], nodes[Number(m[1]) - 1].name);
+            }
+            if (routed.size === candidates.length || Date.now() > pickUntil) {
+                for (const [id, node] of routed) idsFor[node].push(id);
+                break;
+            }
+            await sleep(50);
+        }
+        if (!check(`haproxy's request log names the node of each session id (${showSpread(
+                       Object.fromEntries(Object.entries(idsFor).map(([n, ids]) => [n, ids.length])))} of ` +
+                   `${candidates.length})`,
+                   Object.values(idsFor).every((ids) => ids.length >= plan.length), 'too few ids for a node')) {
+            failedEarly = true;
+            return;
+        }
+        // The pages load a few at a time (all at once starve a busy
+        // machine), their sessions open together.
+        const loaded = [];
+        for (let i = 0; i < plan.length; i += 3) {
+            loaded.push(...await Promise.all(plan.slice(i, i + 3).map(([transport, want]) =>
+                openPage(transport).then((p) => [p, want], (e) => e))));
+        }
+        stage('pages loaded');
+        const opened = await Promise.all(loaded.map(async (x) => {
+            if (x instanceof Error) return x.message.split('\n')[0];
+            const [p, want] = x;
+            try {
+                await connect(p, 40_000, want);
+                return null;
+            } catch (e) {
+                return e.message.split('\n')[0];
+            }
+        }));
+        const before = spread();
+        if (!check(`every transport opens through haproxy, ${pages.length} pages, sessions on all three nodes ` +
+                   `(${showSpread(before)})`,
+                   opened.every((x) => x === null) && Object.values(before).every((c) => c > 0) &&
+                   Object.keys(before).length === nodes.length, opened.filter(Boolean).join('; '))) {
+            failedEarly = true;
+            return;
+        }
+        stage('pages open');
+        let problems = await echoRound('before', 5);
+        check(`${pages.length} pages: 5 messages each echoed exactly once and in order`, problems.length === 0,
+              problems.join('; '));
+        problems = await broadcastRound('broadcast-1');
+        check('a broadcast (empty target) reaches every session on every node exactly once', problems.length === 0,
+              problems.join('; '));
+        problems = await echoRound('after-broadcast', 2);
+        check('then the next echo of every page is its own (no second copy)', problems.length === 0,
+              problems.join('; '));
+
+        // ---- SIGKILL the victim
+        // First the sessions the test opened and left (a page that landed
+        // on another node) end: one closed in the node's last moments may
+        // miss its disconnect or get two (README), which is not under test.
+        const openNow = () => {
+            const gone = countOf(events('disconnect'));
+            return events('connect').filter((id) => !gone.has(id));
+        };
+        const settleUntil = Date.now() + CLUSTER_DISCONNECT_DELAY_MS + 5000;
+        while (openNow().length !== pages.length && Date.now() < settleUntil) await sleep(100);
+        const pageIds = new Set(pages.map((p) => p.id));
+        if (!check(`before the kill the backend's open sessions are the ${pages.length} pages'`,
+                   openNow().length === pages.length && openNow().every((id) => pageIds.has(id)),
+                   `open: ${openNow().join(' ')}`)) {
+            failedEarly = true;
+            return;
+        }
+        // The peers learn of closed sessions on the next heartbeat.
+        await sleep(2 * CLUSTER_TIMING.heartbeat_ms);
+        const doomed = pages.filter((p) => nodeOf(p.id) === victim.name);
+        // Every session the backend was told of on that node (the pages',
+        // and any other, say one sockjs-client opened and abandoned).
+        const deadIds = openNow().filter((id) => nodeOf(id) === victim.name);
+        const liveIds = openNow().filter((id) => nodeOf(id) !== victim.name);
+        const disconnectsBefore = events('disconnect').length;
+        stage('kill');
+        const killedAt = Date.now();
+        victim.proxy.kill('SIGKILL');
+        console.log(`cluster: SIGKILL ${victim.name} (pages ${doomed.map(label).join(', ')}; ` +
+                    `${deadIds.length} sessions)`);
+
+        // The backend hears of each of the dead node's sessions once, from
+        // the node that speaks for it, within the README's bound.
+        let allDisconnectedAt = null;
+        const watchDisconnects = (async () => {
+            const until = killedAt + CLUSTER_BOUND_MS + 5000;
+            while (Date.now() < until) {
+                const seen = new Set(events('disconnect'));
+                if (deadIds.every((id) => seen.has(id))) { allDisconnectedAt = Date.now(); return; }
+                await sleep(20);
+            }
+        })();
+        // Its pages see their session close, then open a new one through
+        // HAProxy, which lands on a live node.
+        // Most transports see the close at once (their connection through
+        // HAProxy breaks); one whose stream broke without a sign (htmlfile:
+        // Chromium fires no load event in an iframe whose response was cut
+        // short) sees it when it next sends.
+        const closes = [];
+        const reconnecting = doomed.map(async (p) => {
+            try {
+                let ev = await p.call((m) => window.SJPT.closed(m), 5000, 5000, 'close event').catch(() => null);
+                let how = '';
+                if (!ev) {
+                    await p.call(([m, t]) => window.SJPT.echo(m, t), [['probe'], CHECK_TIMEOUT_MS], CHECK_TIMEOUT_MS,
+                                 'probe').catch(() => null);
+                    ev = await p.call((m) => window.SJPT.closed(m), CHECK_TIMEOUT_MS, CHECK_TIMEOUT_MS, 'close event');
+                    how = ' on its next send';
+                }
+                closes.push(`${label(p)} ${ev.code}${how}`);
+            } catch (e) {
+                return `${label(p)}: ${e.message.split('\n')[0]}`;
+            }
+            try {
+                await connect(p, CLUSTER_RECONNECT_MS);
+                if (nodeOf(p.id) === victim.name) return `${label(p)} reopened on the dead node (${p.id})`;
+            } catch (e) {
+                return e.message.split('\n')[0];
+            }
+            return null;
+        });
+        await watchDisconnects;
+        const reconnected = await Promise.all(reconnecting);
+        const tookMs = allDisconnectedAt === null ? null : allDisconnectedAt - killedAt;
+        check(`the dead node's pages see close (${closes.sort().join(', ')}) and reopen through haproxy on a ` +
+              `live node (${doomed.map((p) => `${label(p)} on ${nodeOf(p.id)}`).join(', ')}), ` +
+              `all ${Date.now() - killedAt} ms after the kill`,
+              reconnected.every((x) => x === null), reconnected.filter(Boolean).join('; '));
+        check(`the backend got a disconnect for each of the dead node's ${deadIds.length} sessions ${tookMs} ms after ` +
+              `the kill (bound ${CLUSTER_BOUND_MS} ms from its last heartbeat)`,
+              tookMs !== null && tookMs <= CLUSTER_BOUND_MS + CLUSTER_OBSERVE_SLACK_MS,
+              tookMs === null ? 'not all within 5 s past the bound' : `${tookMs} ms`);
+        const afterKill = countOf(events('disconnect').slice(disconnectsBefore));
+        const twice = deadIds.filter((id) => afterKill.get(id) !== 1);
+        const liveGone = liveIds.filter((id) => afterKill.has(id));
+        check('exactly one each, and none for a live node\'s open session', twice.length === 0 && liveGone.length === 0,
+              [...twice.map((id) => `${id}: ${afterKill.get(id) || 0} disconnects`),
+               ...liveGone.map((id) => `${id} of a live page disconnected`)].join('; '));
+        const metrics = await Promise.all(nodes.filter((n) => n !== victim)
+            .map((n) => httpGet(`${n.control}/metrics`)));
+        const claimed = metrics.map((m) => counterSum(m.body, 'sockjsproxy_cluster_dead_disconnects_total',
+                                                      { noneIsZero: true }));
+        const line = `\nsockjsproxy_cluster_dead_disconnects_total{peer="${victim.name}"} ${deadIds.length}\n`;
+        check(`one live node sent them (sockjsproxy_cluster_dead_disconnects_total ${claimed.join(' + ')})`,
+              metrics.filter((m) => m.body.includes(line)).length === 1 &&
+              claimed.reduce((a, b) => a + b, 0) === deadIds.length,
+              `not ${deadIds.length} for ${victim.name} from one node`);
+
+        stage('reconnected');
+        problems = await echoRound('after-kill', 5);
+        check(`every page, reconnected or not: 5 messages echoed exactly once and in order (${showSpread(spread())})`,
+              problems.length === 0, problems.join('; '));
+        problems = await broadcastRound('broadcast-2');
+        check('a broadcast reaches every session on the live nodes exactly once', problems.length === 0,
+              problems.join('; '));
+        problems = await echoRound('last', 2);
+        await sleep(300);
+        for (const p of pages) {
+            const extra = await p.call(() => window.SJPT.extra(), 0, 1000, 'extra').catch((e) => [e.message]);
+            if (extra.length) problems.push(`${label(p)}: ${extra.length} messages nobody asked for: ${show(extra[0])}`);
+        }
+        check('no page got a message twice or one it did not ask for', problems.length === 0, problems.join('; '));
+
+        // ---- the pages leave: one disconnect for every connect, cluster-wide
+        // Closing the browser contexts ends every request of theirs (a
+        // closed jsonp-polling session's pending <script> request would
+        // otherwise stay until the next heartbeat frame).
+        stage('pages leave');
+        await Promise.all(pages.map(async (p) => {
+            await withTimeout(p.context.close(), 5000, 'context.close').catch(() => {});
+            p.context = null;
+        }));
+        const until = Date.now() + CLUSTER_DISCONNECT_DELAY_MS + 8000;
+        let connects;
+        let disconnects;
+        for (;;) {
+            connects = countOf(events('connect'));
+            disconnects = countOf(events('disconnect'));
+            if ([...connects.keys()].every((id) => disconnects.has(id)) || Date.now() > until) break;
+            await sleep(100);
+        }
+        const wrong = [...new Set([...connects.keys(), ...disconnects.keys()])]
+            .filter((id) => connects.get(id) !== 1 || disconnects.get(id) !== 1)
+            .map((id) => `${id}: ${connects.get(id) || 0} connects, ${disconnects.get(id) || 0} disconnects`);
+        check(`once the pages close: one connect and one disconnect for each of the ${connects.size} sessions`,
+              wrong.length === 0, wrong.join('; '));
+        for (const node of nodes) {
+            if (node !== victim && !node.proxy.alive()) check(`${node.name} kept running`, false, node.proxy.exited);
+        }
+        if (!lb.alive()) check('haproxy kept running', false, lb.exited);
+    } catch (e) {
+        check('the round', false, e.message.split('\n')[0]);
+        console.log(e.message);
+    } finally {
+        if (failedEarly || clusterResults.some((r) => !r.ok)) {
+            for (const p of pages) {
+                if (p.console.length) {
+                    console.log(`  browser messages (${p.transport}#${p.n}):`);
+                    for (const l of p.console.slice(-8)) console.log(`    ${l.slice(0, 300)}`);
+                }
+            }
+            if (lb) console.log(lb.tail(20));
+            if (backend) console.log(backend.tail(20));
+            for (const node of nodes) if (node.proxy) console.log(node.proxy.tail(15));
+        }
+        for (const p of pages) {
+            if (p.context) await withTimeout(p.context.close(), 5000, 'context.close').catch(() => {});
+        }
+        await Promise.all(started.map((c) => c.stop()));
+        console.log(`cluster: the phase took ${Date.now() - t0} ms`);
+    }
+}
+
 // ---------------------------------------------------------------- main
 
 async function main() {
@@ -1000,42 +1495,45 @@ async function main() {
 
     const { chromium } = await import('playwright-core');
 
-    const started = [];
-    let pageServer = null;
-    try {
-        const { proxy, origin: proxyOrigin, log: proxyLog } =
-            await startEchoProxy(opts, 'proxy', await freePorts(5), started);
+    browser = await withTimeout(chromium.launch({
+        executablePath: opts.chromium,
+        headless: true,
+        chromiumSandbox: false,
+        timeout: STARTUP_TIMEOUT_MS,
+        // playwright adds --headless and its own fresh --user-data-dir.
+        args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+               '--disable-component-update', '--disable-sync', '--disable-quic',
+               // The HTTPS/WSS round's certificate is self-signed.
+               '--ignore-certificate-errors'],
+    }), STARTUP_TIMEOUT_MS + 2000, 'chromium.launch');
+    console.log(`chromium ${browser.version()}`);
 
-        pageServer = await startPageServer(path.join(www, 'page.html'));
-        const crossOrigin = `http://127.0.0.1:${pageServer.address().port}`;
-        const pageUrls = {
-            same: `${proxyOrigin}/browser-tests/page.html`,
-            cross: `${crossOrigin}/page.html?proxy=${encodeURIComponent(proxyOrigin)}`,
-        };
-        console.log(`proxy ${proxyOrigin} (log ${proxyLog}), cross-origin pages from ${crossOrigin}`);
+    // The direct rows (none with --cluster-only).
+    if (opts.origins.length) {
+        const started = [];
+        let pageServer = null;
+        try {
+            const { proxy, origin: proxyOrigin, log: proxyLog } =
+                await startEchoProxy(opts, 'proxy', await freePorts(5), started);
 
-        browser = await withTimeout(chromium.launch({
-            executablePath: opts.chromium,
-            headless: true,
-            chromiumSandbox: false,
-            timeout: STARTUP_TIMEOUT_MS,
-            // playwright adds --headless and its own fresh --user-data-dir.
-            args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-                   '--disable-component-update', '--disable-sync', '--disable-quic',
-                   // The HTTPS/WSS round's certificate is self-signed.
-                   '--ignore-certificate-errors'],
-        }), STARTUP_TIMEOUT_MS + 2000, 'chromium.launch');
-        console.log(`chromium ${browser.version()}`);
+            pageServer = await startPageServer(path.join(www, 'page.html'));
+            const crossOrigin = `http://127.0.0.1:${pageServer.address().port}`;
+            const pageUrls = {
+                same: `${proxyOrigin}/browser-tests/page.html`,
+                cross: `${crossOrigin}/page.html?proxy=${encodeURIComponent(proxyOrigin)}`,
+            };
+            console.log(`proxy ${proxyOrigin} (log ${proxyLog}), cross-origin pages from ${crossOrigin}`);
 
-        for (const origin of opts.origins) await runRows(opts, origin, pageUrls[origin]);
-        if (opts.origins.some(rowsFailed)) {
-            console.log('proxy log (last lines):');
-            console.log(proxy.tail(30));
+            for (const origin of opts.origins) await runRows(opts, origin, pageUrls[origin]);
+            if (opts.origins.some(rowsFailed)) {
+                console.log('proxy log (last lines):');
+                console.log(proxy.tail(30));
+            }
+            if (!proxy.alive()) console.log(`proxy ended during the run (${proxy.exited})`);
+        } finally {
+            if (pageServer) pageServer.close();
+            await Promise.all(started.map((c) => c.stop()));
         }
-        if (!proxy.alive()) console.log(`proxy ended during the run (${proxy.exited})`);
-    } finally {
-        if (pageServer) pageServer.close();
-        await Promise.all(started.map((c) => c.stop()));
     }
 
     for (const balancer of opts.balancers) {
@@ -1050,6 +1548,14 @@ async function main() {
                 for (const c of CHECKS) record(t, balancer, c, false, 'not run: time budget used up');
             }
         }
+    }
+
+    if (opts.cluster) {
+        // Three nodes, a backend and a balancer starting, pages opening,
+        // a node dying and its pages reconnecting: about a minute on two
+        // busy cores.
+        if (Date.now() < deadline - 45_000) await clusterRound(opts);
+        else clusterResults.push({ name: 'cluster', ok: false, detail: 'not run: time budget used up' });
     }
 
     if (opts.tls) {
