@@ -1,6 +1,7 @@
 // sockjsproxy-monitor: the Qt Widgets monitor. With the CLI's flags (or
 // none) it starts a proxy in this process and watches it; with --attach
-// [HOST:]PORT it watches a running `sockjsproxy-cli --control` instead.
+// [HOST:]PORT it watches a running `sockjsproxy-cli --control` instead;
+// --attach repeated watches several (the nodes of a cluster) at once.
 
 #include "config/commandline.h"
 #include "inspectorwidget.h"
@@ -67,7 +68,8 @@ int main(int argc, char *argv[])
     const QCommandLineOption attachOption(
         QStringLiteral("attach"),
         QStringLiteral("Watch the running sockjsproxy-cli whose --control endpoint is [HOST:]PORT "
-                       "(with --control-token when it has one) instead of starting a proxy."),
+                       "(with --control-token when it has one) instead of starting a proxy. "
+                       "Repeat it to watch the nodes of a cluster together."),
         QStringLiteral("ENDPOINT"));
     parser.addOption(attachOption);
     // For docs and tests: grab the window after a delay, save it and exit.
@@ -109,7 +111,7 @@ int main(int argc, char *argv[])
         const QByteArray token = parser.isSet(QStringLiteral("control-token"))
                                      ? parser.value(QStringLiteral("control-token")).toUtf8()
                                      : qgetenv("SOCKJSPROXY_CONTROL_TOKEN");
-        window.attach(parser.value(attachOption), token);
+        window.attach(parser.values(attachOption), token);
     } else {
         const auto options = CommandLine::toConfig(parser, &error);
         if (!options) {

@@ -2,6 +2,7 @@
 
 #include "attachdialog.h"
 #include "backendpanel.h"
+#include "control/clustermonitor.h"
 #include "control/controlserver.h"
 #include "control/remotemonitor.h"
 #include "inspectorwidget.h"
@@ -57,6 +58,9 @@ MainWindow::~MainWindow()
 {
     // Views first let go of the source (un-inspecting), then the sources go.
     unwatch();
+    for (const auto &pending : m_pendingNodes)
+        pending->disconnect(this);
+    m_pendingNodes.clear();
     m_remote.reset();
     m_proxy.reset();
     m_retiring.reset();
@@ -275,9 +279,9 @@ void MainWindow::createActions()
     m_reconnectAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
     m_reconnectAction->setToolTip(tr("Try the attached endpoint again now"));
     connect(m_reconnectAction, &QAction::triggered, this, [this] {
-        if (!m_remote || m_connected)
+        if (!m_remote)
             return;
-        m_remote->reconnect();
+        m_remote->reconnect(); // the nodes not attached
         m_detail = tr("connecting\u2026");
         updateStatus();
     });
@@ -467,6 +471,7 @@ bool MainWindow::startLocalProxy(const CommandLine::Result &options, QString *er
         return false;
     }
     m_pendingRemote.reset();
+    m_pendingNodes.clear();
     if (m_proxy) {
         stopLocalProxy();
     } else {
@@ -482,37 +487,117 @@ bool MainWindow::startLocalProxy(const CommandLine::Result &options, QString *er
     return true;
 }
 
-void MainWindow::attach(const QString &endpoint, const QByteArray &token)
+void MainWindow::attach(const QString &endpoint, const QByteArray &token) { attach(QStringList{endpoint}, token); }
+
+void MainWindow::attach(const QStringList &endpoints, const QByteArray &token)
 {
+    const QString endpoint = endpoints.join(QStringLiteral(", "));
     m_lastAttachEndpoint = endpoint;
     m_pendingRemote.reset();
+    m_pendingNodes.clear();
+    m_pendingFailed.clear();
+    auto remote = std::make_unique<ClusterMonitor>();
     if (m_source) {
         // Watched until the new one has connected.
-        m_pendingRemote = std::make_unique<RemoteMonitor>();
+        m_pendingRemote = std::move(remote);
         m_pendingEndpoint = endpoint;
         connect(m_pendingRemote.get(), &MonitorSource::connectionChanged, this,
                 [this](bool connected, const QString &detail) {
                     if (connected)
                         adoptPendingAttachment();
-                    else
+                    else if (m_pendingRemote && m_pendingRemote->nodeCount() == 1)
                         dropPendingAttachment(detail);
                 });
+        // Several endpoints: dropped once every one of them failed.
+        connect(m_pendingRemote.get(), &ClusterMonitor::nodeConnectionChanged, this,
+                [this](const QString &node, bool connected, const QString &detail) {
+                    if (connected || !m_pendingRemote || m_pendingRemote->nodeCount() == 1)
+                        return;
+                    m_pendingFailed.insert(node);
+                    if (m_pendingFailed.size() == m_pendingRemote->nodeCount())
+                        dropPendingAttachment(node + QStringLiteral(": ") + detail);
+                });
         statusBar()->showMessage(tr("Attaching to %1\u2026").arg(endpoint));
-        m_pendingRemote->attach(endpoint, token);
+        for (const QString &node : endpoints)
+            m_pendingRemote->addNode(node, token);
         return;
     }
     detach();
-    m_remote = std::make_unique<RemoteMonitor>();
-    watch(m_remote.get(), tr("proxy at control endpoint %1").arg(endpoint), false);
+    m_remote = std::move(remote);
+    for (const QString &node : endpoints)
+        m_remote->addNode(node, token);
+    watch(m_remote.get(), remoteDescription(), false);
     m_detail = tr("connecting\u2026");
     updateStatus();
-    m_remote->attach(endpoint, token);
+}
+
+void MainWindow::addNode(const QString &endpoint, const QByteArray &token)
+{
+    if (!m_remote || !m_source) {
+        attach(endpoint, token);
+        return;
+    }
+    m_lastAttachEndpoint = endpoint;
+    if (m_remote->nodeAt(endpoint)) {
+        statusBar()->showMessage(tr("%1 is watched already").arg(endpoint), 10000);
+        return;
+    }
+    for (const auto &pending : m_pendingNodes) {
+        if (pending->endpoint() == endpoint)
+            return; // on its way
+    }
+    m_pendingNodes.push_back(std::make_unique<RemoteMonitor>());
+    RemoteMonitor *remote = m_pendingNodes.back().get();
+    connect(remote, &MonitorSource::connectionChanged, this, [this, remote](bool connected, const QString &detail) {
+        onPendingNodeConnection(remote, connected, detail);
+    });
+    statusBar()->showMessage(tr("Attaching to %1\u2026").arg(endpoint));
+    remote->attach(endpoint, token);
+}
+
+void MainWindow::onPendingNodeConnection(RemoteMonitor *remote, bool connected, const QString &detail)
+{
+    const auto it = std::find_if(m_pendingNodes.begin(), m_pendingNodes.end(),
+                                 [remote](const std::unique_ptr<RemoteMonitor> &p) { return p.get() == remote; });
+    if (it == m_pendingNodes.end())
+        return;
+    std::unique_ptr<RemoteMonitor> node = std::move(*it);
+    m_pendingNodes.erase(it);
+    node->disconnect(this);
+    const QString endpoint = node->endpoint();
+    if (connected && m_remote) {
+        m_remote->adoptNode(std::move(node));
+        m_logPane->addLine(QStringLiteral("info"), QStringLiteral("monitor"),
+                           tr("attached to %1 as well").arg(endpoint));
+        statusBar()->clearMessage();
+        return;
+    }
+    // Called from its own signal: deleted later, with the window as owner till then.
+    node->setParent(this);
+    node.release()->deleteLater();
+    const QString text = tr("cannot attach to %1 (%2); still watching %3").arg(endpoint, detail, m_description);
+    m_logPane->addLine(QStringLiteral("warning"), QStringLiteral("monitor"), text);
+    statusBar()->showMessage(text, 10000);
+}
+
+QString MainWindow::remoteDescription() const
+{
+    if (!m_remote || m_remote->nodeCount() == 0)
+        return QString();
+    if (m_remote->nodeCount() == 1)
+        return tr("proxy at control endpoint %1").arg(m_remote->node(0)->endpoint());
+    QStringList endpoints;
+    for (int i = 0; i < m_remote->nodeCount(); ++i)
+        endpoints.append(m_remote->node(i)->endpoint());
+    return tr("%n nodes at control endpoints %1", nullptr, m_remote->nodeCount())
+        .arg(endpoints.join(QStringLiteral(", ")));
 }
 
 void MainWindow::adoptPendingAttachment()
 {
-    std::unique_ptr<RemoteMonitor> remote = std::move(m_pendingRemote);
+    std::unique_ptr<ClusterMonitor> remote = std::move(m_pendingRemote);
     remote->disconnect(this);
+    m_pendingFailed.clear();
     // What was watched goes: a local proxy shuts down (the user agreed
     // before the attempt), an attachment ends.
     if (m_proxy) {
@@ -522,7 +607,7 @@ void MainWindow::adoptPendingAttachment()
         m_remote.reset();
     }
     m_remote = std::move(remote);
-    watch(m_remote.get(), tr("proxy at control endpoint %1").arg(m_pendingEndpoint), true);
+    watch(m_remote.get(), remoteDescription(), true);
     m_logPane->addLine(QStringLiteral("info"), QStringLiteral("monitor"), tr("attached to %1").arg(m_pendingEndpoint));
     statusBar()->clearMessage();
 }
@@ -530,9 +615,10 @@ void MainWindow::adoptPendingAttachment()
 void MainWindow::dropPendingAttachment(const QString &detail)
 {
     // Called from its own signal: deleted later, with the window as owner till then.
-    RemoteMonitor *remote = m_pendingRemote.release();
+    ClusterMonitor *remote = m_pendingRemote.release();
     if (!remote)
         return;
+    m_pendingFailed.clear();
     remote->disconnect(this);
     remote->setParent(this);
     remote->deleteLater();
@@ -545,6 +631,7 @@ void MainWindow::dropPendingAttachment(const QString &detail)
 void MainWindow::detach()
 {
     m_pendingRemote.reset();
+    m_pendingNodes.clear();
     if (m_proxy) {
         stopLocalProxy();
     } else {
@@ -567,6 +654,15 @@ void MainWindow::watch(MonitorSource *source, const QString &description, bool c
     connect(source, &MonitorSource::sessionsChanged, this, &MainWindow::onSessionsChanged);
     connect(source, &MonitorSource::statsUpdated, this, &MainWindow::onStatsUpdated);
     connect(source, &MonitorSource::connectionChanged, this, &MainWindow::onConnectionChanged);
+    m_nodeDetails.clear();
+    if (auto *cluster = qobject_cast<ClusterMonitor *>(source)) {
+        connect(cluster, &ClusterMonitor::nodeConnectionChanged, this, &MainWindow::onNodeConnectionChanged);
+        connect(cluster, &ClusterMonitor::nodesChanged, this, [this] {
+            m_description = remoteDescription();
+            updateNodeViews();
+            updateStatus();
+        });
+    }
     if (m_capture > 0)
         source->setCapture(m_capture);
     m_sessionModel->setSessions(source->sessions());
@@ -576,6 +672,7 @@ void MainWindow::watch(MonitorSource *source, const QString &description, bool c
     m_backendPanel->clear();
     m_chartUpdated->clear();
     m_sessionsUpdated->clear();
+    updateNodeViews();
     const MonitorStats stats = source->stats();
     if (stats.time.isValid())
         onStatsUpdated(stats);
@@ -646,9 +743,11 @@ void MainWindow::closeEvent(QCloseEvent *event)
 void MainWindow::onSessionsChanged(const QList<SessionInfo> &upserted, const QList<QByteArray> &removed)
 {
     m_sessionModel->applyChanges(upserted, removed);
-    // A remote source that lost its proxy empties the list: no new figures.
+    // A remote source that lost its proxy (every node of a cluster) empties
+    // the list: no new figures.
     const auto *remote = qobject_cast<const RemoteMonitor *>(m_source.data());
-    if (!remote || remote->isConnected())
+    const auto *cluster = qobject_cast<const ClusterMonitor *>(m_source.data());
+    if ((!remote || remote->isConnected()) && (!cluster || cluster->isConnected()))
         m_sessionsUpdated->setUpdated();
     const QByteArray inspected = m_inspector->session();
     if (!inspected.isEmpty()) {
@@ -689,6 +788,7 @@ void MainWindow::onStatsUpdated(const MonitorStats &stats)
     // the proxy's event loop: a stats update says that loop is alive and the
     // list current to within a scan.
     m_sessionsUpdated->setUpdated();
+    updateNodeViews();
     QStringList prefixes;
     for (const ServiceStats &service : stats.services)
         prefixes.append(service.prefix);
@@ -736,6 +836,53 @@ void MainWindow::onConnectionChanged(bool connected, const QString &detail)
     if (connected)
         m_inspector->reinspect(); // the proxy forgets inspections with the connection
     updateStatus();
+}
+
+void MainWindow::onNodeConnectionChanged(const QString &endpoint, bool connected, const QString &detail)
+{
+    if (connected)
+        m_nodeDetails.remove(endpoint);
+    else
+        m_nodeDetails.insert(endpoint, detail);
+    if (m_remote && m_remote->nodeCount() > 1) {
+        // The window's own line (onConnectionChanged) is for all of them.
+        const RemoteMonitor *node = m_remote->nodeAt(endpoint);
+        const QString name = node ? m_remote->nodeName(node) : endpoint;
+        m_logPane->addLine(connected ? QStringLiteral("info") : QStringLiteral("warning"), QStringLiteral("monitor"),
+                           connected ? tr("node %1 attached (%2)").arg(name, endpoint)
+                                     : tr("node %1 (%2): %3").arg(name, endpoint, detail));
+        if (connected)
+            m_inspector->reinspect(); // that node forgot its inspections with the connection
+    }
+    updateNodeViews();
+    updateStatus();
+}
+
+void MainWindow::updateNodeViews()
+{
+    const auto *cluster = qobject_cast<const ClusterMonitor *>(m_source.data());
+    bool several = false;
+    if (cluster)
+        several = cluster->nodeCount() > 1 || (cluster->nodeCount() == 1 && !cluster->node(0)->stats().node.isEmpty());
+    else if (m_source)
+        several = !m_source->stats().node.isEmpty(); // a local cluster node
+    m_sessionsView->setColumnHidden(SessionTableModel::NodeColumn, !several);
+    if (!several || !cluster) {
+        if (m_backendPanel->showsNodes())
+            m_backendPanel->setNodes({});
+        return;
+    }
+    QList<BackendPanel::Node> nodes;
+    for (int i = 0; i < cluster->nodeCount(); ++i) {
+        const RemoteMonitor *remote = cluster->node(i);
+        BackendPanel::Node node;
+        node.name = cluster->nodeName(remote);
+        node.connected = remote->isConnected();
+        node.detail = m_nodeDetails.value(remote->endpoint());
+        node.stats = remote->stats();
+        nodes.append(node);
+    }
+    m_backendPanel->setNodes(nodes);
 }
 
 QList<QByteArray> MainWindow::selectedSessionIds() const
@@ -852,7 +999,10 @@ void MainWindow::updateStatus()
     // The platform adds the application's display name ("SockJSProxy Monitor").
     setWindowTitle(m_source ? m_description + QStringLiteral(" [") + state + QLatin1Char(']') : state);
     m_detachAction->setEnabled(m_source != nullptr || m_proxy != nullptr);
-    m_reconnectAction->setEnabled(m_remote != nullptr && !m_connected);
+    bool allAttached = true;
+    for (int i = 0; m_remote && i < m_remote->nodeCount(); ++i)
+        allAttached = allAttached && m_remote->node(i)->isConnected();
+    m_reconnectAction->setEnabled(m_remote != nullptr && (!m_connected || !allAttached));
 }
 
 void MainWindow::updateCountLabel()
@@ -880,9 +1030,19 @@ void MainWindow::showAttachDialog()
 {
     AttachDialog dialog(this);
     dialog.setEndpoint(m_lastAttachEndpoint);
-    if (dialog.exec() != QDialog::Accepted || !confirmStopLocalProxy(tr("Attaching to another proxy")))
+    // Another node beside the attached ones, or instead of what is watched.
+    dialog.setAddNodeAvailable(m_remote && m_source == m_remote.get());
+    if (dialog.exec() != QDialog::Accepted)
         return;
-    attach(dialog.endpoint(), dialog.token());
+    const QStringList endpoints = dialog.endpoints();
+    if (dialog.addNode() && m_remote && m_source == m_remote.get()) {
+        for (const QString &endpoint : endpoints)
+            addNode(endpoint, dialog.token());
+        return;
+    }
+    if (!confirmStopLocalProxy(tr("Attaching to another proxy")))
+        return;
+    attach(endpoints, dialog.token());
 }
 
 } // namespace SockJsProxy

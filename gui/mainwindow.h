@@ -1,12 +1,16 @@
 #pragma once
 
 #include "config/commandline.h"
+#include "control/clustermonitor.h" // remoteMonitor() callers use it
 #include "metrics/monitorsource.h"
 
+#include <QHash>
 #include <QMainWindow>
 #include <QPointer>
+#include <QSet>
 
 #include <memory>
+#include <vector>
 
 class QAction;
 class QComboBox;
@@ -31,9 +35,14 @@ class UpdatedLabel;
 // (right docks), message inspector (bottom dock).
 //
 // It watches one MonitorSource at a time: a proxy it starts in this process
-// (startLocalProxy(): owns a ProxyInstance with its Monitor), a running CLI
-// it attaches to (attach(): owns a RemoteMonitor), or a source owned by the
-// caller (setSource(), for tests).
+// (startLocalProxy(): owns a ProxyInstance with its Monitor), running CLIs
+// it attaches to (attach(), addNode(): owns a ClusterMonitor of one
+// RemoteMonitor per endpoint), or a source owned by the caller (setSource(),
+// for tests).
+// Several nodes (or one cluster node): the sessions table shows a Node
+// column, the backends panel a row per node and service and each node's
+// peers; counters and chart show the totals. A node that goes away has its
+// sessions go and its rows greyed; the other nodes stay live.
 // It never touches sessions: actions send ids to the source.
 //
 // Safety: the actions that would stop a local proxy with live sessions
@@ -61,9 +70,19 @@ public:
     // While something is watched, that stays until the new endpoint has
     // connected; if it cannot, the attempt is dropped and logged.
     void attach(const QString &endpoint, const QByteArray &token);
+    // Attaches to several endpoints at once (the nodes of a cluster): what
+    // is watched stays until one of them has connected, and is dropped when
+    // every one failed.
+    void attach(const QStringList &endpoints, const QByteArray &token);
+    // Watches one more node beside the attached ones, once it has connected
+    // (if it cannot, the attempt is dropped and logged). Without an
+    // attachment, the same as attach().
+    void addNode(const QString &endpoint, const QByteArray &token);
     // The attachment waiting to replace what is watched, if any.
-    RemoteMonitor *pendingAttachment() const { return m_pendingRemote.get(); }
-    RemoteMonitor *remoteMonitor() const { return m_remote.get(); }
+    ClusterMonitor *pendingAttachment() const { return m_pendingRemote.get(); }
+    // Nodes waiting to join the attached ones.
+    int pendingNodeCount() const { return int(m_pendingNodes.size()); }
+    ClusterMonitor *remoteMonitor() const { return m_remote.get(); }
     // Live sessions of a local proxy (0 without one): what stopping it closes.
     qsizetype localSessionCount() const;
     // Asks whether to stop the local proxy (its live sessions close) before
@@ -132,14 +151,22 @@ private:
     void adoptPendingAttachment();
     void dropPendingAttachment(const QString &detail);
     void onInstanceSeen(const SockJsProxy::MonitorStats &stats);
-
+    void onNodeConnectionChanged(const QString &endpoint, bool connected, const QString &detail);
+    void onPendingNodeConnection(RemoteMonitor *remote, bool connected, const QString &detail);
+    // Several nodes (or a cluster node): Node columns and per-node panels.
+    void updateNodeViews();
+    QString remoteDescription() const;
     // Owned sources.
     std::unique_ptr<ProxyInstance> m_proxy;
-    std::unique_ptr<RemoteMonitor> m_remote;
+    std::unique_ptr<ClusterMonitor> m_remote;
     // An attachment that replaces m_remote/m_proxy once connected.
-    std::unique_ptr<RemoteMonitor> m_pendingRemote;
+    std::unique_ptr<ClusterMonitor> m_pendingRemote;
     QString m_pendingEndpoint;
-    QByteArray m_lastInstance; // MonitorStats::instance of the last stats
+    QSet<QString> m_pendingFailed; // its endpoints that failed so far
+    // A node that joins m_remote once connected.
+    std::vector<std::unique_ptr<RemoteMonitor>> m_pendingNodes;
+    QHash<QString, QString> m_nodeDetails; // why a node is not attached, by endpoint
+    QByteArray m_lastInstance;             // MonitorStats::instance of the last stats
     // A local proxy shutting down: kept until backends got their "disconnect".
     std::unique_ptr<ProxyInstance> m_retiring;
     bool m_closeWhenDrained = false;

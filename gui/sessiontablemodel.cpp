@@ -136,6 +136,8 @@ QVariant SessionTableModel::displayData(const SessionInfo &s, int column) const
         return s.origin;
     case UserAgentColumn:
         return s.userAgent;
+    case NodeColumn:
+        return s.node;
     case StateColumn:
         if (s.state == QLatin1String("waiting"))
             return tr("waiting for poll");
@@ -264,6 +266,8 @@ QVariant SessionTableModel::headerData(int section, Qt::Orientation orientation,
         return tr("Origin");
     case UserAgentColumn:
         return tr("User agent");
+    case NodeColumn:
+        return tr("Node");
     case StateColumn:
         return tr("State");
     case OpenedAtColumn:

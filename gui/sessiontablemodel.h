@@ -42,6 +42,7 @@ public:
         LastActivityColumn,
         OriginColumn,
         UserAgentColumn,
+        NodeColumn, // the cluster node holding it (SessionInfo::node); the window shows it only for several nodes
         ColumnCount
     };
     enum Role {

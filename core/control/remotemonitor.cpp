@@ -168,6 +168,9 @@ void RemoteMonitor::onText(const QString &text)
     const QJsonObject event = QJsonDocument::fromJson(text.toUtf8()).object();
     const QString type = event.value(QStringLiteral("type")).toString();
     if (type == QLatin1String("snapshot")) {
+        // The stats first: whoever handles sessionsChanged may ask stats()
+        // which proxy (or cluster node) the sessions are of.
+        m_stats = MonitorStats::fromJson(event.value(QStringLiteral("stats")).toObject());
         const QList<QByteArray> removed = m_sessions.keys();
         m_sessions.clear();
         QList<SessionInfo> upserted;
@@ -182,7 +185,6 @@ void RemoteMonitor::onText(const QString &text)
                 gone.append(id);
         }
         Q_EMIT sessionsChanged(upserted, gone);
-        m_stats = MonitorStats::fromJson(event.value(QStringLiteral("stats")).toObject());
         Q_EMIT statsUpdated(m_stats);
     } else if (type == QLatin1String("sessions")) {
         QList<SessionInfo> upserted;

@@ -242,6 +242,11 @@ void Monitor::sampleStats(qint64 nowMs)
     stats.startedAt = m_startedAt;
     stats.pid = QCoreApplication::applicationPid();
     stats.capture = m_capture;
+    if (const Cluster *cluster = m_server->cluster()) {
+        stats.node = cluster->name();
+        for (const Cluster::PeerStatus &peer : cluster->peers())
+            stats.peers.append({peer.endpoint, peer.node, peer.up});
+    }
     Counters rawTotal = m_server->counters();
     stats.counters = rawTotal.since(m_serverBaseline);
     for (const Service *service : m_server->services()) {

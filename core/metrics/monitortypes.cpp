@@ -39,6 +39,8 @@ QJsonObject SessionInfo::toJson() const
         object.insert(QStringLiteral("closed_by"), closedBy);
         object.insert(QStringLiteral("closed_at"), isoTime(closedAt));
     }
+    if (!node.isEmpty())
+        object.insert(QStringLiteral("node"), node);
     return object;
 }
 
@@ -65,6 +67,7 @@ SessionInfo SessionInfo::fromJson(const QJsonObject &o)
     info.closeReason = o.value(QStringLiteral("close_reason")).toString();
     info.closedBy = o.value(QStringLiteral("closed_by")).toString();
     info.closedAt = fromIsoTime(o.value(QStringLiteral("closed_at")));
+    info.node = o.value(QStringLiteral("node")).toString();
     return info;
 }
 
@@ -75,7 +78,7 @@ bool SessionInfo::operator==(const SessionInfo &o) const
            && state == o.state && openedAt == o.openedAt && lastActivity == o.lastActivity && messagesIn == o.messagesIn
            && messagesOut == o.messagesOut && bytesIn == o.bytesIn && bytesOut == o.bytesOut && queued == o.queued
            && closeCode == o.closeCode && closeReason == o.closeReason && closedBy == o.closedBy
-           && closedAt == o.closedAt;
+           && closedAt == o.closedAt && node == o.node;
 }
 
 QJsonObject countersToJson(const Counters &counters, bool withServerScope)
@@ -202,12 +205,28 @@ CaptureStats CaptureStats::fromJson(const QJsonObject &o)
     return c;
 }
 
+QJsonObject ClusterPeer::toJson() const
+{
+    return QJsonObject{{QStringLiteral("endpoint"), endpoint},
+                       {QStringLiteral("node"), QString::fromLatin1(node)},
+                       {QStringLiteral("up"), up}};
+}
+
+ClusterPeer ClusterPeer::fromJson(const QJsonObject &o)
+{
+    ClusterPeer peer;
+    peer.endpoint = o.value(QStringLiteral("endpoint")).toString();
+    peer.node = o.value(QStringLiteral("node")).toString().toLatin1();
+    peer.up = o.value(QStringLiteral("up")).toBool();
+    return peer;
+}
+
 QJsonObject MonitorStats::toJson() const
 {
     QJsonArray array;
     for (const ServiceStats &service : services)
         array.append(service.toJson());
-    return QJsonObject{
+    QJsonObject object{
         {QStringLiteral("time"), isoTime(time)},
         {QStringLiteral("instance"), QJsonObject{{QStringLiteral("id"), QString::fromLatin1(instance)},
                                                  {QStringLiteral("started_at"), isoTime(startedAt)},
@@ -218,6 +237,15 @@ QJsonObject MonitorStats::toJson() const
         {QStringLiteral("counters"), countersToJson(counters, true)},
         {QStringLiteral("rates"), rates.toJson()},
     };
+    // Only a cluster node says it is one.
+    if (!node.isEmpty()) {
+        QJsonArray peerArray;
+        for (const ClusterPeer &peer : peers)
+            peerArray.append(peer.toJson());
+        object.insert(QStringLiteral("cluster"), QJsonObject{{QStringLiteral("node"), QString::fromLatin1(node)},
+                                                             {QStringLiteral("peers"), peerArray}});
+    }
+    return object;
 }
 
 MonitorStats MonitorStats::fromJson(const QJsonObject &o)
@@ -235,6 +263,10 @@ MonitorStats MonitorStats::fromJson(const QJsonObject &o)
     m.sessionsOpen = qsizetype(o.value(QStringLiteral("sessions_open")).toDouble());
     m.counters = countersFromJson(o.value(QStringLiteral("counters")).toObject());
     m.rates = Rates::fromJson(o.value(QStringLiteral("rates")).toObject());
+    const QJsonObject cluster = o.value(QStringLiteral("cluster")).toObject();
+    m.node = cluster.value(QStringLiteral("node")).toString().toLatin1();
+    for (const QJsonValue &value : cluster.value(QStringLiteral("peers")).toArray())
+        m.peers.append(ClusterPeer::fromJson(value.toObject()));
     return m;
 }
 

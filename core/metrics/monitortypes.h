@@ -43,6 +43,9 @@ struct SessionInfo
     QString closeReason;
     QString closedBy;
     QDateTime closedAt;
+    // The cluster node that holds the session, as a monitor watching several
+    // nodes names it (ClusterMonitor); empty otherwise (and then not in JSON).
+    QString node;
 
     QJsonObject toJson() const;
     static SessionInfo fromJson(const QJsonObject &object);
@@ -107,6 +110,21 @@ struct CaptureStats
     static CaptureStats fromJson(const QJsonObject &object);
 };
 
+// A configured peer of a cluster node (Cluster::PeerStatus).
+struct ClusterPeer
+{
+    QString endpoint;
+    QByteArray node; // empty until heard from
+    bool up = false;
+
+    QJsonObject toJson() const;
+    static ClusterPeer fromJson(const QJsonObject &object);
+    bool operator==(const ClusterPeer &other) const
+    {
+        return endpoint == other.endpoint && node == other.node && up == other.up;
+    }
+};
+
 struct MonitorStats
 {
     QDateTime time;
@@ -117,6 +135,11 @@ struct MonitorStats
     QDateTime startedAt;
     qint64 pid = 0;
     CaptureStats capture;
+    // A cluster node (config "cluster"): its name and its peers; empty
+    // otherwise, and then not in JSON. Per-peer counters are the Cluster
+    // rows of counters, by peer name.
+    QByteArray node;
+    QList<ClusterPeer> peers;
     QList<ServiceStats> services;
     // Sums over services; counters also carry the Server rows.
     qsizetype sessionsOpen = 0;

@@ -185,6 +185,10 @@ void tst_MonitorTypes::sessionInfo_data()
     forwarded.remotePort = 0; // the balancer did not say
     forwarded.via = QStringLiteral("10.0.0.2");
     QTest::newRow("behind a load balancer") << forwarded;
+
+    SessionInfo clustered = typical;
+    clustered.node = QStringLiteral("n2");
+    QTest::newRow("on a cluster node") << clustered;
 }
 
 void tst_MonitorTypes::sessionInfo()
@@ -229,6 +233,9 @@ void tst_MonitorTypes::sessionInfoEquality()
     QVERIFY(!(a == b));
     b = a;
     b.via = QStringLiteral("10.0.0.2");
+    QVERIFY(!(a == b));
+    b = a;
+    b.node = QStringLiteral("n1");
     QVERIFY(!(a == b));
 }
 
@@ -387,6 +394,12 @@ void tst_MonitorTypes::monitorStats()
     stats.counters[Counter::WebSocketUpgrades] = k2p53;
     stats.rates.sessionsOpened = 3;
     stats.rates.bytesIn = 1e6;
+    if (serviceCount == 4) {
+        stats.node = "n1";
+        stats.peers = {{QStringLiteral("tcp://127.0.0.1:9001"), "n2", true},
+                       {QStringLiteral("tcp://127.0.0.1:9002"), QByteArray(), false}};
+        stats.counters.add(Counter::ClusterForwarded, QStringLiteral("n2"), 5);
+    }
 
     for (const QJsonObject &json : {stats.toJson(), throughText(stats.toJson())}) {
         const MonitorStats back = MonitorStats::fromJson(json);
@@ -396,6 +409,9 @@ void tst_MonitorTypes::monitorStats()
         QCOMPARE(back.sessionsOpen, stats.sessionsOpen);
         compareCounters(back.counters, stats.counters);
         compareRates(back.rates, stats.rates);
+        QCOMPARE(back.node, stats.node);
+        QCOMPARE(back.peers, stats.peers);
+        QCOMPARE(back.counters.labelled(Counter::ClusterForwarded), stats.counters.labelled(Counter::ClusterForwarded));
         QCOMPARE(back.services.size(), stats.services.size());
         for (int i = 0; i < serviceCount; ++i) {
             compareService(back.services.at(i), stats.services.at(i));
@@ -491,6 +507,10 @@ void tst_MonitorTypes::jsonKeys()
     info.via = QStringLiteral("10.0.0.2");
     QCOMPARE(info.toJson().size(), 16);
     QCOMPARE(info.toJson().value(QStringLiteral("via")).toString(), QStringLiteral("10.0.0.2"));
+    // "node" only when a monitor of several nodes named it.
+    info.node = QStringLiteral("n1");
+    QCOMPARE(info.toJson().size(), 17);
+    QCOMPARE(info.toJson().value(QStringLiteral("node")).toString(), QStringLiteral("n1"));
 
     // Counters: every row's key in the totals, all but the Server rows in a
     // service's; the keys of the first release among them.
@@ -515,6 +535,15 @@ void tst_MonitorTypes::jsonKeys()
     for (const char *key : {"time", "services", "sessions_open", "counters", "rates"})
         QVERIFY2(statsJson.contains(QLatin1String(key)), key);
     QCOMPARE(statsJson.value(QStringLiteral("services")).toArray().size(), 1);
+    // "cluster" only from a cluster node: a proxy without one sends what it always did.
+    QVERIFY(!statsJson.contains(QLatin1String("cluster")));
+    QCOMPARE(statsJson.size(), 7);
+    stats.node = "n1";
+    stats.peers.append({QStringLiteral("tcp://127.0.0.1:9000"), "n2", true});
+    const QJsonObject cluster = stats.toJson().value(QStringLiteral("cluster")).toObject();
+    QCOMPARE(cluster.value(QStringLiteral("node")).toString(), QStringLiteral("n1"));
+    QCOMPARE(QJsonDocument(cluster.value(QStringLiteral("peers")).toArray()).toJson(QJsonDocument::Compact),
+             QByteArray("[{\"endpoint\":\"tcp://127.0.0.1:9000\",\"node\":\"n2\",\"up\":true}]"));
     const QJsonObject service = statsJson.value(QStringLiteral("services")).toArray().at(0).toObject();
     for (const char *key : {"prefix", "sessions_open", "counters", "rates", "backend"})
         QVERIFY2(service.contains(QLatin1String(key)), key);
