@@ -4,6 +4,7 @@
 
 #include <QCoreApplication>
 #include <QSocketNotifier>
+#include <QThread>
 #include <QTimerEvent>
 
 #include <algorithm>
@@ -39,7 +40,8 @@ const char *typeName(int type)
 
 } // namespace
 
-EpollDispatcher::EpollDispatcher(QObject *parent) : QAbstractEventDispatcher(parent)
+EpollDispatcher::EpollDispatcher(QObject *parent)
+    : QAbstractEventDispatcher(parent), m_ownThread(QThread::currentThreadId())
 {
     m_epoll = epoll_create1(EPOLL_CLOEXEC);
     if (m_epoll < 0) {
@@ -77,8 +79,10 @@ bool EpollDispatcher::processEvents(QEventLoop::ProcessEventsFlags flags)
     // the event loop's own exit flag, one during it ends the wait.
     m_interrupted.storeRelaxed(0);
 
-    // Events posted from here on write the eventfd (postEvent() calls
-    // wakeUp()), so the wait below returns at once for them.
+    // Events posted from here on make the wait below return at once: from
+    // another thread through the eventfd (postEvent() calls wakeUp()), from
+    // this one through m_postedInThread.
+    m_postedInThread = false;
     QCoreApplication::sendPostedEvents();
 
     const bool includeTimers = !(flags & QEventLoop::X11ExcludeTimers);
@@ -98,7 +102,7 @@ bool EpollDispatcher::processEvents(QEventLoop::ProcessEventsFlags flags)
     int activated = 0;
     if (includeNotifiers) {
         std::vector<pollfd> writable = flushInterest();
-        if (!writable.empty())
+        if (!writable.empty() || m_postedInThread)
             timeout = 0;
         epoll_event events[kMaxEvents];
         const int ready = epoll_wait(m_epoll, events, kMaxEvents, timeout);
@@ -134,7 +138,7 @@ bool EpollDispatcher::processEvents(QEventLoop::ProcessEventsFlags flags)
         }
     } else {
         pollfd wake{m_wakeFd, POLLIN, 0};
-        const int ready = ::poll(&wake, 1, timeout);
+        const int ready = ::poll(&wake, 1, m_postedInThread ? 0 : timeout);
         if (blocking)
             Q_EMIT awake();
         if (ready > 0 && (wake.revents & POLLIN))
@@ -184,8 +188,17 @@ int EpollDispatcher::drainWakeUp()
 
 void EpollDispatcher::wakeUp()
 {
+    // The own thread posts while it runs, never while it waits: a posted
+    // call or deleteLater() in a slot, once per message on the busiest
+    // paths. Writing the eventfd for it would cost a write now and a read
+    // and an extra epoll_wait() return later.
+    if (QThread::currentThreadId() == m_ownThread) {
+        m_postedInThread = true;
+        return;
+    }
     if (!m_wakeUpPending.testAndSetAcquire(0, 1))
         return; // a write is already pending
+    m_wakeUpWrites.fetchAndAddRelaxed(1);
     const quint64 one = 1;
     while (::write(m_wakeFd, &one, sizeof one) < 0 && errno == EINTR) {}
 }

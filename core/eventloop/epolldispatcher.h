@@ -71,6 +71,9 @@ public:
     void wakeUp() override;
     void interrupt() override;
 
+    // eventfd writes so far: wake-ups from other threads (for the tests).
+    quint64 wakeUpWrites() const { return m_wakeUpWrites.loadRelaxed(); }
+
 private:
     using Clock = std::chrono::steady_clock;
 
@@ -124,6 +127,13 @@ private:
     int m_epoll = -1;
     int m_wakeFd = -1;
     QAtomicInt m_wakeUpPending;
+    // The thread this dispatcher serves (the one that made it), and whether
+    // it posted an event since processEvents() last sent the posted ones:
+    // it cannot be waiting while it posts, so it needs no eventfd write,
+    // only a wait that does not block.
+    Qt::HANDLE m_ownThread = nullptr;
+    bool m_postedInThread = false;
+    QAtomicInteger<quint64> m_wakeUpWrites;
     QAtomicInt m_interrupted;
 
     std::vector<Descriptor> m_descriptors; // by descriptor number

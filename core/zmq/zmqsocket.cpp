@@ -532,11 +532,16 @@ void ZmqSocket::process()
                 budgetSpent = true;
                 break;
             }
-            if (progress)
-                continue;
             const bool mayStillSend = !m_held && !m_outbox.empty() && maySend();
+            // A receive that found nothing has processed every pending
+            // command, so ZMQ_FD signals whatever comes next: receiving again
+            // now would only cost another poll and getpid in libzmq. Unless
+            // a send comes first (a slot replied): it may process commands,
+            // so the receive after it must look again.
             if (drained && !mayStillSend)
                 break;
+            if (progress)
+                continue;
             const int events = m_socket->get(zmq::sockopt::events);
             if (!((m_canReceive && (events & ZMQ_POLLIN)) || (mayStillSend && (events & ZMQ_POLLOUT))))
                 break;

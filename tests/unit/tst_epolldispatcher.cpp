@@ -19,6 +19,7 @@
 #include <QWebSocket>
 #include <QWebSocketServer>
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -119,6 +120,8 @@ private Q_SLOTS:
     void hangUpActivatesRead();
     void badDescriptorWarnsOnce();
     void wakeUpFromThread();
+    void postFromOwnThreadWritesNothing();
+    void postWhileAboutToBlockDoesNotBlock();
     void interruptFromThread();
     void nestedEventLoop();
     void webSocketEcho();
@@ -450,6 +453,65 @@ void tst_EpollDispatcher::wakeUpFromThread()
     QVERIFY(delivered);
     QVERIFY(thread->wait(5000));
     QVERIFY(elapsed.elapsed() < 5000);
+    // Only another thread's post writes the eventfd.
+    QVERIFY(qobject_cast<EpollDispatcher *>(dispatcher)->wakeUpWrites() > 0);
+}
+
+void tst_EpollDispatcher::postFromOwnThreadWritesNothing()
+{
+    auto *dispatcher = qobject_cast<EpollDispatcher *>(QAbstractEventDispatcher::instance());
+    QVERIFY(dispatcher);
+    QCoreApplication::sendPostedEvents();
+    const quint64 writesBefore = dispatcher->wakeUpWrites();
+
+    // A chain of posted calls, each posted by the one before from inside
+    // the loop (as a slot's deleteLater() or queued call is): every one is
+    // delivered, and no wait blocks for them, without an eventfd write.
+    int delivered = 0;
+    QObject receiver;
+    std::function<void()> next = [&] {
+        // The 100th posts one more, so that no wait of the loop below ends
+        // only through its time limit.
+        if (++delivered <= 100)
+            QMetaObject::invokeMethod(&receiver, next, Qt::QueuedConnection);
+    };
+    QMetaObject::invokeMethod(&receiver, next, Qt::QueuedConnection);
+    QElapsedTimer elapsed;
+    elapsed.start();
+    while (delivered < 100 && elapsed.elapsed() < 5000)
+        dispatcher->processEvents(QEventLoop::WaitForMoreEvents);
+    QCOMPARE(delivered, 100);
+    QVERIFY2(elapsed.elapsed() < 1000, qPrintable(QString::number(elapsed.elapsed())));
+    QCOMPARE(dispatcher->wakeUpWrites(), writesBefore);
+    QCoreApplication::sendPostedEvents();
+    QCOMPARE(delivered, 101);
+}
+
+void tst_EpollDispatcher::postWhileAboutToBlockDoesNotBlock()
+{
+    // Posted after processEvents() sent the posted events and before it
+    // waits: the wait must not block, or the call waits for the next
+    // unrelated wake-up.
+    QAbstractEventDispatcher *dispatcher = QAbstractEventDispatcher::instance();
+    QCoreApplication::sendPostedEvents();
+    bool delivered = false;
+    QObject receiver;
+    bool posted = false;
+    const QMetaObject::Connection hook = connect(dispatcher, &QAbstractEventDispatcher::aboutToBlock, &receiver, [&] {
+        if (posted)
+            return;
+        posted = true;
+        QMetaObject::invokeMethod(
+            &receiver, [&delivered] { delivered = true; }, Qt::QueuedConnection);
+    });
+    QElapsedTimer elapsed;
+    elapsed.start();
+    dispatcher->processEvents(QEventLoop::WaitForMoreEvents); // no timer, nothing ready
+    disconnect(hook);
+    QVERIFY(posted);
+    QVERIFY2(elapsed.elapsed() < 1000, qPrintable(QString::number(elapsed.elapsed())));
+    dispatcher->processEvents(QEventLoop::AllEvents);
+    QVERIFY(delivered);
 }
 
 void tst_EpollDispatcher::interruptFromThread()
