@@ -9,6 +9,7 @@
 #include "ports.h"
 #include "processguard.h"
 #include "testbackend.h"
+#include "testcluster.h"
 #include "testpaths.h"
 #include "waituntil.h"
 #include "websocketclient.h"
@@ -31,14 +32,6 @@ using namespace SockJsProxy::Test;
 namespace {
 
 constexpr int kWaitMs = 15000;
-
-struct NodeSetup
-{
-    QByteArray name;
-    Ports ports;
-    quint16 clusterPort = 0;
-    QString clusterEndpoint() const { return QStringLiteral("tcp://127.0.0.1:%1").arg(clusterPort); }
-};
 
 } // namespace
 
@@ -69,14 +62,17 @@ private:
     // backend; waits until every node sees every other. service: more keys
     // of the one service, /echo.
     bool startCluster(int count, const QJsonObject &serviceKeys = {});
-    Child *nodeProcess(int i) const { return m_processes.at(std::size_t(i)); }
+    Child *nodeProcess(int i) const { return m_cluster->process(i); }
+    const TestCluster::Node &nodeAt(int i) const { return m_cluster->node(i); }
+    // Opens count WebSocket sessions, the i-th on node i % nodes with the
+    // session id tag + i, and waits for the backend's connect of each.
+    bool openClients(std::vector<std::unique_ptr<WebSocketClient>> &clients, int count, int nodes,
+                     const QByteArray &tag);
+    TestBackend *backend() const { return m_cluster->backend(); }
 
     QTemporaryDir m_dir;
     std::unique_ptr<ProcessGuard> m_guard;
-    std::vector<NodeSetup> m_nodes;
-    std::vector<Child *> m_processes;
-    std::unique_ptr<TestBackend> m_backend;
-    quint16 m_controlPort = 0;
+    std::unique_ptr<TestCluster> m_cluster;
 };
 
 void tst_ClusterNodes::initTestCase()
@@ -89,85 +85,28 @@ void tst_ClusterNodes::init() { m_guard = std::make_unique<ProcessGuard>(); }
 
 void tst_ClusterNodes::cleanup()
 {
-    m_backend.reset();
+    m_cluster.reset();
     m_guard.reset();
-    m_processes.clear();
-    m_nodes.clear();
 }
 
 bool tst_ClusterNodes::startCluster(int count, const QJsonObject &serviceKeys)
 {
-    // All ports at once, so that none is handed out twice.
-    const QList<quint16> ports = freePorts(4 * count + 1);
-    if (ports.size() != 4 * count + 1)
-        return false;
-    m_controlPort = ports.last(); // node a's control endpoint
-    QJsonArray peers;
+    m_cluster = std::make_unique<TestCluster>(*m_guard, m_dir.path());
+    return m_cluster->start(count, TestCluster::Control::FirstNode, serviceKeys);
+}
+
+bool tst_ClusterNodes::openClients(std::vector<std::unique_ptr<WebSocketClient>> &clients, int count, int nodes,
+                                   const QByteArray &tag)
+{
+    const qsizetype before = backend()->sessionIds("connect").size();
     for (int i = 0; i < count; ++i) {
-        NodeSetup node;
-        node.name = QByteArray(1, char('a' + i));
-        node.ports.http = ports.at(4 * i);
-        node.ports.in = ports.at(4 * i + 1);
-        node.ports.out = ports.at(4 * i + 2);
-        node.clusterPort = ports.at(4 * i + 3);
-        peers.append(node.clusterEndpoint());
-        m_nodes.push_back(node);
-    }
-    for (int i = 0; i < count; ++i) {
-        const NodeSetup &node = m_nodes.at(std::size_t(i));
-        // The same peer list for every node: each skips its own endpoint.
-        QJsonObject service{{QStringLiteral("prefix"), QStringLiteral("/echo")},
-                            {QStringLiteral("zmq"), QJsonObject{{QStringLiteral("in"), node.ports.inEndpoint()},
-                                                                {QStringLiteral("out"), node.ports.outEndpoint()}}}};
-        for (auto key = serviceKeys.constBegin(); key != serviceKeys.constEnd(); ++key)
-            service.insert(key.key(), key.value());
-        QJsonObject config{
-            {QStringLiteral("http"), QJsonObject{{QStringLiteral("address"), QStringLiteral("127.0.0.1")},
-                                                 {QStringLiteral("port"), node.ports.http}}},
-            {QStringLiteral("services"), QJsonArray{service}},
-            {QStringLiteral("cluster"), QJsonObject{{QStringLiteral("node"), QString::fromLatin1(node.name)},
-                                                    {QStringLiteral("bind"), node.clusterEndpoint()},
-                                                    {QStringLiteral("peers"), peers},
-                                                    {QStringLiteral("heartbeat_ms"), 100},
-                                                    {QStringLiteral("dead_after_ms"), 600},
-                                                    {QStringLiteral("claim_grace_ms"), 300}}},
-        };
-        const QString path = m_dir.filePath(QStringLiteral("node-%1.json").arg(QString::fromLatin1(node.name)));
-        QFile file(path);
-        if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate))
+        auto client = std::make_unique<WebSocketClient>();
+        if (!client->openSession(nodeAt(i % nodes).ports.http,
+                                 "/echo/000/" + tag + QByteArray::number(i) + "/websocket"))
             return false;
-        file.write(QJsonDocument(config).toJson());
-        file.close();
-        QStringList args{QStringLiteral("--config"), path};
-        if (i == 0)
-            args << QStringLiteral("--control") << QString::number(m_controlPort);
-        Child *process = m_guard->startProxy(args, node.ports.http, "/echo");
-        if (!process)
-            return false;
-        m_processes.push_back(process);
+        clients.push_back(std::move(client));
     }
-    for (int i = 0; i < count; ++i) {
-        for (int j = 0; j < count; ++j) {
-            // Heard from, and its link known: forwarding works from then on.
-            if (i != j
-                && !waitForLine(nodeProcess(i), "peer " + m_nodes.at(std::size_t(j)).name + " reached at", kWaitMs))
-                return false;
-        }
-    }
-    // ZMQ_IMMEDIATE, as the README advises for a backend of several nodes:
-    // a node that dies then takes no share of the replies with it.
-    m_backend = std::make_unique<TestBackend>(TestBackend::Mode::Echo, true);
-    for (const NodeSetup &node : m_nodes) {
-        if (!m_backend->connectTo(node.ports.inEndpoint(), node.ports.outEndpoint()))
-            return false;
-    }
-    // Connected to every node before the first reply: with ZMQ_IMMEDIATE a
-    // node the backend has not reached yet gets no share of them.
-    for (int i = 0; i < count; ++i) {
-        if (!waitForLine(nodeProcess(i), "backend connected to out", kWaitMs))
-            return false;
-    }
-    return true;
+    return waitUntil([&] { return backend()->sessionIds("connect").size() == before + count; }, kWaitMs);
 }
 
 void tst_ClusterNodes::echoExactlyOnce()
@@ -176,16 +115,10 @@ void tst_ClusterNodes::echoExactlyOnce()
     constexpr int kClients = 20;
     constexpr int kMessages = 10;
     std::vector<std::unique_ptr<WebSocketClient>> clients;
-    for (int i = 0; i < kClients; ++i) {
-        auto client = std::make_unique<WebSocketClient>();
-        const NodeSetup &node = m_nodes.at(std::size_t(i % 2));
-        QVERIFY(client->openSession(node.ports.http, "/echo/000/c" + QByteArray::number(i) + "/websocket"));
-        clients.push_back(std::move(client));
-    }
-    QTRY_COMPARE_WITH_TIMEOUT(m_backend->sessionIds("connect").size(), kClients, kWaitMs);
+    QVERIFY(openClients(clients, kClients, 2, "c"));
     // Session ids name their node.
     int onA = 0;
-    for (const QByteArray &id : m_backend->sessionIds("connect"))
+    for (const QByteArray &id : backend()->sessionIds("connect"))
         onA += id.startsWith("a-") ? 1 : 0;
     QCOMPARE(onA, kClients / 2);
 
@@ -204,7 +137,7 @@ void tst_ClusterNodes::echoExactlyOnce()
             QCOMPARE(clients.at(std::size_t(i))->messages(), expected[i]);
         }
     }
-    QCOMPARE(m_backend->eventsOfType("message").size(), kClients * kMessages);
+    QCOMPARE(backend()->eventsOfType("message").size(), kClients * kMessages);
     // Nothing more comes: a last message per client is its next one.
     for (int i = 0; i < kClients; ++i)
         clients.at(std::size_t(i))->send({QStringLiteral("last")});
@@ -218,7 +151,7 @@ void tst_ClusterNodes::echoExactlyOnce()
 
     // a's /metrics: b is up, and a forwarded to it (about half the replies
     // for b's sessions landed on a) and received from it.
-    const HttpClient::Response metrics = HttpClient::request(m_controlPort, "GET", "/metrics");
+    const HttpClient::Response metrics = HttpClient::request(nodeAt(0).controlPort, "GET", "/metrics");
     QCOMPARE(metrics.status, 200);
     QVERIFY(metrics.body.contains("\nsockjsproxy_cluster_peer_up{peer=\"b\"} 1\n"));
     QVERIFY(metrics.body.contains("\nsockjsproxy_cluster_forwarded_total{peer=\"b\"} "));
@@ -231,19 +164,13 @@ void tst_ClusterNodes::broadcastEveryNode()
     QVERIFY(startCluster(3));
     constexpr int kClients = 9;
     std::vector<std::unique_ptr<WebSocketClient>> clients;
-    for (int i = 0; i < kClients; ++i) {
-        auto client = std::make_unique<WebSocketClient>();
-        QVERIFY(client->openSession(m_nodes.at(std::size_t(i % 3)).ports.http,
-                                    "/echo/000/b" + QByteArray::number(i) + "/websocket"));
-        clients.push_back(std::move(client));
-    }
-    QTRY_COMPARE_WITH_TIMEOUT(m_backend->sessionIds("connect").size(), kClients, kWaitMs);
-    const QList<QByteArray> ids = m_backend->sessionIds("connect");
+    QVERIFY(openClients(clients, kClients, 3, "b"));
+    const QList<QByteArray> ids = backend()->sessionIds("connect");
 
     // Three broadcasts to everybody: ZeroMQ hands each to one node, which
     // delivers locally and forwards to the others.
     for (int n = 0; n < 3; ++n)
-        m_backend->sendRaw({"broadcast", "", "all " + QByteArray::number(n)});
+        backend()->sendRaw({"broadcast", "", "all " + QByteArray::number(n)});
     for (const auto &client : clients) {
         QVERIFY(client->waitForMessages(3, kWaitMs));
     }
@@ -258,10 +185,10 @@ void tst_ClusterNodes::broadcastEveryNode()
         }
     }
     QCOMPARE(listed.size(), 3);
-    m_backend->sendRaw({"broadcast", listed.join(' '), "listed"});
+    backend()->sendRaw({"broadcast", listed.join(' '), "listed"});
     // Then one message to each, through the ordinary path, marks the end.
     for (const QByteArray &id : ids)
-        m_backend->sendMessage(id, "end");
+        backend()->sendMessage(id, "end");
     for (int i = 0; i < kClients; ++i) {
         WebSocketClient *client = clients.at(std::size_t(i)).get();
         QVERIFY(client->waitForMessage(QStringLiteral("end"), kWaitMs));
@@ -286,13 +213,7 @@ void tst_ClusterNodes::deadNodeDisconnects()
     QVERIFY(startCluster(3));
     constexpr int kClients = 9;
     std::vector<std::unique_ptr<WebSocketClient>> clients;
-    for (int i = 0; i < kClients; ++i) {
-        auto client = std::make_unique<WebSocketClient>();
-        QVERIFY(client->openSession(m_nodes.at(std::size_t(i % 3)).ports.http,
-                                    "/echo/000/d" + QByteArray::number(i) + "/websocket"));
-        clients.push_back(std::move(client));
-    }
-    QTRY_COMPARE_WITH_TIMEOUT(m_backend->sessionIds("connect").size(), kClients, kWaitMs);
+    QVERIFY(openClients(clients, kClients, 3, "d"));
     // The session lists reach the peers with the next round trip: an echo
     // through every client shows all of them are open everywhere.
     for (const auto &client : clients)
@@ -301,10 +222,10 @@ void tst_ClusterNodes::deadNodeDisconnects()
         QVERIFY(client->waitForMessages(1, kWaitMs));
     // One client of b closes normally first: its disconnect is not repeated.
     QVERIFY(clients.at(1)->closeAndWait());
-    QTRY_COMPARE_WITH_TIMEOUT(m_backend->sessionIds("disconnect").size(), 1, kWaitMs);
+    QTRY_COMPARE_WITH_TIMEOUT(backend()->sessionIds("disconnect").size(), 1, kWaitMs);
 
     QSet<QByteArray> ofB;
-    for (const QByteArray &id : m_backend->sessionIds("connect")) {
+    for (const QByteArray &id : backend()->sessionIds("connect")) {
         if (id.startsWith("b-"))
             ofB.insert(id);
     }
@@ -321,18 +242,18 @@ void tst_ClusterNodes::deadNodeDisconnects()
 
     // Every session of b gets exactly one disconnect, sent by one node (a,
     // the lowest name alive); the closed one none more.
-    QTRY_COMPARE_WITH_TIMEOUT(m_backend->sessionIds("disconnect").size(), 3, kWaitMs);
+    QTRY_COMPARE_WITH_TIMEOUT(backend()->sessionIds("disconnect").size(), 3, kWaitMs);
     QVERIFY(waitForLine(nodeProcess(0), "disconnect(s) for the sessions of dead peer b", kWaitMs));
     // c heard a's claim and stands down.
     QVERIFY(waitForLine(nodeProcess(2), "peer a disconnects the sessions of b", kWaitMs));
-    const QList<QByteArray> disconnected = m_backend->sessionIds("disconnect");
+    const QList<QByteArray> disconnected = backend()->sessionIds("disconnect");
     QCOMPARE(disconnected.size(), 3);
     QCOMPARE(QSet<QByteArray>(disconnected.cbegin(), disconnected.cend()), ofB);
     QVERIFY(!nodeProcess(2)->hasLineContaining("disconnect(s) for the sessions of dead peer"));
     // Replies for b's sessions are dropped where they land, and said so.
     const QByteArray ofDead = *ofB.cbegin();
     for (int n = 0; n < 4; ++n)
-        m_backend->sendMessage(ofDead, "too late");
+        backend()->sendMessage(ofDead, "too late");
     QTRY_VERIFY_WITH_TIMEOUT(nodeProcess(0)->hasLineContaining("for a session of node b dropped")
                                  || nodeProcess(2)->hasLineContaining("for a session of node b dropped"),
                              kWaitMs);
@@ -350,23 +271,24 @@ void tst_ClusterNodes::stoppedNodeNotRepeated()
     std::vector<std::unique_ptr<WebSocketClient>> clients;
     for (int i = 0; i < 2; ++i) {
         auto client = std::make_unique<WebSocketClient>();
-        QVERIFY(client->openSession(m_nodes.at(1).ports.http, "/echo/000/t" + QByteArray::number(i) + "/websocket"));
+        QVERIFY(client->openSession(m_cluster->nodes().at(1).ports.http,
+                                    "/echo/000/t" + QByteArray::number(i) + "/websocket"));
         clients.push_back(std::move(client));
     }
-    QTRY_COMPARE_WITH_TIMEOUT(m_backend->sessionIds("connect").size(), 2, kWaitMs);
+    QTRY_COMPARE_WITH_TIMEOUT(backend()->sessionIds("connect").size(), 2, kWaitMs);
     // a knows them: a round trip through a broadcast it forwards.
-    m_backend->sendRaw({"broadcast", "", "known"});
+    backend()->sendRaw({"broadcast", "", "known"});
     for (const auto &client : clients)
         QVERIFY(client->waitForMessage(QStringLiteral("known"), kWaitMs));
 
     nodeProcess(1)->sendSignal(SIGTERM);
     QVERIFY(waitForExit(nodeProcess(1), kWaitMs));
     QCOMPARE(nodeProcess(1)->exitCode(), 0);
-    QTRY_COMPARE_WITH_TIMEOUT(m_backend->sessionIds("disconnect").size(), 2, kWaitMs);
+    QTRY_COMPARE_WITH_TIMEOUT(backend()->sessionIds("disconnect").size(), 2, kWaitMs);
     // a sees b gone with nothing left to disconnect.
     QVERIFY(waitForLine(nodeProcess(0), "peer b incarnation", kWaitMs));
     QVERIFY(waitForLine(nodeProcess(0), "is down (no heartbeat): 0 session(s)", kWaitMs));
-    QCOMPARE(m_backend->sessionIds("disconnect").size(), 2);
+    QCOMPARE(backend()->sessionIds("disconnect").size(), 2);
     QVERIFY(!nodeProcess(0)->hasLineContaining("disconnect(s) for the sessions of dead peer"));
 }
 
@@ -377,11 +299,12 @@ void tst_ClusterNodes::acceptAndCloseDataForwarded()
     std::vector<std::unique_ptr<WebSocketClient>> clients;
     for (int i = 0; i < 3; ++i) {
         auto client = std::make_unique<WebSocketClient>();
-        QVERIFY(client->connectTo(m_nodes.at(1).ports.http, "/echo/000/h" + QByteArray::number(i) + "/websocket"));
+        QVERIFY(client->connectTo(m_cluster->nodes().at(1).ports.http,
+                                  "/echo/000/h" + QByteArray::number(i) + "/websocket"));
         clients.push_back(std::move(client));
     }
-    QTRY_COMPARE_WITH_TIMEOUT(m_backend->sessionIds("connect").size(), 3, kWaitMs);
-    const QList<QByteArray> ids = m_backend->sessionIds("connect");
+    QTRY_COMPARE_WITH_TIMEOUT(backend()->sessionIds("connect").size(), 3, kWaitMs);
+    const QList<QByteArray> ids = backend()->sessionIds("connect");
     for (const QByteArray &id : ids)
         QVERIFY(id.startsWith("b-"));
     for (const auto &client : clients)
@@ -390,7 +313,7 @@ void tst_ClusterNodes::acceptAndCloseDataForwarded()
     // A backend connected to a alone: what it sends can reach b's sessions
     // only through a (its PUSH queues until connected).
     TestBackend viaA(TestBackend::Mode::Record, false);
-    QVERIFY(viaA.connectTo(m_nodes.at(0).ports.inEndpoint(), m_nodes.at(0).ports.outEndpoint()));
+    QVERIFY(viaA.connectTo(m_cluster->nodes().at(0).ports.inEndpoint(), m_cluster->nodes().at(0).ports.outEndpoint()));
 
     // Accepted through a: the open frame comes, then messages flow.
     viaA.sendAccept(ids.at(0));
@@ -417,9 +340,9 @@ void tst_ClusterNodes::acceptAndCloseDataForwarded()
     QCOMPARE(clients.at(2)->frames().last(), QByteArray(R"(c[3000,"Go away!"])"));
 
     // Each went to b once; the shared backend heard each session end once.
-    QTRY_COMPARE_WITH_TIMEOUT(m_backend->sessionIds("disconnect").size() + viaA.sessionIds("disconnect").size(), 3,
+    QTRY_COMPARE_WITH_TIMEOUT(backend()->sessionIds("disconnect").size() + viaA.sessionIds("disconnect").size(), 3,
                               kWaitMs);
-    const HttpClient::Response metrics = HttpClient::request(m_controlPort, "GET", "/metrics");
+    const HttpClient::Response metrics = HttpClient::request(nodeAt(0).controlPort, "GET", "/metrics");
     QCOMPARE(metrics.status, 200);
     QVERIFY2(metrics.body.contains("\nsockjsproxy_cluster_forwarded_total{peer=\"b\"} 6\n"), metrics.body.constData());
     QVERIFY(!nodeProcess(1)->hasLineContaining("unexpected accept"));

@@ -13,6 +13,7 @@
 #include "sessionfiltermodel.h"
 #include "sessiontablemodel.h"
 #include "testbackend.h"
+#include "testcluster.h"
 #include "testpaths.h"
 #include "websocketclient.h"
 
@@ -39,16 +40,6 @@ constexpr int kWaitMs = 15000;
 constexpr int kNodes = 3;
 const QByteArray kGoAway = QByteArrayLiteral("c[3000,\"Go away!\"]");
 
-struct NodeSetup
-{
-    QByteArray name;
-    Ports ports;
-    quint16 clusterPort = 0;
-    quint16 controlPort = 0;
-    QString clusterEndpoint() const { return QStringLiteral("tcp://127.0.0.1:%1").arg(clusterPort); }
-    QString controlEndpoint() const { return QStringLiteral("127.0.0.1:%1").arg(controlPort); }
-};
-
 } // namespace
 
 class tst_MonitorCluster : public QObject
@@ -67,9 +58,7 @@ private:
 
     QTemporaryDir m_dir;
     std::unique_ptr<ProcessGuard> m_guard;
-    std::vector<NodeSetup> m_nodes;
-    std::vector<Child *> m_processes;
-    std::unique_ptr<TestBackend> m_backend;
+    std::unique_ptr<TestCluster> m_cluster;
 };
 
 void tst_MonitorCluster::initTestCase()
@@ -80,77 +69,15 @@ void tst_MonitorCluster::initTestCase()
 
 void tst_MonitorCluster::cleanup()
 {
-    m_backend.reset();
+    m_cluster.reset();
     m_guard.reset();
-    m_processes.clear();
-    m_nodes.clear();
 }
 
 bool tst_MonitorCluster::startCluster()
 {
     m_guard = std::make_unique<ProcessGuard>();
-    const QList<quint16> ports = freePorts(5 * kNodes);
-    if (ports.size() != 5 * kNodes)
-        return false;
-    QJsonArray peers;
-    for (int i = 0; i < kNodes; ++i) {
-        NodeSetup node;
-        node.name = QByteArray(1, char('a' + i));
-        node.ports.http = ports.at(5 * i);
-        node.ports.in = ports.at(5 * i + 1);
-        node.ports.out = ports.at(5 * i + 2);
-        node.clusterPort = ports.at(5 * i + 3);
-        node.controlPort = ports.at(5 * i + 4);
-        peers.append(node.clusterEndpoint());
-        m_nodes.push_back(node);
-    }
-    for (const NodeSetup &node : m_nodes) {
-        const QJsonObject service{
-            {QStringLiteral("prefix"), QStringLiteral("/echo")},
-            {QStringLiteral("zmq"), QJsonObject{{QStringLiteral("in"), node.ports.inEndpoint()},
-                                                {QStringLiteral("out"), node.ports.outEndpoint()}}}};
-        const QJsonObject config{
-            {QStringLiteral("http"), QJsonObject{{QStringLiteral("address"), QStringLiteral("127.0.0.1")},
-                                                 {QStringLiteral("port"), node.ports.http}}},
-            {QStringLiteral("services"), QJsonArray{service}},
-            {QStringLiteral("cluster"), QJsonObject{{QStringLiteral("node"), QString::fromLatin1(node.name)},
-                                                    {QStringLiteral("bind"), node.clusterEndpoint()},
-                                                    {QStringLiteral("peers"), peers},
-                                                    {QStringLiteral("heartbeat_ms"), 100},
-                                                    {QStringLiteral("dead_after_ms"), 600},
-                                                    {QStringLiteral("claim_grace_ms"), 300}}},
-        };
-        const QString path = m_dir.filePath(QStringLiteral("node-%1.json").arg(QString::fromLatin1(node.name)));
-        QFile file(path);
-        if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate))
-            return false;
-        file.write(QJsonDocument(config).toJson());
-        file.close();
-        Child *process = m_guard->startProxy(
-            {QStringLiteral("--config"), path, QStringLiteral("--control"), QString::number(node.controlPort)},
-            node.ports.http, "/echo");
-        if (!process)
-            return false;
-        m_processes.push_back(process);
-    }
-    for (int i = 0; i < kNodes; ++i) {
-        for (int j = 0; j < kNodes; ++j) {
-            if (i != j
-                && !waitForLine(m_processes.at(std::size_t(i)),
-                                "peer " + m_nodes.at(std::size_t(j)).name + " reached at", kWaitMs))
-                return false;
-        }
-    }
-    m_backend = std::make_unique<TestBackend>(TestBackend::Mode::Echo, true);
-    for (const NodeSetup &node : m_nodes) {
-        if (!m_backend->connectTo(node.ports.inEndpoint(), node.ports.outEndpoint()))
-            return false;
-    }
-    for (Child *process : m_processes) {
-        if (!waitForLine(process, "backend connected to out", kWaitMs))
-            return false;
-    }
-    return true;
+    m_cluster = std::make_unique<TestCluster>(*m_guard, m_dir.path());
+    return m_cluster->start(kNodes, TestCluster::Control::EveryNode);
 }
 
 int tst_MonitorCluster::viewRowOf(const MainWindow &window, const QByteArray &id) const
@@ -167,7 +94,7 @@ void tst_MonitorCluster::watchCluster()
     window.resize(1400, 900);
     window.show();
     QStringList endpoints;
-    for (const NodeSetup &node : m_nodes)
+    for (const TestCluster::Node &node : m_cluster->nodes())
         endpoints.append(node.controlEndpoint());
     window.attach(endpoints, QByteArray());
     ClusterMonitor *cluster = window.remoteMonitor();
@@ -182,11 +109,11 @@ void tst_MonitorCluster::watchCluster()
     std::vector<std::unique_ptr<WebSocketClient>> clients;
     for (int i = 0; i < 2 * kNodes; ++i) {
         auto client = std::make_unique<WebSocketClient>();
-        QVERIFY(client->openSession(m_nodes.at(std::size_t(i % kNodes)).ports.http,
+        QVERIFY(client->openSession(m_cluster->node(i % kNodes).ports.http,
                                     "/echo/000/m" + QByteArray::number(i) + "/websocket"));
         clients.push_back(std::move(client));
     }
-    QTRY_COMPARE_WITH_TIMEOUT(m_backend->sessionIds("connect").size(), 2 * kNodes, kWaitMs);
+    QTRY_COMPARE_WITH_TIMEOUT(m_cluster->backend()->sessionIds("connect").size(), 2 * kNodes, kWaitMs);
     QTRY_COMPARE_WITH_TIMEOUT(window.sessionModel()->rowCount(), 2 * kNodes, kWaitMs);
 
     // The Node column, shown, names each session's node (its id starts with it).
@@ -235,7 +162,7 @@ void tst_MonitorCluster::watchCluster()
     clientOfB = clients.at(1)->isDisconnected() ? clients.at(1).get() : clients.at(4).get();
     QCOMPARE(clientOfB->significantFrames().constLast(), kGoAway);
     QVERIFY(!clients.at(1)->isDisconnected() || !clients.at(4)->isDisconnected());
-    QTRY_COMPARE_WITH_TIMEOUT(m_backend->sessionIds("disconnect"), QList<QByteArray>{onB}, kWaitMs);
+    QTRY_COMPARE_WITH_TIMEOUT(m_cluster->backend()->sessionIds("disconnect"), QList<QByteArray>{onB}, kWaitMs);
 
     // Send to a session of c through the window's source: one of c's clients gets it.
     window.source()->sendToSession(onC, "from the monitor");
@@ -246,8 +173,8 @@ void tst_MonitorCluster::watchCluster()
 
     // c dies: its rows go and its figures say gone; a and b stay live.
     QTRY_VERIFY_WITH_TIMEOUT(window.sessionModel()->rowOf(onB) < 0, kWaitMs);
-    m_processes.at(2)->sendSignal(SIGKILL);
-    QVERIFY(waitForExit(m_processes.at(2), kWaitMs));
+    m_cluster->process(2)->sendSignal(SIGKILL);
+    QVERIFY(waitForExit(m_cluster->process(2), kWaitMs));
     QTRY_VERIFY_WITH_TIMEOUT(!cluster->node(2)->isConnected(), kWaitMs);
     QTRY_COMPARE_WITH_TIMEOUT(window.sessionModel()->rowCount(), 3, kWaitMs); // a's two, b's other one
     for (int row = 0; row < window.sessionModel()->rowCount(); ++row)
