@@ -254,6 +254,22 @@ void MainWindow::createViews()
         d->toggleViewAction()->setObjectName(d->objectName() + QStringLiteral("Toggle"));
 }
 
+void MainWindow::addChoiceMenu(QMenu *parent, const QString &title, const QString &objectName,
+                               const QList<Choice> &choices, int current, const std::function<void(int)> &onChosen)
+{
+    QMenu *menu = parent->addMenu(title);
+    menu->setObjectName(objectName);
+    auto *group = new QActionGroup(menu);
+    for (const Choice &choice : choices) {
+        QAction *action = menu->addAction(tr(choice.text));
+        action->setCheckable(true);
+        action->setChecked(choice.value == current);
+        action->setData(choice.value);
+        group->addAction(action);
+        connect(action, &QAction::triggered, this, [onChosen, value = choice.value] { onChosen(value); });
+    }
+}
+
 void MainWindow::createActions()
 {
     m_startAction = new QAction(tr("&Start local proxy\u2026"), this);
@@ -341,53 +357,27 @@ void MainWindow::createActions()
         view->addAction(d->toggleViewAction());
     view->addSeparator();
     // How long a closed session stays in the table, greyed.
-    QMenu *keepClosed = view->addMenu(tr("&Keep closed sessions"));
-    keepClosed->setObjectName(QStringLiteral("keepClosedMenu"));
-    auto *keepGroup = new QActionGroup(this);
-    const struct
-    {
-        int ms;
-        const char *text;
-    } keeps[] = {{0, QT_TR_NOOP("No")},
-                 {10000, QT_TR_NOOP("10 seconds")},
-                 {30000, QT_TR_NOOP("30 seconds")},
-                 {120000, QT_TR_NOOP("2 minutes")},
-                 {600000, QT_TR_NOOP("10 minutes")}};
-    for (const auto &keep : keeps) {
-        QAction *action = keepClosed->addAction(tr(keep.text));
-        action->setCheckable(true);
-        action->setChecked(keep.ms == m_sessionModel->closedLinger());
-        action->setData(keep.ms);
-        keepGroup->addAction(action);
-        connect(action, &QAction::triggered, this, [this, ms = keep.ms] { m_sessionModel->setClosedLinger(ms); });
-    }
+    addChoiceMenu(view, tr("&Keep closed sessions"), QStringLiteral("keepClosedMenu"),
+                  {{0, QT_TR_NOOP("No")},
+                   {10000, QT_TR_NOOP("10 seconds")},
+                   {30000, QT_TR_NOOP("30 seconds")},
+                   {120000, QT_TR_NOOP("2 minutes")},
+                   {600000, QT_TR_NOOP("10 minutes")}},
+                  m_sessionModel->closedLinger(), [this](int ms) { m_sessionModel->setClosedLinger(ms); });
 
     // The bounded capture of every session's last messages (off by default:
     // it costs memory in the proxy; README, POST /api/capture), so that a
     // session's history is there when it is selected. Kept across
     // attachments: each new source gets it.
-    QMenu *capture = view->addMenu(tr("&Capture every session's messages"));
-    capture->setObjectName(QStringLiteral("captureMenu"));
-    auto *captureGroup = new QActionGroup(this);
-    const struct
-    {
-        int messages;
-        const char *text;
-    } captures[] = {{0, QT_TR_NOOP("Off (only the inspected session's)")},
-                    {100, QT_TR_NOOP("The last 100 of each")},
-                    {1000, QT_TR_NOOP("The last 1,000 of each")}};
-    for (const auto &choice : captures) {
-        QAction *action = capture->addAction(tr(choice.text));
-        action->setCheckable(true);
-        action->setChecked(choice.messages == m_capture);
-        action->setData(choice.messages);
-        captureGroup->addAction(action);
-        connect(action, &QAction::triggered, this, [this, messages = choice.messages] {
-            m_capture = messages;
-            if (m_source)
-                m_source->setCapture(messages);
-        });
-    }
+    addChoiceMenu(view, tr("&Capture every session's messages"), QStringLiteral("captureMenu"),
+                  {{0, QT_TR_NOOP("Off (only the inspected session's)")},
+                   {100, QT_TR_NOOP("The last 100 of each")},
+                   {1000, QT_TR_NOOP("The last 1,000 of each")}},
+                  m_capture, [this](int messages) {
+                      m_capture = messages;
+                      if (m_source)
+                          m_source->setCapture(messages);
+                  });
 
     // Ctrl+F: to the session filter.
     auto *find = new QAction(tr("&Find session"), this);

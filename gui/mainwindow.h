@@ -9,6 +9,7 @@
 #include <QPointer>
 #include <QSet>
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -16,6 +17,7 @@ class QAction;
 class QComboBox;
 class QLabel;
 class QLineEdit;
+class QMenu;
 class QTableView;
 
 namespace SockJsProxy {
@@ -133,6 +135,16 @@ protected:
 
 private:
     void createActions();
+    // A submenu of parent with one checkable action per choice (its text
+    // untranslated, as QT_TR_NOOP marks it), the one equal to current
+    // checked; choosing one calls onChosen with its value.
+    struct Choice
+    {
+        int value;
+        const char *text;
+    };
+    void addChoiceMenu(QMenu *parent, const QString &title, const QString &objectName, const QList<Choice> &choices,
+                       int current, const std::function<void(int)> &onChosen);
     void createViews();
     void watch(MonitorSource *source, const QString &description, bool connected);
     void unwatch();
