@@ -70,11 +70,32 @@ void WebSocketReceiver::closeSocket(int code, const QByteArray &reason)
     finish(false);
 }
 
+namespace {
+
+// QWebSocket takes text frames as QString. A broadcast hands the same frame,
+// one shared QByteArray (Frames::messages), to every session it reaches, one
+// after the other: convert it once, not once per session. The last text
+// stays held until the next frame; its bytes only up to kKeptFrameBytes
+// (a bigger frame is converted again if it comes again).
+QString frameText(const QByteArray &frame)
+{
+    constexpr qsizetype kKeptFrameBytes = 64 * 1024;
+    thread_local QByteArray lastFrame;
+    thread_local QString lastText;
+    if (frame.isEmpty() || !frame.isSharedWith(lastFrame)) {
+        lastText = QString::fromUtf8(frame);
+        lastFrame = frame.size() <= kKeptFrameBytes ? frame : QByteArray();
+    }
+    return lastText; // shared, not copied
+}
+
+} // namespace
+
 void WebSocketTransport::sendFrame(const QByteArray &frame)
 {
     if (isFinished())
         return;
-    socket()->sendTextMessage(QString::fromUtf8(frame));
+    socket()->sendTextMessage(frameText(frame));
     writeNow();
 }
 
