@@ -15,7 +15,8 @@ NOTES_MARKER = "<!-- notes: everything below this line is kept by bench/run -->"
 
 TARGETS = ["sockjs-node", "qtws", "sockjsproxy"]
 TARGET_NAMES = {"sockjs-node": "sockjs-node 0.3.24", "qtws": "plain Qt ws", "sockjsproxy": "SockJSProxy",
-                "sockjsproxy+monitor": "SockJSProxy + monitor", "sockjsproxy-cluster": "SockJSProxy, 3 nodes"}
+                "sockjsproxy+monitor": "SockJSProxy + monitor", "sockjsproxy-cluster": "SockJSProxy, 3 nodes",
+                "sockjsproxy-cluster-spread": "SockJSProxy, 3 nodes on both cores"}
 
 # Targets are ratios to the reference servers of the same run, so that
 # they hold on any machine: SockJSProxy's median divided by sockjs-node's
@@ -161,7 +162,7 @@ def cluster_section(L, runs, meta):
     L.append("")
     L.append("| scenario | server | result | server CPU per round | errors |")
     L.append("|---|---|---|---|---|")
-    for target in ("sockjs-node", "sockjsproxy", "sockjsproxy-cluster"):
+    for target in ("sockjs-node", "sockjsproxy", "sockjsproxy-cluster", "sockjsproxy-cluster-spread"):
         if (fan, target) not in runs:
             continue
         errs = sum(int(float(r.get("errors", 0))) for r in runs[(fan, target)])
@@ -171,12 +172,16 @@ def cluster_section(L, runs, meta):
                  f"{cell(values(runs, fan, target, 'fanout_cpu_ms'), 0)} ms | "
                  f"{errs}{f' ({fails} runs failed)' if fails else ''} |")
     node = median(values(runs, fan, "sockjs-node", "fanout_ms"))
-    cluster = median(values(runs, fan, "sockjsproxy-cluster", "fanout_ms"))
-    if node and cluster:
+    # The target is about nodes that run side by side: the spread row. The
+    # pinned row (the three on one core) compares CPU with one server.
+    for target, how in (("sockjsproxy-cluster-spread", "on both cores"), ("sockjsproxy-cluster", "on one core")):
+        cluster = median(values(runs, fan, target, "fanout_ms"))
+        if not node or not cluster:
+            continue
         ratio = cluster / node
         ok = ratio <= CLUSTER_BROADCAST_GOAL
         L.append("")
-        L.append(f"Target: the broadcast reaches all 5,000 sessions over three nodes in at most "
+        L.append(f"Target: the broadcast reaches all 5,000 sessions over three nodes ({how}) in at most "
                  f"{CLUSTER_BROADCAST_GOAL:g} × sockjs-node's fan-out time: {cluster:.1f} ms against {node:.1f} ms, "
                  f"{ratio:.2f} × — " + ("met." if ok else
                                         f"missed ({cluster / (node * CLUSTER_BROADCAST_GOAL):.2f}× the target, "
