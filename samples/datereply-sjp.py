@@ -80,28 +80,28 @@ def serve(pull, push, verbose):
 
 def main():
     args = parse_args()
-    # Let a plain `kill` end the script as quietly as Ctrl-C does.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-
     context = zmq.Context()
-    pull = context.socket(zmq.PULL)
-    push = context.socket(zmq.PUSH)
-    for sock in (pull, push):
-        sock.setsockopt(zmq.LINGER, 0)
-    in_endpoint = "tcp://%s:%d" % (args.address, args.in_port)
-    out_endpoint = "tcp://%s:%d" % (args.address, args.out_port)
-    pull.connect(in_endpoint)
-    push.connect(out_endpoint)
-    print("datereply-sjp: pulling from %s, pushing to %s (Ctrl-C to stop)"
-          % (in_endpoint, out_endpoint), flush=True)
-
     try:
+        # Let a plain `kill` end the script as quietly as Ctrl-C does. Set
+        # inside the try: a SIGTERM that comes before it ends the process at
+        # once, one after it still destroys the context below (a live
+        # context can keep the interpreter from exiting).
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        pull = context.socket(zmq.PULL)
+        push = context.socket(zmq.PUSH)
+        for sock in (pull, push):
+            sock.setsockopt(zmq.LINGER, 0)
+        in_endpoint = "tcp://%s:%d" % (args.address, args.in_port)
+        out_endpoint = "tcp://%s:%d" % (args.address, args.out_port)
+        pull.connect(in_endpoint)
+        push.connect(out_endpoint)
+        print("datereply-sjp: pulling from %s, pushing to %s (Ctrl-C to stop)"
+              % (in_endpoint, out_endpoint), flush=True)
         serve(pull, push, args.verbose)
     except KeyboardInterrupt:
         print("datereply-sjp: stopped", flush=True)
     finally:
         context.destroy(linger=0)
-
 
 if __name__ == "__main__":
     main()

@@ -139,40 +139,40 @@ def serve(pull, push, close_on_connect, verbose, received):
 
 def main():
     args = parse_args()
-    # Let a plain `kill` end the script as quietly as Ctrl-C does.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-
-    context = zmq.Context()
-    pull = context.socket(zmq.PULL)
-    push = context.socket(zmq.PUSH)
-    for sock in (pull, push):
-        sock.setsockopt(zmq.LINGER, 0)
-        if args.curve:
-            # The proxy is the CURVE server; this backend is a client.
-            server, public, secret = args.curve
-            sock.curve_serverkey = server
-            sock.curve_publickey = public
-            sock.curve_secretkey = secret
-    in_endpoint = "tcp://%s:%d" % (args.address, args.in_port)
-    out_endpoint = "tcp://%s:%d" % (args.address, args.out_port)
-    pull.connect(in_endpoint)
-    push.connect(out_endpoint)
-    print("echo-sjp: pulling from %s, pushing to %s%s%s (Ctrl-C to stop)"
-          % (in_endpoint, out_endpoint,
-             " (close-on-connect)" if args.close_on_connect else "",
-             " with CURVE, public key %s" % args.curve[1].decode("ascii")
-             if args.curve else ""),
-          flush=True)
-
     received = [0]
+    context = zmq.Context()
     try:
+        # Let a plain `kill` end the script as quietly as Ctrl-C does. Set
+        # inside the try: a SIGTERM that comes before it ends the process at
+        # once, one after it still destroys the context below (a live
+        # context can keep the interpreter from exiting).
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        pull = context.socket(zmq.PULL)
+        push = context.socket(zmq.PUSH)
+        for sock in (pull, push):
+            sock.setsockopt(zmq.LINGER, 0)
+            if args.curve:
+                # The proxy is the CURVE server; this backend is a client.
+                server, public, secret = args.curve
+                sock.curve_serverkey = server
+                sock.curve_publickey = public
+                sock.curve_secretkey = secret
+        in_endpoint = "tcp://%s:%d" % (args.address, args.in_port)
+        out_endpoint = "tcp://%s:%d" % (args.address, args.out_port)
+        pull.connect(in_endpoint)
+        push.connect(out_endpoint)
+        print("echo-sjp: pulling from %s, pushing to %s%s%s (Ctrl-C to stop)"
+              % (in_endpoint, out_endpoint,
+                 " (close-on-connect)" if args.close_on_connect else "",
+                 " with CURVE, public key %s" % args.curve[1].decode("ascii")
+                 if args.curve else ""),
+              flush=True)
         serve(pull, push, args.close_on_connect, args.verbose, received)
     except KeyboardInterrupt:
         print("echo-sjp: stopped after %d messages received" % received[0],
               flush=True)
     finally:
         context.destroy(linger=0)
-
 
 if __name__ == "__main__":
     main()

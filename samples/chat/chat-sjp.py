@@ -155,27 +155,28 @@ def serve(pull, room, verbose):
 
 def main():
     args = parse_args()
-    # Let a plain `kill` end the script as quietly as Ctrl-C does.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-
     context = zmq.Context()
-    pull = context.socket(zmq.PULL)
-    push = context.socket(zmq.PUSH)
-    for sock in (pull, push):
-        sock.setsockopt(zmq.LINGER, 0)
-    in_endpoint = "tcp://%s:%d" % (args.address, args.in_port)
-    out_endpoint = "tcp://%s:%d" % (args.address, args.out_port)
-    pull.connect(in_endpoint)
-    push.connect(out_endpoint)
-    log("pulling from %s, pushing to %s (Ctrl-C to stop)"
-        % (in_endpoint, out_endpoint))
     try:
+        # Let a plain `kill` end the script as quietly as Ctrl-C does. Set
+        # inside the try: a SIGTERM that comes before it ends the process at
+        # once, one after it still destroys the context below (a live
+        # context can keep the interpreter from exiting).
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        pull = context.socket(zmq.PULL)
+        push = context.socket(zmq.PUSH)
+        for sock in (pull, push):
+            sock.setsockopt(zmq.LINGER, 0)
+        in_endpoint = "tcp://%s:%d" % (args.address, args.in_port)
+        out_endpoint = "tcp://%s:%d" % (args.address, args.out_port)
+        pull.connect(in_endpoint)
+        push.connect(out_endpoint)
+        log("pulling from %s, pushing to %s (Ctrl-C to stop)"
+            % (in_endpoint, out_endpoint))
         serve(pull, Room(push, args.verbose), args.verbose)
     except KeyboardInterrupt:
         log("stopped")
     finally:
         context.destroy(linger=0)
-
 
 if __name__ == "__main__":
     main()
