@@ -118,6 +118,21 @@ def median(vals):
     return statistics.median(vals) if vals else None
 
 
+def throughput_row(runs, sid, target):
+    """One row of a throughput table: rates, CPU shares, latency, errors."""
+    errs = sum(int(float(r.get("errors", 0))) for r in runs[(sid, target)])
+    fails = sum(1 for r in runs[(sid, target)] if r.get("ok") != "1")
+    return (f"| {SCENARIO_TEXT.get(sid, sid)} | {TARGET_NAMES[target]} | "
+            f"{cell(values(runs, sid, target, 'msgs_per_s'), 0)} | "
+            f"{cell(values(runs, sid, target, 'msgs_per_cpu_s'), 0)} | "
+            f"{cell(values(runs, sid, target, 'server_cpu_pct'), 0)} | "
+            f"{cell(values(runs, sid, target, 'loadgen_cpu_pct'), 0)} | "
+            f"{cell(values(runs, sid, target, 'backend_cpu_pct'), 0)} | "
+            f"{cell(values(runs, sid, target, 'p50_us', 1e-3), 2)} | "
+            f"{cell(values(runs, sid, target, 'p99_us', 1e-3), 2)} | "
+            f"{errs}{f' ({fails} runs failed)' if fails else ''} |")
+
+
 def cluster_section(L, runs, meta):
     """Three nodes with one backend connected to all: what the forwarding hop
     costs per CPU-second against one node, and the broadcast against
@@ -140,19 +155,8 @@ def cluster_section(L, runs, meta):
              "p50 ms | p99 ms | errors |")
     L.append("|---|---|---|---|---|---|---|---|---|---|")
     for target in ("sockjsproxy", "sockjsproxy-cluster"):
-        if (echo, target) not in runs:
-            continue
-        errs = sum(int(float(r.get("errors", 0))) for r in runs[(echo, target)])
-        fails = sum(1 for r in runs[(echo, target)] if r.get("ok") != "1")
-        L.append(f"| {SCENARIO_TEXT[echo]} | {TARGET_NAMES[target]} | "
-                 f"{cell(values(runs, echo, target, 'msgs_per_s'), 0)} | "
-                 f"{cell(values(runs, echo, target, 'msgs_per_cpu_s'), 0)} | "
-                 f"{cell(values(runs, echo, target, 'server_cpu_pct'), 0)} | "
-                 f"{cell(values(runs, echo, target, 'loadgen_cpu_pct'), 0)} | "
-                 f"{cell(values(runs, echo, target, 'backend_cpu_pct'), 0)} | "
-                 f"{cell(values(runs, echo, target, 'p50_us', 1e-3), 2)} | "
-                 f"{cell(values(runs, echo, target, 'p99_us', 1e-3), 2)} | "
-                 f"{errs}{f' ({fails} runs failed)' if fails else ''} |")
+        if (echo, target) in runs:
+            L.append(throughput_row(runs, echo, target))
     one = median(values(runs, echo, "sockjsproxy", "msgs_per_cpu_s"))
     three = median(values(runs, echo, "sockjsproxy-cluster", "msgs_per_cpu_s"))
     if one and three:
@@ -287,22 +291,12 @@ def main():
     L.append("| scenario | server | msgs/s | msgs/CPU-s | server CPU % | load generator CPU % | backend CPU % | "
              "p50 ms | p99 ms | errors |")
     L.append("|---|---|---|---|---|---|---|---|---|---|")
-    for sid in ("ws-echo-32-1", "ws-echo-32-100", "ws-echo-32-1000", "ws-echo-4k-1", "ws-echo-4k-100",
-                "ws-echo-4k-1000", "latency-1000", "xhr-streaming-echo-100", "xhr-polling-echo-100"):
+    for sid in ("ws-echo-32-1", "ws-pingpong-32-1", "ws-echo-32-100", "ws-echo-32-1000", "ws-echo-4k-1",
+                "ws-echo-4k-100", "ws-echo-4k-1000", "latency-1000", "xhr-streaming-echo-100", "xhr-polling-echo-100",
+                "xhr-polling-pingpong-1"):
         for target in TARGETS + ["sockjsproxy+monitor"]:
-            if (sid, target) not in runs:
-                continue
-            errs = sum(int(float(r.get("errors", 0))) for r in runs[(sid, target)])
-            fails = sum(1 for r in runs[(sid, target)] if r.get("ok") != "1")
-            L.append(f"| {SCENARIO_TEXT.get(sid, sid)} | {TARGET_NAMES[target]} | "
-                     f"{cell(values(runs, sid, target, 'msgs_per_s'), 0)} | "
-                     f"{cell(values(runs, sid, target, 'msgs_per_cpu_s'), 0)} | "
-                     f"{cell(values(runs, sid, target, 'server_cpu_pct'), 0)} | "
-                     f"{cell(values(runs, sid, target, 'loadgen_cpu_pct'), 0)} | "
-                     f"{cell(values(runs, sid, target, 'backend_cpu_pct'), 0)} | "
-                     f"{cell(values(runs, sid, target, 'p50_us', 1e-3), 2)} | "
-                     f"{cell(values(runs, sid, target, 'p99_us', 1e-3), 2)} | "
-                     f"{errs}{f' ({fails} runs failed)' if fails else ''} |")
+            if (sid, target) in runs:
+                L.append(throughput_row(runs, sid, target))
     L.append("")
     L.append("| scenario | server | result | server CPU % / CPU-s | load generator CPU % | errors |")
     L.append("|---|---|---|---|---|---|")
