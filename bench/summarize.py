@@ -13,10 +13,21 @@ import sys
 
 NOTES_MARKER = "<!-- notes: everything below this line is kept by bench/run -->"
 
-TARGETS = ["sockjs-node", "qtws", "sockjsproxy"]
+TARGETS = ["sockjs-node", "qtws", "sockjsproxy", "sockjsproxy-baseline"]
 TARGET_NAMES = {"sockjs-node": "sockjs-node 0.3.24", "qtws": "plain Qt ws", "sockjsproxy": "SockJSProxy",
                 "sockjsproxy+monitor": "SockJSProxy + monitor", "sockjsproxy-cluster": "SockJSProxy, 3 nodes",
-                "sockjsproxy-cluster-spread": "SockJSProxy, 3 nodes on both cores"}
+                "sockjsproxy-cluster-spread": "SockJSProxy, 3 nodes on both cores",
+                "sockjsproxy-baseline": "SockJSProxy, baseline build"}
+
+# The figure each scenario is judged by, for the A/B of two builds:
+# field, scale, unit, digits, higher is better.
+AB_FIELDS = {
+    "idle-ws-5000": ("bytes_per_session", 1 / 1024, "KiB per session", 1, False),
+    "idle-xhr-streaming-5000": ("bytes_per_session", 1 / 1024, "KiB per session", 1, False),
+    "connect-ws": ("sessions_per_cpu_s", 1, "sessions/CPU-s", 0, True),
+    "latency-1000": ("p50_us", 1e-3, "ms p50", 3, False),
+    "fanout-5000": ("fanout_ms", 1, "ms", 1, False),
+}
 
 # Targets are ratios to the reference servers of the same run, so that
 # they hold on any machine: SockJSProxy's median divided by sockjs-node's
@@ -193,6 +204,30 @@ def cluster_section(L, runs, meta):
     L.append("")
 
 
+def baseline_section(L, runs, meta):
+    """The A/B of two builds in one run (bench/run --baseline): this build's
+    median against the baseline build's, scenario by scenario."""
+    sids = [sid for sid, target in runs if target == "sockjsproxy-baseline"]
+    if not sids:
+        return
+    L.append("## This build against a baseline build (A/B in one run)")
+    L.append("")
+    L.append(f"Baseline: {meta.get('baseline')}, run in alternation with this build ({meta.get('sockjsproxy')}) "
+             "under the same configuration, backend and load.")
+    L.append("")
+    L.append("| scenario | figure | baseline build | this build | this ÷ baseline |")
+    L.append("|---|---|---|---|---|")
+    for sid in SCENARIO_TEXT:
+        if sid not in sids:
+            continue
+        field, scale, unit, digits, _ = AB_FIELDS.get(sid, ("msgs_per_cpu_s", 1, "msgs/CPU-s", 0, True))
+        old = values(runs, sid, "sockjsproxy-baseline", field, scale)
+        new = values(runs, sid, "sockjsproxy", field, scale)
+        ratio = f"{median(new) / median(old):.2f}" if old and new and median(old) else "—"
+        L.append(f"| {SCENARIO_TEXT[sid]} | {unit} | {cell(old, digits)} | {cell(new, digits)} | {ratio} |")
+    L.append("")
+
+
 def main():
     raw, meta_path, out_path = sys.argv[1:4]
     runs = parse(raw)
@@ -202,6 +237,8 @@ def main():
             if "=" in line:
                 k, v = line.rstrip("\n").split("=", 1)
                 meta[k] = v
+    if meta.get("baseline"):
+        TARGET_NAMES["sockjsproxy-baseline"] = f"SockJSProxy, baseline {meta.get('baseline_label')}"
 
     L = []
     L.append("# SockJSProxy benchmark results")
@@ -328,6 +365,7 @@ def main():
     L.append("")
 
     cluster_section(L, runs, meta)
+    baseline_section(L, runs, meta)
 
     notes = None
     if out_path != "-":
