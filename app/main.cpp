@@ -5,6 +5,7 @@
 #ifdef SOCKJSPROXY_EPOLL_DISPATCHER
 #include "eventloop/epolldispatcher.h"
 #endif
+#include "base/allocator.h"
 #include "base/logging.h"
 #include "proxy/proxyinstance.h"
 #include "signalwatcher.h"
@@ -15,13 +16,8 @@
 #include <QLoggingCategory>
 
 #include <cstdio>
-#include <cstdlib>
 #include <functional>
 #include <memory>
-
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 
 #ifdef Q_OS_WIN
 #include "windowsservice.h"
@@ -48,28 +44,6 @@ void installEventDispatcher()
 #endif
 }
 
-// glibc gives the top of the heap back to the kernel once 128 KiB of it
-// are free. Each connection allocates and frees about 60 KiB there (Qt's
-// socket buffers among them), so a stream of short sessions made the heap
-// shrink and grow again: a brk() every eight connections and page faults
-// on the pages it then takes back (bench/RESULTS.md, new sessions). Keep
-// up to 8 MiB free at the top instead. Setting the trim threshold ends
-// glibc's adaptive mmap threshold, so that one is set too, to the ceiling
-// the trim threshold implies (glibc's own rule: mmap = trim / 2): blocks
-// of up to 4 MiB (large messages) come from the heap, as they would once
-// glibc had adapted. The MALLOC_*_ variables and GLIBC_TUNABLES win.
-void tuneAllocator()
-{
-#ifdef __GLIBC__
-    for (const char *set : {"MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "GLIBC_TUNABLES"}) {
-        if (std::getenv(set))
-            return;
-    }
-    mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
-    mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
-#endif
-}
-
 // What running as the Windows service changes in the program body.
 struct ServiceHooks
 {
@@ -88,7 +62,7 @@ int runProgram(int argc, char *argv[], const ServiceHooks *service)
     // a hash. (The environment still wins where QT_NO_GLIB is set.)
     if (!qEnvironmentVariableIsSet("QT_NO_GLIB"))
         qputenv("QT_NO_GLIB", "1");
-    tuneAllocator();
+    tuneAllocatorForServer(); // before anything allocates much
     installEventDispatcher();
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("sockjsproxy-cli"));
