@@ -137,7 +137,9 @@ void Connection::onReadyRead()
 // Returns true when the socket was taken or more of the head must arrive.
 bool Connection::offerUpgrade()
 {
-    const QByteArray peeked = m_socket->peek(m_maxHeadBytes);
+    // Only what is there: peek(n) allocates n bytes up front, and the
+    // longest head allowed is tens of KiB.
+    const QByteArray peeked = m_socket->peek(qMin<qint64>(m_maxHeadBytes, m_socket->bytesAvailable()));
     if (!peeked.startsWith("GET "))
         return false;
     // The same limits as the parser, chosen by the same lookup, so that a
