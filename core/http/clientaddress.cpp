@@ -323,6 +323,12 @@ QString ClientAddress::toString() const
     return text;
 }
 
+QHostAddress ClientAddress::nullAddress()
+{
+    static const QHostAddress null;
+    return null;
+}
+
 ClientAddress ClientAddress::direct(const QHostAddress &peer, quint16 port)
 {
     ClientAddress client;

@@ -18,9 +18,11 @@ struct HttpRequest;
 // TCP peer's and via is null: the proxy behaves as if none of this existed.
 struct ClientAddress
 {
-    QHostAddress address; // the client
-    quint16 port = 0;     // 0 when the forwarding information carried none
-    QHostAddress via;     // the TCP peer, when it is not the client; else null
+    // QHostAddress() allocates its private part: both start as copies of
+    // one shared null address instead (a connection keeps two of these).
+    QHostAddress address = nullAddress(); // the client
+    quint16 port = 0;                     // 0 when the forwarding information carried none
+    QHostAddress via = nullAddress();     // the TCP peer, when it is not the client; else null
     quint16 viaPort = 0;
     QByteArray scheme = QByteArrayLiteral("http"); // as the client used it: http, https, ...
 
@@ -31,6 +33,9 @@ struct ClientAddress
 
     // A direct TCP peer.
     static ClientAddress direct(const QHostAddress &peer, quint16 port);
+
+private:
+    static QHostAddress nullAddress();
 };
 
 // The forwarding headers of a request (Forwarded, X-Forwarded-For,

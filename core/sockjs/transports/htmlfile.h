@@ -20,7 +20,7 @@ public:
     {}
     // URL name, method, content type, factory, ...: listed by registry.h.
     static const TransportInfo info;
-    QByteArray transportName() const override { return info.displayName; }
+    QByteArray transportName() const override { return info.displayNameBytes(); }
 
 protected:
     QByteArray prelude() const override;

@@ -47,6 +47,10 @@ struct TransportInfo
     bool formEncoded = false;    // Sending: a form body's field d is the payload
     const char *reply = nullptr; // Sending: body of a 200 on success; nullptr: 204, no body
 
+    // displayName for Receiver::transportName(): refers to the literal, so
+    // the name every session keeps costs no allocation.
+    QByteArray displayNameBytes() const { return QByteArray::fromRawData(displayName, qstrlen(displayName)); }
+
     // The methods for Allow and the preflight: "OPTIONS, POST" or "GET".
     QByteArray allow() const { return preflight ? QByteArray("OPTIONS, ") + method : QByteArray(method); }
 

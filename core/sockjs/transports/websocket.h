@@ -51,7 +51,7 @@ public:
 
     // URL name, method, content type, factory, ...: listed by registry.h.
     static const TransportInfo info;
-    QByteArray transportName() const override { return info.displayName; }
+    QByteArray transportName() const override { return info.displayNameBytes(); }
     void sendOpen() override;
     void sendHeartbeat() override;
     void sendMessages(const QList<QByteArray> &messages) override;
