@@ -19,15 +19,6 @@ TARGET_NAMES = {"sockjs-node": "sockjs-node 0.3.24", "qtws": "plain Qt ws", "soc
                 "sockjsproxy-cluster-spread": "SockJSProxy, 3 nodes on both cores",
                 "sockjsproxy-baseline": "SockJSProxy, baseline build"}
 
-# The figure each scenario is judged by, for the A/B of two builds:
-# field, scale, unit, digits, higher is better.
-AB_FIELDS = {
-    "idle-ws-5000": ("bytes_per_session", 1 / 1024, "KiB per session", 1, False),
-    "idle-xhr-streaming-5000": ("bytes_per_session", 1 / 1024, "KiB per session", 1, False),
-    "connect-ws": ("sessions_per_cpu_s", 1, "sessions/CPU-s", 0, True),
-    "latency-1000": ("p50_us", 1e-3, "ms p50", 3, False),
-    "fanout-5000": ("fanout_ms", 1, "ms", 1, False),
-}
 
 # Targets are ratios to the reference servers of the same run, so that
 # they hold on any machine: SockJSProxy's median divided by sockjs-node's
@@ -220,7 +211,9 @@ def baseline_section(L, runs, meta):
     for sid in SCENARIO_TEXT:
         if sid not in sids:
             continue
-        field, scale, unit, digits, _ = AB_FIELDS.get(sid, ("msgs_per_cpu_s", 1, "msgs/CPU-s", 0, True))
+        # The figure a target judges the scenario by; throughput otherwise.
+        goal = next((g for g in GOALS if g[1] == sid), (None, sid, "msgs_per_cpu_s", 1, "msgs/CPU-s", 0))
+        field, scale, unit, digits = goal[2:6]
         old = values(runs, sid, "sockjsproxy-baseline", field, scale)
         new = values(runs, sid, "sockjsproxy", field, scale)
         ratio = f"{median(new) / median(old):.2f}" if old and new and median(old) else "—"
